@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every test of the project. This is the README's test command and what CI runs.
+#   - Rust unit tests (protocol, session pieces) and integration tests against a real
+#     Directus that the tests start and stop themselves;
+#   - the C ABI tests (callback and poll mode) and the C example;
+#   - in CI, a check that the committed C header matches a fresh one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+
+scripts/bootstrap.sh
+
+echo "== cargo build" >&2
+cargo build --all-targets 2>&1 | tail -n 3
+if [ "${CI:-}" = "true" ]; then
+  echo "== header check" >&2
+  git diff --exit-code -- include/directus_chat.h || { echo "include/directus_chat.h differs from a fresh cbindgen run: commit the regenerated header" >&2; exit 1; }
+fi
+
+echo "== cargo test" >&2
+cargo test --all-targets -- --test-threads 4 2>&1 | tee -a "$log"
+
+echo "== C ABI tests" >&2
+scripts/test-c.sh 2>&1 | tee -a "$log"
+
+# One closing line over every suite.
+awk '
+  /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
+  /^chat_test [a-z]+: [0-9]+ passed, [0-9]+ failed$/ { p += $3; f += $5 }
+  END { printf "all suites: %d passed, %d failed\n", p, f; exit (f > 0) }
+' "$log"

@@ -1,0 +1,130 @@
+//! The chat view of a collection: which fields hold the text, the author and the date.
+
+use serde_json::{json, Value};
+
+/// Where a chat message's parts live in a collection, as in Directus' chat guides.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChatConfig {
+    /// The collection holding the messages. Default `messages`.
+    pub collection: String,
+    /// The field holding the text. Default `text` (one guide uses `content`).
+    pub text_field: String,
+    /// The dotted path to the author's display name. Default `user_created.first_name`.
+    pub author_path: String,
+    /// The field holding the creation date. Default `date_created`.
+    pub date_field: String,
+    /// The primary key field. Default `id`.
+    pub id_field: String,
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        ChatConfig {
+            collection: "messages".into(),
+            text_field: "text".into(),
+            author_path: "user_created.first_name".into(),
+            date_field: "date_created".into(),
+            id_field: "id".into(),
+        }
+    }
+}
+
+/// One chat message read from an item.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChatMessage {
+    /// The primary key, as text (`"12"` or a uuid).
+    pub id: String,
+    /// The message text; empty when the item has none.
+    pub text: String,
+    /// The author's name, when the item carries it (the query must ask for the field).
+    pub author: Option<String>,
+    /// The creation date as the server sent it (ISO 8601).
+    pub date: Option<String>,
+    /// The whole item as the server sent it.
+    pub raw: Value,
+}
+
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+impl ChatConfig {
+    /// The query the guides subscribe with: every field plus the author's name,
+    /// oldest first.
+    pub fn subscription_query(&self) -> Value {
+        let mut fields = vec![Value::from("*")];
+        if self.author_path.contains('.') {
+            fields.push(self.author_path.clone().into());
+        }
+        json!({ "fields": fields, "sort": self.date_field })
+    }
+
+    /// The `data` of a create request for a message with this text.
+    pub fn new_message(&self, text: &str) -> Value {
+        let mut m = serde_json::Map::new();
+        m.insert(self.text_field.clone(), text.into());
+        Value::Object(m)
+    }
+
+    /// Reads one item as a chat message. Returns `None` when the item is not an object
+    /// or has no primary key.
+    pub fn message(&self, item: &Value) -> Option<ChatMessage> {
+        let obj = item.as_object()?;
+        let id = obj.get(&self.id_field).and_then(scalar_text)?;
+        let text = obj.get(&self.text_field).and_then(scalar_text).unwrap_or_default();
+        let author = self.author_path.split('.').try_fold(item, |v, key| v.get(key)).and_then(scalar_text);
+        let date = obj.get(&self.date_field).and_then(scalar_text);
+        Some(ChatMessage { id, text, author, date, raw: item.clone() })
+    }
+
+    /// Reads every item of an event's data (an array, or a single object) as chat
+    /// messages, skipping what is not a message.
+    pub fn messages(&self, data: &Value) -> Vec<ChatMessage> {
+        match data {
+            Value::Array(items) => items.iter().filter_map(|i| self.message(i)).collect(),
+            Value::Object(_) => self.message(data).into_iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_seed_guide_message() {
+        let c = ChatConfig::default();
+        let item = json!({"id":3,"text":"hello","date_created":"2026-11-24T10:00:00.000Z","user_created":{"first_name":"Kevin"}});
+        let m = c.message(&item).unwrap();
+        assert_eq!(m.id, "3");
+        assert_eq!(m.text, "hello");
+        assert_eq!(m.author.as_deref(), Some("Kevin"));
+        assert_eq!(m.date.as_deref(), Some("2026-11-24T10:00:00.000Z"));
+        assert_eq!(m.raw, item);
+    }
+
+    #[test]
+    fn configurable_fields_and_missing_parts() {
+        let c = ChatConfig { text_field: "content".into(), ..ChatConfig::default() };
+        assert_eq!(c.new_message("hi"), json!({"content":"hi"}));
+        let m = c.message(&json!({"id":"a-b","content":"x","user_created":"uuid-only"})).unwrap();
+        assert_eq!(m.author, None, "an unexpanded relation has no name");
+        assert_eq!(c.message(&json!({"content":"no id"})), None);
+        assert_eq!(c.messages(&json!([{"id":1},5,{"id":2}])).len(), 2);
+        assert_eq!(c.messages(&json!(["1", "2"])).len(), 0, "delete keys are not messages");
+    }
+
+    #[test]
+    fn query_matches_the_guides() {
+        assert_eq!(
+            ChatConfig::default().subscription_query(),
+            json!({"fields":["*","user_created.first_name"],"sort":"date_created"})
+        );
+    }
+}

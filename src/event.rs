@@ -1,0 +1,84 @@
+//! What a session reports to its user.
+
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::protocol::{ServerError, SubscriptionKind};
+
+/// The state of a client's connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConnectionState {
+    /// Opening the WebSocket.
+    Connecting,
+    /// The WebSocket is open; not yet authenticated.
+    Connected,
+    /// The server accepted the credentials.
+    Authenticated,
+    /// The connection was lost or refused; the reason says why.
+    Disconnected,
+    /// The client is closed for good. This is always the last event.
+    Closed,
+}
+
+impl ConnectionState {
+    /// A lower-case name: `connecting`, `connected`, `authenticated`, `disconnected`, `closed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::Connecting => "connecting",
+            ConnectionState::Connected => "connected",
+            ConnectionState::Authenticated => "authenticated",
+            ConnectionState::Disconnected => "disconnected",
+            ConnectionState::Closed => "closed",
+        }
+    }
+}
+
+/// One event of a client, delivered in the order the session saw it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// The connection changed state.
+    State {
+        /// The new state.
+        state: ConnectionState,
+        /// Why, for `Disconnected` and `Closed`.
+        reason: Option<String>,
+    },
+    /// A subscription event: `init` (the history), `create`, `update` or `delete`.
+    Subscription {
+        /// The subscription's uid.
+        uid: String,
+        /// Which event.
+        kind: SubscriptionKind,
+        /// Items (or keys, for `delete`); `Null` on an `init` without data.
+        data: Value,
+    },
+    /// A subscription was refused or ended by the server.
+    SubscriptionError {
+        /// The subscription's uid.
+        uid: String,
+        /// What the server said.
+        error: ServerError,
+    },
+    /// The outcome of a request made with a `*_nowait` call, by its request id.
+    Reply {
+        /// The id the call returned.
+        request: u64,
+        /// The server's data, or why the request failed.
+        result: Result<Value, Error>,
+    },
+    /// An error not tied to one request: a server error without uid, an expired
+    /// token, a frame that could not be decoded.
+    Error {
+        /// What went wrong.
+        error: Error,
+    },
+    /// A well-formed message of a type this library does not know, kept as it came.
+    Unknown(Value),
+}
+
+impl Event {
+    /// Whether this is the final `Closed` state event.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, Event::State { state: ConnectionState::Closed, .. })
+    }
+}

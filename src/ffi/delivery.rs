@@ -1,0 +1,230 @@
+//! Getting events to the host: a dispatcher thread that runs the callback, or a
+//! queue the host polls, with an optional wake-up hook.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use super::event::dchat_event;
+use super::options::{Delivery, UserData};
+use super::status::{dchat_status, FfiError, FfiResult};
+use crate::chat::ChatConfig;
+use crate::event::Event;
+use crate::session::EventSink;
+
+thread_local! {
+    /// The client whose callback (or wake hook) this thread is running, as an address.
+    static IN_CALLBACK: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Whether the current thread is inside a callback of the client at `owner`.
+pub(crate) fn in_callback_of(owner: usize) -> bool {
+    IN_CALLBACK.with(|c| c.get() == owner)
+}
+
+fn run_as_callback_of(owner: usize, f: impl FnOnce()) {
+    IN_CALLBACK.with(|c| c.set(owner));
+    f();
+    IN_CALLBACK.with(|c| c.set(0));
+}
+
+/// Drops whatever a session reports after its `Closed` event, so `Closed` stays last.
+fn guard_closed(deliver: impl Fn(Event) + Send + Sync + 'static) -> EventSink {
+    let closed = AtomicBool::new(false);
+    Arc::new(move |event: Event| {
+        if closed.load(Ordering::Acquire) {
+            return;
+        }
+        if event.is_closed() {
+            closed.store(true, Ordering::Release);
+        }
+        deliver(event)
+    })
+}
+
+/// The queue of a poll-mode client.
+#[derive(Default)]
+pub(crate) struct PollQueue {
+    state: Mutex<PollState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct PollState {
+    events: VecDeque<Event>,
+    closed_taken: bool,
+}
+
+impl PollQueue {
+    /// Queues an event; true when the queue was empty before.
+    fn push(&self, event: Event) -> bool {
+        let was_empty = {
+            let mut st = self.state.lock();
+            st.events.push_back(event);
+            st.events.len() == 1
+        };
+        self.ready.notify_all();
+        was_empty
+    }
+
+    /// The next event, waiting up to `timeout` (`None`: forever). After the `Closed`
+    /// event was taken, every call fails with `DCHAT_ERR_CLOSED` at once.
+    pub(crate) fn pop(&self, timeout: Option<Duration>) -> FfiResult<Event> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut st = self.state.lock();
+        loop {
+            if let Some(e) = st.events.pop_front() {
+                if e.is_closed() {
+                    st.closed_taken = true;
+                }
+                return Ok(e);
+            }
+            if st.closed_taken {
+                return Err(FfiError::new(dchat_status::DCHAT_ERR_CLOSED, "the client is closed and every event was taken"));
+            }
+            match deadline {
+                None => self.ready.wait(&mut st),
+                Some(d) => {
+                    if self.ready.wait_until(&mut st, d).timed_out() && st.events.is_empty() {
+                        return Err(FfiError::new(dchat_status::DCHAT_ERR_TIMEOUT, "no event within the wait"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+type EventFn = unsafe extern "C" fn(*mut c_void, *const dchat_event);
+type WakeFn = unsafe extern "C" fn(*mut c_void);
+
+pub(crate) enum Wake {
+    Now,
+    Last,
+}
+
+/// How a live client delivers, and the thread it must join before it is freed.
+pub(crate) enum Deliverer {
+    Callback {
+        /// What the dispatcher thread needs, until `start` hands it over.
+        pending: Mutex<Option<(mpsc::Receiver<Event>, EventFn, UserData)>>,
+        thread: Mutex<Option<JoinHandle<()>>>,
+        chat: Arc<ChatConfig>,
+    },
+    Poll {
+        queue: Arc<PollQueue>,
+        /// What the notifier thread needs, until `start` hands it over.
+        pending: Mutex<Option<(mpsc::Receiver<Wake>, WakeFn, UserData)>>,
+        thread: Mutex<Option<JoinHandle<()>>>,
+    },
+}
+
+impl Deliverer {
+    /// The sink to give the session, and the deliverer that will hand its events over.
+    pub(crate) fn new(delivery: Delivery, chat: Arc<ChatConfig>) -> (EventSink, Deliverer) {
+        match delivery {
+            Delivery::Callback(cb, user_data) => {
+                let (tx, rx) = mpsc::channel();
+                let sink = guard_closed(move |e| {
+                    let _ = tx.send(e);
+                });
+                let d = Deliverer::Callback { pending: Mutex::new(Some((rx, cb, user_data))), thread: Mutex::new(None), chat };
+                (sink, d)
+            }
+            Delivery::Poll(wake, user_data) => {
+                let queue = Arc::new(PollQueue::default());
+                let q = queue.clone();
+                let (pending, sink) = match wake {
+                    None => (None, guard_closed(move |e| {
+                        q.push(e);
+                    })),
+                    Some(wake) => {
+                        let (tx, rx) = mpsc::channel();
+                        let sink = guard_closed(move |e| {
+                            let last = e.is_closed();
+                            if q.push(e) || last {
+                                let _ = tx.send(if last { Wake::Last } else { Wake::Now });
+                            }
+                        });
+                        (Some((rx, wake, user_data)), sink)
+                    }
+                };
+                (sink, Deliverer::Poll { queue, pending: Mutex::new(pending), thread: Mutex::new(None) })
+            }
+        }
+    }
+
+    /// Starts the delivery thread, once the client's handle (at address `owner`) exists.
+    pub(crate) fn start(&self, owner: usize) -> FfiResult {
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(f)
+                .map_err(|e| FfiError::new(dchat_status::DCHAT_ERR_PANIC, format!("cannot start a thread: {e}")))
+        };
+        match self {
+            Deliverer::Callback { pending, thread, chat } => {
+                if let Some((rx, cb, ud)) = pending.lock().take() {
+                    let chat = chat.clone();
+                    let handle = spawn(
+                        "dchat-dispatch",
+                        Box::new(move || {
+                            for event in rx {
+                                let closed = event.is_closed();
+                                let ev = dchat_event::new(event, chat.clone());
+                                // SAFETY: the user's callback, called as the header documents.
+                                run_as_callback_of(owner, || unsafe { cb(ud.ptr(), &ev) });
+                                if closed {
+                                    break;
+                                }
+                            }
+                        }),
+                    )?;
+                    *thread.lock() = Some(handle);
+                }
+            }
+            Deliverer::Poll { pending, thread, .. } => {
+                if let Some((rx, wake, ud)) = pending.lock().take() {
+                    let handle = spawn(
+                        "dchat-notify",
+                        Box::new(move || {
+                            for w in rx {
+                                // SAFETY: the user's wake hook, called as the header documents.
+                                run_as_callback_of(owner, || unsafe { wake(ud.ptr()) });
+                                if matches!(w, Wake::Last) {
+                                    break;
+                                }
+                            }
+                        }),
+                    )?;
+                    *thread.lock() = Some(handle);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The poll queue, in poll mode.
+    pub(crate) fn queue(&self) -> Option<&PollQueue> {
+        match self {
+            Deliverer::Poll { queue, .. } => Some(queue),
+            Deliverer::Callback { .. } => None,
+        }
+    }
+
+    /// Waits until the delivery thread has handed over the final `Closed` event. Call
+    /// only after the session has closed.
+    pub(crate) fn join(&self) {
+        let thread = match self {
+            Deliverer::Callback { thread, .. } | Deliverer::Poll { thread, .. } => thread.lock().take(),
+        };
+        if let Some(t) = thread {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! `dchat_event`: one event, read through accessor functions.
+
+use std::ffi::{c_char, CString};
+use std::sync::Arc;
+
+use once_cell::sync::OnceCell;
+use serde_json::Value;
+
+use super::status::{boundary, boundary_value};
+use crate::chat::ChatConfig;
+use crate::client::Subscription;
+use crate::error::Error;
+use crate::event::{ConnectionState, Event};
+use crate::protocol::SubscriptionKind;
+
+/// What an event is about.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum dchat_event_kind {
+    /// The connection changed state: see `dchat_event_state` and `dchat_event_text`.
+    DCHAT_EVENT_STATE = 0,
+    /// A subscription event: history (`init`), create, update or delete.
+    DCHAT_EVENT_SUBSCRIPTION = 1,
+    /// The server refused or ended a subscription.
+    DCHAT_EVENT_SUBSCRIPTION_ERROR = 2,
+    /// The outcome of a `dchat_send` / `dchat_items_nowait` request.
+    DCHAT_EVENT_REPLY = 3,
+    /// An error not tied to a request (expired token, undecodable frame, ...).
+    DCHAT_EVENT_ERROR = 4,
+    /// A message of a type this library does not know; its JSON is kept.
+    DCHAT_EVENT_UNKNOWN = 5,
+}
+
+/// Connection states.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum dchat_state {
+    /// Opening the WebSocket.
+    DCHAT_STATE_CONNECTING = 0,
+    /// Open, not authenticated.
+    DCHAT_STATE_CONNECTED = 1,
+    /// Authenticated.
+    DCHAT_STATE_AUTHENTICATED = 2,
+    /// The connection was lost; the text says why.
+    DCHAT_STATE_DISCONNECTED = 3,
+    /// Closed for good: always the last event of a client.
+    DCHAT_STATE_CLOSED = 4,
+}
+
+/// The event of a subscription event.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum dchat_sub_event {
+    /// Not a subscription event.
+    DCHAT_SUB_NONE = 0,
+    /// The history, first event of a subscription.
+    DCHAT_SUB_INIT = 1,
+    /// Items were created.
+    DCHAT_SUB_CREATE = 2,
+    /// Items were updated.
+    DCHAT_SUB_UPDATE = 3,
+    /// Items were deleted; the JSON holds their keys.
+    DCHAT_SUB_DELETE = 4,
+}
+
+struct Message {
+    id: CString,
+    text: CString,
+    author: Option<CString>,
+    date: Option<CString>,
+}
+
+/// One event. In callback mode it is borrowed for the duration of the callback; from
+/// `dchat_poll` it is owned by the caller and freed with `dchat_event_free`. Strings
+/// returned by its accessors live as long as the event.
+pub struct dchat_event {
+    kind: dchat_event_kind,
+    state: dchat_state,
+    sub_event: dchat_sub_event,
+    subscription: u64,
+    request: u64,
+    /// The error code (Directus code or library code), for errors and failed replies.
+    code: Option<CString>,
+    /// The reason of a state change or the message of an error.
+    text: Option<CString>,
+    data: Value,
+    chat: Arc<ChatConfig>,
+    json: OnceCell<CString>,
+    messages: OnceCell<Vec<Message>>,
+}
+
+fn c(text: &str) -> CString {
+    // Interior NULs cannot cross into C strings; they are dropped rather than truncating.
+    CString::new(text.replace('\0', "")).unwrap_or_default()
+}
+
+impl dchat_event {
+    pub(crate) fn new(event: Event, chat: Arc<ChatConfig>) -> Self {
+        let mut e = dchat_event {
+            kind: dchat_event_kind::DCHAT_EVENT_STATE,
+            state: dchat_state::DCHAT_STATE_CONNECTED,
+            sub_event: dchat_sub_event::DCHAT_SUB_NONE,
+            subscription: 0,
+            request: 0,
+            code: None,
+            text: None,
+            data: Value::Null,
+            chat,
+            json: OnceCell::new(),
+            messages: OnceCell::new(),
+        };
+        let set_error = |e: &mut dchat_event, err: &Error| {
+            e.code = Some(c(err.code()));
+            e.text = Some(c(&err.to_string()));
+        };
+        match event {
+            Event::State { state, reason } => {
+                e.state = match state {
+                    ConnectionState::Connecting => dchat_state::DCHAT_STATE_CONNECTING,
+                    ConnectionState::Connected => dchat_state::DCHAT_STATE_CONNECTED,
+                    ConnectionState::Authenticated => dchat_state::DCHAT_STATE_AUTHENTICATED,
+                    ConnectionState::Disconnected => dchat_state::DCHAT_STATE_DISCONNECTED,
+                    ConnectionState::Closed => dchat_state::DCHAT_STATE_CLOSED,
+                };
+                e.text = reason.as_deref().map(c);
+            }
+            Event::Subscription { uid, kind, data } => {
+                e.kind = dchat_event_kind::DCHAT_EVENT_SUBSCRIPTION;
+                e.subscription = Subscription::id_of_uid(&uid).unwrap_or(0);
+                e.sub_event = match kind {
+                    SubscriptionKind::Init => dchat_sub_event::DCHAT_SUB_INIT,
+                    SubscriptionKind::Create => dchat_sub_event::DCHAT_SUB_CREATE,
+                    SubscriptionKind::Update => dchat_sub_event::DCHAT_SUB_UPDATE,
+                    SubscriptionKind::Delete => dchat_sub_event::DCHAT_SUB_DELETE,
+                    SubscriptionKind::Unsubscribe => dchat_sub_event::DCHAT_SUB_NONE,
+                };
+                e.data = data;
+            }
+            Event::SubscriptionError { uid, error } => {
+                e.kind = dchat_event_kind::DCHAT_EVENT_SUBSCRIPTION_ERROR;
+                e.subscription = Subscription::id_of_uid(&uid).unwrap_or(0);
+                set_error(&mut e, &Error::Server(error));
+            }
+            Event::Reply { request, result } => {
+                e.kind = dchat_event_kind::DCHAT_EVENT_REPLY;
+                e.request = request;
+                match result {
+                    Ok(data) => e.data = data,
+                    Err(err) => set_error(&mut e, &err),
+                }
+            }
+            Event::Error { error } => {
+                e.kind = dchat_event_kind::DCHAT_EVENT_ERROR;
+                set_error(&mut e, &error);
+            }
+            Event::Unknown(v) => {
+                e.kind = dchat_event_kind::DCHAT_EVENT_UNKNOWN;
+                e.data = v;
+            }
+        }
+        e
+    }
+
+    fn messages(&self) -> &[Message] {
+        self.messages.get_or_init(|| {
+            if self.sub_event == dchat_sub_event::DCHAT_SUB_DELETE || self.kind != dchat_event_kind::DCHAT_EVENT_SUBSCRIPTION {
+                return Vec::new();
+            }
+            self.chat
+                .messages(&self.data)
+                .into_iter()
+                .map(|m| Message {
+                    id: c(&m.id),
+                    text: c(&m.text),
+                    author: m.author.as_deref().map(c),
+                    date: m.date.as_deref().map(c),
+                })
+                .collect()
+        })
+    }
+}
+
+fn with_event<T: Copy>(event: *const dchat_event, fallback: T, f: impl FnOnce(&dchat_event) -> T) -> T {
+    // SAFETY: the caller passes NULL or an event that is still valid.
+    match unsafe { event.as_ref() } {
+        Some(e) => boundary_value(fallback, || f(e)),
+        None => fallback,
+    }
+}
+
+fn opt_ptr(s: Option<&CString>) -> *const c_char {
+    s.map_or(std::ptr::null(), |s| s.as_ptr())
+}
+
+/// The kind of the event. NULL gives `DCHAT_EVENT_ERROR`.
+#[no_mangle]
+pub extern "C" fn dchat_event_kind(event: *const dchat_event) -> dchat_event_kind {
+    with_event(event, dchat_event_kind::DCHAT_EVENT_ERROR, |e| e.kind)
+}
+
+/// For `DCHAT_EVENT_STATE`: the new state. NULL gives `DCHAT_STATE_CLOSED`.
+#[no_mangle]
+pub extern "C" fn dchat_event_state(event: *const dchat_event) -> dchat_state {
+    with_event(event, dchat_state::DCHAT_STATE_CLOSED, |e| e.state)
+}
+
+/// For subscription events: init, create, update or delete; else `DCHAT_SUB_NONE`.
+#[no_mangle]
+pub extern "C" fn dchat_event_sub_event(event: *const dchat_event) -> dchat_sub_event {
+    with_event(event, dchat_sub_event::DCHAT_SUB_NONE, |e| e.sub_event)
+}
+
+/// For subscription events and errors: the subscription id `dchat_subscribe` gave; else 0.
+#[no_mangle]
+pub extern "C" fn dchat_event_subscription(event: *const dchat_event) -> u64 {
+    with_event(event, 0, |e| e.subscription)
+}
+
+/// For `DCHAT_EVENT_REPLY`: the request id `dchat_send` / `dchat_items_nowait` gave; else 0.
+#[no_mangle]
+pub extern "C" fn dchat_event_request(event: *const dchat_event) -> u64 {
+    with_event(event, 0, |e| e.request)
+}
+
+/// The error code of errors and failed replies (`FORBIDDEN`, `TOKEN_EXPIRED`,
+/// `CONNECTION`, ...); NULL otherwise, so a reply with a code has failed.
+#[no_mangle]
+pub extern "C" fn dchat_event_code(event: *const dchat_event) -> *const c_char {
+    with_event(event, std::ptr::null(), |e| opt_ptr(e.code.as_ref()))
+}
+
+/// A readable text: the reason of a state change or the message of an error; NULL
+/// when there is none.
+#[no_mangle]
+pub extern "C" fn dchat_event_text(event: *const dchat_event) -> *const c_char {
+    with_event(event, std::ptr::null(), |e| opt_ptr(e.text.as_ref()))
+}
+
+/// The event's data as JSON: the items of a subscription event (keys for delete), the
+/// server's data of a reply, the whole message of an unknown event; `null` when there
+/// is none. NULL only for a NULL event.
+#[no_mangle]
+pub extern "C" fn dchat_event_json(event: *const dchat_event) -> *const c_char {
+    with_event(event, std::ptr::null(), |e| e.json.get_or_init(|| c(&e.data.to_string())).as_ptr())
+}
+
+/// How many chat messages the event holds: the items of an init, create or update
+/// event, read with the client's chat schema.
+#[no_mangle]
+pub extern "C" fn dchat_event_message_count(event: *const dchat_event) -> usize {
+    with_event(event, 0, |e| e.messages().len())
+}
+
+/// The primary key of chat message `index`, as text; NULL if out of range.
+#[no_mangle]
+pub extern "C" fn dchat_event_message_id(event: *const dchat_event, index: usize) -> *const c_char {
+    with_event(event, std::ptr::null(), |e| e.messages().get(index).map_or(std::ptr::null(), |m| m.id.as_ptr()))
+}
+
+/// The text of chat message `index`; NULL if out of range.
+#[no_mangle]
+pub extern "C" fn dchat_event_message_text(event: *const dchat_event, index: usize) -> *const c_char {
+    with_event(event, std::ptr::null(), |e| e.messages().get(index).map_or(std::ptr::null(), |m| m.text.as_ptr()))
+}
+
+/// The author's name of chat message `index`; NULL if unknown or out of range.
+#[no_mangle]
+pub extern "C" fn dchat_event_message_author(event: *const dchat_event, index: usize) -> *const c_char {
+    with_event(event, std::ptr::null(), |e| e.messages().get(index).map_or(std::ptr::null(), |m| opt_ptr(m.author.as_ref())))
+}
+
+/// The creation date (ISO 8601) of chat message `index`; NULL if unknown or out of range.
+#[no_mangle]
+pub extern "C" fn dchat_event_message_date(event: *const dchat_event, index: usize) -> *const c_char {
+    with_event(event, std::ptr::null(), |e| e.messages().get(index).map_or(std::ptr::null(), |m| opt_ptr(m.date.as_ref())))
+}
+
+/// Frees an event returned by `dchat_poll`. NULL is fine. Never call it on the event
+/// passed to a callback.
+#[no_mangle]
+pub extern "C" fn dchat_event_free(event: *mut dchat_event) -> super::status::dchat_status {
+    boundary(|| {
+        if !event.is_null() {
+            // SAFETY: made by `dchat_poll` (Box::into_raw) and not freed before.
+            drop(unsafe { Box::from_raw(event) });
+        }
+        Ok(())
+    })
+}

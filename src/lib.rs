@@ -1,0 +1,55 @@
+//! # directus-chat
+//!
+//! An embeddable client for the realtime (WebSocket) API of [Directus]: log in over
+//! the socket, subscribe to a collection, get its history and every change as it
+//! happens, send items, answer the server's heartbeat.
+//!
+//! The crate is layered:
+//! - [`protocol`]: every message as Rust types with encode and decode, no I/O;
+//! - a session task per connection (internal) that owns the socket on a shared tokio
+//!   runtime, with pending requests and subscriptions by uid;
+//! - [`Client`]: the Rust API, async and runtime-agnostic;
+//! - the C ABI (`dchat_*`, see `include/directus_chat.h`) and the Python module.
+//!
+//! ```no_run
+//! # async fn demo() -> directus_chat::Result<()> {
+//! use directus_chat::{Client, ClientOptions, Event};
+//! let (client, mut events) = Client::connect("ws://127.0.0.1:8055/websocket", ClientOptions::default()).await?;
+//! client.login("kevin@example.com", "secret").await?;
+//! client.subscribe(client.chat_subscription()).await?;
+//! client.send_message("hello").await?;
+//! while let Some(event) = events.next().await {
+//!     if let Event::Subscription { data, .. } = &event {
+//!         for m in client.chat().messages(data) {
+//!             println!("{}: {}", m.author.as_deref().unwrap_or("?"), m.text);
+//!         }
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! [Directus]: https://directus.io
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod blocking;
+pub mod chat;
+mod client;
+mod error;
+mod event;
+pub mod ffi;
+mod options;
+pub mod protocol;
+mod runtime;
+mod secret;
+mod session;
+mod transport;
+
+pub use chat::{ChatConfig, ChatMessage};
+pub use client::{Client, Events, ItemsRequest, SubscribeRequest, Subscription};
+pub use error::{Error, Result};
+pub use event::{ConnectionState, Event};
+pub use options::{AuthMode, ClientOptions, ReconnectPolicy, TlsOptions, TlsRoots};
+pub use protocol::{AuthCredentials, EventFilter, ItemAction, ServerError, SubscriptionKind};
+pub use secret::Secret;

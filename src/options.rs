@@ -1,0 +1,159 @@
+//! Settings of a client: timeouts, TLS trust, limits and the chat schema.
+
+use std::time::Duration;
+
+use crate::chat::ChatConfig;
+
+/// Where the trusted root certificates for `wss://` come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TlsRoots {
+    /// The Mozilla roots bundled into the library (webpki-roots). Works everywhere.
+    #[default]
+    Bundled,
+    /// The operating system's trust store.
+    System,
+    /// No built-in roots: only the CAs given in [`TlsOptions::extra_ca_pem`].
+    None,
+}
+
+/// TLS settings. Certificates are always verified; there is no switch to turn that off.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// The built-in roots to trust.
+    pub roots: TlsRoots,
+    /// Extra CA certificates (PEM, one or more) to trust besides the roots, e.g. a
+    /// company CA or a test CA.
+    pub extra_ca_pem: Option<String>,
+}
+
+/// How the connection authenticates, as set on the server by `WEBSOCKETS_REST_AUTH`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum AuthMode {
+    /// The first frame must be `auth` (the server's default). Requests made before
+    /// [`crate::Client::login`] wait until the login succeeds.
+    #[default]
+    Handshake,
+    /// The server accepts requests with public permissions before any login, so
+    /// requests are sent at once.
+    Public,
+}
+
+/// When and how often a lost connection is opened again.
+///
+/// The delay before attempt `n` (from 0) is `first_delay * factor^n`, capped at
+/// `max_delay`, with up to `jitter` (a fraction) of it added or removed at random so
+/// that many clients do not reconnect in lockstep after a server restart.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReconnectPolicy {
+    /// The delay before the first attempt. Default 2 s.
+    pub first_delay: Duration,
+    /// How much each delay grows. Default 1.5.
+    pub factor: f64,
+    /// The longest delay. Default 30 s.
+    pub max_delay: Duration,
+    /// How many attempts in a row before giving up: `Some(0)` never reconnects,
+    /// `None` tries forever. Default `Some(20)`. The count restarts after a success.
+    pub max_attempts: Option<u32>,
+    /// The random spread of each delay, from 0 to 1. Default 0.2.
+    pub jitter: f64,
+}
+
+impl Default for ReconnectPolicy {
+    fn default() -> Self {
+        ReconnectPolicy {
+            first_delay: Duration::from_secs(2),
+            factor: 1.5,
+            max_delay: Duration::from_secs(30),
+            max_attempts: Some(20),
+            jitter: 0.2,
+        }
+    }
+}
+
+impl ReconnectPolicy {
+    /// Never reconnect: a lost connection closes the client.
+    pub fn never() -> Self {
+        ReconnectPolicy { max_attempts: Some(0), ..Self::default() }
+    }
+
+    /// Reconnect forever.
+    pub fn forever() -> Self {
+        ReconnectPolicy { max_attempts: None, ..Self::default() }
+    }
+
+    /// The delay before attempt `attempt` (from 0), given a random `unit` in [0, 1).
+    pub fn delay(&self, attempt: u32, unit: f64) -> Duration {
+        let base = self.first_delay.as_secs_f64() * self.factor.max(1.0).powi(attempt.min(1000) as i32);
+        let base = base.min(self.max_delay.as_secs_f64());
+        let spread = self.jitter.clamp(0.0, 1.0) * base * (2.0 * unit.clamp(0.0, 1.0) - 1.0);
+        Duration::from_secs_f64((base + spread).max(0.0))
+    }
+
+    /// Whether attempt `attempt` (from 0) may be made.
+    pub fn allows(&self, attempt: u32) -> bool {
+        self.max_attempts.is_none_or(|max| attempt < max)
+    }
+}
+
+/// Settings of a [`crate::Client`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientOptions {
+    /// How long opening the WebSocket (TCP, TLS, upgrade) may take.
+    pub connect_timeout: Duration,
+    /// How long a request (login, subscribe, items, unsubscribe) waits for its answer.
+    pub request_timeout: Duration,
+    /// TLS trust for `wss://` URLs.
+    pub tls: TlsOptions,
+    /// The largest message accepted from the server, in bytes; a larger one is an
+    /// error event and ends the connection.
+    pub max_message_size: usize,
+    /// The server's authentication mode.
+    pub auth_mode: AuthMode,
+    /// How many requests may wait for the login or a reconnect before a new one fails
+    /// with [`crate::Error::QueueFull`].
+    pub max_queued: usize,
+    /// Reconnection after a lost connection.
+    pub reconnect: ReconnectPolicy,
+    /// How long the connection may be silent before the client sends a ping; with no
+    /// answer within the same time again, the connection counts as lost. `None` turns
+    /// the client's own liveness check off (the server's pings are always answered).
+    pub heartbeat: Option<Duration>,
+    /// The chat schema used by the chat helpers.
+    pub chat: ChatConfig,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            tls: TlsOptions::default(),
+            max_message_size: 16 << 20,
+            auth_mode: AuthMode::default(),
+            max_queued: 1024,
+            reconnect: ReconnectPolicy::default(),
+            heartbeat: Some(Duration::from_secs(30)),
+            chat: ChatConfig::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_caps_and_jitters() {
+        let p = ReconnectPolicy { jitter: 0.0, ..ReconnectPolicy::default() };
+        assert_eq!(p.delay(0, 0.5), Duration::from_secs(2));
+        assert_eq!(p.delay(1, 0.5), Duration::from_secs(3));
+        assert_eq!(p.delay(2, 0.5), Duration::from_secs_f64(4.5));
+        assert_eq!(p.delay(30, 0.5), Duration::from_secs(30));
+        let j = ReconnectPolicy::default();
+        assert_eq!(j.delay(0, 0.0), Duration::from_secs_f64(1.6));
+        assert_eq!(j.delay(0, 1.0), Duration::from_secs_f64(2.4));
+        assert!(j.allows(19) && !j.allows(20));
+        assert!(!ReconnectPolicy::never().allows(0));
+        assert!(ReconnectPolicy::forever().allows(u32::MAX));
+    }
+}

@@ -1,0 +1,549 @@
+//! What a session does with each frame and each command, connected or not.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::pending::Pending;
+use super::{Command, EventSink, Reply, SubscriptionSpec};
+use crate::error::Error;
+use crate::event::{ConnectionState, Event};
+use crate::options::{AuthMode, ClientOptions};
+use crate::protocol::{AuthCredentials, ClientMessage, ServerError, ServerMessage, SubscriptionKind};
+use crate::secret::Secret;
+use crate::transport::Socket;
+
+/// Why [`Actor::serve`] returned.
+pub(super) enum Exit {
+    /// The user closed the client (or dropped every handle).
+    Closed(Option<Reply>),
+    /// The connection ended for this reason.
+    Lost(String),
+}
+
+/// Which credentials an authentication attempt presents.
+enum AuthSource {
+    /// A login the user asked for; its reply is pending under the attempt's uid.
+    User(AuthCredentials),
+    /// The newest refresh token, presented by the session itself.
+    Refresh,
+    /// The credentials of the user's last successful login, presented again.
+    Stored,
+}
+
+struct AuthAttempt {
+    uid: String,
+    source: AuthSource,
+}
+
+struct Sub {
+    spec: SubscriptionSpec,
+    /// Sent on the current connection (and not yet answered with an error).
+    sent: bool,
+}
+
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+const UNSUBSCRIBE_PREFIX: &str = "unsubscribe:";
+
+/// The state of one session across its connections.
+pub(super) struct Actor {
+    options: Arc<ClientOptions>,
+    sink: EventSink,
+    socket: Option<Socket>,
+    pending: Pending,
+    subscriptions: HashMap<String, Sub>,
+    /// Frames waiting until the session is ready, with the key of their pending request.
+    outbox: VecDeque<(String, String)>,
+    /// Keys of requests written on the current connection and not answered yet.
+    in_flight: HashSet<String>,
+    authenticated: bool,
+    auth_attempt: Option<AuthAttempt>,
+    /// A user login that was in flight when the connection was lost; sent again first.
+    parked_login: Option<AuthAttempt>,
+    credentials: Option<AuthCredentials>,
+    refresh_token: Option<Secret>,
+    /// Set when the session cannot authenticate again, so reconnecting is pointless.
+    fatal: Option<String>,
+    next_auth: u64,
+    last_heard: Instant,
+    ping_sent: bool,
+}
+
+impl Actor {
+    pub(super) fn new(options: Arc<ClientOptions>, sink: EventSink, socket: Socket) -> Self {
+        Actor {
+            options,
+            sink,
+            socket: Some(socket),
+            pending: Pending::default(),
+            subscriptions: HashMap::new(),
+            outbox: VecDeque::new(),
+            in_flight: HashSet::new(),
+            authenticated: false,
+            auth_attempt: None,
+            parked_login: None,
+            credentials: None,
+            refresh_token: None,
+            fatal: None,
+            next_auth: 0,
+            last_heard: Instant::now(),
+            ping_sent: false,
+        }
+    }
+
+    fn emit(&self, event: Event) {
+        (self.sink)(event)
+    }
+
+    fn ready(&self) -> bool {
+        self.socket.is_some() && (self.authenticated || self.options.auth_mode == AuthMode::Public)
+    }
+
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.options.request_timeout
+    }
+
+    /// When the timer branch must wake: the next request deadline or heartbeat step.
+    fn next_wake(&mut self) -> Instant {
+        let far = Instant::now() + Duration::from_secs(3600);
+        let mut wake = self.pending.next_deadline().unwrap_or(far);
+        if let (Some(hb), true) = (self.options.heartbeat, self.socket.is_some()) {
+            let step = if self.ping_sent { self.last_heard + hb * 2 } else { self.last_heard + hb };
+            wake = wake.min(step);
+        }
+        wake
+    }
+
+    // ---- connected
+
+    /// Serves the current connection until it is lost or the user closes.
+    pub(super) async fn serve(&mut self, commands: &mut mpsc::UnboundedReceiver<Command>) -> Exit {
+        loop {
+            let wake = self.next_wake();
+            let Some(socket) = self.socket.as_mut() else { return Exit::Lost("not connected".into()) };
+            let step = tokio::select! {
+                frame = socket.next() => match frame {
+                    Some(Ok(msg)) => {
+                        self.last_heard = Instant::now();
+                        self.ping_sent = false;
+                        self.on_frame(msg).await
+                    }
+                    Some(Err(e)) => Err(e.to_string()),
+                    None => Err("the server closed the connection".into()),
+                },
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Close { reply }) => {
+                        self.close_socket().await;
+                        return Exit::Closed(Some(reply));
+                    }
+                    Some(cmd) => self.on_command(cmd).await,
+                    None => {
+                        self.close_socket().await;
+                        return Exit::Closed(None);
+                    }
+                },
+                _ = tokio::time::sleep_until(wake) => self.on_timer().await,
+            };
+            if let Err(reason) = step {
+                return Exit::Lost(reason);
+            }
+        }
+    }
+
+    async fn on_timer(&mut self) -> Result<(), String> {
+        let now = Instant::now();
+        self.pending.expire(now);
+        let Some(hb) = self.options.heartbeat else { return Ok(()) };
+        if self.ping_sent && now >= self.last_heard + hb * 2 {
+            return Err(format!("no answer from the server for {:?}", hb * 2));
+        }
+        if !self.ping_sent && now >= self.last_heard + hb {
+            self.ping_sent = true;
+            self.write(&ClientMessage::Ping { uid: None }).await?;
+        }
+        Ok(())
+    }
+
+    async fn close_socket(&mut self) {
+        if let Some(mut socket) = self.socket.take() {
+            let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                if socket.close(None).await.is_ok() {
+                    while let Some(Ok(_)) = socket.next().await {}
+                }
+            })
+            .await;
+        }
+    }
+
+    async fn write(&mut self, message: &ClientMessage) -> Result<(), String> {
+        self.write_text(message.encode()).await
+    }
+
+    async fn write_text(&mut self, text: String) -> Result<(), String> {
+        match self.socket.as_mut() {
+            Some(socket) => socket.send(Message::Text(text.into())).await.map_err(|e| format!("cannot send: {e}")),
+            None => Err("not connected".into()),
+        }
+    }
+
+    /// Sends a request frame now, or queues it until the session is ready.
+    async fn send_or_queue(&mut self, key: String, frame: String) -> Result<(), String> {
+        if self.ready() {
+            self.in_flight.insert(key);
+            self.write_text(frame).await
+        } else if self.outbox.len() >= self.options.max_queued {
+            self.pending.complete(&key, Err(Error::QueueFull));
+            Ok(())
+        } else {
+            self.outbox.push_back((key, frame));
+            Ok(())
+        }
+    }
+
+    /// Sends what waited for the session to be ready: subscriptions first, then requests.
+    async fn become_ready(&mut self) -> Result<(), String> {
+        let unsent: Vec<(String, ClientMessage)> = self
+            .subscriptions
+            .iter()
+            .filter(|(_, s)| !s.sent)
+            .map(|(uid, s)| (uid.clone(), subscribe_message(uid, &s.spec)))
+            .collect();
+        for (uid, msg) in unsent {
+            if let Some(s) = self.subscriptions.get_mut(&uid) {
+                s.sent = true;
+            }
+            self.write(&msg).await?;
+        }
+        while self.ready() {
+            let Some((key, frame)) = self.outbox.pop_front() else { break };
+            // A request that timed out while it waited is not sent at all.
+            if self.pending.contains(&key) {
+                self.in_flight.insert(key);
+                self.write_text(frame).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn authenticate(&mut self, source: AuthSource, uid: String) -> Result<(), String> {
+        let credentials = match &source {
+            AuthSource::User(c) => c.clone(),
+            AuthSource::Refresh => AuthCredentials::RefreshToken(self.refresh_token.clone().unwrap_or_default()),
+            AuthSource::Stored => match &self.credentials {
+                Some(c) => c.clone(),
+                None => return Ok(()),
+            },
+        };
+        self.auth_attempt = Some(AuthAttempt { uid: uid.clone(), source });
+        self.write(&ClientMessage::Auth { credentials, uid: Some(uid) }).await
+    }
+
+    fn new_auth_uid(&mut self) -> String {
+        self.next_auth += 1;
+        format!("auth-{}", self.next_auth)
+    }
+
+    // ---- commands
+
+    pub(super) async fn on_command(&mut self, cmd: Command) -> Result<(), String> {
+        match cmd {
+            Command::Login { credentials, reply } => {
+                if self.auth_attempt.as_ref().is_some_and(|a| matches!(a.source, AuthSource::User(_))) || self.parked_login.is_some() {
+                    reply.send(Err(Error::InvalidArgument("a login is already in progress".into())));
+                    return Ok(());
+                }
+                let uid = self.new_auth_uid();
+                self.pending.insert(uid.clone(), reply, self.deadline());
+                if self.socket.is_some() {
+                    self.authenticate(AuthSource::User(credentials), uid).await
+                } else {
+                    self.parked_login = Some(AuthAttempt { uid, source: AuthSource::User(credentials) });
+                    Ok(())
+                }
+            }
+            Command::Subscribe { uid, spec, reply } => {
+                self.pending.insert(uid.clone(), reply, self.deadline());
+                let msg = subscribe_message(&uid, &spec);
+                let send_now = self.ready();
+                self.subscriptions.insert(uid, Sub { spec, sent: send_now });
+                if send_now {
+                    self.write(&msg).await?;
+                }
+                Ok(())
+            }
+            Command::Unsubscribe { uid, reply } => {
+                let Some(sub) = self.subscriptions.remove(&uid) else {
+                    reply.send(Err(Error::InvalidArgument(format!("no subscription with uid {uid}"))));
+                    return Ok(());
+                };
+                // A subscribe still waiting for its init will never get one now.
+                self.pending.complete(&uid, Err(Error::InvalidArgument("unsubscribed before the init arrived".into())));
+                if !sub.sent || self.socket.is_none() {
+                    // The server does not know this subscription (any more).
+                    reply.send(Ok(Value::Null));
+                    return Ok(());
+                }
+                let key = format!("{UNSUBSCRIBE_PREFIX}{uid}");
+                self.pending.insert(key.clone(), reply, self.deadline());
+                self.send_or_queue(key, ClientMessage::Unsubscribe { uid: Some(uid) }.encode()).await
+            }
+            Command::Items { message, reply } => {
+                let uid = message.uid().unwrap_or_default().to_owned();
+                self.pending.insert(uid.clone(), reply, self.deadline());
+                self.send_or_queue(uid, message.encode()).await
+            }
+            Command::Close { reply } => {
+                // Handled by `serve` and `idle_until`; kept total so no reply is lost.
+                reply.send(Ok(Value::Null));
+                Ok(())
+            }
+        }
+    }
+
+    // ---- frames
+
+    async fn on_frame(&mut self, frame: Message) -> Result<(), String> {
+        match frame {
+            Message::Text(text) => match ServerMessage::decode(text.as_str()) {
+                Ok(msg) => self.on_message(msg).await,
+                Err(e) => {
+                    log::warn!("undecodable frame from the server: {e}");
+                    self.emit(Event::Error { error: Error::Protocol(e.to_string()) });
+                    Ok(())
+                }
+            },
+            Message::Binary(b) => {
+                self.emit(Event::Error { error: Error::Protocol(format!("ignored a binary frame of {} bytes", b.len())) });
+                Ok(())
+            }
+            Message::Close(frame) => Err(match frame {
+                Some(f) => format!("the server closed the connection ({}: {})", u16::from(f.code), f.reason),
+                None => "the server closed the connection".into(),
+            }),
+            // WebSocket-level pings are answered by tungstenite itself.
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Ok(()),
+        }
+    }
+
+    fn complete(&mut self, key: &str, result: Result<Value, Error>) -> bool {
+        self.in_flight.remove(key);
+        self.pending.complete(key, result)
+    }
+
+    async fn on_message(&mut self, msg: ServerMessage) -> Result<(), String> {
+        match msg {
+            ServerMessage::Ping { uid } => self.write(&ClientMessage::Pong { uid }).await?,
+            ServerMessage::Pong { .. } => {}
+            ServerMessage::AuthOk { refresh_token, .. } => self.on_auth_ok(refresh_token).await?,
+            ServerMessage::Error { kind, uid, error } => self.on_error(kind, uid, error).await?,
+            ServerMessage::Subscription { uid: Some(uid), kind, data } => {
+                if kind == SubscriptionKind::Unsubscribe {
+                    self.complete(&format!("{UNSUBSCRIBE_PREFIX}{uid}"), Ok(Value::Null));
+                } else if self.subscriptions.contains_key(&uid) {
+                    if kind == SubscriptionKind::Init {
+                        self.pending.complete(&uid, Ok(Value::Null));
+                    }
+                    self.emit(Event::Subscription { uid, kind, data: data.unwrap_or(Value::Null) });
+                } else {
+                    log::debug!("dropped a {} event for ended subscription {uid}", kind.as_str());
+                }
+            }
+            ServerMessage::Subscription { uid: None, kind, .. } => {
+                log::debug!("dropped a {} event without uid", kind.as_str());
+            }
+            ServerMessage::Items { uid, data, .. } => {
+                let known = uid.as_deref().is_some_and(|u| self.complete(u, Ok(data)));
+                if !known {
+                    log::debug!("dropped an items answer for no pending request");
+                }
+            }
+            ServerMessage::Unknown(v) => self.emit(Event::Unknown(v)),
+        }
+        Ok(())
+    }
+
+    async fn on_auth_ok(&mut self, refresh_token: Option<Secret>) -> Result<(), String> {
+        if refresh_token.is_some() {
+            self.refresh_token = refresh_token;
+        }
+        self.authenticated = true;
+        self.fatal = None;
+        if let Some(attempt) = self.auth_attempt.take() {
+            if let AuthSource::User(credentials) = attempt.source {
+                // A rotated refresh token is kept above; the one used here is spent.
+                if !matches!(credentials, AuthCredentials::RefreshToken(_)) {
+                    self.credentials = Some(credentials);
+                }
+                self.pending.complete(&attempt.uid, Ok(Value::Null));
+            }
+        }
+        log::info!("authenticated");
+        self.emit(Event::State { state: ConnectionState::Authenticated, reason: None });
+        self.become_ready().await
+    }
+
+    async fn on_error(&mut self, kind: String, uid: Option<String>, error: ServerError) -> Result<(), String> {
+        if kind == "auth" {
+            return self.on_auth_error(error).await;
+        }
+        let Some(uid) = uid else {
+            self.emit(Event::Error { error: Error::Server(error) });
+            return Ok(());
+        };
+        if kind == "subscribe" && self.subscriptions.remove(&uid).is_some() {
+            if !self.pending.complete(&uid, Err(Error::Server(error.clone()))) {
+                self.emit(Event::SubscriptionError { uid, error });
+            }
+        } else if kind == "unsubscribe" {
+            self.complete(&format!("{UNSUBSCRIBE_PREFIX}{uid}"), Err(Error::Server(error)));
+        } else if !self.complete(&uid, Err(Error::Server(error.clone()))) {
+            self.emit(Event::Error { error: Error::Server(error) });
+        }
+        Ok(())
+    }
+
+    async fn on_auth_error(&mut self, error: ServerError) -> Result<(), String> {
+        // Whatever failed, the server has dropped this connection's permissions.
+        self.authenticated = false;
+        match self.auth_attempt.take() {
+            Some(AuthAttempt { uid, source: AuthSource::User(_) }) => {
+                if self.credentials.is_none() && self.refresh_token.is_none() {
+                    self.fatal = Some(format!("authentication failed ({})", error.code));
+                }
+                if !self.pending.complete(&uid, Err(Error::Server(error.clone()))) {
+                    self.emit(Event::Error { error: Error::Server(error) });
+                }
+            }
+            Some(AuthAttempt { source: AuthSource::Refresh, .. }) => {
+                log::warn!("refreshing the session failed: {}", error.code);
+                self.refresh_token = None;
+                if self.credentials.is_none() {
+                    self.fatal = Some(format!("re-authentication failed ({})", error.code));
+                }
+                self.emit(Event::Error { error: Error::Server(error) });
+                // With a password or static token left, try those right away.
+                if self.credentials.is_some() && self.socket.is_some() {
+                    let uid = self.new_auth_uid();
+                    self.authenticate(AuthSource::Stored, uid).await?;
+                }
+            }
+            Some(AuthAttempt { source: AuthSource::Stored, .. }) => {
+                log::warn!("re-authentication failed: {}", error.code);
+                self.fatal = Some(format!("re-authentication failed ({})", error.code));
+                self.emit(Event::Error { error: Error::Server(error) });
+            }
+            None if error.code == "TOKEN_EXPIRED" && (self.refresh_token.is_some() || self.credentials.is_some()) => {
+                log::info!("access token expired; authenticating again");
+                let source = if self.refresh_token.is_some() { AuthSource::Refresh } else { AuthSource::Stored };
+                let uid = self.new_auth_uid();
+                self.authenticate(source, uid).await?;
+            }
+            None => self.emit(Event::Error { error: Error::Server(error) }),
+        }
+        Ok(())
+    }
+
+    // ---- disconnected
+
+    /// Settles what the lost connection leaves behind: unanswered item requests fail
+    /// (they may or may not have been applied), unsubscribes are done (the server forgot
+    /// the subscription with the connection), subscriptions and a user login wait to be
+    /// sent again.
+    pub(super) fn on_disconnect(&mut self, reason: &str) {
+        self.socket = None;
+        self.authenticated = false;
+        self.ping_sent = false;
+        for key in std::mem::take(&mut self.in_flight) {
+            if key.starts_with(UNSUBSCRIBE_PREFIX) {
+                self.pending.complete(&key, Ok(Value::Null));
+            } else {
+                let why = format!("connection lost before the server answered ({reason}); the request may or may not have been applied");
+                self.pending.complete(&key, Err(Error::Connection(why)));
+            }
+        }
+        for sub in self.subscriptions.values_mut() {
+            sub.sent = false;
+        }
+        if let Some(attempt) = self.auth_attempt.take() {
+            if matches!(attempt.source, AuthSource::User(_)) {
+                self.parked_login = Some(attempt);
+            }
+        }
+    }
+
+    /// Why reconnecting cannot help, if it cannot.
+    pub(super) fn cannot_resume(&self) -> Option<String> {
+        if self.parked_login.is_some() {
+            return None;
+        }
+        self.fatal.clone()
+    }
+
+    /// Takes commands while disconnected until `until`; returns `Some` when the user
+    /// closed (with the close's reply, if any).
+    pub(super) async fn idle_until(&mut self, commands: &mut mpsc::UnboundedReceiver<Command>, until: Instant) -> Option<Option<Reply>> {
+        loop {
+            let wake = self.next_wake().min(until);
+            tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Close { reply }) => return Some(Some(reply)),
+                    None => return Some(None),
+                    Some(cmd) => {
+                        // Not connected: nothing is written, so this cannot fail.
+                        let _ = self.on_command(cmd).await;
+                    }
+                },
+                _ = tokio::time::sleep_until(wake) => {
+                    self.pending.expire(Instant::now());
+                    if Instant::now() >= until {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes a new connection into use: authenticates again, then resubscribes and
+    /// sends what waited. A failure here shows up as a lost connection in `serve`.
+    pub(super) async fn resume(&mut self, socket: Socket) {
+        self.socket = Some(socket);
+        self.last_heard = Instant::now();
+        let result = if let Some(AuthAttempt { uid, source }) = self.parked_login.take() {
+            self.authenticate(source, uid).await
+        } else if self.refresh_token.is_some() {
+            let uid = self.new_auth_uid();
+            self.authenticate(AuthSource::Refresh, uid).await
+        } else if self.credentials.is_some() {
+            let uid = self.new_auth_uid();
+            self.authenticate(AuthSource::Stored, uid).await
+        } else {
+            self.become_ready().await
+        };
+        if let Err(e) = result {
+            log::warn!("resuming the session failed: {e}");
+        }
+    }
+
+    /// Fails everything still waiting with `error`.
+    pub(super) fn finish(&mut self, error: &Error) {
+        self.pending.fail_all(error);
+        self.outbox.clear();
+        self.in_flight.clear();
+    }
+}
+
+fn subscribe_message(uid: &str, spec: &SubscriptionSpec) -> ClientMessage {
+    ClientMessage::Subscribe {
+        collection: spec.collection.clone(),
+        event: spec.event,
+        item: spec.item.clone(),
+        query: spec.query.clone(),
+        uid: Some(uid.to_owned()),
+    }
+}

@@ -1,0 +1,74 @@
+//! The completion of one request, delivered exactly once.
+
+use serde_json::Value;
+
+use crate::error::Error;
+
+type Callback = Box<dyn FnOnce(Result<Value, Error>) + Send>;
+
+/// Where the outcome of a request goes.
+///
+/// Calling [`Reply::send`] consumes it; a `Reply` dropped without being sent (a
+/// session that ended or panicked) reports [`Error::Closed`]. So every request ends in
+/// exactly one result or one error, by construction.
+pub(crate) struct Reply(Option<Callback>);
+
+impl Reply {
+    /// A reply that runs `f` with the outcome.
+    pub(crate) fn new(f: impl FnOnce(Result<Value, Error>) + Send + 'static) -> Self {
+        Reply(Some(Box::new(f)))
+    }
+
+    /// A reply whose outcome nobody waits for.
+    pub(crate) fn ignore() -> Self {
+        Reply(None)
+    }
+
+    /// A reply that completes a tokio oneshot; the receiver may be awaited from any runtime.
+    pub(crate) fn oneshot() -> (Self, tokio::sync::oneshot::Receiver<Result<Value, Error>>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        (
+            Reply::new(move |r| {
+                let _ = tx.send(r);
+            }),
+            rx,
+        )
+    }
+
+    /// Takes the reply back without delivering anything: for a request that was never
+    /// handed to a session, whose caller gets the error directly instead.
+    pub(crate) fn disarm(mut self) {
+        self.0 = None;
+    }
+
+    /// Delivers the outcome.
+    pub(crate) fn send(mut self, result: Result<Value, Error>) {
+        if let Some(f) = self.0.take() {
+            f(result);
+        }
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f(Err(Error::Closed));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn dropped_reply_reports_closed_once() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        drop(Reply::new(move |r| s.lock().unwrap().push(r)));
+        let s = seen.clone();
+        Reply::new(move |r| s.lock().unwrap().push(r)).send(Ok(Value::Null));
+        assert_eq!(*seen.lock().unwrap(), vec![Err(Error::Closed), Ok(Value::Null)]);
+    }
+}

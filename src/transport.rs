@@ -1,0 +1,142 @@
+//! Opening the WebSocket: URL checks, TLS trust, the upgrade.
+
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use rustls::{ClientConfig, RootCertStore};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+
+use crate::error::Error;
+use crate::options::{ClientOptions, TlsOptions, TlsRoots};
+
+/// An open WebSocket to the server.
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A checked server URL.
+#[derive(Clone, Debug)]
+pub(crate) struct Endpoint {
+    url: url::Url,
+}
+
+impl Endpoint {
+    /// Accepts `ws://`, `wss://`, and `http(s)://` (mapped to ws(s) with `/websocket`
+    /// appended when the path is empty, as Directus serves it there).
+    pub(crate) fn parse(raw: &str) -> Result<Endpoint, Error> {
+        let mut url = url::Url::parse(raw).map_err(|e| Error::InvalidArgument(format!("bad URL: {e}")))?;
+        let scheme = match url.scheme() {
+            "ws" | "http" => "ws",
+            "wss" | "https" => "wss",
+            other => return Err(Error::InvalidArgument(format!("unsupported URL scheme `{other}` (use ws:// or wss://)"))),
+        };
+        if url.scheme() != scheme {
+            if url.path() == "/" || url.path().is_empty() {
+                url.set_path("/websocket");
+            }
+            url.set_scheme(scheme).map_err(|_| Error::InvalidArgument("cannot map URL scheme".into()))?;
+        }
+        if url.host_str().is_none() {
+            return Err(Error::InvalidArgument("URL has no host".into()));
+        }
+        Ok(Endpoint { url })
+    }
+
+    pub(crate) fn is_tls(&self) -> bool {
+        self.url.scheme() == "wss"
+    }
+
+    /// The URL without query or credentials, safe to log (a strict-mode URL carries a
+    /// token in its query).
+    pub(crate) fn redacted(&self) -> String {
+        let mut u = self.url.clone();
+        u.set_query(None);
+        let _ = u.set_password(None);
+        u.to_string()
+    }
+}
+
+/// Builds the rustls configuration: verified certificates, the chosen roots plus extra CAs.
+pub(crate) fn tls_config(tls: &TlsOptions) -> Result<Arc<ClientConfig>, Error> {
+    let mut roots = RootCertStore::empty();
+    match tls.roots {
+        TlsRoots::Bundled => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        TlsRoots::System => {
+            let found = rustls_native_certs::load_native_certs();
+            for cert in found.certs {
+                // A broken certificate in the system store should not make every other one unusable.
+                let _ = roots.add(cert);
+            }
+        }
+        TlsRoots::None => {}
+    }
+    if let Some(pem) = &tls.extra_ca_pem {
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            let cert = cert.map_err(|e| Error::Tls(format!("cannot read CA PEM: {e}")))?;
+            roots.add(cert).map_err(|e| Error::Tls(format!("unusable CA certificate: {e}")))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(Error::Tls("the CA PEM holds no certificate".into()));
+        }
+    }
+    if roots.is_empty() {
+        return Err(Error::Tls("no trusted root certificates".into()));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// Opens the WebSocket, with TLS for `wss://`.
+pub(crate) async fn open(endpoint: &Endpoint, options: &ClientOptions, tls: Option<Arc<ClientConfig>>) -> Result<Socket, Error> {
+    let mut config = WebSocketConfig::default();
+    config.max_message_size = Some(options.max_message_size);
+    config.max_frame_size = Some(options.max_message_size);
+    let connector = match (endpoint.is_tls(), tls) {
+        (true, Some(cfg)) => Some(Connector::Rustls(cfg)),
+        (true, None) => Some(Connector::Rustls(tls_config(&options.tls)?)),
+        (false, _) => Some(Connector::Plain),
+    };
+    let attempt = tokio_tungstenite::connect_async_tls_with_config(endpoint.url.as_str(), Some(config), true, connector);
+    match tokio::time::timeout(options.connect_timeout, attempt).await {
+        Err(_) => Err(Error::Connection(format!("connecting to {} timed out", endpoint.redacted()))),
+        Ok(Err(e)) => Err(Error::Connection(format!("cannot connect to {}: {e}", endpoint.redacted()))),
+        Ok(Ok((socket, _response))) => Ok(socket),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_forms() {
+        assert_eq!(Endpoint::parse("ws://127.0.0.1:8055/websocket").unwrap().url.as_str(), "ws://127.0.0.1:8055/websocket");
+        assert_eq!(Endpoint::parse("http://127.0.0.1:8055").unwrap().url.as_str(), "ws://127.0.0.1:8055/websocket");
+        assert!(Endpoint::parse("https://example.com/").unwrap().is_tls());
+        assert!(Endpoint::parse("ftp://x").is_err());
+        assert!(Endpoint::parse("not a url").is_err());
+    }
+
+    #[test]
+    fn redacts_query_tokens() {
+        let e = Endpoint::parse("wss://h/websocket?access_token=SECRET").unwrap();
+        assert!(!e.redacted().contains("SECRET"));
+    }
+
+    #[test]
+    fn tls_config_checks_pem() {
+        let bad = TlsOptions { roots: TlsRoots::None, extra_ca_pem: Some("not a pem".into()) };
+        assert!(matches!(tls_config(&bad), Err(Error::Tls(_))));
+        let none = TlsOptions { roots: TlsRoots::None, extra_ca_pem: None };
+        assert!(matches!(tls_config(&none), Err(Error::Tls(_))));
+        assert!(tls_config(&TlsOptions::default()).is_ok());
+    }
+}

@@ -1,0 +1,256 @@
+//! Faults a real Directus cannot be made to produce, from a scripted mock server:
+//! garbage frames, binary frames, unknown message types, a connection cut while
+//! requests are in flight, a server that never answers.
+
+use std::time::Duration;
+
+use directus_chat::{Client, ClientOptions, ConnectionState, Error, Event, ItemsRequest, ReconnectPolicy, SubscriptionKind};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// Serves one connection with `script` on a free loopback port; returns its URL.
+async fn mock(script: impl FnOnce(Ws) -> futures_util::future::BoxFuture<'static, ()> + Send + 'static) -> String {
+    let mut script = Some(script);
+    mock_each(1, move |_, ws| script.take().expect("one connection")(ws)).await
+}
+
+/// Serves `count` connections one after another, each with `script(index, ws)`.
+async fn mock_each(
+    count: usize,
+    mut script: impl FnMut(usize, Ws) -> futures_util::future::BoxFuture<'static, ()> + Send + 'static,
+) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/websocket", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        for i in 0..count {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+            script(i, ws).await;
+        }
+    });
+    url
+}
+
+fn no_reconnect() -> ClientOptions {
+    ClientOptions { reconnect: ReconnectPolicy::never(), ..ClientOptions::default() }
+}
+
+async fn recv_json(ws: &mut Ws) -> Value {
+    loop {
+        match ws.next().await.expect("client frame").expect("ws ok") {
+            Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
+            _ => continue,
+        }
+    }
+}
+
+async fn send_json(ws: &mut Ws, v: Value) {
+    ws.send(Message::Text(v.to_string().into())).await.unwrap();
+}
+
+async fn accept_auth(ws: &mut Ws) {
+    let auth = recv_json(ws).await;
+    assert_eq!(auth["type"], "auth");
+    send_json(ws, json!({"type":"auth","status":"ok","uid": auth["uid"], "refresh_token":"r1"})).await;
+}
+
+async fn collect_until_closed(events: &mut directus_chat::Events) -> Vec<Event> {
+    let mut all = Vec::new();
+    while let Some(e) = tokio::time::timeout(Duration::from_secs(10), events.next()).await.expect("events end") {
+        all.push(e);
+    }
+    all
+}
+
+#[tokio::test]
+async fn garbage_binary_and_unknown_frames_are_events_and_the_session_lives() {
+    let url = mock(|mut ws| {
+        Box::pin(async move {
+            accept_auth(&mut ws).await;
+            ws.send(Message::Text("{not json".into())).await.unwrap();
+            ws.send(Message::Binary(vec![0xff, 0x00, 0x13].into())).await.unwrap();
+            send_json(&mut ws, json!({"type":"collab","room":"x"})).await;
+            send_json(&mut ws, json!([1, 2, 3])).await;
+            send_json(&mut ws, json!({"type":"ping"})).await;
+            // The client must answer the ping with a pong, then its request is served.
+            let pong = recv_json(&mut ws).await;
+            assert_eq!(pong, json!({"type":"pong"}));
+            let req = recv_json(&mut ws).await;
+            assert_eq!(req["type"], "items");
+            send_json(&mut ws, json!({"type":"items","data":[{"id":1}],"uid":req["uid"]})).await;
+            let _ = ws.next().await; // wait for the client's close
+        })
+    })
+    .await;
+    let (client, mut events) = Client::connect(&url, ClientOptions::default()).await.unwrap();
+    client.login_with_token("static").await.unwrap();
+    // Give the server's frames time to arrive before the request.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let data = client.request(ItemsRequest::read("messages")).await.unwrap();
+    assert_eq!(data, json!([{"id":1}]));
+    client.close().await.unwrap();
+    let all = collect_until_closed(&mut events).await;
+    let protocol_errors = all.iter().filter(|e| matches!(e, Event::Error { error: Error::Protocol(_) })).count();
+    assert_eq!(protocol_errors, 3, "bad JSON, binary frame and non-object each reported: {all:#?}");
+    assert!(all.iter().any(|e| matches!(e, Event::Unknown(v) if v["type"] == "collab")));
+    assert!(all.last().unwrap().is_closed());
+}
+
+#[tokio::test]
+async fn a_cut_connection_fails_every_pending_request_once_and_closes() {
+    let url = mock(|mut ws| {
+        Box::pin(async move {
+            accept_auth(&mut ws).await;
+            // Read three requests, answer none, then cut the TCP connection.
+            for _ in 0..3 {
+                recv_json(&mut ws).await;
+            }
+            drop(ws);
+        })
+    })
+    .await;
+    let (client, mut events) = Client::connect(&url, no_reconnect()).await.unwrap();
+    client.login_with_token("static").await.unwrap();
+    let calls = (0..3).map(|i| client.create("messages", json!({"text": i})));
+    let results = futures_util::future::join_all(calls).await;
+    for r in &results {
+        assert!(matches!(r, Err(Error::Connection(_))), "{r:?}");
+    }
+    let all = collect_until_closed(&mut events).await;
+    let states: Vec<_> = all.iter().filter_map(|e| if let Event::State { state, .. } = e { Some(*state) } else { None }).collect();
+    assert_eq!(
+        states,
+        vec![
+            ConnectionState::Connecting,
+            ConnectionState::Connected,
+            ConnectionState::Authenticated,
+            ConnectionState::Disconnected,
+            ConnectionState::Closed
+        ]
+    );
+    // Later calls fail at once.
+    assert_eq!(client.read("messages", json!({})).await, Err(Error::Closed));
+    assert_eq!(client.send_message_nowait("late"), Err(Error::Closed));
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_requests_out() {
+    let url = mock(|mut ws| {
+        Box::pin(async move {
+            // Swallow everything, answer nothing.
+            while let Some(Ok(_)) = ws.next().await {}
+        })
+    })
+    .await;
+    let options = ClientOptions { request_timeout: Duration::from_millis(300), ..ClientOptions::default() };
+    let (client, _events) = Client::connect(&url, options).await.unwrap();
+    assert_eq!(client.login_with_token("t").await, Err(Error::Timeout));
+    // Requests made before the login succeeded wait for it, then time out too.
+    assert_eq!(client.read("messages", json!({})).await, Err(Error::Timeout));
+}
+
+#[tokio::test]
+async fn connect_errors_are_clear() {
+    // Nothing listens on this port.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let err = Client::connect(&format!("ws://127.0.0.1:{port}/websocket"), ClientOptions::default()).await.unwrap_err();
+    assert!(matches!(err, Error::Connection(_)), "{err:?}");
+    let err = Client::connect("gopher://x", ClientOptions::default()).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn reconnects_reauthenticates_with_the_rotated_token_and_resubscribes() {
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let url = mock_each(2, move |i, mut ws| {
+        let seen = seen_tx.clone();
+        Box::pin(async move {
+            if i == 0 {
+                let auth = recv_json(&mut ws).await;
+                assert_eq!(auth["email"], "kevin@example.com");
+                send_json(&mut ws, json!({"type":"auth","status":"ok","uid":auth["uid"],"refresh_token":"rotated-1"})).await;
+                let sub = recv_json(&mut ws).await;
+                send_json(&mut ws, json!({"type":"subscription","event":"init","data":[{"id":1}],"uid":sub["uid"]})).await;
+                seen.send(sub).unwrap();
+                let _ = recv_json(&mut ws).await; // an items request, never answered: cut now
+                return;
+            }
+            // Second connection: refresh-token auth first, then the same subscription.
+            let auth = recv_json(&mut ws).await;
+            seen.send(auth.clone()).unwrap();
+            send_json(&mut ws, json!({"type":"auth","status":"ok","uid":auth["uid"],"refresh_token":"rotated-2"})).await;
+            let sub = recv_json(&mut ws).await;
+            seen.send(sub.clone()).unwrap();
+            send_json(&mut ws, json!({"type":"subscription","event":"init","data":[{"id":1},{"id":2}],"uid":sub["uid"]})).await;
+            let req = recv_json(&mut ws).await;
+            send_json(&mut ws, json!({"type":"items","data":{"id":3},"uid":req["uid"]})).await;
+            while let Some(Ok(_)) = ws.next().await {}
+        })
+    })
+    .await;
+    let options = ClientOptions {
+        reconnect: ReconnectPolicy { first_delay: Duration::from_millis(50), ..ReconnectPolicy::default() },
+        ..ClientOptions::default()
+    };
+    let (client, mut events) = Client::connect(&url, options).await.unwrap();
+    client.login("kevin@example.com", "pw").await.unwrap();
+    let sub = client.subscribe(client.chat_subscription()).await.unwrap();
+    let first_sub = seen_rx.recv().await.unwrap();
+    // This request is cut off with the connection: it fails, it is not silently resent.
+    let lost = client.create("messages", json!({"text":"in flight"})).await;
+    assert!(matches!(lost, Err(Error::Connection(_))), "{lost:?}");
+    // Made while reconnecting: waits, then goes out after re-authentication.
+    let queued = client.create("messages", json!({"text":"queued"})).await.unwrap();
+    assert_eq!(queued, json!({"id":3}));
+    let auth = seen_rx.recv().await.unwrap();
+    assert_eq!(auth["refresh_token"], "rotated-1", "re-auth uses the newest refresh token: {auth}");
+    assert!(auth.get("password").is_none());
+    let resub = seen_rx.recv().await.unwrap();
+    assert_eq!(resub["uid"], first_sub["uid"], "same uid after reconnect");
+    assert_eq!(resub["query"], first_sub["query"]);
+    client.close().await.unwrap();
+    let all = collect_until_closed(&mut events).await;
+    let inits = all.iter().filter(|e| matches!(e, Event::Subscription { kind: SubscriptionKind::Init, uid, .. } if uid == sub.uid())).count();
+    assert_eq!(inits, 2);
+    let states: Vec<_> = all.iter().filter_map(|e| if let Event::State { state, .. } = e { Some(*state) } else { None }).collect();
+    assert_eq!(
+        states,
+        vec![
+            ConnectionState::Connecting,
+            ConnectionState::Connected,
+            ConnectionState::Authenticated,
+            ConnectionState::Disconnected,
+            ConnectionState::Connecting,
+            ConnectionState::Connected,
+            ConnectionState::Authenticated,
+            ConnectionState::Closed
+        ]
+    );
+}
+
+#[tokio::test]
+async fn stalled_server_is_detected_by_the_client_heartbeat() {
+    let url = mock(|mut ws| {
+        Box::pin(async move {
+            accept_auth(&mut ws).await;
+            // Read (so TCP stays open) but never answer anything again.
+            while let Some(Ok(_)) = ws.next().await {}
+        })
+    })
+    .await;
+    let options = ClientOptions { heartbeat: Some(Duration::from_millis(200)), ..no_reconnect() };
+    let (client, mut events) = Client::connect(&url, options).await.unwrap();
+    client.login_with_token("t").await.unwrap();
+    let all = collect_until_closed(&mut events).await;
+    let reason = all.iter().find_map(|e| match e {
+        Event::State { state: ConnectionState::Disconnected, reason } => reason.clone(),
+        _ => None,
+    });
+    assert!(reason.as_deref().is_some_and(|r| r.contains("no answer")), "{all:?}");
+}

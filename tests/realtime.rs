@@ -1,0 +1,243 @@
+//! The chat scenario of the Directus guides, against a real Directus server that the
+//! test bed installs and starts (scripts/directus.sh).
+
+mod support;
+
+use std::time::Duration;
+
+use directus_chat::{
+    Client, ClientOptions, ConnectionState, Error, Event, EventFilter, Events, ItemsRequest, SubscribeRequest, Subscription,
+    SubscriptionKind,
+};
+use serde_json::{json, Value};
+use support::directus::Directus;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn connect(server: &Directus) -> (Client, Events) {
+    Client::connect(&server.ws_url(), ClientOptions::default()).await.expect("connect")
+}
+
+/// The next event of `sub` (skipping other events), failing after `WAIT`.
+async fn next_of(events: &mut Events, sub: &Subscription) -> (SubscriptionKind, Value) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let ev = tokio::time::timeout_at(deadline, events.next())
+            .await
+            .unwrap_or_else(|_| panic!("no event for {} within {WAIT:?}", sub.uid()))
+            .expect("event stream ended");
+        match ev {
+            Event::Subscription { uid, kind, data } if uid == sub.uid() => return (kind, data),
+            Event::State { state: ConnectionState::Disconnected | ConnectionState::Closed, reason } => {
+                panic!("connection ended: {reason:?}")
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The next event of `sub` whose items mention `marker` in their text (other tests
+/// share the server and its `messages` table).
+async fn next_with(events: &mut Events, sub: &Subscription, marker: &str) -> (SubscriptionKind, Value) {
+    loop {
+        let (kind, data) = next_of(events, sub).await;
+        if data.to_string().contains(marker) || kind == SubscriptionKind::Delete {
+            return (kind, data);
+        }
+    }
+}
+
+fn unique(tag: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_users_chat_with_history_updates_deletes_and_unsubscribe() {
+    let server = Directus::shared();
+    let (kevin_u, ada_u) = (server.user1(), server.user2());
+    let (kevin, mut kevin_events) = connect(server).await;
+    kevin.login(&kevin_u.email, &kevin_u.password).await.expect("password login");
+    let (ada, mut ada_events) = connect(server).await;
+    ada.login_with_token(&ada_u.token).await.expect("static token login");
+
+    // History: three messages before anyone subscribes.
+    let marker = unique("history");
+    let mut sent = Vec::new();
+    for i in 1..=3 {
+        let m = kevin.send_message(&format!("{marker} #{i}")).await.expect("send");
+        assert_eq!(m.text, format!("{marker} #{i}"));
+        sent.push(m);
+    }
+
+    let kevin_sub = kevin.subscribe(kevin.chat_subscription()).await.expect("kevin subscribes");
+    let ada_sub = ada.subscribe(ada.chat_subscription()).await.expect("ada subscribes");
+
+    for (events, sub) in [(&mut kevin_events, &kevin_sub), (&mut ada_events, &ada_sub)] {
+        let (kind, data) = next_of(events, sub).await;
+        assert_eq!(kind, SubscriptionKind::Init);
+        let history: Vec<_> = kevin.chat().messages(&data).into_iter().filter(|m| m.text.starts_with(&marker)).collect();
+        let texts: Vec<_> = history.iter().map(|m| m.text.clone()).collect();
+        assert_eq!(texts, vec![format!("{marker} #1"), format!("{marker} #2"), format!("{marker} #3")], "history in order");
+        assert!(history.iter().all(|m| m.author.as_deref() == Some(kevin_u.name.as_str())), "{history:?}");
+        assert!(history.iter().all(|m| m.date.is_some()));
+    }
+
+    // A new message reaches both as a create event with its author's first name.
+    let hello = unique("hello from Ada");
+    let stored = ada.send_message(&hello).await.expect("ada sends");
+    for (events, sub) in [(&mut kevin_events, &kevin_sub), (&mut ada_events, &ada_sub)] {
+        let (kind, data) = next_with(events, sub, &hello).await;
+        assert_eq!(kind, SubscriptionKind::Create);
+        let msgs = kevin.chat().messages(&data);
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(msgs[0].text, hello);
+        assert_eq!(msgs[0].id, stored.id);
+        assert_eq!(msgs[0].author.as_deref(), Some(ada_u.name.as_str()));
+    }
+
+    // Update and delete events.
+    let edited = format!("{marker} #1 (edited)");
+    let collection = server.collection().to_owned();
+    let id: i64 = sent[0].id.parse().unwrap();
+    kevin.update(&collection, id, json!({ "text": edited })).await.expect("update");
+    for (events, sub) in [(&mut kevin_events, &kevin_sub), (&mut ada_events, &ada_sub)] {
+        let (kind, data) = next_with(events, sub, &edited).await;
+        assert_eq!(kind, SubscriptionKind::Update);
+        assert_eq!(kevin.chat().messages(&data)[0].id, sent[0].id);
+    }
+    let gone: i64 = sent[1].id.parse().unwrap();
+    kevin.delete(&collection, gone).await.expect("delete");
+    for (events, sub) in [(&mut kevin_events, &kevin_sub), (&mut ada_events, &ada_sub)] {
+        loop {
+            let (kind, data) = next_with(events, sub, "").await;
+            if kind == SubscriptionKind::Delete && data.to_string().contains(&sent[1].id) {
+                break;
+            }
+        }
+    }
+
+    // After unsubscribe, Ada gets nothing while Kevin still sees new messages.
+    ada.unsubscribe(&ada_sub).await.expect("unsubscribe");
+    let after = unique("after unsubscribe");
+    kevin.send_message(&after).await.expect("send after unsubscribe");
+    let (kind, _) = next_with(&mut kevin_events, &kevin_sub, &after).await;
+    assert_eq!(kind, SubscriptionKind::Create);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    while let Some(ev) = ada_events.try_next() {
+        assert!(!matches!(ev, Event::Subscription { .. }), "event after unsubscribe: {ev:?}");
+    }
+
+    // Closing ends each stream with the Closed state.
+    for (client, mut events) in [(kevin, kevin_events), (ada, ada_events)] {
+        client.close().await.expect("close");
+        let mut last = None;
+        while let Some(ev) = tokio::time::timeout(WAIT, events.next()).await.expect("stream ends") {
+            last = Some(ev);
+        }
+        assert!(last.is_some_and(|e| e.is_closed()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_password_surfaces_auth_failed() {
+    let server = Directus::shared();
+    let (client, mut events) = connect(server).await;
+    let err = client.login(&server.user1().email, "not-the-password").await.unwrap_err();
+    assert_eq!(err.code(), "AUTH_FAILED", "{err:?}");
+    assert!(err.is_auth());
+    assert!(!format!("{err:?} {err}").contains("not-the-password"));
+    // The server closes after a failed handshake; the stream says so and ends.
+    let mut states = Vec::new();
+    while let Some(ev) = tokio::time::timeout(WAIT, events.next()).await.expect("stream ends") {
+        if let Event::State { state, .. } = ev {
+            states.push(state);
+        }
+    }
+    assert_eq!(states.last(), Some(&ConnectionState::Closed), "{states:?}");
+    assert!(matches!(client.read("messages", json!({})).await, Err(Error::Closed)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forbidden_collection_fails_only_that_request() {
+    let server = Directus::shared();
+    let (client, mut events) = connect(server).await;
+    client.login_with_token(&server.user1().token).await.unwrap();
+    let err = client.read(server.forbidden_collection(), json!({})).await.unwrap_err();
+    assert_eq!(err.code(), "FORBIDDEN", "{err:?}");
+    let err = client.subscribe(SubscribeRequest::new(server.forbidden_collection())).await.unwrap_err();
+    assert_eq!(err.code(), "FORBIDDEN", "{err:?}");
+    // The session lives on.
+    let items = client.read(server.collection(), json!({"limit": 1})).await.expect("read after FORBIDDEN");
+    assert!(items.is_array());
+    let sub = client.subscribe(SubscribeRequest::new(server.collection()).event(EventFilter::Create)).await.unwrap();
+    let (kind, data) = next_of(&mut events, &sub).await;
+    assert_eq!((kind, data), (SubscriptionKind::Init, Value::Null), "filtered init has no data");
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn generic_item_actions_round_trip() {
+    let server = Directus::shared();
+    let (client, _events) = connect(server).await;
+    client.login(&server.user2().email, &server.user2().password).await.unwrap();
+    let c = server.collection();
+    let text = unique("crud");
+    let created = client.create(c, json!({"text": text})).await.unwrap();
+    let id = created["id"].clone();
+    let read = client.request(ItemsRequest::read(c).id(id.clone())).await.unwrap();
+    assert_eq!(read["text"], text);
+    let updated = client.update(c, id.clone(), json!({"text": format!("{text}!")})).await.unwrap();
+    assert_eq!(updated["text"], format!("{text}!"));
+    let filtered = client.read(c, json!({"filter": {"text": {"_eq": format!("{text}!")}}})).await.unwrap();
+    assert_eq!(filtered.as_array().map(Vec::len), Some(1));
+    client.delete(c, id.clone()).await.unwrap();
+    let after = client.read(c, json!({"filter": {"id": {"_eq": id}}})).await.unwrap();
+    assert_eq!(after, json!([]));
+    // Bad input from the user is an error for that request, the session lives on.
+    let err = client.request(ItemsRequest::delete(c)).await.unwrap_err();
+    assert_eq!(err.code(), "INVALID_PAYLOAD", "{err:?}");
+    assert!(client.read(c, json!({"limit": 1})).await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn heartbeat_keeps_an_idle_session_alive() {
+    let server = Directus::start(support::directus::ServerOptions {
+        env: vec![("WEBSOCKETS_HEARTBEAT_PERIOD".into(), "2".into())],
+        ..Default::default()
+    });
+    // Control: a raw client that never answers pings is dropped by this server.
+    let raw = tokio::spawn(raw_client_without_pongs(server.ws_url(), server.user1().token));
+
+    let (client, mut events) = connect(&server).await;
+    client.login_with_token(&server.user1().token).await.unwrap();
+    let sub = client.subscribe(client.chat_subscription()).await.unwrap();
+    let _ = next_of(&mut events, &sub).await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    while let Some(ev) = events.try_next() {
+        assert!(!matches!(ev, Event::State { state: ConnectionState::Disconnected | ConnectionState::Closed, .. }), "{ev:?}");
+    }
+    let text = unique("still alive");
+    client.send_message(&text).await.expect("send after 10 s idle");
+    let (kind, _) = next_with(&mut events, &sub, &text).await;
+    assert_eq!(kind, SubscriptionKind::Create);
+    assert!(raw.await.unwrap(), "the server kept a client that never answered its pings: heartbeat not active?");
+}
+
+/// Authenticates, then only reads; true if the server closed the socket within 12 s.
+async fn raw_client_without_pongs(url: String, token: String) -> bool {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await.unwrap();
+    ws.send(Message::Text(json!({"type":"auth","access_token": token}).to_string().into())).await.unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(12), async {
+        while let Some(Ok(msg)) = ws.next().await {
+            if msg.is_close() {
+                break;
+            }
+        }
+    })
+    .await;
+    closed.is_ok()
+}
