@@ -160,6 +160,12 @@ impl Actor {
         let now = Instant::now();
         self.pending.expire(now);
         let Some(hb) = self.options.heartbeat else { return Ok(()) };
+        if !self.ready() {
+            // Before authentication in handshake mode any frame but `auth` makes the
+            // server hang up, so the client's own pings wait until then.
+            self.last_heard = now;
+            return Ok(());
+        }
         if self.ping_sent && now >= self.last_heard + hb * 2 {
             return Err(format!("no answer from the server for {:?}", hb * 2));
         }
