@@ -90,7 +90,7 @@ typedef enum dchat_status {
 } dchat_status;
 
 // What an event is about.
-typedef enum dchat_event_kind {
+typedef enum dchat_kind {
   // The connection changed state: see `dchat_event_state` and `dchat_event_text`.
   DCHAT_EVENT_STATE = 0,
   // A subscription event: history (`init`), create, update or delete.
@@ -103,7 +103,7 @@ typedef enum dchat_event_kind {
   DCHAT_EVENT_ERROR = 4,
   // A message of a type this library does not know; its JSON is kept.
   DCHAT_EVENT_UNKNOWN = 5,
-} dchat_event_kind;
+} dchat_kind;
 
 // Connection states.
 typedef enum dchat_state {
@@ -274,7 +274,7 @@ enum dchat_status dchat_free(struct dchat_client *client);
 enum dchat_status dchat_string_free(char *s);
 
 // The kind of the event. NULL gives `DCHAT_EVENT_ERROR`.
-enum dchat_event_kind dchat_event_kind(const struct dchat_event *event);
+enum dchat_kind dchat_event_kind(const struct dchat_event *event);
 
 // For `DCHAT_EVENT_STATE`: the new state. NULL gives `DCHAT_STATE_CLOSED`.
 enum dchat_state dchat_event_state(const struct dchat_event *event);

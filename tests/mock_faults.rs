@@ -254,3 +254,27 @@ async fn stalled_server_is_detected_by_the_client_heartbeat() {
     });
     assert!(reason.as_deref().is_some_and(|r| r.contains("no answer")), "{all:?}");
 }
+
+#[tokio::test]
+async fn close_lets_requests_on_the_wire_finish() {
+    let url = mock(|mut ws| {
+        Box::pin(async move {
+            accept_auth(&mut ws).await;
+            let req = recv_json(&mut ws).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            send_json(&mut ws, json!({"type":"items","data":{"id":9},"uid":req["uid"]})).await;
+            while let Some(Ok(_)) = ws.next().await {}
+        })
+    })
+    .await;
+    let (client, mut events) = Client::connect(&url, no_reconnect()).await.unwrap();
+    client.login_with_token("t").await.unwrap();
+    let id = client.send_message_nowait("last words").unwrap();
+    client.close().await.unwrap();
+    let all = collect_until_closed(&mut events).await;
+    let reply = all.iter().find_map(|e| match e {
+        Event::Reply { request, result } if *request == id => Some(result.clone()),
+        _ => None,
+    });
+    assert_eq!(reply, Some(Ok(json!({"id":9}))), "{all:?}");
+}

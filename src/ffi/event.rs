@@ -17,7 +17,7 @@ use crate::protocol::SubscriptionKind;
 #[repr(C)]
 #[allow(non_camel_case_types)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum dchat_event_kind {
+pub enum dchat_kind {
     /// The connection changed state: see `dchat_event_state` and `dchat_event_text`.
     DCHAT_EVENT_STATE = 0,
     /// A subscription event: history (`init`), create, update or delete.
@@ -77,7 +77,7 @@ struct Message {
 /// `dchat_poll` it is owned by the caller and freed with `dchat_event_free`. Strings
 /// returned by its accessors live as long as the event.
 pub struct dchat_event {
-    kind: dchat_event_kind,
+    kind: dchat_kind,
     state: dchat_state,
     sub_event: dchat_sub_event,
     subscription: u64,
@@ -100,7 +100,7 @@ fn c(text: &str) -> CString {
 impl dchat_event {
     pub(crate) fn new(event: Event, chat: Arc<ChatConfig>) -> Self {
         let mut e = dchat_event {
-            kind: dchat_event_kind::DCHAT_EVENT_STATE,
+            kind: dchat_kind::DCHAT_EVENT_STATE,
             state: dchat_state::DCHAT_STATE_CONNECTED,
             sub_event: dchat_sub_event::DCHAT_SUB_NONE,
             subscription: 0,
@@ -128,7 +128,7 @@ impl dchat_event {
                 e.text = reason.as_deref().map(c);
             }
             Event::Subscription { uid, kind, data } => {
-                e.kind = dchat_event_kind::DCHAT_EVENT_SUBSCRIPTION;
+                e.kind = dchat_kind::DCHAT_EVENT_SUBSCRIPTION;
                 e.subscription = Subscription::id_of_uid(&uid).unwrap_or(0);
                 e.sub_event = match kind {
                     SubscriptionKind::Init => dchat_sub_event::DCHAT_SUB_INIT,
@@ -140,12 +140,12 @@ impl dchat_event {
                 e.data = data;
             }
             Event::SubscriptionError { uid, error } => {
-                e.kind = dchat_event_kind::DCHAT_EVENT_SUBSCRIPTION_ERROR;
+                e.kind = dchat_kind::DCHAT_EVENT_SUBSCRIPTION_ERROR;
                 e.subscription = Subscription::id_of_uid(&uid).unwrap_or(0);
                 set_error(&mut e, &Error::Server(error));
             }
             Event::Reply { request, result } => {
-                e.kind = dchat_event_kind::DCHAT_EVENT_REPLY;
+                e.kind = dchat_kind::DCHAT_EVENT_REPLY;
                 e.request = request;
                 match result {
                     Ok(data) => e.data = data,
@@ -153,11 +153,11 @@ impl dchat_event {
                 }
             }
             Event::Error { error } => {
-                e.kind = dchat_event_kind::DCHAT_EVENT_ERROR;
+                e.kind = dchat_kind::DCHAT_EVENT_ERROR;
                 set_error(&mut e, &error);
             }
             Event::Unknown(v) => {
-                e.kind = dchat_event_kind::DCHAT_EVENT_UNKNOWN;
+                e.kind = dchat_kind::DCHAT_EVENT_UNKNOWN;
                 e.data = v;
             }
         }
@@ -166,7 +166,7 @@ impl dchat_event {
 
     fn messages(&self) -> &[Message] {
         self.messages.get_or_init(|| {
-            if self.sub_event == dchat_sub_event::DCHAT_SUB_DELETE || self.kind != dchat_event_kind::DCHAT_EVENT_SUBSCRIPTION {
+            if self.sub_event == dchat_sub_event::DCHAT_SUB_DELETE || self.kind != dchat_kind::DCHAT_EVENT_SUBSCRIPTION {
                 return Vec::new();
             }
             self.chat
@@ -197,8 +197,8 @@ fn opt_ptr(s: Option<&CString>) -> *const c_char {
 
 /// The kind of the event. NULL gives `DCHAT_EVENT_ERROR`.
 #[no_mangle]
-pub extern "C" fn dchat_event_kind(event: *const dchat_event) -> dchat_event_kind {
-    with_event(event, dchat_event_kind::DCHAT_EVENT_ERROR, |e| e.kind)
+pub extern "C" fn dchat_event_kind(event: *const dchat_event) -> dchat_kind {
+    with_event(event, dchat_kind::DCHAT_EVENT_ERROR, |e| e.kind)
 }
 
 /// For `DCHAT_EVENT_STATE`: the new state. NULL gives `DCHAT_STATE_CLOSED`.

@@ -49,6 +49,8 @@ struct Sub {
 }
 
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// How long a close waits for requests already on the wire.
+const CLOSE_DRAIN: Duration = Duration::from_secs(5);
 const UNSUBSCRIBE_PREFIX: &str = "unsubscribe:";
 
 /// The state of one session across its connections.
@@ -123,9 +125,23 @@ impl Actor {
     // ---- connected
 
     /// Serves the current connection until it is lost or the user closes.
+    ///
+    /// A close lets requests already written finish first (up to [`CLOSE_DRAIN`]), so a
+    /// message sent just before closing is not left in doubt.
     pub(super) async fn serve(&mut self, commands: &mut mpsc::UnboundedReceiver<Command>) -> Exit {
+        let mut closing: Option<(Option<Reply>, Instant)> = None;
         loop {
-            let wake = self.next_wake();
+            if let Some((_, until)) = &closing {
+                if self.in_flight.is_empty() || Instant::now() >= *until {
+                    let reply = closing.take().and_then(|(r, _)| r);
+                    self.close_socket().await;
+                    return Exit::Closed(reply);
+                }
+            }
+            let mut wake = self.next_wake();
+            if let Some((_, until)) = &closing {
+                wake = wake.min(*until);
+            }
             let Some(socket) = self.socket.as_mut() else { return Exit::Lost("not connected".into()) };
             let step = tokio::select! {
                 frame = socket.next() => match frame {
@@ -137,20 +153,25 @@ impl Actor {
                     Some(Err(e)) => Err(e.to_string()),
                     None => Err("the server closed the connection".into()),
                 },
-                cmd = commands.recv() => match cmd {
+                cmd = commands.recv(), if closing.is_none() => match cmd {
                     Some(Command::Close { reply }) => {
-                        self.close_socket().await;
-                        return Exit::Closed(Some(reply));
+                        closing = Some((Some(reply), Instant::now() + CLOSE_DRAIN));
+                        Ok(())
                     }
                     Some(cmd) => self.on_command(cmd).await,
                     None => {
-                        self.close_socket().await;
-                        return Exit::Closed(None);
+                        closing = Some((None, Instant::now() + CLOSE_DRAIN));
+                        Ok(())
                     }
                 },
                 _ = tokio::time::sleep_until(wake) => self.on_timer().await,
             };
             if let Err(reason) = step {
+                if let Some((reply, _)) = closing {
+                    // Closing anyway: the lost connection only ends the drain early.
+                    self.socket = None;
+                    return Exit::Closed(reply);
+                }
                 return Exit::Lost(reason);
             }
         }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds and runs the C ABI tests (callback and poll mode) and the C chat example against
+# a real Directus started here and stopped on exit, whatever happens.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=target/c
+mkdir -p "$out"
+
+cargo build --lib 2>&1 | tail -n 1 >&2
+CFLAGS=(-std=c11 -Wall -Wextra -Werror -g -O1 -Iinclude)
+LIBS=(-Ltarget/debug -ldirectus_chat -Wl,-rpath,"$PWD/target/debug" -lpthread)
+gcc "${CFLAGS[@]}" -o "$out/chat_test" tests/c/chat_test.c "${LIBS[@]}"
+gcc "${CFLAGS[@]}" -o "$out/chat" examples/c/chat.c "${LIBS[@]}"
+# The header is C++-compatible too.
+g++ -std=c++17 -Wall -Wextra -Werror -Iinclude -x c++ -fsyntax-only - <<<'#include "directus_chat.h"
+int main() { return dchat_version_number() == 0; }'
+
+dir="$(mktemp -d)"
+trap 'scripts/directus.sh stop "$dir"; rm -rf "$dir"' EXIT
+scripts/directus.sh start "$dir" --watch-pid $$ >"$dir/env.txt"
+set -a; . "$dir/env.txt"; set +a
+
+"$out/chat_test" callback
+"$out/chat_test" poll
+
+# The example, driven like a user: a message from Ada is in the history, Kevin types a line.
+history="history line $$ $RANDOM"
+curl -fsS -X POST -H "Content-Type: application/json" -H "Authorization: Bearer $DCHAT_USER2_TOKEN" \
+  -d "{\"text\":\"$history\"}" "$DIRECTUS_URL/items/messages" >/dev/null
+typed="typed in the C example $$"
+{ printf '%s\n' "$typed"; sleep 2; printf '/quit\n'; } | timeout 60 "$out/chat" "$DIRECTUS_WS_URL" "$DCHAT_USER1_EMAIL" "$DCHAT_USER1_PASSWORD" >"$dir/chat.out"
+pass=0; fail=0
+check() { if grep -qxF "$1" "$dir/chat.out"; then pass=$((pass+1)); else fail=$((fail+1)); echo "chat example: missing line '$1' in:" >&2; cat "$dir/chat.out" >&2; fi; }
+check "$DCHAT_USER2_NAME: $history"
+check "$DCHAT_USER1_NAME: $typed"
+echo "chat_test example: $pass passed, $fail failed"
+[ "$fail" = 0 ]
