@@ -41,7 +41,7 @@ async fn next_of(events: &mut Events, sub: &Subscription) -> (SubscriptionKind, 
 async fn next_with(events: &mut Events, sub: &Subscription, marker: &str) -> (SubscriptionKind, Value) {
     loop {
         let (kind, data) = next_of(events, sub).await;
-        if data.to_string().contains(marker) || kind == SubscriptionKind::Delete {
+        if data.to_string().contains(marker) {
             return (kind, data);
         }
     }
