@@ -212,14 +212,17 @@ enum dchat_status dchat_login_refresh(const struct dchat_client *client, const c
 // and an optional event filter (`"create"`, `"update"`, `"delete"`, or NULL for all).
 // Blocks until the server acknowledged it; the history arrives as the subscription's
 // first event (`DCHAT_SUB_INIT`). Writes the subscription id to `*subscription_out`.
+// A refusal returns the error here and also arrives as a
+// `DCHAT_EVENT_SUBSCRIPTION_ERROR` event.
 enum dchat_status dchat_subscribe(const struct dchat_client *client,
                                   const char *collection,
                                   const char *query_json,
                                   const char *event,
                                   uint64_t *subscription_out);
 
-// Subscribes to the chat collection the way the Directus chat guides do: every
-// message with its author's name, oldest first. Blocks like `dchat_subscribe`.
+// Subscribes to the chat collection: every field plus the author's name, with the
+// newest 100 messages as history; the `dchat_event_message_*` accessors list them
+// oldest first. Blocks like `dchat_subscribe`.
 enum dchat_status dchat_subscribe_chat(const struct dchat_client *client,
                                        uint64_t *subscription_out);
 

@@ -3,6 +3,7 @@
 #   - Rust unit tests (protocol, session pieces) and integration tests against a real
 #     Directus that the tests start and stop themselves;
 #   - the C ABI tests (callback and poll mode) and the C example;
+#   - the Python package: pip install, mypy --strict, pytest (blocking and asyncio);
 #   - in CI, a check that the committed C header matches a fresh one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,9 +25,13 @@ cargo test --all-targets -- --test-threads 4 2>&1 | tee -a "$log"
 echo "== C ABI tests" >&2
 scripts/test-c.sh 2>&1 | tee -a "$log"
 
+echo "== Python tests" >&2
+scripts/test-python.sh 2>&1 | tee -a "$log"
+
 # One closing line over every suite.
 awk '
   /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
   /^chat_test [a-z]+: [0-9]+ passed, [0-9]+ failed$/ { p += $3; f += $5 }
+  /^([0-9]+ failed, )?[0-9]+ passed.* in [0-9.]+s/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1) } }
   END { printf "all suites: %d passed, %d failed\n", p, f; exit (f > 0) }
 ' "$log"

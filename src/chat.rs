@@ -15,6 +15,10 @@ pub struct ChatConfig {
     pub date_field: String,
     /// The primary key field. Default `id`.
     pub id_field: String,
+    /// How many of the newest messages the chat subscription's `init` carries.
+    /// Default 100 (the server's own default limit), so the history is the latest
+    /// messages rather than the oldest.
+    pub history_limit: u32,
 }
 
 impl Default for ChatConfig {
@@ -25,6 +29,7 @@ impl Default for ChatConfig {
             author_path: "user_created.first_name".into(),
             date_field: "date_created".into(),
             id_field: "id".into(),
+            history_limit: 100,
         }
     }
 }
@@ -54,14 +59,17 @@ fn scalar_text(v: &Value) -> Option<String> {
 }
 
 impl ChatConfig {
-    /// The query the guides subscribe with: every field plus the author's name,
-    /// oldest first.
+    /// The query of the chat subscription: every field plus the author's name, and
+    /// for the `init` the newest [`ChatConfig::history_limit`] messages. (The guides
+    /// sort by `date_created`, which with the server's default limit of 100 shows the
+    /// *oldest* messages once a room has more; [`ChatConfig::messages`] puts them back
+    /// in time order.)
     pub fn subscription_query(&self) -> Value {
         let mut fields = vec![Value::from("*")];
         if self.author_path.contains('.') {
             fields.push(self.author_path.clone().into());
         }
-        json!({ "fields": fields, "sort": self.date_field })
+        json!({ "fields": fields, "sort": format!("-{}", self.date_field), "limit": self.history_limit })
     }
 
     /// The `data` of a create request for a message with this text.
@@ -83,13 +91,18 @@ impl ChatConfig {
     }
 
     /// Reads every item of an event's data (an array, or a single object) as chat
-    /// messages, skipping what is not a message.
+    /// messages, skipping what is not a message, oldest first when every message has
+    /// a date (Directus sends ISO 8601 UTC dates, which sort as text).
     pub fn messages(&self, data: &Value) -> Vec<ChatMessage> {
-        match data {
+        let mut messages: Vec<ChatMessage> = match data {
             Value::Array(items) => items.iter().filter_map(|i| self.message(i)).collect(),
             Value::Object(_) => self.message(data).into_iter().collect(),
             _ => Vec::new(),
+        };
+        if messages.iter().all(|m| m.date.is_some()) {
+            messages.sort_by(|a, b| a.date.cmp(&b.date));
         }
+        messages
     }
 }
 
@@ -121,10 +134,25 @@ mod tests {
     }
 
     #[test]
-    fn query_matches_the_guides() {
+    fn query_asks_for_the_newest_history() {
         assert_eq!(
             ChatConfig::default().subscription_query(),
-            json!({"fields":["*","user_created.first_name"],"sort":"date_created"})
+            json!({"fields":["*","user_created.first_name"],"sort":"-date_created","limit":100})
         );
+    }
+
+    #[test]
+    fn messages_come_oldest_first() {
+        let c = ChatConfig::default();
+        let data = json!([
+            {"id":3,"text":"c","date_created":"2026-11-24T10:00:03.000Z"},
+            {"id":1,"text":"a","date_created":"2026-11-24T10:00:01.000Z"},
+            {"id":2,"text":"b","date_created":"2026-11-24T10:00:02.000Z"}
+        ]);
+        let texts: Vec<_> = c.messages(&data).into_iter().map(|m| m.text).collect();
+        assert_eq!(texts, ["a", "b", "c"]);
+        // Without dates the server's order stands.
+        let texts: Vec<_> = c.messages(&json!([{"id":2,"text":"b"},{"id":1,"text":"a"}])).into_iter().map(|m| m.text).collect();
+        assert_eq!(texts, ["b", "a"]);
     }
 }

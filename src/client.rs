@@ -338,8 +338,10 @@ impl Client {
         sub
     }
 
-    /// The chat subscription of the guides: every message with its author's name,
-    /// oldest first.
+    /// The chat subscription: every field plus the author's name, with the newest
+    /// [`ChatConfig::history_limit`] messages as history (see
+    /// [`ChatConfig::subscription_query`]); [`ChatConfig::messages`] reads them oldest
+    /// first.
     pub fn chat_subscription(&self) -> SubscribeRequest {
         let chat = &self.options.chat;
         SubscribeRequest::new(chat.collection.clone()).query(chat.subscription_query())

@@ -52,7 +52,8 @@ pub enum Event {
         /// Items (or keys, for `delete`); `Null` on an `init` without data.
         data: Value,
     },
-    /// A subscription was refused or ended by the server.
+    /// A subscription was refused or ended by the server (also when the subscribe
+    /// call itself returned the error).
     SubscriptionError {
         /// The subscription's uid.
         uid: String,

@@ -125,6 +125,8 @@ fn subscribe(c: &dchat_client, request: SubscribeRequest, out: Out<u64>) -> FfiR
 /// and an optional event filter (`"create"`, `"update"`, `"delete"`, or NULL for all).
 /// Blocks until the server acknowledged it; the history arrives as the subscription's
 /// first event (`DCHAT_SUB_INIT`). Writes the subscription id to `*subscription_out`.
+/// A refusal returns the error here and also arrives as a
+/// `DCHAT_EVENT_SUBSCRIPTION_ERROR` event.
 #[no_mangle]
 pub extern "C" fn dchat_subscribe(
     client: *const dchat_client,
@@ -156,8 +158,9 @@ pub extern "C" fn dchat_subscribe(
     })
 }
 
-/// Subscribes to the chat collection the way the Directus chat guides do: every
-/// message with its author's name, oldest first. Blocks like `dchat_subscribe`.
+/// Subscribes to the chat collection: every field plus the author's name, with the
+/// newest 100 messages as history; the `dchat_event_message_*` accessors list them
+/// oldest first. Blocks like `dchat_subscribe`.
 #[no_mangle]
 pub extern "C" fn dchat_subscribe_chat(client: *const dchat_client, subscription_out: *mut u64) -> dchat_status {
     boundary(|| {

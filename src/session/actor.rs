@@ -424,9 +424,10 @@ impl Actor {
             return Ok(());
         };
         if kind == "subscribe" && self.subscriptions.remove(&uid).is_some() {
-            if !self.pending.complete(&uid, Err(Error::Server(error.clone()))) {
-                self.emit(Event::SubscriptionError { uid, error });
-            }
+            // Reported on the stream too: a subscription made without waiting has no
+            // other way to learn it was refused.
+            self.pending.complete(&uid, Err(Error::Server(error.clone())));
+            self.emit(Event::SubscriptionError { uid, error });
         } else if kind == "unsubscribe" {
             self.complete(&format!("{UNSUBSCRIBE_PREFIX}{uid}"), Err(Error::Server(error)));
         } else if !self.complete(&uid, Err(Error::Server(error.clone()))) {

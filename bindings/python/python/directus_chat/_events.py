@@ -1,0 +1,137 @@
+"""Events and chat messages as Python objects."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any, List, Optional, Tuple
+
+from ._errors import DirectusError, error_from_code
+
+__all__ = ["ChatMessage", "Event", "parse_date"]
+
+# What the native module hands over for one event.
+NativeEvent = Tuple[
+    str, Optional[str], Optional[str], Any, Optional[str], Optional[str], int, List[Tuple[str, str, Optional[str], Optional[str], Any]]
+]
+
+
+def parse_date(text: Optional[str]) -> Optional[_dt.datetime]:
+    """An ISO 8601 date from Directus as an aware ``datetime`` (UTC when no zone is given)."""
+    if not text:
+        return None
+    t = text.strip()
+    if t.endswith("Z"):
+        t = t[:-1] + "+00:00"
+    # Python 3.8-3.10 accept at most 6 fraction digits and need a zone in +HH:MM form.
+    try:
+        value = _dt.datetime.fromisoformat(t)
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_dt.timezone.utc)
+    return value
+
+
+class ChatMessage:
+    """One chat message: ``id``, ``text``, ``author`` (name), ``date`` and the ``raw`` item."""
+
+    __slots__ = ("id", "text", "author", "date", "raw")
+
+    def __init__(self, id: str, text: str, author: Optional[str], date: Optional[_dt.datetime], raw: Any) -> None:
+        self.id = id
+        self.text = text
+        self.author = author
+        self.date = date
+        self.raw = raw
+
+    @classmethod
+    def _from_native(cls, t: Tuple[str, str, Optional[str], Optional[str], Any]) -> "ChatMessage":
+        return cls(t[0], t[1], t[2], parse_date(t[3]), t[4])
+
+    def __repr__(self) -> str:
+        return f"ChatMessage(id={self.id!r}, author={self.author!r}, text={self.text!r}, date={self.date!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ChatMessage) and (self.id, self.text, self.author, self.date) == (
+            other.id,
+            other.text,
+            other.author,
+            other.date,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Event:
+    """One event of a client or subscription.
+
+    ``type`` is ``"subscription"`` (with ``kind`` ``init``/``create``/``update``/
+    ``delete``), ``"state"`` (``kind`` is the new state: ``connecting``, ``connected``,
+    ``authenticated``, ``disconnected``, ``closed``; ``reason`` says why),
+    ``"subscription_error"``, ``"reply"`` (outcome of ``send_nowait``), ``"error"`` or
+    ``"unknown"``. ``data`` holds the items (dicts), deleted keys, or reply data;
+    ``messages`` the items read as :class:`ChatMessage`; ``error`` a
+    :class:`DirectusError` for failures.
+    """
+
+    __slots__ = ("type", "kind", "uid", "collection", "data", "messages", "error", "reason", "request")
+
+    def __init__(
+        self,
+        type: str,
+        kind: Optional[str] = None,
+        uid: Optional[str] = None,
+        collection: Optional[str] = None,
+        data: Any = None,
+        messages: Optional[List[ChatMessage]] = None,
+        error: Optional[DirectusError] = None,
+        reason: Optional[str] = None,
+        request: int = 0,
+    ) -> None:
+        self.type = type
+        self.kind = kind
+        self.uid = uid
+        self.collection = collection
+        self.data = data
+        self.messages: List[ChatMessage] = messages or []
+        self.error = error
+        self.reason = reason
+        self.request = request
+
+    @classmethod
+    def _from_native(cls, t: NativeEvent, collection: Optional[str] = None) -> "Event":
+        type_, kind, uid, data, code, message, request, messages = t
+        error = error_from_code(code, message or "") if code is not None else None
+        reason = message if type_ == "state" else None
+        return cls(
+            type_,
+            kind,
+            uid,
+            collection,
+            data,
+            [ChatMessage._from_native(m) for m in messages],
+            error,
+            reason,
+            request,
+        )
+
+    def __repr__(self) -> str:
+        parts = [f"type={self.type!r}"]
+        if self.kind is not None:
+            parts.append(f"kind={self.kind!r}")
+        if self.uid is not None:
+            parts.append(f"uid={self.uid!r}")
+        if self.collection is not None:
+            parts.append(f"collection={self.collection!r}")
+        if self.messages:
+            parts.append(f"messages={self.messages!r}")
+        elif self.data is not None:
+            text = repr(self.data)
+            parts.append(f"data={text if len(text) <= 200 else text[:197] + '...'}")
+        if self.error is not None:
+            parts.append(f"error={self.error!r}")
+        if self.reason is not None:
+            parts.append(f"reason={self.reason!r}")
+        if self.request:
+            parts.append(f"request={self.request}")
+        return f"Event({', '.join(parts)})"

@@ -1,0 +1,29 @@
+//! The native part of the `directus_chat` Python package.
+//!
+//! It only adapts the Rust client to Python: blocking calls that release the GIL while
+//! they wait (in short slices, so Ctrl-C works), events as plain tuples, errors handed
+//! to `directus_chat._errors` to become the package's exception classes, and the core's
+//! log records queued for a Python thread. The user-facing classes live in the pure
+//! Python package on top.
+
+mod convert;
+mod log_bridge;
+mod native_client;
+
+use pyo3::prelude::*;
+
+/// The `directus_chat._native` module.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<native_client::NativeClient>()?;
+    m.add_function(wrap_pyfunction!(log_bridge::install_log_bridge, m)?)?;
+    m.add_function(wrap_pyfunction!(log_bridge::next_logs, m)?)?;
+    m.add_function(wrap_pyfunction!(version, m)?)?;
+    Ok(())
+}
+
+/// The version of the Rust core.
+#[pyfunction]
+fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}

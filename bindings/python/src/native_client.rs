@@ -1,0 +1,235 @@
+//! `NativeClient`: the Rust client behind `directus_chat.Client` and `AsyncClient`.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use directus_chat::{
+    ChatMessage, Client, ClientOptions, Error, Event, EventFilter, Events, ItemAction, ItemsRequest, ReconnectPolicy,
+    SubscribeRequest, Subscription, TlsRoots,
+};
+use pyo3::prelude::*;
+use pyo3::IntoPyObjectExt;
+use serde_json::Value;
+
+use crate::convert::{parse_json, seconds, to_py, to_pyerr, wait};
+
+/// A connected client. All blocking methods release the GIL while they wait.
+#[pyclass(module = "directus_chat._native", frozen)]
+pub struct NativeClient {
+    client: Client,
+    // Only the package's dispatcher thread reads events; the lock just makes that safe.
+    events: Mutex<Events>,
+    timeout: Duration,
+}
+
+fn err(py: Python<'_>, e: Error) -> PyErr {
+    to_pyerr(py, &e)
+}
+
+fn message_tuple(py: Python<'_>, m: &ChatMessage) -> PyResult<PyObject> {
+    (m.id.as_str(), m.text.as_str(), m.author.as_deref(), m.date.as_deref(), to_py(py, &m.raw)?).into_py_any(py)
+}
+
+impl NativeClient {
+    fn limit(&self, timeout: Option<f64>) -> Option<Duration> {
+        Some(seconds(timeout).unwrap_or(self.timeout))
+    }
+
+    fn messages(&self, py: Python<'_>, data: &Value) -> PyResult<Vec<PyObject>> {
+        self.client.chat().messages(data).iter().map(|m| message_tuple(py, m)).collect()
+    }
+
+    /// `(type, kind, uid, data, code, message, request, messages)`.
+    fn event_tuple(&self, py: Python<'_>, event: Event) -> PyResult<PyObject> {
+        let none = || py.None();
+        let tuple: (&str, Option<&str>, Option<String>, PyObject, Option<String>, Option<String>, u64, Vec<PyObject>) = match event {
+            Event::State { state, reason } => ("state", Some(state.as_str()), None, none(), None, reason, 0, Vec::new()),
+            Event::Subscription { uid, kind, data } => {
+                let messages = if kind == directus_chat::SubscriptionKind::Delete { Vec::new() } else { self.messages(py, &data)? };
+                ("subscription", Some(kind.as_str()), Some(uid), to_py(py, &data)?, None, None, 0, messages)
+            }
+            Event::SubscriptionError { uid, error } => {
+                ("subscription_error", None, Some(uid), none(), Some(error.code.clone()), Some(error.message), 0, Vec::new())
+            }
+            Event::Reply { request, result } => match result {
+                Ok(data) => ("reply", None, None, to_py(py, &data)?, None, None, request, Vec::new()),
+                Err(e) => ("reply", None, None, none(), Some(e.code().to_owned()), Some(e.to_string()), request, Vec::new()),
+            },
+            Event::Error { error } => ("error", None, None, none(), Some(error.code().to_owned()), Some(error.to_string()), 0, Vec::new()),
+            Event::Unknown(v) => ("unknown", None, None, to_py(py, &v)?, None, None, 0, Vec::new()),
+        };
+        tuple.into_py_any(py)
+    }
+}
+
+#[pymethods]
+impl NativeClient {
+    /// Connects (blocking, GIL released) to `url`.
+    #[new]
+    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0)))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        url: &str,
+        timeout: f64,
+        collection: String,
+        text_field: String,
+        author_path: String,
+        ca_pem: Option<String>,
+        system_roots: bool,
+        reconnect: bool,
+        heartbeat: Option<f64>,
+    ) -> PyResult<Self> {
+        let timeout = seconds(Some(timeout)).unwrap_or(Duration::from_secs(30));
+        let mut options = ClientOptions { request_timeout: timeout, connect_timeout: timeout, ..ClientOptions::default() };
+        options.chat.collection = collection;
+        options.chat.text_field = text_field;
+        options.chat.author_path = author_path;
+        options.tls.extra_ca_pem = ca_pem;
+        if system_roots {
+            options.tls.roots = TlsRoots::System;
+        }
+        if !reconnect {
+            options.reconnect = ReconnectPolicy::never();
+        }
+        options.heartbeat = seconds(heartbeat);
+        let url = url.to_owned();
+        let (client, events) = wait(py, Client::connect(&url, options), None)?.map_err(|e| err(py, e))?;
+        Ok(NativeClient { client, events: Mutex::new(events), timeout })
+    }
+
+    /// Logs in with email and password.
+    #[pyo3(signature = (email, password, timeout=None))]
+    fn login(&self, py: Python<'_>, email: &str, password: &str, timeout: Option<f64>) -> PyResult<()> {
+        wait(py, self.client.login(email, password), self.limit(timeout))?.map_err(|e| err(py, e))
+    }
+
+    /// Logs in with an access token (a static token or a JWT).
+    #[pyo3(signature = (token, timeout=None))]
+    fn login_with_token(&self, py: Python<'_>, token: &str, timeout: Option<f64>) -> PyResult<()> {
+        wait(py, self.client.login_with_token(token), self.limit(timeout))?.map_err(|e| err(py, e))
+    }
+
+    /// Logs in with a refresh token.
+    #[pyo3(signature = (token, timeout=None))]
+    fn login_with_refresh_token(&self, py: Python<'_>, token: &str, timeout: Option<f64>) -> PyResult<()> {
+        wait(py, self.client.login_with_refresh_token(token), self.limit(timeout))?.map_err(|e| err(py, e))
+    }
+
+    /// Subscribes without waiting; returns the uid. The init (or a refusal) arrives as
+    /// an event. `collection=None` means the chat collection with the chat query.
+    #[pyo3(signature = (collection=None, query_json=None, event=None, item_json=None))]
+    fn subscribe(
+        &self,
+        py: Python<'_>,
+        collection: Option<&str>,
+        query_json: Option<&str>,
+        event: Option<&str>,
+        item_json: Option<&str>,
+    ) -> PyResult<String> {
+        let mut request = match collection {
+            None => self.client.chat_subscription(),
+            Some(c) => SubscribeRequest::new(c),
+        };
+        if let Some(q) = parse_json(query_json).map_err(|e| err(py, e))? {
+            request = request.query(q);
+        }
+        if let Some(item) = parse_json(item_json).map_err(|e| err(py, e))? {
+            request = request.item(item);
+        }
+        if let Some(e) = event {
+            let filter =
+                EventFilter::parse(e).ok_or_else(|| err(py, Error::InvalidArgument(format!("unknown event {e:?} (create, update, delete)"))))?;
+            request = request.event(filter);
+        }
+        Ok(self.client.subscribe_nowait(request).uid().to_owned())
+    }
+
+    /// Ends the subscription with this uid.
+    #[pyo3(signature = (uid, timeout=None))]
+    fn unsubscribe(&self, py: Python<'_>, uid: &str, timeout: Option<f64>) -> PyResult<()> {
+        let id = Subscription::id_of_uid(uid).ok_or_else(|| err(py, Error::InvalidArgument(format!("not a subscription uid: {uid}"))))?;
+        let sub = self.client.subscription(id);
+        wait(py, self.client.unsubscribe(&sub), self.limit(timeout))?.map_err(|e| err(py, e))
+    }
+
+    /// An items request; returns the server's data.
+    #[pyo3(signature = (collection, action, payload_json=None, timeout=None))]
+    fn request(&self, py: Python<'_>, collection: &str, action: &str, payload_json: Option<&str>, timeout: Option<f64>) -> PyResult<PyObject> {
+        let action = ItemAction::parse(action)
+            .ok_or_else(|| err(py, Error::InvalidArgument(format!("unknown action {action:?} (create, read, update, delete)"))))?;
+        let payload = parse_json(payload_json).map_err(|e| err(py, e))?.unwrap_or(Value::Null);
+        let request = ItemsRequest::from_payload(collection, action, payload).map_err(|e| err(py, e))?;
+        let data = wait(py, self.client.request(request), self.limit(timeout))?.map_err(|e| err(py, e))?;
+        to_py(py, &data)
+    }
+
+    /// Sends a chat message; returns it as stored: `(id, text, author, date, raw)`.
+    #[pyo3(signature = (text, timeout=None))]
+    fn send(&self, py: Python<'_>, text: &str, timeout: Option<f64>) -> PyResult<PyObject> {
+        let m = wait(py, self.client.send_message(text), self.limit(timeout))?.map_err(|e| err(py, e))?;
+        message_tuple(py, &m)
+    }
+
+    /// Sends a chat message without waiting; returns the request id of its reply event.
+    fn send_nowait(&self, py: Python<'_>, text: &str) -> PyResult<u64> {
+        self.client.send_message_nowait(text).map_err(|e| err(py, e))
+    }
+
+    /// Closes the session (requests on the wire may finish first).
+    #[pyo3(signature = (timeout=None))]
+    fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        match wait(py, self.client.close(), self.limit(timeout))? {
+            Ok(()) | Err(Error::Closed) => Ok(()),
+            Err(e) => Err(err(py, e)),
+        }
+    }
+
+    /// Whether the session has ended.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// Up to `max` events, waiting up to `timeout` seconds for the first (GIL
+    /// released). An empty list means none came; after the `closed` state event the
+    /// list is always empty.
+    fn next_events(&self, py: Python<'_>, max: usize, timeout: f64) -> PyResult<Vec<PyObject>> {
+        let mut guard = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        let events: &mut Events = &mut guard;
+        let deadline = Instant::now() + seconds(Some(timeout)).unwrap_or_default();
+        let mut batch = Vec::new();
+        loop {
+            if events.is_ended() {
+                break;
+            }
+            let slice = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
+            match py.allow_threads(|| directus_chat::blocking::wait(events.next(), Some(slice))) {
+                Ok(Some(e)) => {
+                    batch.push(e);
+                    break;
+                }
+                Ok(None) => break,
+                Err(Error::Timeout) => {}
+                Err(e) => return Err(err(py, e)),
+            }
+            py.check_signals()?;
+            if Instant::now() >= deadline {
+                break;
+            }
+        }
+        while batch.len() < max.max(1) {
+            match events.try_next() {
+                Some(e) => batch.push(e),
+                None => break,
+            }
+        }
+        drop(guard);
+        batch.into_iter().map(|e| self.event_tuple(py, e)).collect()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<NativeClient closed={}>", self.client.is_closed())
+    }
+}
+
