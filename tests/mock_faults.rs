@@ -58,6 +58,10 @@ async fn accept_auth(ws: &mut Ws) {
     send_json(ws, json!({"type":"auth","status":"ok","uid": auth["uid"], "refresh_token":"r1"})).await;
 }
 
+fn states_of(events: &[Event]) -> Vec<ConnectionState> {
+    events.iter().filter_map(|e| if let Event::State { state, .. } = e { Some(*state) } else { None }).collect()
+}
+
 async fn collect_until_closed(events: &mut directus_chat::Events) -> Vec<Event> {
     let mut all = Vec::new();
     while let Some(e) = tokio::time::timeout(Duration::from_secs(10), events.next()).await.expect("events end") {
@@ -121,7 +125,7 @@ async fn a_cut_connection_fails_every_pending_request_once_and_closes() {
         assert!(matches!(r, Err(Error::Connection(_))), "{r:?}");
     }
     let all = collect_until_closed(&mut events).await;
-    let states: Vec<_> = all.iter().filter_map(|e| if let Event::State { state, .. } = e { Some(*state) } else { None }).collect();
+    let states = states_of(&all);
     assert_eq!(
         states,
         vec![
@@ -218,7 +222,7 @@ async fn reconnects_reauthenticates_with_the_rotated_token_and_resubscribes() {
     let all = collect_until_closed(&mut events).await;
     let inits = all.iter().filter(|e| matches!(e, Event::Subscription { kind: SubscriptionKind::Init, uid, .. } if uid == sub.uid())).count();
     assert_eq!(inits, 2);
-    let states: Vec<_> = all.iter().filter_map(|e| if let Event::State { state, .. } = e { Some(*state) } else { None }).collect();
+    let states = states_of(&all);
     assert_eq!(
         states,
         vec![

@@ -241,3 +241,62 @@ async fn raw_client_without_pongs(url: String, token: String) -> bool {
     .await;
     closed.is_ok()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_content_text_field_as_in_the_other_seed_guide() {
+    let server = Directus::start(support::directus::ServerOptions { text_field: "content".into(), ..Default::default() });
+    let mut options = ClientOptions::default();
+    options.chat.text_field = "content".into();
+    let (client, mut events) = Client::connect(&server.ws_url(), options).await.unwrap();
+    client.login_with_token(&server.user1().token).await.unwrap();
+    let sub = client.subscribe(client.chat_subscription()).await.unwrap();
+    let _ = next_of(&mut events, &sub).await;
+    let text = unique("content field");
+    let stored = client.send_message(&text).await.unwrap();
+    assert_eq!(stored.raw["content"], text);
+    let (kind, data) = next_with(&mut events, &sub, &text).await;
+    assert_eq!(kind, SubscriptionKind::Create);
+    assert_eq!(client.chat().messages(&data)[0].text, text);
+    assert_eq!(client.chat().messages(&data)[0].author.as_deref(), Some(server.user1().name.as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refresh_token_login_and_expiring_access_tokens() {
+    let server = Directus::start(support::directus::ServerOptions {
+        env: vec![("ACCESS_TOKEN_TTL".into(), "4s".into())],
+        ..Default::default()
+    });
+    // A refresh token from a REST login works over the socket.
+    let user = server.user1();
+    let body = format!(r#"{{"email":"{}","password":"{}"}}"#, user.email, user.password);
+    let login: Value = serde_json::from_str(&server.rest("POST", "/auth/login", Some(&body))).unwrap();
+    let refresh = login["data"]["refresh_token"].as_str().expect("refresh token").to_owned();
+    let (by_refresh, _ev) = connect(&server).await;
+    by_refresh.login_with_refresh_token(&refresh).await.expect("refresh-token login");
+    assert!(by_refresh.read(server.collection(), json!({"limit": 1})).await.is_ok());
+
+    // A password session outlives several access-token lifetimes: the client renews it
+    // with the rotating refresh token when the server says TOKEN_EXPIRED.
+    let (client, mut events) = connect(&server).await;
+    client.login(&user.email, &user.password).await.unwrap();
+    let sub = client.subscribe(client.chat_subscription()).await.unwrap();
+    let _ = next_of(&mut events, &sub).await;
+    let mut renewals = 0;
+    for round in 0..3 {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let text = unique(&format!("after expiry {round}"));
+        client.send_message(&text).await.unwrap_or_else(|e| panic!("send after token expiry {round}: {e}"));
+        // Read everything up to our create event, counting renewals on the way.
+        loop {
+            let ev = tokio::time::timeout(WAIT, events.next()).await.expect("event").expect("stream open");
+            match ev {
+                Event::State { state: ConnectionState::Authenticated, .. } => renewals += 1,
+                Event::State { state, reason } => panic!("unexpected state {state:?}: {reason:?}"),
+                Event::Error { error } => panic!("error event: {error:?}"),
+                Event::Subscription { kind: SubscriptionKind::Create, data, .. } if data.to_string().contains(&text) => break,
+                _ => {}
+            }
+        }
+    }
+    assert!(renewals >= 2, "the server never expired the 4 s token? renewals: {renewals}");
+}
