@@ -11,6 +11,7 @@ use super::delivery::{in_callback_of, Deliverer};
 use super::event::dchat_event;
 use super::options::{dchat_options, Delivery, UserData};
 use super::status::{boundary, dchat_status, FfiError, FfiResult};
+use crate::chat::ChatConfig;
 use crate::client::{block_on, Client, ItemsRequest, SubscribeRequest};
 use crate::error::Error;
 use crate::options::ClientOptions;
@@ -22,6 +23,8 @@ use crate::protocol::{EventFilter, ItemAction};
 pub struct dchat_client {
     client: Client,
     deliverer: Deliverer,
+    /// Shared by every event this client hands out.
+    chat: Arc<ChatConfig>,
 }
 
 impl dchat_client {
@@ -71,10 +74,11 @@ pub extern "C" fn dchat_connect(url: *const c_char, options: *const dchat_option
             Some(o) => (o.inner.clone(), o.delivery),
             None => (ClientOptions::default(), Delivery::Poll(None, UserData(std::ptr::null_mut()))),
         };
-        let (sink, deliverer) = Deliverer::new(delivery, Arc::new(inner.chat.clone()));
+        let chat = Arc::new(inner.chat.clone());
+        let (sink, deliverer) = Deliverer::new(delivery, chat.clone());
         let (client, ready) = Client::start(url, inner, sink)?;
         block_on(ready).unwrap_or(Err(Error::Closed))?;
-        let handle = Box::new(dchat_client { client, deliverer });
+        let handle = Box::new(dchat_client { client, deliverer, chat });
         let owner = handle.owner();
         if let Err(e) = handle.deliverer.start(owner) {
             let _ = handle.shut_down();
@@ -261,7 +265,7 @@ pub extern "C" fn dchat_poll(client: *const dchat_client, timeout_ms: i32, event
             .ok_or_else(|| FfiError::new(dchat_status::DCHAT_ERR_WRONG_MODE, "dchat_poll needs a client in poll mode"))?;
         let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
         let event = queue.pop(timeout)?;
-        out.write(Box::into_raw(Box::new(dchat_event::new(event, Arc::new(c.client.chat().clone())))));
+        out.write(Box::into_raw(Box::new(dchat_event::new(event, c.chat.clone()))));
         Ok(())
     })
 }

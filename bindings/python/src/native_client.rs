@@ -153,6 +153,13 @@ impl NativeClient {
         wait(py, self.client.unsubscribe(&sub), self.limit(timeout))?.map_err(|e| err(py, e))
     }
 
+    /// Ends the subscription with this uid without waiting (for finalizers).
+    fn unsubscribe_nowait(&self, uid: &str) {
+        if let Some(id) = Subscription::id_of_uid(uid) {
+            self.client.unsubscribe_nowait(&self.client.subscription(id));
+        }
+    }
+
     /// An items request; returns the server's data.
     #[pyo3(signature = (collection, action, payload_json=None, timeout=None))]
     fn request(&self, py: Python<'_>, collection: &str, action: &str, payload_json: Option<&str>, timeout: Option<f64>) -> PyResult<PyObject> {

@@ -177,3 +177,19 @@ def test_timeouts_and_closed_client(server: Server) -> None:
         c.send("too late")
     with pytest.raises(directus_chat.DirectusConnectionError):
         Client("ws://127.0.0.1:9/websocket", timeout=2)
+
+
+def test_a_dropped_subscription_unsubscribes(server: Server) -> None:
+    import gc
+
+    with Client(server.ws_url, timeout=10) as c:
+        c.login_with_token(server.user(1)["token"])
+        sub = c.subscribe_chat()
+        uid = sub.uid
+        assert c._lookup(uid) is sub
+        del sub
+        gc.collect()
+        assert c._lookup(uid) is None
+        # The session still works and can subscribe again.
+        again = c.subscribe_chat()
+        assert again.uid != uid

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import weakref
 from typing import Any, Callable, Dict, Iterator, Optional, Sequence
 
 from . import _native
@@ -33,7 +34,8 @@ class Subscription:
     Iterate over it (``for event in sub``) or call :meth:`next` to take its events;
     with a callback, events go to the callback instead. Iteration ends when the
     subscription ends (unsubscribed, refused, or the client closed). Use it as a
-    context manager to unsubscribe on exit.
+    context manager to unsubscribe on exit. A subscription without a callback that is
+    no longer referenced unsubscribes by itself (nobody could read its events).
     """
 
     def __init__(self, client: "Client", uid: str, collection: str, sink: Optional[Callable[[Optional[Event]], None]]) -> None:
@@ -118,6 +120,13 @@ class Subscription:
     def __repr__(self) -> str:
         return f"<Subscription uid={self.uid!r} collection={self.collection!r} ended={self._ended}>"
 
+    def __del__(self) -> None:
+        if not self._ended:
+            try:
+                self._client._native.unsubscribe_nowait(self.uid)
+            except Exception:
+                pass  # the client is gone or closed: nothing to end
+
 
 class Client:
     """A connection to a Directus server's realtime endpoint (blocking API).
@@ -162,7 +171,10 @@ class Client:
         self._on_error = on_error
         self._on_callback_error = on_callback_error
         self._lock = threading.Lock()
+        # Callback subscriptions live as long as the client; iterator subscriptions as
+        # long as the user holds them.
         self._subs: Dict[str, Subscription] = {}
+        self._weak_subs: "weakref.WeakValueDictionary[str, Subscription]" = weakref.WeakValueDictionary()
         self._closed = threading.Event()
         self._native = _native.NativeClient(
             url,
@@ -192,9 +204,9 @@ class Client:
         type_, uid = native[0], native[2]
         if type_ in ("subscription", "subscription_error"):
             with self._lock:
-                sub = self._subs.get(uid) if uid is not None else None
+                sub = self._lookup(uid)
                 if sub is not None and type_ == "subscription_error":
-                    del self._subs[uid]  # type: ignore[arg-type]
+                    self._drop(sub.uid)
             if sub is not None:
                 sub._deliver(Event._from_native(native, sub.collection))
             return
@@ -225,10 +237,20 @@ class Client:
                 except Exception:
                     logger.exception("exception in on_callback_error")
 
+    def _lookup(self, uid: Optional[str]) -> Optional[Subscription]:
+        if uid is None:
+            return None
+        return self._subs.get(uid) or self._weak_subs.get(uid)
+
+    def _drop(self, uid: str) -> None:
+        self._subs.pop(uid, None)
+        self._weak_subs.pop(uid, None)
+
     def _finish(self) -> None:
         with self._lock:
-            subs = list(self._subs.values())
+            subs = list(self._subs.values()) + list(self._weak_subs.values())
             self._subs.clear()
+            self._weak_subs.clear()
         for sub in subs:
             sub._end()
         self._closed.set()
@@ -296,7 +318,10 @@ class Client:
             # arrive before the subscription is known.
             uid = self._native.subscribe(collection, _dumps(query), event, _dumps(item))
             sub = Subscription(self, uid, collection or self.collection, sink)
-            self._subs[uid] = sub
+            if sink is not None:
+                self._subs[uid] = sub
+            else:
+                self._weak_subs[uid] = sub
         limit = self.timeout if timeout is None else timeout
         if self._on_dispatcher():
             # Called from a callback: deliver events here, or the init would wait for us.
@@ -321,7 +346,7 @@ class Client:
 
     def _forget(self, sub: Subscription) -> None:
         with self._lock:
-            self._subs.pop(sub.uid, None)
+            self._drop(sub.uid)
         sub._end()
 
     def unsubscribe(self, subscription: Subscription, *, timeout: Optional[float] = None) -> None:
@@ -410,7 +435,7 @@ class Client:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<directus_chat.Client state={self.state!r} subscriptions={len(self._subs)}>"
+        return f"<directus_chat.Client state={self.state!r} subscriptions={len(self._subs) + len(self._weak_subs)}>"
 
 
 def _target(id: Any, ids: Optional[Sequence[Any]], query: Optional[Dict[str, Any]]) -> Dict[str, Any]:
