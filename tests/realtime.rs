@@ -71,8 +71,10 @@ async fn two_users_chat_with_history_updates_deletes_and_unsubscribe() {
         sent.push(m);
     }
 
-    let kevin_sub = kevin.subscribe(kevin.chat_subscription()).await.expect("kevin subscribes");
-    let ada_sub = ada.subscribe(ada.chat_subscription()).await.expect("ada subscribes");
+    // Both with the seed guides' query.
+    let seed_query = || SubscribeRequest::new(server.collection()).query(json!({"fields": ["*", "user_created.first_name"], "sort": "date_created"}));
+    let kevin_sub = kevin.subscribe(seed_query()).await.expect("kevin subscribes");
+    let ada_sub = ada.subscribe(seed_query()).await.expect("ada subscribes");
 
     for (events, sub) in [(&mut kevin_events, &kevin_sub), (&mut ada_events, &ada_sub)] {
         let (kind, data) = next_of(events, sub).await;
