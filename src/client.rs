@@ -25,7 +25,9 @@ pub struct SubscribeRequest {
 impl SubscribeRequest {
     /// Every event of `collection`.
     pub fn new(collection: impl Into<String>) -> Self {
-        SubscribeRequest { spec: SubscriptionSpec { collection: collection.into(), event: None, item: None, query: None } }
+        SubscribeRequest {
+            spec: SubscriptionSpec { collection: collection.into(), event: None, item: None, query: None, key_field: "id".into() },
+        }
     }
 
     /// Only events of this kind (the server then sends an `init` without data).
@@ -43,6 +45,13 @@ impl SubscribeRequest {
     /// A Directus query (`fields`, `filter`, `sort`, `limit`, ...).
     pub fn query(mut self, query: Value) -> Self {
         self.spec.query = Some(query);
+        self
+    }
+
+    /// The collection's primary key field (default `id`). The session tracks items by
+    /// it to deliver what was missed across a join or a reconnect exactly once.
+    pub fn key_field(mut self, field: impl Into<String>) -> Self {
+        self.spec.key_field = field.into();
         self
     }
 }
@@ -344,7 +353,7 @@ impl Client {
     /// first.
     pub fn chat_subscription(&self) -> SubscribeRequest {
         let chat = &self.options.chat;
-        SubscribeRequest::new(chat.collection.clone()).query(chat.subscription_query())
+        SubscribeRequest::new(chat.collection.clone()).query(chat.subscription_query()).key_field(chat.id_field.clone())
     }
 
     /// Ends a subscription. No event of it is delivered after this call.

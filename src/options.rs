@@ -114,6 +114,10 @@ pub struct ClientOptions {
     pub max_queued: usize,
     /// Reconnection after a lost connection.
     pub reconnect: ReconnectPolicy,
+    /// How many items per subscription the session remembers (key and digest) to
+    /// deliver what was missed across a reconnect exactly once. Beyond it the oldest
+    /// are forgotten: an item older than that which reappears counts as new.
+    pub track_limit: usize,
     /// How long the connection may be silent before the client sends a ping; with no
     /// answer within the same time again, the connection counts as lost. `None` turns
     /// the client's own liveness check off (the server's pings are always answered).
@@ -132,6 +136,7 @@ impl Default for ClientOptions {
             auth_mode: AuthMode::default(),
             max_queued: 1024,
             reconnect: ReconnectPolicy::default(),
+            track_limit: 10_000,
             heartbeat: Some(Duration::from_secs(30)),
             chat: ChatConfig::default(),
         }

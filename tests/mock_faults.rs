@@ -170,7 +170,7 @@ async fn connect_errors_are_clear() {
 }
 
 #[tokio::test]
-async fn reconnects_reauthenticates_with_the_rotated_token_and_resubscribes() {
+async fn reconnects_reauthenticates_with_the_rotated_token_and_resubscribes_without_gaps_or_duplicates() {
     let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
     let url = mock_each(2, move |i, mut ws| {
         let seen = seen_tx.clone();
@@ -180,9 +180,13 @@ async fn reconnects_reauthenticates_with_the_rotated_token_and_resubscribes() {
                 assert_eq!(auth["email"], "kevin@example.com");
                 send_json(&mut ws, json!({"type":"auth","status":"ok","uid":auth["uid"],"refresh_token":"rotated-1"})).await;
                 let sub = recv_json(&mut ws).await;
-                send_json(&mut ws, json!({"type":"subscription","event":"init","data":[{"id":1}],"uid":sub["uid"]})).await;
+                send_json(&mut ws, json!({"type":"subscription","event":"init","data":[{"id":1,"text":"a"}],"uid":sub["uid"]})).await;
                 seen.send(sub).unwrap();
-                let _ = recv_json(&mut ws).await; // an items request, never answered: cut now
+                // The catch-up read after the init: nothing was missed this time.
+                let catch_up = recv_json(&mut ws).await;
+                assert_eq!((catch_up["type"].as_str(), catch_up["action"].as_str()), (Some("items"), Some("read")), "{catch_up}");
+                send_json(&mut ws, json!({"type":"items","data":[{"id":1,"text":"a"}],"uid":catch_up["uid"]})).await;
+                let _ = recv_json(&mut ws).await; // the user's create, never answered: cut now
                 return;
             }
             // Second connection: refresh-token auth first, then the same subscription.
@@ -191,10 +195,33 @@ async fn reconnects_reauthenticates_with_the_rotated_token_and_resubscribes() {
             send_json(&mut ws, json!({"type":"auth","status":"ok","uid":auth["uid"],"refresh_token":"rotated-2"})).await;
             let sub = recv_json(&mut ws).await;
             seen.send(sub.clone()).unwrap();
-            send_json(&mut ws, json!({"type":"subscription","event":"init","data":[{"id":1},{"id":2}],"uid":sub["uid"]})).await;
-            let req = recv_json(&mut ws).await;
-            send_json(&mut ws, json!({"type":"items","data":{"id":3},"uid":req["uid"]})).await;
-            while let Some(Ok(_)) = ws.next().await {}
+            // While away: 1 was edited, 2 was created.
+            send_json(&mut ws, json!({"type":"subscription","event":"init","data":[{"id":1,"text":"a!"},{"id":2,"text":"b"}],"uid":sub["uid"]}))
+                .await;
+            // The catch-up read finds 3, hidden by the join window; 2 is not repeated.
+            let mut catch_up = recv_json(&mut ws).await;
+            while catch_up["action"] != "read" {
+                // The create queued while disconnected goes out right after the login.
+                assert_eq!(catch_up["action"], "create", "{catch_up}");
+                send_json(&mut ws, json!({"type":"items","data":{"id":4},"uid":catch_up["uid"]})).await;
+                catch_up = recv_json(&mut ws).await;
+            }
+            send_json(&mut ws, json!({"type":"items","data":[{"id":1,"text":"a!"},{"id":2,"text":"b"},{"id":3,"text":"c"}],"uid":catch_up["uid"]}))
+                .await;
+            // A live create of 3 arriving late must not show it twice.
+            send_json(&mut ws, json!({"type":"subscription","event":"create","data":[{"id":3,"text":"c"}],"uid":sub["uid"]})).await;
+            loop {
+                match ws.next().await {
+                    Some(Ok(Message::Text(t))) => {
+                        let req: Value = serde_json::from_str(t.as_str()).unwrap();
+                        if req["action"] == "create" {
+                            send_json(&mut ws, json!({"type":"items","data":{"id":4},"uid":req["uid"]})).await;
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    _ => break,
+                }
+            }
         })
     })
     .await;
@@ -204,24 +231,50 @@ async fn reconnects_reauthenticates_with_the_rotated_token_and_resubscribes() {
     };
     let (client, mut events) = Client::connect(&url, options).await.unwrap();
     client.login("kevin@example.com", "pw").await.unwrap();
-    let sub = client.subscribe(client.chat_subscription()).await.unwrap();
+    let sub = client.subscribe(directus_chat::SubscribeRequest::new("messages").query(json!({"limit": -1}))).await.unwrap();
     let first_sub = seen_rx.recv().await.unwrap();
     // This request is cut off with the connection: it fails, it is not silently resent.
     let lost = client.create("messages", json!({"text":"in flight"})).await;
     assert!(matches!(lost, Err(Error::Connection(_))), "{lost:?}");
     // Made while reconnecting: waits, then goes out after re-authentication.
     let queued = client.create("messages", json!({"text":"queued"})).await.unwrap();
-    assert_eq!(queued, json!({"id":3}));
+    assert_eq!(queued, json!({"id":4}));
     let auth = seen_rx.recv().await.unwrap();
     assert_eq!(auth["refresh_token"], "rotated-1", "re-auth uses the newest refresh token: {auth}");
     assert!(auth.get("password").is_none());
     let resub = seen_rx.recv().await.unwrap();
     assert_eq!(resub["uid"], first_sub["uid"], "same uid after reconnect");
     assert_eq!(resub["query"], first_sub["query"]);
+    // Wait for the late live create of 3 (after the catch-up), then close.
+    let mut all = Vec::new();
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(10), events.next()).await.expect("event").expect("open");
+        let done = matches!(&e, Event::Subscription { data, .. } if data.to_string().contains("\"id\":3"));
+        all.push(e);
+        if done {
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
     client.close().await.unwrap();
-    let all = collect_until_closed(&mut events).await;
-    let inits = all.iter().filter(|e| matches!(e, Event::Subscription { kind: SubscriptionKind::Init, uid, .. } if uid == sub.uid())).count();
-    assert_eq!(inits, 2);
+    all.extend(collect_until_closed(&mut events).await);
+    let delivered: Vec<(SubscriptionKind, Value)> = all
+        .iter()
+        .filter_map(|e| match e {
+            Event::Subscription { uid, kind, data } if uid == sub.uid() => Some((*kind, data.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        delivered,
+        vec![
+            (SubscriptionKind::Init, json!([{"id":1,"text":"a"}])),
+            (SubscriptionKind::Create, json!([{"id":2,"text":"b"}])),
+            (SubscriptionKind::Update, json!([{"id":1,"text":"a!"}])),
+            (SubscriptionKind::Create, json!([{"id":3,"text":"c"}])),
+        ],
+        "one init, then exactly the missed changes, nothing twice"
+    );
     let states = states_of(&all);
     assert_eq!(
         states,

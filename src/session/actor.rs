@@ -11,11 +11,12 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::pending::Pending;
+use super::tracker::Tracker;
 use super::{Command, EventSink, Reply, SubscriptionSpec};
 use crate::error::Error;
 use crate::event::{ConnectionState, Event};
 use crate::options::{AuthMode, ClientOptions};
-use crate::protocol::{AuthCredentials, ClientMessage, ServerError, ServerMessage, SubscriptionKind};
+use crate::protocol::{AuthCredentials, ClientMessage, ItemAction, ServerError, ServerMessage, SubscriptionKind};
 use crate::secret::Secret;
 use crate::transport::Socket;
 
@@ -46,6 +47,42 @@ struct Sub {
     spec: SubscriptionSpec,
     /// Sent on the current connection (and not yet answered with an error).
     sent: bool,
+    /// What was delivered, for collection-wide subscriptions (the others have no item
+    /// list in their `init` to compare with).
+    tracker: Option<Tracker>,
+}
+
+impl Sub {
+    fn new(spec: SubscriptionSpec, sent: bool, track_limit: usize) -> Self {
+        let tracked = spec.event.is_none() && spec.item.is_none();
+        let tracker = tracked.then(|| Tracker::new(&spec.key_field, spec.query.as_ref(), track_limit));
+        Sub { spec, sent, tracker }
+    }
+
+    /// The read that finds items created between the server computing the `init` and
+    /// registering the subscription: the subscription's own query, with the key.
+    fn catch_up(&self, uid: String) -> Option<ClientMessage> {
+        // The server refuses `items` on system collections.
+        if self.tracker.is_none() || self.spec.collection.starts_with("directus_") {
+            return None;
+        }
+        let mut query = self.spec.query.clone().unwrap_or_else(|| Value::Object(Default::default()));
+        if let Some(Value::Array(fields)) = query.get_mut("fields") {
+            let key = &self.spec.key_field;
+            if !fields.iter().any(|f| f.as_str().is_some_and(|f| f == "*" || f == key)) {
+                fields.push(Value::String(key.clone()));
+            }
+        }
+        Some(ClientMessage::Items {
+            collection: self.spec.collection.clone(),
+            action: ItemAction::Read,
+            data: None,
+            id: None,
+            ids: None,
+            query: Some(query),
+            uid: Some(uid),
+        })
+    }
 }
 
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
@@ -64,6 +101,9 @@ pub(super) struct Actor {
     outbox: VecDeque<(String, String)>,
     /// Keys of requests written on the current connection and not answered yet.
     in_flight: HashSet<String>,
+    /// Catch-up reads in flight: request uid → subscription uid.
+    catch_ups: HashMap<String, String>,
+    next_catch_up: u64,
     authenticated: bool,
     auth_attempt: Option<AuthAttempt>,
     /// A user login that was in flight when the connection was lost; sent again first.
@@ -87,6 +127,8 @@ impl Actor {
             subscriptions: HashMap::new(),
             outbox: VecDeque::new(),
             in_flight: HashSet::new(),
+            catch_ups: HashMap::new(),
+            next_catch_up: 0,
             authenticated: false,
             auth_attempt: None,
             parked_login: None,
@@ -298,7 +340,7 @@ impl Actor {
                 self.pending.insert(uid.clone(), reply, self.deadline());
                 let msg = subscribe_message(&uid, &spec);
                 let send_now = self.ready();
-                self.subscriptions.insert(uid, Sub { spec, sent: send_now });
+                self.subscriptions.insert(uid, Sub::new(spec, send_now, self.options.track_limit));
                 if send_now {
                     self.write(&msg).await?;
                 }
@@ -373,16 +415,21 @@ impl Actor {
                 if kind == SubscriptionKind::Unsubscribe {
                     self.complete(&format!("{UNSUBSCRIBE_PREFIX}{uid}"), Ok(Value::Null));
                 } else if self.subscriptions.contains_key(&uid) {
-                    if kind == SubscriptionKind::Init {
-                        self.pending.complete(&uid, Ok(Value::Null));
-                    }
-                    self.emit(Event::Subscription { uid, kind, data: data.unwrap_or(Value::Null) });
+                    self.on_subscription_event(uid, kind, data.unwrap_or(Value::Null)).await?;
                 } else {
                     log::debug!("dropped a {} event for ended subscription {uid}", kind.as_str());
                 }
             }
             ServerMessage::Subscription { uid: None, kind, .. } => {
                 log::debug!("dropped a {} event without uid", kind.as_str());
+            }
+            ServerMessage::Items { uid: Some(uid), data, .. } if self.catch_ups.contains_key(&uid) => {
+                let sub_uid = self.catch_ups.remove(&uid).unwrap_or_default();
+                let missed = self.subscriptions.get_mut(&sub_uid).and_then(|s| s.tracker.as_mut()).and_then(|t| t.on_catch_up(data));
+                if let Some((kind, data)) = missed {
+                    log::info!("caught up {} item(s) the join window hid from {sub_uid}", data.as_array().map_or(0, Vec::len));
+                    self.emit(Event::Subscription { uid: sub_uid, kind, data });
+                }
             }
             ServerMessage::Items { uid, data, .. } => {
                 let known = uid.as_deref().is_some_and(|u| self.complete(u, Ok(data)));
@@ -391,6 +438,32 @@ impl Actor {
                 }
             }
             ServerMessage::Unknown(v) => self.emit(Event::Unknown(v)),
+        }
+        Ok(())
+    }
+
+    /// A subscription event through the subscription's tracker: the first `init` as it
+    /// is (completing the subscribe), later ones as the missed changes, each followed by
+    /// a catch-up read; live events without the items delivered already.
+    async fn on_subscription_event(&mut self, uid: String, kind: SubscriptionKind, data: Value) -> Result<(), String> {
+        if kind == SubscriptionKind::Init {
+            self.pending.complete(&uid, Ok(Value::Null));
+        }
+        self.next_catch_up += 1;
+        let catch_up_uid = format!("catchup-{}", self.next_catch_up);
+        let Some(sub) = self.subscriptions.get_mut(&uid) else { return Ok(()) };
+        let Some(tracker) = sub.tracker.as_mut() else {
+            self.emit(Event::Subscription { uid, kind, data });
+            return Ok(());
+        };
+        let out = if kind == SubscriptionKind::Init { tracker.on_init(data) } else { tracker.on_event(kind, data).into_iter().collect() };
+        let catch_up = if kind == SubscriptionKind::Init && tracker.wants_catch_up() { sub.catch_up(catch_up_uid.clone()) } else { None };
+        for (kind, data) in out {
+            self.emit(Event::Subscription { uid: uid.clone(), kind, data });
+        }
+        if let Some(msg) = catch_up {
+            self.catch_ups.insert(catch_up_uid, uid);
+            self.write(&msg).await?;
         }
         Ok(())
     }
@@ -423,6 +496,11 @@ impl Actor {
             self.emit(Event::Error { error: Error::Server(error) });
             return Ok(());
         };
+        if let Some(sub_uid) = self.catch_ups.remove(&uid) {
+            // Only a refinement failed; the subscription itself stands.
+            log::warn!("catch-up read for {sub_uid} failed: {}", error.code);
+            return Ok(());
+        }
         if kind == "subscribe" && self.subscriptions.remove(&uid).is_some() {
             // Reported on the stream too: a subscription made without waiting has no
             // other way to learn it was refused.
@@ -498,6 +576,8 @@ impl Actor {
         for sub in self.subscriptions.values_mut() {
             sub.sent = false;
         }
+        // Their answers are lost with the connection; the next init asks again.
+        self.catch_ups.clear();
         if let Some(attempt) = self.auth_attempt.take() {
             if matches!(attempt.source, AuthSource::User(_)) {
                 self.parked_login = Some(attempt);

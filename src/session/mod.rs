@@ -10,6 +10,7 @@ mod actor;
 mod pending;
 mod reply;
 mod supervisor;
+mod tracker;
 
 use std::sync::Arc;
 
@@ -33,6 +34,8 @@ pub(crate) struct SubscriptionSpec {
     pub event: Option<EventFilter>,
     pub item: Option<Value>,
     pub query: Option<Value>,
+    /// The primary key field, for gap-free joins and resubscribes.
+    pub key_field: String,
 }
 
 /// A request to the session task.
