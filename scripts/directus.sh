@@ -219,7 +219,8 @@ cmd_start() {
   local extra=("${EXTRA_ENV[@]}")
   local tdir; tdir="$(template "$coll" "$textf")"
   EXTRA_ENV=("${extra[@]}")
-  printf '%s\n' "${EXTRA_ENV[@]}" >"$dir/extra.env"
+  : >"$dir/extra.env"
+  [ "${#EXTRA_ENV[@]}" -gt 0 ] && printf '%s\n' "${EXTRA_ENV[@]}" >"$dir/extra.env"
   cp "$tdir/data.db" "$dir/data.db"
   cp "$tdir/creds.env" "$dir/creds.env"
   local try
@@ -246,7 +247,10 @@ cmd_restart() {
   if [ -f "$dir/server.pid" ] && kill -0 "$(cat "$dir/server.pid")" 2>/dev/null; then die "the server in $dir still runs"; fi
   setup_paths
   EXTRA_ENV=()
-  [ -s "$dir/extra.env" ] && mapfile -t EXTRA_ENV <"$dir/extra.env"
+  if [ -s "$dir/extra.env" ]; then
+    local line
+    while IFS= read -r line; do [ -n "$line" ] && EXTRA_ENV+=("$line"); done <"$dir/extra.env"
+  fi
   local port; port="$(cat "$dir/server.port")"
   local try
   # The old process may leave the port in TIME_WAIT-free but briefly busy: retry.
