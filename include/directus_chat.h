@@ -339,6 +339,11 @@ enum dchat_status dchat_options_set_chat_schema(struct dchat_options *options,
                                                 const char *text_field,
                                                 const char *author_path);
 
+// For collections whose primary key is a uuid: the client chooses each new chat
+// message's key, so a message whose answer was lost with the connection is sent again
+// safely (stored once, never twice). Off by default (integer keys, as in the guides).
+enum dchat_status dchat_options_set_client_ids(struct dchat_options *options, bool enabled);
+
 // Sets the connect timeout and the timeout of every request, in milliseconds; 0 keeps
 // the current value.
 enum dchat_status dchat_options_set_timeouts(struct dchat_options *options,

@@ -2,10 +2,10 @@
 # The project's Directus test bed: a real Directus on 127.0.0.1 with the chat guides' schema.
 #
 #   scripts/directus.sh start DIR [--port N] [--collection NAME] [--text-field NAME]
-#                                 [--env KEY=VALUE]... [--watch-pid PID]
+#                                 [--key-type integer|uuid] [--env KEY=VALUE]... [--watch-pid PID]
 #       Makes a fresh SQLite project in DIR, starts it, prints KEY=VALUE lines (also in
 #       DIR/testbed.env): DIRECTUS_URL, DIRECTUS_WS_URL, DIRECTUS_PORT, DIRECTUS_PID,
-#       DIRECTUS_ADMIN_EMAIL/PASSWORD/TOKEN, DCHAT_COLLECTION, DCHAT_TEXT_FIELD,
+#       DIRECTUS_ADMIN_EMAIL/PASSWORD/TOKEN, DCHAT_COLLECTION, DCHAT_TEXT_FIELD, DCHAT_KEY_TYPE,
 #       DCHAT_FORBIDDEN_COLLECTION, DCHAT_USER{1,2}_{EMAIL,PASSWORD,NAME,TOKEN}.
 #       --env passes server settings (WEBSOCKETS_HEARTBEAT_PERIOD=2, ACCESS_TOKEN_TTL=5s, ...).
 #       --watch-pid stops the server when that process exits (crashed test runs).
@@ -97,11 +97,14 @@ api() { # method path token [body]
 
 # Seeds the chat guides' schema into the running server at $URL; writes $1 (credentials).
 seed() {
-  local creds="$1" coll="$2" textf="$3"
+  local creds="$1" coll="$2" textf="$3" keytype="$4"
+  local idfield='{"field":"id","type":"integer","meta":{"hidden":true,"readonly":true},"schema":{"is_primary_key":true,"has_auto_increment":true}}'
+  [ "$keytype" = uuid ] && idfield='{"field":"id","type":"uuid","meta":{"special":["uuid"],"hidden":true,"readonly":true},"schema":{"is_primary_key":true}}'
+
   local admin_token policy role u1 u2
   admin_token="$(api POST /auth/login "" '{"email":"admin@example.com","password":"admin-password-1"}' | json_get data.access_token)"
   api POST /collections "$admin_token" "{\"collection\":\"$coll\",\"meta\":{},\"schema\":{},\"fields\":[
-    {\"field\":\"id\",\"type\":\"integer\",\"meta\":{\"hidden\":true,\"readonly\":true},\"schema\":{\"is_primary_key\":true,\"has_auto_increment\":true}},
+    $idfield,
     {\"field\":\"$textf\",\"type\":\"text\",\"meta\":{\"interface\":\"input-multiline\"},\"schema\":{}},
     {\"field\":\"user_created\",\"type\":\"uuid\",\"meta\":{\"special\":[\"user-created\"],\"interface\":\"select-dropdown-m2o\"},\"schema\":{}},
     {\"field\":\"date_created\",\"type\":\"timestamp\",\"meta\":{\"special\":[\"date-created\"]},\"schema\":{}}]}" >/dev/null
@@ -131,6 +134,7 @@ DIRECTUS_ADMIN_PASSWORD=admin-password-1
 DIRECTUS_ADMIN_TOKEN=$ta
 DCHAT_COLLECTION=$coll
 DCHAT_TEXT_FIELD=$textf
+DCHAT_KEY_TYPE=$keytype
 DCHAT_FORBIDDEN_COLLECTION=secrets
 DCHAT_USER1_EMAIL=kevin@example.com
 DCHAT_USER1_PASSWORD=$p1
@@ -145,9 +149,9 @@ CREDS
 
 # Makes (once) the seeded template database for a collection and text field; prints its folder.
 template() {
-  local coll="$1" textf="$2"
+  local coll="$1" textf="$2" keytype="$3"
   local version; version="$(basename "$PREFIX")"
-  local tdir="$CACHE/templates/$version-$coll-$textf"
+  local tdir="$CACHE/templates/$version-$coll-$textf-$keytype"
   mkdir -p "$CACHE/templates"
   exec 8>"$CACHE/templates/.lock"
   flock 8
@@ -162,7 +166,7 @@ template() {
     launch "$tdir/project" "$port"
     URL="http://127.0.0.1:$port"
     wait_ready "$URL" "$SERVER_PID" "$tdir/project/server.log" || { stop_pid "$SERVER_PID"; die "template server failed"; }
-    seed "$tdir/creds.env" "$coll" "$textf" || { stop_pid "$SERVER_PID"; die "seeding failed"; }
+    seed "$tdir/creds.env" "$coll" "$textf" "$keytype" || { stop_pid "$SERVER_PID"; die "seeding failed"; }
     stop_pid "$SERVER_PID"
     cp "$tdir/project/data.db" "$tdir/data.db"
     touch "$tdir/.done"
@@ -199,7 +203,7 @@ start_watchdog() { # dir watched-pid
 }
 
 cmd_start() {
-  local dir="" port="" coll=messages textf=text watch=""
+  local dir="" port="" coll=messages textf=text keytype=integer watch=""
   EXTRA_ENV=()
   [ $# -ge 1 ] || die "usage: directus.sh start DIR [options]"
   dir="$1"; shift
@@ -208,6 +212,8 @@ cmd_start() {
       --port) port="$2"; shift 2 ;;
       --collection) coll="$2"; shift 2 ;;
       --text-field) textf="$2"; shift 2 ;;
+      --key-type) keytype="$2"; shift 2
+        case "$keytype" in integer|uuid) ;; *) die "--key-type is integer or uuid" ;; esac ;;
       --env) EXTRA_ENV+=("$2"); shift 2 ;;
       --watch-pid) watch="$2"; shift 2 ;;
       *) die "unknown option $1" ;;
@@ -217,7 +223,7 @@ cmd_start() {
   if [ -f "$dir/server.pid" ] && kill -0 "$(cat "$dir/server.pid")" 2>/dev/null; then die "a server already runs in $dir"; fi
   setup_paths
   local extra=("${EXTRA_ENV[@]}")
-  local tdir; tdir="$(template "$coll" "$textf")"
+  local tdir; tdir="$(template "$coll" "$textf" "$keytype")"
   EXTRA_ENV=("${extra[@]}")
   : >"$dir/extra.env"
   [ "${#EXTRA_ENV[@]}" -gt 0 ] && printf '%s\n' "${EXTRA_ENV[@]}" >"$dir/extra.env"

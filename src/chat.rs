@@ -15,6 +15,11 @@ pub struct ChatConfig {
     pub date_field: String,
     /// The primary key field. Default `id`.
     pub id_field: String,
+    /// Whether the client chooses each new message's primary key (a random uuid), for
+    /// collections whose key is a uuid. Then a message whose answer was lost with the
+    /// connection is sent again safely: it is stored once, never twice. Default false
+    /// (integer keys, as in the guides).
+    pub client_ids: bool,
     /// How many of the newest messages the chat subscription's `init` carries.
     /// Default 100 (the server's own default limit), so the history is the latest
     /// messages rather than the oldest.
@@ -30,6 +35,7 @@ impl Default for ChatConfig {
             date_field: "date_created".into(),
             id_field: "id".into(),
             history_limit: 100,
+            client_ids: false,
         }
     }
 }
@@ -72,9 +78,13 @@ impl ChatConfig {
         json!({ "fields": fields, "sort": format!("-{}", self.date_field), "limit": self.history_limit })
     }
 
-    /// The `data` of a create request for a message with this text.
+    /// The `data` of a create request for a message with this text (with a new uuid
+    /// key when [`ChatConfig::client_ids`] is set).
     pub fn new_message(&self, text: &str) -> Value {
         let mut m = serde_json::Map::new();
+        if self.client_ids {
+            m.insert(self.id_field.clone(), uuid::Uuid::new_v4().to_string().into());
+        }
         m.insert(self.text_field.clone(), text.into());
         Value::Object(m)
     }
@@ -126,6 +136,9 @@ mod tests {
     fn configurable_fields_and_missing_parts() {
         let c = ChatConfig { text_field: "content".into(), ..ChatConfig::default() };
         assert_eq!(c.new_message("hi"), json!({"content":"hi"}));
+        let keyed = ChatConfig { client_ids: true, ..ChatConfig::default() }.new_message("hi");
+        assert_eq!(keyed["id"].as_str().map(str::len), Some(36));
+        assert_ne!(keyed, ChatConfig { client_ids: true, ..ChatConfig::default() }.new_message("hi"));
         let m = c.message(&json!({"id":"a-b","content":"x","user_created":"uuid-only"})).unwrap();
         assert_eq!(m.author, None, "an unexpanded relation has no name");
         assert_eq!(c.message(&json!({"content":"no id"})), None);

@@ -13,7 +13,7 @@ use crate::event::Event;
 use crate::options::ClientOptions;
 use crate::protocol::{AuthCredentials, ClientMessage, EventFilter, ItemAction};
 use crate::secret::Secret;
-use crate::session::{self, Command, EventSink, Reply, SessionHandle, SubscriptionSpec};
+use crate::session::{self, retry_for, Command, EventSink, Reply, SessionHandle, SubscriptionSpec};
 use crate::transport::Endpoint;
 
 /// What to subscribe to: a collection, optionally one item, one kind of event and a query.
@@ -95,12 +95,13 @@ pub struct ItemsRequest {
     id: Option<Value>,
     ids: Option<Vec<Value>>,
     query: Option<Value>,
+    key_field: String,
 }
 
 impl ItemsRequest {
     /// A request of any action; add `data`, `id`, `ids`, `query` as it needs.
     pub fn new(collection: impl Into<String>, action: ItemAction) -> Self {
-        ItemsRequest { collection: collection.into(), action, data: None, id: None, ids: None, query: None }
+        ItemsRequest { collection: collection.into(), action, data: None, id: None, ids: None, query: None, key_field: "id".into() }
     }
 
     /// Create one item (`data` an object) or several (`data` an array).
@@ -144,6 +145,14 @@ impl ItemsRequest {
     /// A Directus query.
     pub fn query(mut self, query: Value) -> Self {
         self.query = Some(query);
+        self
+    }
+
+    /// The collection's primary key field (default `id`). A create whose items carry
+    /// their key can be retried safely after a lost connection (see the README's
+    /// reliability section).
+    pub fn key_field(mut self, field: impl Into<String>) -> Self {
+        self.key_field = field.into();
         self
     }
 
@@ -374,11 +383,11 @@ impl Client {
 
     // ---- items
 
-    fn items_message(&self, request: ItemsRequest) -> Result<ClientMessage> {
+    fn items_message(&self, request: ItemsRequest) -> Result<(ClientMessage, session::Retry)> {
         if request.collection.is_empty() {
             return Err(Error::InvalidArgument("the collection name is empty".into()));
         }
-        Ok(ClientMessage::Items {
+        let message = ClientMessage::Items {
             collection: request.collection,
             action: request.action,
             data: request.data,
@@ -386,23 +395,25 @@ impl Client {
             ids: request.ids,
             query: request.query,
             uid: Some(format!("r-{}", self.next_id())),
-        })
+        };
+        let retry = retry_for(&message, &request.key_field);
+        Ok((message, retry))
     }
 
     /// Sends an items request and returns the server's `data`.
     pub async fn request(&self, request: ItemsRequest) -> Result<Value> {
-        let message = self.items_message(request)?;
-        self.call(|reply| Command::Items { message, reply }).await
+        let (message, retry) = self.items_message(request)?;
+        self.call(|reply| Command::Items { message, reply, retry }).await
     }
 
     /// Sends an items request without waiting; its outcome arrives as an
     /// [`Event::Reply`] carrying the returned id.
     pub fn request_nowait(&self, request: ItemsRequest) -> Result<u64> {
-        let message = self.items_message(request)?;
+        let (message, retry) = self.items_message(request)?;
         let (id, reply) = self.reply_as_event();
         // A closed session gets no event for this request: the caller learns it here,
         // and the event stream still ends with `Closed`.
-        self.session.try_send(Command::Items { message, reply }).map_err(|c| {
+        self.session.try_send(Command::Items { message, reply, retry }).map_err(|c| {
             c.into_reply().disarm();
             Error::Closed
         })?;
@@ -432,7 +443,8 @@ impl Client {
     // ---- chat
 
     fn chat_create(&self, text: &str) -> ItemsRequest {
-        ItemsRequest::create(self.options.chat.collection.clone(), self.options.chat.new_message(text))
+        let chat = &self.options.chat;
+        ItemsRequest::create(chat.collection.clone(), chat.new_message(text)).key_field(chat.id_field.clone())
     }
 
     /// Sends a chat message and returns it as the server stored it.

@@ -335,3 +335,46 @@ async fn close_lets_requests_on_the_wire_finish() {
     });
     assert_eq!(reply, Some(Ok(json!({"id":9}))), "{all:?}");
 }
+
+#[tokio::test]
+async fn a_keyed_create_cut_off_is_retried_and_read_back_never_doubled() {
+    let url = mock_each(2, move |i, mut ws| {
+        Box::pin(async move {
+            accept_auth(&mut ws).await;
+            if i == 0 {
+                // The create arrives (and, say, is stored); the answer is lost with the line.
+                let create = recv_json(&mut ws).await;
+                assert_eq!(create["data"]["id"], "u-1");
+                let update = recv_json(&mut ws).await;
+                assert_eq!(update["action"], "update");
+                return;
+            }
+            // Sent again, in order: the create meets its first attempt, the update is applied.
+            let create = recv_json(&mut ws).await;
+            assert_eq!((create["action"].as_str(), create["data"]["id"].as_str()), (Some("create"), Some("u-1")), "{create}");
+            let err = json!({"type":"items","status":"error","uid":create["uid"],
+                             "error":{"code":"RECORD_NOT_UNIQUE","message":"Value \"u-1\" for field \"id\" has to be unique."}});
+            send_json(&mut ws, err).await;
+            let update = recv_json(&mut ws).await;
+            assert_eq!(update["action"], "update", "{update}");
+            send_json(&mut ws, json!({"type":"items","data":{"id":"u-0","text":"edited"},"uid":update["uid"]})).await;
+            let read = recv_json(&mut ws).await;
+            assert_eq!((read["action"].as_str(), read["id"].as_str()), (Some("read"), Some("u-1")), "{read}");
+            send_json(&mut ws, json!({"type":"items","data":{"id":"u-1","text":"once"},"uid":read["uid"]})).await;
+            while let Some(Ok(_)) = ws.next().await {}
+        })
+    })
+    .await;
+    let options = ClientOptions {
+        reconnect: ReconnectPolicy { first_delay: Duration::from_millis(50), ..ReconnectPolicy::default() },
+        ..ClientOptions::default()
+    };
+    let (client, _events) = Client::connect(&url, options).await.unwrap();
+    client.login_with_token("t").await.unwrap();
+    let create = client.create("messages", json!({"id":"u-1","text":"once"}));
+    let update = client.update("messages", "u-0", json!({"text":"edited"}));
+    let (created, updated) = tokio::join!(create, update);
+    assert_eq!(created, Ok(json!({"id":"u-1","text":"once"})), "the create is answered with what was stored");
+    assert_eq!(updated, Ok(json!({"id":"u-0","text":"edited"})));
+    client.close().await.unwrap();
+}

@@ -126,6 +126,17 @@ pub extern "C" fn dchat_options_set_chat_schema(
     })
 }
 
+/// For collections whose primary key is a uuid: the client chooses each new chat
+/// message's key, so a message whose answer was lost with the connection is sent again
+/// safely (stored once, never twice). Off by default (integer keys, as in the guides).
+#[no_mangle]
+pub extern "C" fn dchat_options_set_client_ids(options: *mut dchat_options, enabled: bool) -> dchat_status {
+    boundary(|| {
+        handle_mut(options, "options")?.inner.chat.client_ids = enabled;
+        Ok(())
+    })
+}
+
 /// Sets the connect timeout and the timeout of every request, in milliseconds; 0 keeps
 /// the current value.
 #[no_mangle]

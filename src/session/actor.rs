@@ -1,6 +1,6 @@
 //! What a session does with each frame and each command, connected or not.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::pending::Pending;
+use super::retry::{read_back, Retry};
 use super::tracker::Tracker;
 use super::{Command, EventSink, Reply, SubscriptionSpec};
 use crate::error::Error;
@@ -41,6 +42,15 @@ enum AuthSource {
 struct AuthAttempt {
     uid: String,
     source: AuthSource,
+}
+
+/// An items request until its answer, kept so it can be sent again.
+struct Sent {
+    frame: String,
+    collection: String,
+    retry: Retry,
+    /// Sent again after a lost connection at least once.
+    retried: bool,
 }
 
 struct Sub {
@@ -99,8 +109,15 @@ pub(super) struct Actor {
     subscriptions: HashMap<String, Sub>,
     /// Frames waiting until the session is ready, with the key of their pending request.
     outbox: VecDeque<(String, String)>,
-    /// Keys of requests written on the current connection and not answered yet.
-    in_flight: HashSet<String>,
+    /// Keys of requests written on the current connection and not answered yet, with
+    /// the order they were written in.
+    in_flight: HashMap<String, u64>,
+    next_seq: u64,
+    /// Items requests until their answer.
+    sent: HashMap<String, Sent>,
+    /// Read-backs of duplicate creates in flight: read uid → create uid.
+    read_backs: HashMap<String, String>,
+    next_read_back: u64,
     /// Catch-up reads in flight: request uid → subscription uid.
     catch_ups: HashMap<String, String>,
     next_catch_up: u64,
@@ -126,7 +143,11 @@ impl Actor {
             pending: Pending::default(),
             subscriptions: HashMap::new(),
             outbox: VecDeque::new(),
-            in_flight: HashSet::new(),
+            in_flight: HashMap::new(),
+            next_seq: 0,
+            sent: HashMap::new(),
+            read_backs: HashMap::new(),
+            next_read_back: 0,
             catch_ups: HashMap::new(),
             next_catch_up: 0,
             authenticated: false,
@@ -174,7 +195,7 @@ impl Actor {
         let mut closing: Option<(Option<Reply>, Instant)> = None;
         loop {
             if let Some((_, until)) = &closing {
-                if self.in_flight.is_empty() || Instant::now() >= *until {
+                if (self.in_flight.is_empty() && self.read_backs.is_empty()) || Instant::now() >= *until {
                     let reply = closing.take().and_then(|(r, _)| r);
                     self.close_socket().await;
                     return Exit::Closed(reply);
@@ -219,9 +240,17 @@ impl Actor {
         }
     }
 
+    /// Fails requests past their deadline and forgets what was kept for them.
+    fn expire(&mut self, now: Instant) {
+        self.pending.expire(now);
+        let pending = &self.pending;
+        self.in_flight.retain(|k, _| pending.contains(k));
+        self.sent.retain(|k, _| pending.contains(k));
+    }
+
     async fn on_timer(&mut self) -> Result<(), String> {
         let now = Instant::now();
-        self.pending.expire(now);
+        self.expire(now);
         let Some(hb) = self.options.heartbeat else { return Ok(()) };
         if !self.ready() {
             // Before authentication in handshake mode any frame but `auth` makes the
@@ -262,9 +291,14 @@ impl Actor {
     }
 
     /// Sends a request frame now, or queues it until the session is ready.
+    fn mark_in_flight(&mut self, key: String) {
+        self.next_seq += 1;
+        self.in_flight.insert(key, self.next_seq);
+    }
+
     async fn send_or_queue(&mut self, key: String, frame: String) -> Result<(), String> {
         if self.ready() {
-            self.in_flight.insert(key);
+            self.mark_in_flight(key);
             self.write_text(frame).await
         } else if self.outbox.len() >= self.options.max_queued {
             self.pending.complete(&key, Err(Error::QueueFull));
@@ -293,7 +327,7 @@ impl Actor {
             let Some((key, frame)) = self.outbox.pop_front() else { break };
             // A request that timed out while it waited is not sent at all.
             if self.pending.contains(&key) {
-                self.in_flight.insert(key);
+                self.mark_in_flight(key);
                 self.write_text(frame).await?;
             }
         }
@@ -362,10 +396,14 @@ impl Actor {
                 self.pending.insert(key.clone(), reply, self.deadline());
                 self.send_or_queue(key, ClientMessage::Unsubscribe { uid: Some(uid) }.encode()).await
             }
-            Command::Items { message, reply } => {
+            Command::Items { message, reply, retry } => {
                 let uid = message.uid().unwrap_or_default().to_owned();
+                let frame = message.encode();
+                if let ClientMessage::Items { collection, .. } = message {
+                    self.sent.insert(uid.clone(), Sent { frame: frame.clone(), collection, retry, retried: false });
+                }
                 self.pending.insert(uid.clone(), reply, self.deadline());
-                self.send_or_queue(uid, message.encode()).await
+                self.send_or_queue(uid, frame).await
             }
             Command::Close { reply } => {
                 // Handled by `serve` and `idle_until`; kept total so no reply is lost.
@@ -402,7 +440,27 @@ impl Actor {
 
     fn complete(&mut self, key: &str, result: Result<Value, Error>) -> bool {
         self.in_flight.remove(key);
+        self.sent.remove(key);
         self.pending.complete(key, result)
+    }
+
+    /// A retried create met its own first attempt (`RECORD_NOT_UNIQUE`): read the
+    /// stored items back and answer with them. False if this error is not that case.
+    async fn read_back_duplicate(&mut self, uid: &str, error: &ServerError) -> Result<bool, String> {
+        if error.code != "RECORD_NOT_UNIQUE" {
+            return Ok(false);
+        }
+        let Some(Sent { retry: Retry::CreateWithKeys { single, keys }, retried: true, collection, .. }) = self.sent.get(uid) else {
+            return Ok(false);
+        };
+        self.next_read_back += 1;
+        let rb_uid = format!("readback-{}", self.next_read_back);
+        let msg = read_back(collection, *single, keys, rb_uid.clone());
+        log::info!("request {uid} was applied before the connection dropped; reading it back");
+        self.in_flight.remove(uid);
+        self.read_backs.insert(rb_uid, uid.to_owned());
+        self.write(&msg).await?;
+        Ok(true)
     }
 
     async fn on_message(&mut self, msg: ServerMessage) -> Result<(), String> {
@@ -430,6 +488,10 @@ impl Actor {
                     log::info!("caught up {} item(s) the join window hid from {sub_uid}", data.as_array().map_or(0, Vec::len));
                     self.emit(Event::Subscription { uid: sub_uid, kind, data });
                 }
+            }
+            ServerMessage::Items { uid: Some(uid), data, .. } if self.read_backs.contains_key(&uid) => {
+                let original = self.read_backs.remove(&uid).unwrap_or_default();
+                self.complete(&original, Ok(data));
             }
             ServerMessage::Items { uid, data, .. } => {
                 let known = uid.as_deref().is_some_and(|u| self.complete(u, Ok(data)));
@@ -501,6 +563,13 @@ impl Actor {
             log::warn!("catch-up read for {sub_uid} failed: {}", error.code);
             return Ok(());
         }
+        if let Some(original) = self.read_backs.remove(&uid) {
+            self.complete(&original, Err(Error::Server(error)));
+            return Ok(());
+        }
+        if self.read_back_duplicate(&uid, &error).await? {
+            return Ok(());
+        }
         if kind == "subscribe" && self.subscriptions.remove(&uid).is_some() {
             // Reported on the stream too: a subscription made without waiting has no
             // other way to learn it was refused.
@@ -565,13 +634,30 @@ impl Actor {
         self.socket = None;
         self.authenticated = false;
         self.ping_sent = false;
-        for key in std::mem::take(&mut self.in_flight) {
+        let mut unanswered: Vec<(u64, String)> = self.in_flight.drain().map(|(k, seq)| (seq, k)).collect();
+        // A create being read back goes again as it was: the read-back follows again.
+        unanswered.extend(self.read_backs.drain().map(|(_, original)| (0, original)));
+        unanswered.sort();
+        let mut resend = Vec::new();
+        for (_, key) in unanswered {
             if key.starts_with(UNSUBSCRIBE_PREFIX) {
                 self.pending.complete(&key, Ok(Value::Null));
-            } else {
-                let why = format!("connection lost before the server answered ({reason}); the request may or may not have been applied");
-                self.pending.complete(&key, Err(Error::Connection(why)));
+                continue;
             }
+            match self.sent.get_mut(&key) {
+                Some(sent) if sent.retry != Retry::Never => {
+                    sent.retried = true;
+                    resend.push((key, sent.frame.clone()));
+                }
+                _ => {
+                    let why = format!("connection lost before the server answered ({reason}); the request may or may not have been applied");
+                    self.complete(&key, Err(Error::Connection(why)));
+                }
+            }
+        }
+        // First in line once the session is ready again, in their original order.
+        for item in resend.into_iter().rev() {
+            self.outbox.push_front(item);
         }
         for sub in self.subscriptions.values_mut() {
             sub.sent = false;
@@ -608,7 +694,7 @@ impl Actor {
                     }
                 },
                 _ = tokio::time::sleep_until(wake) => {
-                    self.pending.expire(Instant::now());
+                    self.expire(Instant::now());
                     if Instant::now() >= until {
                         return None;
                     }
@@ -643,6 +729,8 @@ impl Actor {
         self.pending.fail_all(error);
         self.outbox.clear();
         self.in_flight.clear();
+        self.sent.clear();
+        self.read_backs.clear();
     }
 }
 

@@ -9,6 +9,7 @@
 mod actor;
 mod pending;
 mod reply;
+mod retry;
 mod supervisor;
 mod tracker;
 
@@ -23,6 +24,7 @@ use crate::options::ClientOptions;
 use crate::protocol::{AuthCredentials, ClientMessage, EventFilter};
 use crate::transport::Endpoint;
 pub(crate) use reply::Reply;
+pub(crate) use retry::{retry_for, Retry};
 
 /// Receives every event of a session, in order, on a runtime thread. It must not block.
 pub(crate) type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
@@ -43,8 +45,9 @@ pub(crate) enum Command {
     Login { credentials: AuthCredentials, reply: Reply },
     Subscribe { uid: String, spec: SubscriptionSpec, reply: Reply },
     Unsubscribe { uid: String, reply: Reply },
-    /// An `items` message whose uid is already set.
-    Items { message: ClientMessage, reply: Reply },
+    /// An `items` message whose uid is already set, and what to do with it if the
+    /// connection drops before its answer.
+    Items { message: ClientMessage, reply: Reply, retry: Retry },
     Close { reply: Reply },
 }
 

@@ -21,13 +21,15 @@ pub struct User {
 pub struct ServerOptions {
     pub collection: String,
     pub text_field: String,
+    /// `integer` (auto increment, as in the guides) or `uuid`.
+    pub key_type: String,
     /// Server settings, e.g. `("WEBSOCKETS_HEARTBEAT_PERIOD", "2")`.
     pub env: Vec<(String, String)>,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        ServerOptions { collection: "messages".into(), text_field: "text".into(), env: Vec::new() }
+        ServerOptions { collection: "messages".into(), text_field: "text".into(), key_type: "integer".into(), env: Vec::new() }
     }
 }
 
@@ -51,7 +53,7 @@ impl Directus {
         let dir = tempfile::Builder::new().prefix("dchat-directus-").tempdir().expect("temp dir");
         let mut cmd = Command::new(script());
         cmd.arg("start").arg(dir.path());
-        cmd.args(["--collection", &opts.collection, "--text-field", &opts.text_field]);
+        cmd.args(["--collection", &opts.collection, "--text-field", &opts.text_field, "--key-type", &opts.key_type]);
         cmd.args(["--watch-pid", &std::process::id().to_string()]);
         for (k, v) in &opts.env {
             cmd.arg("--env").arg(format!("{k}={v}"));

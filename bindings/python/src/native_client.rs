@@ -66,7 +66,7 @@ impl NativeClient {
 impl NativeClient {
     /// Connects (blocking, GIL released) to `url`.
     #[new]
-    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0)))]
+    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0), client_ids=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -79,12 +79,14 @@ impl NativeClient {
         system_roots: bool,
         reconnect: bool,
         heartbeat: Option<f64>,
+        client_ids: bool,
     ) -> PyResult<Self> {
         let timeout = seconds(Some(timeout)).unwrap_or(Duration::from_secs(30));
         let mut options = ClientOptions { request_timeout: timeout, connect_timeout: timeout, ..ClientOptions::default() };
         options.chat.collection = collection;
         options.chat.text_field = text_field;
         options.chat.author_path = author_path;
+        options.chat.client_ids = client_ids;
         options.tls.extra_ca_pem = ca_pem;
         if system_roots {
             options.tls.roots = TlsRoots::System;

@@ -139,7 +139,9 @@ class Client:
     ``on_callback_error``, and the session goes on.
 
     Chat helpers use ``collection``, ``text_field`` and ``author_path`` (the defaults
-    match the Directus chat guides).
+    match the Directus chat guides). With ``client_ids=True`` (for uuid-keyed
+    collections) the client picks each message's key, so a message whose answer was
+    lost with the connection is resent safely and stored once.
     """
 
     def __init__(
@@ -154,6 +156,7 @@ class Client:
         system_roots: bool = False,
         reconnect: bool = True,
         heartbeat: Optional[float] = 30.0,
+        client_ids: bool = False,
         on_state: Optional[EventCallback] = None,
         on_event: Optional[EventCallback] = None,
         on_error: Optional[Callable[[DirectusError], None]] = None,
@@ -186,6 +189,7 @@ class Client:
             system_roots=system_roots,
             reconnect=reconnect,
             heartbeat=heartbeat,
+            client_ids=client_ids,
         )
         self._thread = threading.Thread(target=self._dispatch, name="directus-chat-dispatch", daemon=True)
         self._thread.start()
