@@ -378,3 +378,76 @@ async fn a_keyed_create_cut_off_is_retried_and_read_back_never_doubled() {
     assert_eq!(updated, Ok(json!({"id":"u-0","text":"edited"})));
     client.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_burst_of_create_events_is_delivered_whole_and_in_order() {
+    const N: usize = 5_000;
+    let url = mock(|mut ws| {
+        Box::pin(async move {
+            accept_auth(&mut ws).await;
+            let sub = recv_json(&mut ws).await;
+            send_json(&mut ws, json!({"type":"subscription","event":"init","data":[],"uid":sub["uid"]})).await;
+            // Back to back, without waiting for the client: the JS SDK's iterator kept 175 of 1,000.
+            for i in 0..N {
+                let ev = json!({"type":"subscription","event":"create","uid":sub["uid"],
+                                "data":[{"id":i,"text":format!("burst {i}"),"date_created":"2026-11-24T10:00:00.000Z","user_created":{"first_name":"Kevin"}}]});
+                ws.feed(Message::Text(ev.to_string().into())).await.unwrap();
+            }
+            ws.flush().await.unwrap();
+            while let Some(Ok(_)) = ws.next().await {}
+        })
+    })
+    .await;
+    let (client, mut events) = Client::connect(&url, no_reconnect()).await.unwrap();
+    client.login_with_token("t").await.unwrap();
+    let sub = client.subscribe(directus_chat::SubscribeRequest::new("messages").query(json!({"limit": -1}))).await.unwrap();
+    let mut ids = Vec::with_capacity(N);
+    while ids.len() < N {
+        match tokio::time::timeout(Duration::from_secs(10), events.next()).await.expect("burst delivered").expect("open") {
+            Event::Subscription { uid, kind: SubscriptionKind::Create, data } if uid == sub.uid() => {
+                ids.extend(data.as_array().unwrap().iter().map(|i| i["id"].as_u64().unwrap() as usize))
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(ids, (0..N).collect::<Vec<_>>());
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_oversized_frame_ends_the_connection_with_a_reason() {
+    let url = mock(|mut ws| {
+        Box::pin(async move {
+            accept_auth(&mut ws).await;
+            let big = "x".repeat(64 * 1024);
+            send_json(&mut ws, json!({"type":"collab","blob":big})).await;
+            while let Some(Ok(_)) = ws.next().await {}
+        })
+    })
+    .await;
+    let options = ClientOptions { max_message_size: 16 * 1024, ..no_reconnect() };
+    let (client, mut events) = Client::connect(&url, options).await.unwrap();
+    client.login_with_token("t").await.unwrap();
+    let all = collect_until_closed(&mut events).await;
+    let reason = all.iter().find_map(|e| match e {
+        Event::State { state: ConnectionState::Disconnected, reason } => reason.clone(),
+        _ => None,
+    });
+    assert!(reason.as_deref().is_some_and(|r| r.contains("max_message_size")), "{all:?}");
+}
+
+#[tokio::test]
+async fn a_server_that_never_completes_the_upgrade_times_the_connect_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/websocket", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        // Accept TCP, say nothing.
+        let (_tcp, _) = listener.accept().await.unwrap();
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    });
+    let options = ClientOptions { connect_timeout: Duration::from_millis(300), ..no_reconnect() };
+    let started = std::time::Instant::now();
+    let err = Client::connect(&url, options).await.unwrap_err();
+    assert!(matches!(&err, Error::Connection(m) if m.contains("timed out")), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

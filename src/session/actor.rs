@@ -213,6 +213,9 @@ impl Actor {
                         self.ping_sent = false;
                         self.on_frame(msg).await
                     }
+                    Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(e))) => {
+                        Err(format!("the server sent a message over max_message_size ({} bytes): {e}", self.options.max_message_size))
+                    }
                     Some(Err(e)) => Err(e.to_string()),
                     None => Err("the server closed the connection".into()),
                 },

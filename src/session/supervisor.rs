@@ -69,7 +69,7 @@ async fn supervise(
         // Attempts until one connects, the user closes, or the policy gives up.
         let outcome = loop {
             if !options.reconnect.allows(attempt) {
-                let why = format!("{reason}; gave up after {attempt} reconnect attempts");
+                let why = if attempt == 0 { reason.clone() } else { format!("{reason}; gave up after {attempt} reconnect attempts") };
                 break Err((why.clone(), Error::Connection(why), None));
             }
             let delay = options.reconnect.delay(attempt, random_unit());
