@@ -11,6 +11,11 @@ CFLAGS=(-std=c11 -Wall -Wextra -Werror -g -O1 -Iinclude)
 LIBS=(-Ltarget/debug -ldirectus_chat -Wl,-rpath,"$PWD/target/debug" -lpthread)
 gcc "${CFLAGS[@]}" -o "$out/chat_test" tests/c/chat_test.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -o "$out/chat" examples/c/chat.c "${LIBS[@]}"
+gcc "${CFLAGS[@]}" -o "$out/ffi_stress" tests/c/ffi_stress.c "${LIBS[@]}"
+gcc "${CFLAGS[@]}" -fsanitize=address -fno-omit-frame-pointer -o "$out/ffi_stress_asan" tests/c/ffi_stress.c "${LIBS[@]}"
+gcc "${CFLAGS[@]}" -fsanitize=address -fno-omit-frame-pointer -o "$out/chat_test_asan" tests/c/chat_test.c "${LIBS[@]}"
+# A sanitizer run that silently lost its sanitizer would prove nothing.
+ldd "$out/ffi_stress_asan" | grep -q libasan || { echo "AddressSanitizer is not linked into ffi_stress_asan" >&2; exit 1; }
 # The header is C++-compatible too.
 g++ -std=c++17 -Wall -Wextra -Werror -Iinclude -x c++ -fsyntax-only - <<<'#include "directus_chat.h"
 int main() { return dchat_version_number() == 0; }'
@@ -22,6 +27,16 @@ set -a; . "$dir/env.txt"; set +a
 
 "$out/chat_test" callback
 "$out/chat_test" poll
+
+# Misuse and stress (NULLs, double close, use after close, 8 threads sending, 1,000
+# connect/free cycles) under AddressSanitizer (with LeakSanitizer) and under valgrind;
+# the chat flow under both too.
+export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1
+"$out/ffi_stress_asan"
+"$out/chat_test_asan" callback
+VG=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99)
+"${VG[@]}" "$out/ffi_stress"
+"${VG[@]}" "$out/chat_test" poll
 
 # The example, driven like a user: a message from Ada is in the history, Kevin types a line.
 history="history line $$ $RANDOM"

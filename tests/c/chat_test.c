@@ -340,7 +340,7 @@ int main(int argc, char **argv) {
     uint64_t ks = 0, as = 0;
     CHECK_OK(dchat_subscribe_chat(kevin.client, &ks));
     char query[256];
-    snprintf(query, sizeof query, "{\"fields\":[\"*\",\"user_created.first_name\"],\"sort\":\"date_created\"}");
+    snprintf(query, sizeof query, "{\"fields\":[\"*\",\"user_created.first_name\"],\"sort\":\"date_created\",\"limit\":-1}");
     CHECK_OK(dchat_subscribe(ada.client, coll, query, NULL, &as));
     CHECK(ks != 0 && as != 0);
     tc_t *both[2] = {&kevin, &ada};
