@@ -302,3 +302,51 @@ async fn refresh_token_login_and_expiring_access_tokens() {
     }
     assert!(renewals >= 2, "the server never expired the 4 s token? renewals: {renewals}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_two_minute_session_with_five_second_tokens_never_loses_auth_or_events() {
+    let server = Directus::start(support::directus::ServerOptions {
+        env: vec![("ACCESS_TOKEN_TTL".into(), "5s".into())],
+        ..Default::default()
+    });
+    let user = server.user2();
+    let (client, mut events) = connect(&server).await;
+    client.login(&user.email, &user.password).await.unwrap();
+    let sub = client.subscribe(client.chat_subscription()).await.unwrap();
+    let tag = unique("long session");
+    let mut sent = 0usize;
+    let mut received = 0usize;
+    let mut renewals = 0usize;
+    let end = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut next_send = tokio::time::Instant::now();
+    while tokio::time::Instant::now() < end || received < sent {
+        if tokio::time::Instant::now() >= next_send && tokio::time::Instant::now() < end {
+            client.send_message_nowait(&format!("{tag} {sent}")).unwrap();
+            sent += 1;
+            next_send += Duration::from_millis(500);
+        }
+        let ev = match tokio::time::timeout(Duration::from_millis(100), events.next()).await {
+            Ok(ev) => ev.expect("stream open"),
+            Err(_) => continue,
+        };
+        match ev {
+            Event::State { state: ConnectionState::Authenticated, .. } => renewals += 1,
+            Event::State { state: state @ (ConnectionState::Disconnected | ConnectionState::Closed), reason } => {
+                panic!("unexpected state {state:?}: {reason:?}")
+            }
+            Event::Error { error } => panic!("error event: {error:?}"),
+            Event::Reply { result: Err(e), .. } => panic!("a send failed: {e:?}"),
+            Event::Subscription { uid, kind: SubscriptionKind::Create, data } if uid == sub.uid() => {
+                for m in client.chat().messages(&data) {
+                    assert_eq!(m.text, format!("{tag} {received}"), "in order, none missing");
+                    received += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(sent >= 200, "sent only {sent}");
+    assert_eq!(received, sent);
+    assert!(renewals >= 20, "only {renewals} renewals in 2 minutes of 5 s tokens");
+    eprintln!("2-minute session: {sent} sent, {received} received, {renewals} token renewals");
+}
