@@ -362,6 +362,14 @@ enum dchat_status dchat_options_set_ca_pem(struct dchat_options *options, const 
 enum dchat_status dchat_options_set_auth_mode(struct dchat_options *options,
                                               enum dchat_auth_mode mode);
 
+// Sets how many events may wait for the host (in the poll queue or for the callback
+// thread) before the session stops reading the socket until the host catches up
+// (default 100,000). Memory stays bounded; a host that stalls longer than the server's
+// heartbeat period is disconnected by the server and caught up without gaps after the
+// session reconnects.
+enum dchat_status dchat_options_set_max_buffered_events(struct dchat_options *options,
+                                                        size_t events);
+
 // Sets the largest message accepted from the server, in bytes (default 16 MiB).
 enum dchat_status dchat_options_set_max_message_size(struct dchat_options *options, size_t bytes);
 

@@ -13,7 +13,7 @@ use crate::event::Event;
 use crate::options::ClientOptions;
 use crate::protocol::{AuthCredentials, ClientMessage, EventFilter, ItemAction};
 use crate::secret::Secret;
-use crate::session::{self, retry_for, Command, EventSink, Reply, SessionHandle, SubscriptionSpec};
+use crate::session::{self, retry_for, Command, EventSink, Flow, Reply, SessionHandle, SubscriptionSpec};
 use crate::transport::Endpoint;
 
 /// What to subscribe to: a collection, optionally one item, one kind of event and a query.
@@ -186,10 +186,14 @@ impl ItemsRequest {
 pub struct Events {
     rx: mpsc::UnboundedReceiver<Event>,
     ended: bool,
+    flow: Arc<Flow>,
 }
 
 impl Events {
     fn take(&mut self, event: Option<Event>) -> Option<Event> {
+        if event.is_some() {
+            self.flow.taken();
+        }
         match event {
             Some(e) if e.is_closed() => {
                 self.ended = true;
@@ -265,18 +269,25 @@ impl Client {
         let sink: EventSink = Arc::new(move |event| {
             let _ = tx.send(event);
         });
-        let (client, ready) = Client::start(url, options, sink)?;
+        let (client, ready, flow) = Client::start(url, options, sink)?;
         ready.await.unwrap_or(Err(Error::Closed))?;
-        Ok((client, Events { rx, ended: false }))
+        Ok((client, Events { rx, ended: false, flow }))
     }
 
     /// Starts a session that reports its events to `sink` (called on a runtime thread;
-    /// it must not block). The receiver says when the socket is open.
-    pub(crate) fn start(url: &str, options: ClientOptions, sink: EventSink) -> Result<(Client, oneshot::Receiver<Result<()>>)> {
+    /// it must not block). The receiver says when the socket is open; whoever takes the
+    /// events tells the returned [`Flow`] (`taken`) for each.
+    pub(crate) fn start(url: &str, options: ClientOptions, sink: EventSink) -> Result<(Client, oneshot::Receiver<Result<()>>, Arc<Flow>)> {
         let endpoint = Endpoint::parse(url)?;
         let options = Arc::new(options);
-        let (session, ready) = session::start(endpoint, options.clone(), sink.clone());
-        Ok((Client { session, options, sink, next_id: Arc::new(AtomicU64::new(1)) }, ready))
+        let flow = Flow::new(options.max_buffered_events);
+        let counted = flow.clone();
+        let sink: EventSink = Arc::new(move |event| {
+            counted.given();
+            sink(event)
+        });
+        let (session, ready) = session::start(endpoint, options.clone(), sink.clone(), flow.clone());
+        Ok((Client { session, options, sink, next_id: Arc::new(AtomicU64::new(1)) }, ready, flow))
     }
 
     fn next_id(&self) -> u64 {

@@ -114,6 +114,12 @@ pub struct ClientOptions {
     pub max_queued: usize,
     /// Reconnection after a lost connection.
     pub reconnect: ReconnectPolicy,
+    /// How many events may wait for the user (in `Events`, a poll queue, or the
+    /// callback thread) before the session stops reading the socket until the user
+    /// catches up. Memory stays bounded; a user who stalls longer than the server's
+    /// heartbeat period is disconnected by the server and caught up, without gaps,
+    /// after reconnecting.
+    pub max_buffered_events: usize,
     /// How many items per subscription the session remembers (key and digest) to
     /// deliver what was missed across a reconnect exactly once. Beyond it the oldest
     /// are forgotten: an item older than that which reappears counts as new.
@@ -137,6 +143,7 @@ impl Default for ClientOptions {
             max_queued: 1024,
             reconnect: ReconnectPolicy::default(),
             track_limit: 10_000,
+            max_buffered_events: 100_000,
             heartbeat: Some(Duration::from_secs(30)),
             chat: ChatConfig::default(),
         }

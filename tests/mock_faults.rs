@@ -451,3 +451,52 @@ async fn a_server_that_never_completes_the_upgrade_times_the_connect_out() {
     assert!(matches!(&err, Error::Connection(m) if m.contains("timed out")), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_who_stops_reading_holds_the_server_back_and_loses_nothing() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    const N: usize = 20_000;
+    let pushed = Arc::new(AtomicUsize::new(0));
+    let counter = pushed.clone();
+    let url = mock(move |mut ws| {
+        Box::pin(async move {
+            accept_auth(&mut ws).await;
+            let sub = recv_json(&mut ws).await;
+            send_json(&mut ws, json!({"type":"subscription","event":"init","data":[],"uid":sub["uid"]})).await;
+            let _catch_up = recv_json(&mut ws).await;
+            let pad = "p".repeat(1000);
+            for i in 0..N {
+                let ev = json!({"type":"subscription","event":"create","uid":sub["uid"],"data":[{"id":i,"pad":pad}]});
+                if ws.send(Message::Text(ev.to_string().into())).await.is_err() {
+                    return;
+                }
+                counter.store(i + 1, Ordering::SeqCst);
+            }
+            while let Some(Ok(_)) = ws.next().await {}
+        })
+    })
+    .await;
+    let options = ClientOptions { max_buffered_events: 100, ..no_reconnect() };
+    let (client, mut events) = Client::connect(&url, options).await.unwrap();
+    client.login_with_token("t").await.unwrap();
+    let sub = client.subscribe(directus_chat::SubscribeRequest::new("messages").query(json!({"limit": -1}))).await.unwrap();
+    // Not reading: the session stops reading too, and the server's writes back up.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let while_stalled = pushed.load(Ordering::SeqCst);
+    assert!(while_stalled < N, "the server could push everything ({while_stalled}) while nobody read");
+    let mut next = 0;
+    while next < N {
+        match tokio::time::timeout(Duration::from_secs(20), events.next()).await.expect("events flow again").expect("open") {
+            Event::Subscription { uid, kind: SubscriptionKind::Create, data } if uid == sub.uid() => {
+                for item in data.as_array().unwrap() {
+                    assert_eq!(item["id"].as_u64(), Some(next as u64), "in order, none lost");
+                    next += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    eprintln!("server pushed {while_stalled} of {N} events while the user was not reading; all {N} delivered after");
+    client.close().await.unwrap();
+}

@@ -76,11 +76,11 @@ pub extern "C" fn dchat_connect(url: *const c_char, options: *const dchat_option
         };
         let chat = Arc::new(inner.chat.clone());
         let (sink, deliverer) = Deliverer::new(delivery, chat.clone());
-        let (client, ready) = Client::start(url, inner, sink)?;
+        let (client, ready, flow) = Client::start(url, inner, sink)?;
         block_on(ready).unwrap_or(Err(Error::Closed))?;
         let handle = Box::new(dchat_client { client, deliverer, chat });
         let owner = handle.owner();
-        if let Err(e) = handle.deliverer.start(owner) {
+        if let Err(e) = handle.deliverer.start(owner, flow) {
             let _ = handle.shut_down();
             return Err(e);
         }

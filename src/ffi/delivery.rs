@@ -16,7 +16,7 @@ use super::options::{Delivery, UserData};
 use super::status::{dchat_status, FfiError, FfiResult};
 use crate::chat::ChatConfig;
 use crate::event::Event;
-use crate::session::EventSink;
+use crate::session::{EventSink, Flow};
 
 thread_local! {
     /// The client whose callback (or wake hook) this thread is running, as an address.
@@ -53,6 +53,7 @@ fn guard_closed(deliver: impl Fn(Event) + Send + Sync + 'static) -> EventSink {
 pub(crate) struct PollQueue {
     state: Mutex<PollState>,
     ready: Condvar,
+    flow: once_cell::sync::OnceCell<Arc<Flow>>,
 }
 
 #[derive(Default)]
@@ -82,6 +83,9 @@ impl PollQueue {
             if let Some(e) = st.events.pop_front() {
                 if e.is_closed() {
                     st.closed_taken = true;
+                }
+                if let Some(flow) = self.flow.get() {
+                    flow.taken();
                 }
                 return Ok(e);
             }
@@ -159,8 +163,9 @@ impl Deliverer {
         }
     }
 
-    /// Starts the delivery thread, once the client's handle (at address `owner`) exists.
-    pub(crate) fn start(&self, owner: usize) -> FfiResult {
+    /// Starts the delivery thread, once the client's handle (at address `owner`) exists;
+    /// each event handed over is reported to `flow`.
+    pub(crate) fn start(&self, owner: usize, flow: Arc<Flow>) -> FfiResult {
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
                 .name(name.into())
@@ -171,6 +176,7 @@ impl Deliverer {
             Deliverer::Callback { pending, thread, chat } => {
                 if let Some((rx, cb, ud)) = pending.lock().take() {
                     let chat = chat.clone();
+                    let flow = flow.clone();
                     let handle = spawn(
                         "dchat-dispatch",
                         Box::new(move || {
@@ -179,6 +185,7 @@ impl Deliverer {
                                 let ev = dchat_event::new(event, chat.clone());
                                 // SAFETY: the user's callback, called as the header documents.
                                 run_as_callback_of(owner, || unsafe { cb(ud.ptr(), &ev) });
+                                flow.taken();
                                 if closed {
                                     break;
                                 }
@@ -188,7 +195,8 @@ impl Deliverer {
                     *thread.lock() = Some(handle);
                 }
             }
-            Deliverer::Poll { pending, thread, .. } => {
+            Deliverer::Poll { pending, thread, queue } => {
+                let _ = queue.flow.set(flow.clone());
                 if let Some((rx, wake, ud)) = pending.lock().take() {
                     let handle = spawn(
                         "dchat-notify",

@@ -189,6 +189,22 @@ pub extern "C" fn dchat_options_set_auth_mode(options: *mut dchat_options, mode:
     })
 }
 
+/// Sets how many events may wait for the host (in the poll queue or for the callback
+/// thread) before the session stops reading the socket until the host catches up
+/// (default 100,000). Memory stays bounded; a host that stalls longer than the server's
+/// heartbeat period is disconnected by the server and caught up without gaps after the
+/// session reconnects.
+#[no_mangle]
+pub extern "C" fn dchat_options_set_max_buffered_events(options: *mut dchat_options, events: usize) -> dchat_status {
+    boundary(|| {
+        if events == 0 {
+            return Err(FfiError::new(dchat_status::DCHAT_ERR_INVALID_ARGUMENT, "the event buffer must hold at least one event"));
+        }
+        handle_mut(options, "options")?.inner.max_buffered_events = events;
+        Ok(())
+    })
+}
+
 /// Sets the largest message accepted from the server, in bytes (default 16 MiB).
 #[no_mangle]
 pub extern "C" fn dchat_options_set_max_message_size(options: *mut dchat_options, bytes: usize) -> dchat_status {

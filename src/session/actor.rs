@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 use super::pending::Pending;
 use super::retry::{read_back, Retry};
 use super::tracker::Tracker;
-use super::{Command, EventSink, Reply, SubscriptionSpec};
+use super::{Command, EventSink, Flow, Reply, SubscriptionSpec};
 use crate::error::Error;
 use crate::event::{ConnectionState, Event};
 use crate::options::{AuthMode, ClientOptions};
@@ -104,6 +104,7 @@ const UNSUBSCRIBE_PREFIX: &str = "unsubscribe:";
 pub(super) struct Actor {
     options: Arc<ClientOptions>,
     sink: EventSink,
+    flow: Arc<Flow>,
     socket: Option<Socket>,
     pending: Pending,
     subscriptions: HashMap<String, Sub>,
@@ -135,10 +136,11 @@ pub(super) struct Actor {
 }
 
 impl Actor {
-    pub(super) fn new(options: Arc<ClientOptions>, sink: EventSink, socket: Socket) -> Self {
+    pub(super) fn new(options: Arc<ClientOptions>, sink: EventSink, flow: Arc<Flow>, socket: Socket) -> Self {
         Actor {
             options,
             sink,
+            flow,
             socket: Some(socket),
             pending: Pending::default(),
             subscriptions: HashMap::new(),
@@ -205,9 +207,14 @@ impl Actor {
             if let Some((_, until)) = &closing {
                 wake = wake.min(*until);
             }
+            // Bounded memory: while the user has `max_buffered_events` waiting, the
+            // socket is not read.
+            let flow = self.flow.clone();
+            let paused = flow.is_full();
             let Some(socket) = self.socket.as_mut() else { return Exit::Lost("not connected".into()) };
             let step = tokio::select! {
-                frame = socket.next() => match frame {
+                _ = flow.room(), if paused => Ok(()),
+                frame = socket.next(), if !paused => match frame {
                     Some(Ok(msg)) => {
                         self.last_heard = Instant::now();
                         self.ping_sent = false;
@@ -255,9 +262,10 @@ impl Actor {
         let now = Instant::now();
         self.expire(now);
         let Some(hb) = self.options.heartbeat else { return Ok(()) };
-        if !self.ready() {
+        if !self.ready() || self.flow.is_full() {
             // Before authentication in handshake mode any frame but `auth` makes the
-            // server hang up, so the client's own pings wait until then.
+            // server hang up, so the client's own pings wait until then; and while the
+            // user is not taking events, silence is ours, not the server's.
             self.last_heard = now;
             return Ok(());
         }

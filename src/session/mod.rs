@@ -7,6 +7,7 @@
 //! code.
 
 mod actor;
+mod flow;
 mod pending;
 mod reply;
 mod retry;
@@ -23,6 +24,7 @@ use crate::event::Event;
 use crate::options::ClientOptions;
 use crate::protocol::{AuthCredentials, ClientMessage, EventFilter};
 use crate::transport::Endpoint;
+pub(crate) use flow::Flow;
 pub(crate) use reply::Reply;
 pub(crate) use retry::{retry_for, Retry};
 
@@ -92,13 +94,15 @@ impl SessionHandle {
 
 /// Starts a session task on the shared runtime. The receiver tells when the socket is
 /// first open (or why it could not be opened; the sink then also got `Closed`).
+/// `sink` must count what it gives with `flow` (see [`Flow`]).
 pub(crate) fn start(
     endpoint: Endpoint,
     options: Arc<ClientOptions>,
     sink: EventSink,
+    flow: Arc<Flow>,
 ) -> (SessionHandle, oneshot::Receiver<Result<(), Error>>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let (ready_tx, ready_rx) = oneshot::channel();
-    crate::runtime::handle().spawn(supervisor::run(endpoint, options, sink, rx, ready_tx));
+    crate::runtime::handle().spawn(supervisor::run(endpoint, options, sink, flow, rx, ready_tx));
     (SessionHandle { commands: tx }, ready_rx)
 }

@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::actor::{Actor, Exit};
-use super::{Command, EventSink};
+use super::{Command, EventSink, Flow};
 use crate::error::Error;
 use crate::event::{ConnectionState, Event};
 use crate::options::ClientOptions;
@@ -21,11 +21,12 @@ pub(super) async fn run(
     endpoint: Endpoint,
     options: Arc<ClientOptions>,
     sink: EventSink,
+    flow: Arc<Flow>,
     mut commands: mpsc::UnboundedReceiver<Command>,
     ready: oneshot::Sender<Result<(), Error>>,
 ) {
     let guard = sink.clone();
-    let run = AssertUnwindSafe(supervise(endpoint, options, sink, &mut commands, ready)).catch_unwind();
+    let run = AssertUnwindSafe(supervise(endpoint, options, sink, flow, &mut commands, ready)).catch_unwind();
     if run.await.is_err() {
         log::error!("directus-chat session task panicked; closing it");
         refuse_commands(&mut commands);
@@ -37,6 +38,7 @@ async fn supervise(
     endpoint: Endpoint,
     options: Arc<ClientOptions>,
     sink: EventSink,
+    flow: Arc<Flow>,
     commands: &mut mpsc::UnboundedReceiver<Command>,
     ready: oneshot::Sender<Result<(), Error>>,
 ) {
@@ -53,7 +55,7 @@ async fn supervise(
     sink(Event::State { state: ConnectionState::Connected, reason: None });
     let _ = ready.send(Ok(()));
 
-    let mut actor = Actor::new(options.clone(), sink.clone(), socket);
+    let mut actor = Actor::new(options.clone(), sink.clone(), flow, socket);
     let mut attempt: u32 = 0;
     let (reason, error, close_reply) = loop {
         let reason = match actor.serve(commands).await {
