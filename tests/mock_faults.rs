@@ -58,6 +58,13 @@ async fn accept_auth(ws: &mut Ws) {
     send_json(ws, json!({"type":"auth","status":"ok","uid": auth["uid"], "refresh_token":"r1"})).await;
 }
 
+fn disconnect_reason(events: &[Event]) -> Option<String> {
+    events.iter().find_map(|e| match e {
+        Event::State { state: ConnectionState::Disconnected, reason } => reason.clone(),
+        _ => None,
+    })
+}
+
 fn states_of(events: &[Event]) -> Vec<ConnectionState> {
     events.iter().filter_map(|e| if let Event::State { state, .. } = e { Some(*state) } else { None }).collect()
 }
@@ -305,10 +312,7 @@ async fn stalled_server_is_detected_by_the_client_heartbeat() {
     let (client, mut events) = Client::connect(&url, options).await.unwrap();
     client.login_with_token("t").await.unwrap();
     let all = collect_until_closed(&mut events).await;
-    let reason = all.iter().find_map(|e| match e {
-        Event::State { state: ConnectionState::Disconnected, reason } => reason.clone(),
-        _ => None,
-    });
+    let reason = disconnect_reason(&all);
     assert!(reason.as_deref().is_some_and(|r| r.contains("no answer")), "{all:?}");
 }
 
@@ -429,10 +433,7 @@ async fn an_oversized_frame_ends_the_connection_with_a_reason() {
     let (client, mut events) = Client::connect(&url, options).await.unwrap();
     client.login_with_token("t").await.unwrap();
     let all = collect_until_closed(&mut events).await;
-    let reason = all.iter().find_map(|e| match e {
-        Event::State { state: ConnectionState::Disconnected, reason } => reason.clone(),
-        _ => None,
-    });
+    let reason = disconnect_reason(&all);
     assert!(reason.as_deref().is_some_and(|r| r.contains("max_message_size")), "{all:?}");
 }
 
@@ -498,5 +499,62 @@ async fn a_user_who_stops_reading_holds_the_server_back_and_loses_nothing() {
         }
     }
     eprintln!("server pushed {while_stalled} of {N} events while the user was not reading; all {N} delivered after");
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_full_queue_fails_the_request_that_does_not_fit() {
+    let url = mock(|mut ws| {
+        Box::pin(async move {
+            // Never answers the login: requests wait in the queue.
+            while let Some(Ok(_)) = ws.next().await {}
+        })
+    })
+    .await;
+    let options = ClientOptions { max_queued: 2, request_timeout: Duration::from_secs(2), ..no_reconnect() };
+    let (client, _events) = Client::connect(&url, options).await.unwrap();
+    let login = client.login_with_token("t");
+    let a = client.read("messages", json!({}));
+    let b = client.read("messages", json!({}));
+    let c = client.read("messages", json!({}));
+    let (_, a, b, c) = tokio::join!(login, a, b, c);
+    assert_eq!(c, Err(Error::QueueFull), "the third does not fit");
+    assert_eq!((a, b), (Err(Error::Timeout), Err(Error::Timeout)), "the queued ones end too");
+}
+
+#[tokio::test]
+async fn invalid_utf8_in_a_text_frame_closes_with_a_reason_and_the_client_recovers() {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    let url = mock_each(2, |i, mut ws| {
+        Box::pin(async move {
+            accept_auth(&mut ws).await;
+            if i == 0 {
+                let bad = Frame::message(vec![b'{', 0xff, 0xfe, b'}'], OpCode::Data(Data::Text), true);
+                let _ = ws.send(Message::Frame(bad)).await;
+                while let Some(Ok(_)) = ws.next().await {}
+                return;
+            }
+            let req = recv_json(&mut ws).await;
+            send_json(&mut ws, json!({"type":"items","data":[],"uid":req["uid"]})).await;
+            while let Some(Ok(_)) = ws.next().await {}
+        })
+    })
+    .await;
+    let options = ClientOptions {
+        reconnect: ReconnectPolicy { first_delay: Duration::from_millis(50), ..ReconnectPolicy::default() },
+        ..ClientOptions::default()
+    };
+    let (client, mut events) = Client::connect(&url, options).await.unwrap();
+    client.login_with_token("t").await.unwrap();
+    let mut reason = None;
+    while reason.is_none() {
+        if let Event::State { state: ConnectionState::Disconnected, reason: r } = events.next().await.unwrap() {
+            reason = r;
+        }
+    }
+    assert!(reason.as_deref().is_some_and(|r| r.to_lowercase().contains("utf")), "{reason:?}");
+    // Recovered: authenticated again on a new connection, and requests work.
+    assert_eq!(client.read("messages", json!({})).await, Ok(json!([])));
     client.close().await.unwrap();
 }

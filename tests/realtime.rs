@@ -350,3 +350,70 @@ async fn a_two_minute_session_with_five_second_tokens_never_loses_auth_or_events
     assert!(renewals >= 20, "only {renewals} renewals in 2 minutes of 5 s tokens");
     eprintln!("2-minute session: {sent} sent, {received} received, {renewals} token renewals");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn joining_a_room_during_a_flood_misses_nothing_and_shows_nothing_twice() {
+    let server = Directus::start(Default::default());
+    let (flooder, _fe) = connect(&server).await;
+    flooder.login_with_token(&server.user1().token).await.unwrap();
+    let tag = unique("flood");
+    let total = 1500;
+    let sent: Vec<u64> = (0..total).map(|i| flooder.send_message_nowait(&format!("{tag} {i}")).unwrap()).collect();
+    assert_eq!(sent.len(), total);
+    // Join while the flood is being written.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let (joiner, mut events) = connect(&server).await;
+    joiner.login_with_token(&server.user2().token).await.unwrap();
+    let query = json!({"fields": ["*"], "sort": "date_created", "limit": -1});
+    let sub = joiner.subscribe(SubscribeRequest::new(server.collection()).query(query)).await.unwrap();
+    let mut seen = std::collections::BTreeMap::new();
+    let mut duplicates = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while seen.values().filter(|t: &&String| t.starts_with(&tag)).count() < total {
+        let ev = tokio::time::timeout_at(deadline, events.next()).await.expect("the whole flood arrives").expect("open");
+        if let Event::Subscription { uid, kind, data } = ev {
+            if uid != sub.uid() {
+                continue;
+            }
+            for item in data.as_array().cloned().unwrap_or_default() {
+                let text = item["text"].as_str().unwrap_or_default().to_owned();
+                let had = seen.insert(item["id"].to_string(), text);
+                if had.is_some() && kind != SubscriptionKind::Update {
+                    duplicates.push(item["id"].to_string());
+                }
+            }
+        }
+    }
+    assert!(duplicates.is_empty(), "shown twice: {duplicates:?}");
+    let table: Value = serde_json::from_str(&server.rest("GET", "/items/messages?limit=-1&fields=id,text", None)).unwrap();
+    let table: std::collections::BTreeMap<String, String> =
+        table["data"].as_array().unwrap().iter().map(|i| (i["id"].to_string(), i["text"].as_str().unwrap().to_owned())).collect();
+    assert_eq!(seen, table, "the joiner's view equals the table");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_user_gets_a_clear_auth_error_not_a_silent_session() {
+    let server = Directus::start(support::directus::ServerOptions {
+        env: vec![("ACCESS_TOKEN_TTL".into(), "3s".into())],
+        ..Default::default()
+    });
+    let user = server.user1();
+    let (client, mut events) = connect(&server).await;
+    client.login(&user.email, &user.password).await.unwrap();
+    let users: Value = serde_json::from_str(&server.rest("GET", &format!("/users?filter[email][_eq]={}&fields=id", user.email), None)).unwrap();
+    let id = users["data"][0]["id"].as_str().unwrap().to_owned();
+    server.rest("PATCH", &format!("/users/{id}"), Some(r#"{"status":"suspended"}"#));
+    // When the access token expires, neither the refresh token nor the password works.
+    let mut auth_errors = Vec::new();
+    let mut closed_reason = None;
+    while closed_reason.is_none() {
+        match tokio::time::timeout(Duration::from_secs(20), events.next()).await.expect("the session reacts").expect("open") {
+            Event::Error { error } => auth_errors.push(error),
+            Event::State { state: ConnectionState::Closed, reason } => closed_reason = reason,
+            _ => {}
+        }
+    }
+    assert!(!auth_errors.is_empty(), "no auth error event before closing");
+    assert!(closed_reason.as_deref().is_some_and(|r| r.contains("authentication failed")), "{closed_reason:?} after {auth_errors:?}");
+    eprintln!("revoked user: errors {:?}; closed: {closed_reason:?}", auth_errors.iter().map(|e| e.code().to_owned()).collect::<Vec<_>>());
+}

@@ -154,7 +154,7 @@ impl Directus {
     /// An admin REST call; returns the response body.
     pub fn rest(&self, method: &str, path: &str, body: Option<&str>) -> String {
         let mut cmd = Command::new("curl");
-        cmd.args(["-sS", "-m", "30", "-X", method, "-H", "Content-Type: application/json"]);
+        cmd.args(["-sS", "-g", "-m", "30", "-X", method, "-H", "Content-Type: application/json"]);
         cmd.arg("-H").arg(format!("Authorization: Bearer {}", self.admin_token()));
         if let Some(b) = body {
             cmd.args(["-d", b]);
