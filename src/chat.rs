@@ -1,5 +1,7 @@
 //! The chat view of a collection: which fields hold the text, the author and the date.
 
+use std::borrow::Cow;
+
 use serde_json::{json, Value};
 
 /// Where a chat message's parts live in a collection, as in Directus' chat guides.
@@ -55,12 +57,34 @@ pub struct ChatMessage {
     pub raw: Value,
 }
 
-fn scalar_text(v: &Value) -> Option<String> {
+fn scalar_text(v: &Value) -> Option<Cow<'_, str>> {
     match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+        Value::String(s) => Some(Cow::Borrowed(s.as_str())),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
         _ => None,
+    }
+}
+
+/// The parts of one chat message, borrowed from its item: what the C surface needs,
+/// without the copy of the whole item a [`ChatMessage`] keeps.
+pub(crate) struct MessageParts<'a> {
+    pub id: Cow<'a, str>,
+    pub text: Cow<'a, str>,
+    pub author: Option<Cow<'a, str>>,
+    pub date: Option<Cow<'a, str>>,
+    pub item: &'a Value,
+}
+
+impl MessageParts<'_> {
+    fn into_message(self) -> ChatMessage {
+        ChatMessage {
+            id: self.id.into_owned(),
+            text: self.text.into_owned(),
+            author: self.author.map(Cow::into_owned),
+            date: self.date.map(Cow::into_owned),
+            raw: self.item.clone(),
+        }
     }
 }
 
@@ -92,24 +116,33 @@ impl ChatConfig {
     /// Reads one item as a chat message. Returns `None` when the item is not an object
     /// or has no primary key.
     pub fn message(&self, item: &Value) -> Option<ChatMessage> {
+        self.parts(item).map(MessageParts::into_message)
+    }
+
+    fn parts<'a>(&self, item: &'a Value) -> Option<MessageParts<'a>> {
         let obj = item.as_object()?;
         let id = obj.get(&self.id_field).and_then(scalar_text)?;
         let text = obj.get(&self.text_field).and_then(scalar_text).unwrap_or_default();
         let author = self.author_path.split('.').try_fold(item, |v, key| v.get(key)).and_then(scalar_text);
         let date = obj.get(&self.date_field).and_then(scalar_text);
-        Some(ChatMessage { id, text, author, date, raw: item.clone() })
+        Some(MessageParts { id, text, author, date, item })
     }
 
     /// Reads every item of an event's data (an array, or a single object) as chat
     /// messages, skipping what is not a message, oldest first when every message has
     /// a date (Directus sends ISO 8601 UTC dates, which sort as text).
     pub fn messages(&self, data: &Value) -> Vec<ChatMessage> {
-        let mut messages: Vec<ChatMessage> = match data {
-            Value::Array(items) => items.iter().filter_map(|i| self.message(i)).collect(),
-            Value::Object(_) => self.message(data).into_iter().collect(),
+        self.message_parts(data).into_iter().map(MessageParts::into_message).collect()
+    }
+
+    /// Like [`ChatConfig::messages`], borrowing from `data`.
+    pub(crate) fn message_parts<'a>(&self, data: &'a Value) -> Vec<MessageParts<'a>> {
+        let mut messages: Vec<MessageParts<'a>> = match data {
+            Value::Array(items) => items.iter().filter_map(|i| self.parts(i)).collect(),
+            Value::Object(_) => self.parts(data).into_iter().collect(),
             _ => Vec::new(),
         };
-        if messages.iter().all(|m| m.date.is_some()) {
+        if messages.len() > 1 && messages.iter().all(|m| m.date.is_some()) {
             messages.sort_by(|a, b| a.date.cmp(&b.date));
         }
         messages

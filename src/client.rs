@@ -13,7 +13,7 @@ use crate::event::Event;
 use crate::options::ClientOptions;
 use crate::protocol::{AuthCredentials, ClientMessage, EventFilter, ItemAction};
 use crate::secret::Secret;
-use crate::session::{self, retry_for, Command, EventSink, Flow, Reply, SessionHandle, SubscriptionSpec};
+use crate::session::{self, retry_for, Batch, Command, EventSink, Flow, Reply, SessionHandle, SubscriptionSpec};
 use crate::transport::Endpoint;
 
 /// What to subscribe to: a collection, optionally one item, one kind of event and a query.
@@ -281,12 +281,13 @@ impl Client {
         let endpoint = Endpoint::parse(url)?;
         let options = Arc::new(options);
         let flow = Flow::new(options.max_buffered_events);
-        let counted = flow.clone();
+        let batch = Batch::new(sink);
+        let (counted, held) = (flow.clone(), batch.clone());
         let sink: EventSink = Arc::new(move |event| {
             counted.given();
-            sink(event)
+            held.give(event)
         });
-        let (session, ready) = session::start(endpoint, options.clone(), sink.clone(), flow.clone());
+        let (session, ready) = session::start(endpoint, options.clone(), sink.clone(), flow.clone(), batch);
         Ok((Client { session, options, sink, next_id: Arc::new(AtomicU64::new(1)) }, ready, flow))
     }
 

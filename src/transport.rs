@@ -94,9 +94,17 @@ pub(crate) fn tls_config(tls: &TlsOptions) -> Result<Arc<ClientConfig>, Error> {
     Ok(Arc::new(config))
 }
 
+/// The initial read buffer of a connection.
+const READ_BUFFER: usize = 8 * 1024;
+
 /// Opens the WebSocket, with TLS for `wss://`.
 pub(crate) async fn open(endpoint: &Endpoint, options: &ClientOptions, tls: Option<Arc<ClientConfig>>) -> Result<Socket, Error> {
     let mut config = WebSocketConfig::default();
+    // tungstenite zero-fills its whole read buffer before the first read, so its
+    // default of 128 KiB costs every session 128 KiB of resident memory. 8 KiB still
+    // takes about 40 chat events per read (benchmarked: 10,000 sessions, and the event
+    // flood, in BENCHMARKS.md); bigger messages grow the buffer as they need.
+    config.read_buffer_size = READ_BUFFER;
     config.max_message_size = Some(options.max_message_size);
     config.max_frame_size = Some(options.max_message_size);
     let connector = match (endpoint.is_tls(), tls) {

@@ -94,7 +94,8 @@ pub struct dchat_event {
 
 fn c(text: &str) -> CString {
     // Interior NULs cannot cross into C strings; they are dropped rather than truncating.
-    CString::new(text.replace('\0', "")).unwrap_or_default()
+    // Text without one (all but hostile input) is copied once.
+    CString::new(text).unwrap_or_else(|_| CString::new(text.replace('\0', "")).unwrap_or_default())
 }
 
 impl dchat_event {
@@ -170,7 +171,7 @@ impl dchat_event {
                 return Vec::new();
             }
             self.chat
-                .messages(&self.data)
+                .message_parts(&self.data)
                 .into_iter()
                 .map(|m| Message {
                     id: c(&m.id),

@@ -4,16 +4,15 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde_json::Value;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::pending::Pending;
 use super::retry::{read_back, Retry};
 use super::tracker::Tracker;
-use super::{Command, EventSink, Flow, Reply, SubscriptionSpec};
+use super::{Batch, Command, Commands, EventSink, Flow, Reply, SubscriptionSpec};
 use crate::error::Error;
 use crate::event::{ConnectionState, Event};
 use crate::options::{AuthMode, ClientOptions};
@@ -99,12 +98,16 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// How long a close waits for requests already on the wire.
 const CLOSE_DRAIN: Duration = Duration::from_secs(5);
 const UNSUBSCRIBE_PREFIX: &str = "unsubscribe:";
+/// Frames already buffered that are worked through in one go, their events handed
+/// over together (see [`Batch`]).
+const BURST: usize = 256;
 
 /// The state of one session across its connections.
 pub(super) struct Actor {
     options: Arc<ClientOptions>,
     sink: EventSink,
     flow: Arc<Flow>,
+    batch: Arc<Batch>,
     socket: Option<Socket>,
     pending: Pending,
     subscriptions: HashMap<String, Sub>,
@@ -136,11 +139,12 @@ pub(super) struct Actor {
 }
 
 impl Actor {
-    pub(super) fn new(options: Arc<ClientOptions>, sink: EventSink, flow: Arc<Flow>, socket: Socket) -> Self {
+    pub(super) fn new(options: Arc<ClientOptions>, sink: EventSink, flow: Arc<Flow>, batch: Arc<Batch>, socket: Socket) -> Self {
         Actor {
             options,
             sink,
             flow,
+            batch,
             socket: Some(socket),
             pending: Pending::default(),
             subscriptions: HashMap::new(),
@@ -193,7 +197,7 @@ impl Actor {
     ///
     /// A close lets requests already written finish first (up to [`CLOSE_DRAIN`]), so a
     /// message sent just before closing is not left in doubt.
-    pub(super) async fn serve(&mut self, commands: &mut mpsc::UnboundedReceiver<Command>) -> Exit {
+    pub(super) async fn serve(&mut self, commands: &mut Commands) -> Exit {
         let mut closing: Option<(Option<Reply>, Instant)> = None;
         loop {
             if let Some((_, until)) = &closing {
@@ -214,19 +218,8 @@ impl Actor {
             let Some(socket) = self.socket.as_mut() else { return Exit::Lost("not connected".into()) };
             let step = tokio::select! {
                 _ = flow.room(), if paused => Ok(()),
-                frame = socket.next(), if !paused => match frame {
-                    Some(Ok(msg)) => {
-                        self.last_heard = Instant::now();
-                        self.ping_sent = false;
-                        self.on_frame(msg).await
-                    }
-                    Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(e))) => {
-                        Err(format!("the server sent a message over max_message_size ({} bytes): {e}", self.options.max_message_size))
-                    }
-                    Some(Err(e)) => Err(e.to_string()),
-                    None => Err("the server closed the connection".into()),
-                },
-                cmd = commands.recv(), if closing.is_none() => match cmd {
+                frame = socket.next(), if !paused => self.on_frames(frame).await,
+                cmd = commands.recv(), if closing.is_none() => match cmd.map(|c| *c) {
                     Some(Command::Close { reply }) => {
                         closing = Some((Some(reply), Instant::now() + CLOSE_DRAIN));
                         Ok(())
@@ -247,6 +240,40 @@ impl Actor {
                 }
                 return Exit::Lost(reason);
             }
+        }
+    }
+
+    /// A frame from the socket, then the frames already buffered behind it (up to
+    /// [`BURST`], and only while the user has room), with their events handed over
+    /// together when done.
+    async fn on_frames(&mut self, first: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>) -> Result<(), String> {
+        let _hold = self.batch.hold();
+        let mut result = self.on_socket_item(first).await;
+        for _ in 1..BURST {
+            if result.is_err() || self.flow.is_full() {
+                break;
+            }
+            let Some(socket) = self.socket.as_mut() else { break };
+            match socket.next().now_or_never() {
+                Some(frame) => result = self.on_socket_item(frame).await,
+                None => break,
+            }
+        }
+        result
+    }
+
+    async fn on_socket_item(&mut self, frame: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>) -> Result<(), String> {
+        match frame {
+            Some(Ok(msg)) => {
+                self.last_heard = Instant::now();
+                self.ping_sent = false;
+                self.on_frame(msg).await
+            }
+            Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(e))) => {
+                Err(format!("the server sent a message over max_message_size ({} bytes): {e}", self.options.max_message_size))
+            }
+            Some(Err(e)) => Err(e.to_string()),
+            None => Err("the server closed the connection".into()),
         }
     }
 
@@ -322,12 +349,8 @@ impl Actor {
 
     /// Sends what waited for the session to be ready: subscriptions first, then requests.
     async fn become_ready(&mut self) -> Result<(), String> {
-        let unsent: Vec<(String, ClientMessage)> = self
-            .subscriptions
-            .iter()
-            .filter(|(_, s)| !s.sent)
-            .map(|(uid, s)| (uid.clone(), subscribe_message(uid, &s.spec)))
-            .collect();
+        let unsent: Vec<(String, ClientMessage)> =
+            self.subscriptions.iter().filter(|(_, s)| !s.sent).map(|(uid, s)| (uid.clone(), subscribe_message(uid, &s.spec))).collect();
         for (uid, msg) in unsent {
             if let Some(s) = self.subscriptions.get_mut(&uid) {
                 s.sent = true;
@@ -522,19 +545,23 @@ impl Actor {
         if kind == SubscriptionKind::Init {
             self.pending.complete(&uid, Ok(Value::Null));
         }
-        self.next_catch_up += 1;
-        let catch_up_uid = format!("catchup-{}", self.next_catch_up);
         let Some(sub) = self.subscriptions.get_mut(&uid) else { return Ok(()) };
         let Some(tracker) = sub.tracker.as_mut() else {
             self.emit(Event::Subscription { uid, kind, data });
             return Ok(());
         };
         let out = if kind == SubscriptionKind::Init { tracker.on_init(data) } else { tracker.on_event(kind, data).into_iter().collect() };
-        let catch_up = if kind == SubscriptionKind::Init && tracker.wants_catch_up() { sub.catch_up(catch_up_uid.clone()) } else { None };
+        let catch_up = if kind == SubscriptionKind::Init && tracker.wants_catch_up() {
+            self.next_catch_up += 1;
+            let catch_up_uid = format!("catchup-{}", self.next_catch_up);
+            sub.catch_up(catch_up_uid.clone()).map(|msg| (catch_up_uid, msg))
+        } else {
+            None
+        };
         for (kind, data) in out {
             self.emit(Event::Subscription { uid: uid.clone(), kind, data });
         }
-        if let Some(msg) = catch_up {
+        if let Some((catch_up_uid, msg)) = catch_up {
             self.catch_ups.insert(catch_up_uid, uid);
             self.write(&msg).await?;
         }
@@ -661,7 +688,8 @@ impl Actor {
                     resend.push((key, sent.frame.clone()));
                 }
                 _ => {
-                    let why = format!("connection lost before the server answered ({reason}); the request may or may not have been applied");
+                    let why =
+                        format!("connection lost before the server answered ({reason}); the request may or may not have been applied");
                     self.complete(&key, Err(Error::Connection(why)));
                 }
             }
@@ -692,11 +720,11 @@ impl Actor {
 
     /// Takes commands while disconnected until `until`; returns `Some` when the user
     /// closed (with the close's reply, if any).
-    pub(super) async fn idle_until(&mut self, commands: &mut mpsc::UnboundedReceiver<Command>, until: Instant) -> Option<Option<Reply>> {
+    pub(super) async fn idle_until(&mut self, commands: &mut Commands, until: Instant) -> Option<Option<Reply>> {
         loop {
             let wake = self.next_wake().min(until);
             tokio::select! {
-                cmd = commands.recv() => match cmd {
+                cmd = commands.recv() => match cmd.map(|c| *c) {
                     Some(Command::Close { reply }) => return Some(Some(reply)),
                     None => return Some(None),
                     Some(cmd) => {

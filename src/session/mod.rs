@@ -7,6 +7,7 @@
 //! code.
 
 mod actor;
+mod batch;
 mod flow;
 mod pending;
 mod reply;
@@ -24,6 +25,7 @@ use crate::event::Event;
 use crate::options::ClientOptions;
 use crate::protocol::{AuthCredentials, ClientMessage, EventFilter};
 use crate::transport::Endpoint;
+pub(crate) use batch::Batch;
 pub(crate) use flow::Flow;
 pub(crate) use reply::Reply;
 pub(crate) use retry::{retry_for, Retry};
@@ -66,24 +68,29 @@ impl Command {
     }
 }
 
+/// The session's end of its command channel. Commands travel boxed: the channel
+/// allocates its slots in blocks of 32 up front, and a block of boxes is 256 bytes
+/// where a block of commands (up to ~230 bytes each) was over 7 KiB per session.
+pub(crate) type Commands = mpsc::UnboundedReceiver<Box<Command>>;
+
 /// The user side of a running session.
 #[derive(Clone)]
 pub(crate) struct SessionHandle {
-    commands: mpsc::UnboundedSender<Command>,
+    commands: mpsc::UnboundedSender<Box<Command>>,
 }
 
 impl SessionHandle {
     /// Hands a command to the session. If the session has ended, the command's reply
     /// is dropped, which reports [`Error::Closed`].
     pub(crate) fn send(&self, command: Command) {
-        let _ = self.commands.send(command);
+        let _ = self.commands.send(Box::new(command));
     }
 
     /// Hands a command to the session, or gives it back if the session has ended.
     // The command comes back whole because its reply must be disarmed by the caller.
     #[allow(clippy::result_large_err)]
     pub(crate) fn try_send(&self, command: Command) -> Result<(), Command> {
-        self.commands.send(command).map_err(|e| e.0)
+        self.commands.send(Box::new(command)).map_err(|e| *e.0)
     }
 
     /// Whether the session task has ended.
@@ -94,15 +101,17 @@ impl SessionHandle {
 
 /// Starts a session task on the shared runtime. The receiver tells when the socket is
 /// first open (or why it could not be opened; the sink then also got `Closed`).
-/// `sink` must count what it gives with `flow` (see [`Flow`]).
+/// `sink` must count what it gives with `flow` (see [`Flow`]) and pass it through
+/// `batch`, which the session holds while it works through buffered frames.
 pub(crate) fn start(
     endpoint: Endpoint,
     options: Arc<ClientOptions>,
     sink: EventSink,
     flow: Arc<Flow>,
+    batch: Arc<Batch>,
 ) -> (SessionHandle, oneshot::Receiver<Result<(), Error>>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let (ready_tx, ready_rx) = oneshot::channel();
-    crate::runtime::handle().spawn(supervisor::run(endpoint, options, sink, flow, rx, ready_tx));
+    crate::runtime::handle().spawn(supervisor::run(endpoint, options, sink, flow, batch, rx, ready_tx));
     (SessionHandle { commands: tx }, ready_rx)
 }

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use futures_util::FutureExt;
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::actor::{Actor, Exit};
-use super::{Command, EventSink, Flow};
+use super::{Batch, Command, Commands, EventSink, Flow};
 use crate::error::Error;
 use crate::event::{ConnectionState, Event};
 use crate::options::ClientOptions;
@@ -22,11 +22,12 @@ pub(super) async fn run(
     options: Arc<ClientOptions>,
     sink: EventSink,
     flow: Arc<Flow>,
-    mut commands: mpsc::UnboundedReceiver<Command>,
+    batch: Arc<Batch>,
+    mut commands: Commands,
     ready: oneshot::Sender<Result<(), Error>>,
 ) {
     let guard = sink.clone();
-    let run = AssertUnwindSafe(supervise(endpoint, options, sink, flow, &mut commands, ready)).catch_unwind();
+    let run = AssertUnwindSafe(supervise(endpoint, options, sink, flow, batch, &mut commands, ready)).catch_unwind();
     if run.await.is_err() {
         log::error!("directus-chat session task panicked; closing it");
         refuse_commands(&mut commands);
@@ -39,7 +40,8 @@ async fn supervise(
     options: Arc<ClientOptions>,
     sink: EventSink,
     flow: Arc<Flow>,
-    commands: &mut mpsc::UnboundedReceiver<Command>,
+    batch: Arc<Batch>,
+    commands: &mut Commands,
     ready: oneshot::Sender<Result<(), Error>>,
 ) {
     let tls = match endpoint.is_tls().then(|| transport::tls_config(&options.tls)).transpose() {
@@ -55,7 +57,7 @@ async fn supervise(
     sink(Event::State { state: ConnectionState::Connected, reason: None });
     let _ = ready.send(Ok(()));
 
-    let mut actor = Actor::new(options.clone(), sink.clone(), flow, socket);
+    let mut actor = Actor::new(options.clone(), sink.clone(), flow, batch, socket);
     let mut attempt: u32 = 0;
     let (reason, error, close_reply) = loop {
         let reason = match actor.serve(commands).await {
@@ -109,7 +111,7 @@ async fn supervise(
     }
 }
 
-fn fail_to_start(sink: &EventSink, commands: &mut mpsc::UnboundedReceiver<Command>, ready: oneshot::Sender<Result<(), Error>>, e: Error) {
+fn fail_to_start(sink: &EventSink, commands: &mut Commands, ready: oneshot::Sender<Result<(), Error>>, e: Error) {
     log::warn!("{e}");
     sink(Event::State { state: ConnectionState::Disconnected, reason: Some(e.to_string()) });
     refuse_commands(commands);
@@ -118,10 +120,10 @@ fn fail_to_start(sink: &EventSink, commands: &mut mpsc::UnboundedReceiver<Comman
 }
 
 /// Refuses every command still queued or sent later; their replies report `Closed`.
-fn refuse_commands(commands: &mut mpsc::UnboundedReceiver<Command>) {
+fn refuse_commands(commands: &mut Commands) {
     commands.close();
     while let Ok(cmd) = commands.try_recv() {
-        match cmd {
+        match *cmd {
             // A close on a closed session has nothing left to do: it succeeded.
             Command::Close { reply } => reply.send(Ok(Value::Null)),
             other => drop(other),

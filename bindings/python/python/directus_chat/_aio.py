@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any, AsyncIterator, Callable, Dict, Optional, Sequence, TypeVar
+import threading
+from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Sequence, TypeVar
 
 from ._client import Client, Subscription
 from ._errors import ClosedError
@@ -29,13 +30,29 @@ class AsyncSubscription:
         self._queue: "asyncio.Queue[Optional[Event]]" = asyncio.Queue()
         self._sub: Optional[Subscription] = None
         self._ended = False
+        # Events from the dispatcher thread not yet moved into the queue; one wake-up
+        # of the loop moves all of them (a wake-up per event made asyncio the slowest
+        # way to read a burst: see BENCHMARKS.md).
+        self._handover: List[Optional[Event]] = []
+        self._handover_lock = threading.Lock()
 
     def _push_threadsafe(self, event: Optional[Event]) -> None:
         # On the client's dispatcher thread: hand over to the loop, never block it.
+        with self._handover_lock:
+            self._handover.append(event)
+            if len(self._handover) > 1:
+                return  # a wake-up is already on its way and will take this one too
         try:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, event)
+            self._loop.call_soon_threadsafe(self._take_handover)
         except RuntimeError:
             pass  # the loop is closed: nobody is listening any more
+
+    def _take_handover(self) -> None:
+        # On the loop: move what the dispatcher handed over into the queue, in order.
+        with self._handover_lock:
+            events, self._handover = self._handover, []
+        for event in events:
+            self._queue.put_nowait(event)
 
     @property
     def uid(self) -> str:
@@ -53,10 +70,14 @@ class AsyncSubscription:
         """The next event; ``None`` on timeout; raises :class:`ClosedError` once ended."""
         if self._ended:
             raise ClosedError("CLOSED", "the subscription has ended")
-        try:
-            event = await asyncio.wait_for(self._queue.get(), timeout)
-        except asyncio.TimeoutError:
-            return None
+        if not self._queue.empty():
+            # Already here: no timer, no task (wait_for costs both on every call).
+            event = self._queue.get_nowait()
+        else:
+            try:
+                event = await asyncio.wait_for(self._queue.get(), timeout)
+            except asyncio.TimeoutError:
+                return None
         if event is None:
             self._ended = True
             raise ClosedError("CLOSED", "the subscription has ended")
