@@ -39,11 +39,15 @@ scripts/fuzz.sh 200000 2>&1 | tee -a "$log"
 echo "== Python tests" >&2
 scripts/test-python.sh 2>&1 | tee -a "$log"
 
+echo "== a quick run of the benchmark harness (scripts/bench.sh --smoke)" >&2
+scripts/bench.sh --smoke 2>&1 | tee -a "$log" || echo "bench smoke: 0 passed, 1 failed" | tee -a "$log"
+
 # One closing line over every suite.
 awk '
   /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
   /^(chat_test [a-z]+|demo): [0-9]+ passed, [0-9]+ failed$/ { p += $(NF-3); f += $(NF-1) }
   /^fuzz: [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }
+  /^bench smoke: [0-9]+ passed, [0-9]+ failed$/ { p += $3; f += $5 }
   /^([0-9]+ failed, )?[0-9]+ passed.* in [0-9.]+s/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1) } }
   END { printf "all suites: %d passed, %d failed\n", p, f; exit (f > 0) }
 ' "$log"

@@ -1,0 +1,223 @@
+"""Turns the JSON lines of one scripts/bench.sh run into BENCHMARKS.md and a PNG chart."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+from typing import Any, Dict, List, Optional
+
+RAW = "raw tokio-tungstenite + serde_json"
+JS = "@directus/sdk iterator"
+C_CALLBACK = "directus-chat C ABI, callback"
+PY_CALLBACK = "directus-chat Python, callback"
+PY_WEBSOCKETS = "Python websockets + json"
+
+
+def sh(cmd: str) -> str:
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=20).stdout.strip()
+    except Exception:
+        return ""
+
+
+def machine() -> List[str]:
+    cpu = sh("lscpu | sed -n 's/^Model name: *//p' | head -n 1") or platform.processor()
+    mem_kib = sh("awk '/MemTotal/ {print $2}' /proc/meminfo")
+    mem = f"{int(mem_kib) / 1024 / 1024:.1f} GiB" if mem_kib.isdigit() else "?"
+    return [
+        f"- CPU: {cpu}, {os.cpu_count()} logical cores (shared with other work on this machine)",
+        f"- memory: {mem}; kernel {platform.release()}",
+        f"- {sh('rustc --version')}; {sh('gcc --version | head -n 1')}",
+        f"- Python {platform.python_version()}; Node {sh('node --version')}",
+    ]
+
+
+def flood_table(rows: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    """Per client: the median over rounds of events/s, CPU and RSS."""
+    by: Dict[str, List[Dict[str, Any]]] = {}
+    for r in rows:
+        by.setdefault(r["client"], []).append(r)
+    out: Dict[str, Dict[str, Any]] = {}
+    for client, rs in by.items():
+        rate = statistics.median(r["events_per_s"] for r in rs)
+        out[client] = {
+            "events_per_s": rate,
+            "rounds": [round(r["events_per_s"]) for r in rs],
+            "delivered": statistics.median(r["delivered"] for r in rs),
+            "sent": rs[0]["sent"],
+            "cpu_us_per_event": statistics.median(r["cpu_s"] / max(r["delivered"], 1) * 1e6 for r in rs),
+            "max_rss_mib": max(r["max_rss_kib"] for r in rs) / 1024,
+        }
+    return out
+
+
+def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    return a / b if a is not None and b else None
+
+
+def fmt_ratio(x: Optional[float]) -> str:
+    return "n/a" if x is None else f"{x:.2f}×"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--chart", required=True)
+    ap.add_argument("--events", type=int, required=True)
+    ap.add_argument("--repeat", type=int, required=True)
+    ap.add_argument("--profile", required=True)
+    ap.add_argument("--sdk-version", default="?")
+    ap.add_argument("--smoke", action="store_true")
+    a = ap.parse_args()
+
+    lines = [json.loads(l) for l in open(a.results) if l.strip()]
+    failed = [l for l in lines if "failed" in l]
+    flood = flood_table([l["result"] for l in lines if l["kind"] == "flood" and "result" in l])
+    scale = [l["result"] for l in lines if l["kind"] == "scale" and "result" in l]
+    latency = {l["result"]["client"]: l["result"] for l in lines if l["kind"] == "latency" and "result" in l}
+
+    raw = flood.get(RAW, {}).get("events_per_s")
+    js_name = next((c for c in flood if c.startswith(JS)), None)
+    js = flood[js_name]["events_per_s"] if js_name else None
+
+    md: List[str] = []
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    md.append("# Benchmarks")
+    md.append("")
+    md.append(f"Written by `scripts/bench.sh` on {now}" + (" (SMOKE RUN: tiny sizes, debug build; numbers mean nothing)" if a.smoke else "") + ".")
+    md.append("")
+    md += machine()
+    md.append(f"- build: {a.profile}; @directus/sdk {a.sdk_version}")
+    md.append("")
+    md.append("## Event flood")
+    md.append("")
+    md.append(
+        f"A loopback server (`bench/src/bin/flood_server.rs`) accepts the auth and the chat subscription, "
+        f"then pushes {a.events:,} subscription `create` events (about 200 bytes each: id, text, "
+        f"date_created, user_created.first_name) back to back. Each client, in its own process, "
+        f"reads them and touches every message's text; events/s is delivered events from the `init` "
+        f"to the last one received, the median of {a.repeat} round(s) run in turns against the same server. "
+        f"Clients count what they get (2 s without an event ends a run): the JS SDK drops events. "
+        f"CPU is the client process's user+system time over the same span."
+    )
+    md.append("")
+    md.append("| client | events/s | vs raw | vs JS SDK | delivered / sent | CPU µs/event | peak RSS MiB | rounds (events/s) |")
+    md.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for client, f in flood.items():
+        md.append(
+            f"| {client} | {f['events_per_s']:,.0f} | {fmt_ratio(ratio(f['events_per_s'], raw))} | "
+            f"{fmt_ratio(ratio(f['events_per_s'], js))} | {f['delivered']:,.0f} / {f['sent']:,} | "
+            f"{f['cpu_us_per_event']:.2f} | {f['max_rss_mib']:.1f} | {', '.join(f'{x:,}' for x in f['rounds'])} |"
+        )
+    md.append("")
+    md.append("## Sessions in one process")
+    md.append("")
+    md.append(
+        "Authenticated sessions, each subscribed to the chat, opened through the Rust API against the "
+        "flood server (no events); memory per session is (RSS after − RSS before) / N, threads from "
+        "`/proc/self/status`. (The C and Python surfaces add one delivery thread per client, so the "
+        "scale test uses the Rust API; the sessions themselves share the library's fixed I/O threads.)"
+    )
+    md.append("")
+    md.append("| sessions | KiB per session | threads | connect+auth+subscribe per s | RSS before → after (MiB) |")
+    md.append("| ---: | ---: | ---: | ---: | --- |")
+    for s in scale:
+        md.append(
+            f"| {s['sessions']:,} | {s['kib_per_session']:.1f} | {s['threads']} | {s['sessions_per_s']:,.0f} | "
+            f"{s['rss_before_kib'] / 1024:.1f} → {s['rss_after_kib'] / 1024:.1f} |"
+        )
+    md.append("")
+    md.append("## Round trip against a real Directus")
+    md.append("")
+    md.append(
+        "Directus 12.4.0 from the test bed (`scripts/directus.sh`, SQLite, on this machine): the time from "
+        "sending a chat message to receiving its own subscription `create` event, alternating message by "
+        "message between our Rust API and a raw tokio-tungstenite client on their own connections."
+    )
+    md.append("")
+    md.append("| client | messages | p50 ms | p99 ms | mean ms | max ms |")
+    md.append("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, l in latency.items():
+        md.append(f"| {name} | {l['messages']:,} | {l['p50_ms']:.2f} | {l['p99_ms']:.2f} | {l['mean_ms']:.2f} | {l['max_ms']:.2f} |")
+    md.append("")
+
+    # Targets of issue #5, checked against this run.
+    md.append("## Targets")
+    md.append("")
+    md.append("| target | measured | met |")
+    md.append("| --- | --- | --- |")
+
+    def target(what: str, measured: str, ok: Optional[bool]) -> None:
+        md.append(f"| {what} | {measured} | {'n/a' if ok is None else ('yes' if ok else 'no')} |")
+
+    c_cb = flood.get(C_CALLBACK, {}).get("events_per_s")
+    r1, r2 = ratio(c_cb, raw), ratio(c_cb, js)
+    target("C callback ≥ 0.9× raw baseline", fmt_ratio(r1), None if r1 is None else r1 >= 0.9)
+    target("C callback ≥ 3× JS SDK", fmt_ratio(r2), None if r2 is None else r2 >= 3)
+    py_cb = flood.get(PY_CALLBACK, {}).get("events_per_s")
+    r3, r4 = ratio(py_cb, js), ratio(py_cb, flood.get(PY_WEBSOCKETS, {}).get("events_per_s"))
+    target("Python callback ≥ 1× JS SDK", fmt_ratio(r3), None if r3 is None else r3 >= 1)
+    target("Python callback ≥ 2× Python websockets + json", fmt_ratio(r4), None if r4 is None else r4 >= 2)
+    big = max(scale, key=lambda s: s["sessions"]) if scale else None
+    if big:
+        fixed = len({s["threads"] for s in scale}) == 1
+        target(
+            f"{big['sessions']:,} sessions at ≤ 32 KiB each, fixed thread count",
+            f"{big['kib_per_session']:.1f} KiB, threads {', '.join(str(s['threads']) for s in scale)} at {', '.join(str(s['sessions']) for s in scale)} sessions",
+            big["kib_per_session"] <= 32 and fixed,
+        )
+    ours, rawl = latency.get("directus-chat Rust API"), latency.get("raw tokio-tungstenite")
+    if ours and rawl:
+        p50, p99 = ratio(ours["p50_ms"], rawl["p50_ms"]), ratio(ours["p99_ms"], rawl["p99_ms"])
+        target("round trip within 1.05× of raw (p50)", fmt_ratio(p50), p50 is not None and p50 <= 1.05)
+        target("round trip within 1.05× of raw (p99)", fmt_ratio(p99), p99 is not None and p99 <= 1.05)
+    md.append("")
+    if failed:
+        md.append("## Runs that failed")
+        md.append("")
+        for f in failed:
+            md.append(f"- {f['kind']}: `{f['failed']}`")
+        md.append("")
+    notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "NOTES.md")
+    if os.path.exists(notes) and not a.smoke:
+        md.append(open(notes).read().rstrip())
+        md.append("")
+    md.append("![events per second and CPU per event](bench/chart.png)")
+    md.append("")
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    with open(a.out, "w") as fh:
+        fh.write("\n".join(md))
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(flood)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
+    rates = [flood[n]["events_per_s"] for n in names]
+    colors = ["#1f77b4" if n.startswith("directus-chat") else "#999999" for n in names]
+    ax1.barh(names, rates, color=colors)
+    ax1.set_xscale("log")
+    ax1.set_xlabel("events delivered per second (log)")
+    ax1.invert_yaxis()
+    for i, v in enumerate(rates):
+        ax1.text(v, i, f" {v:,.0f}", va="center", fontsize=8)
+    ax2.barh(names, [flood[n]["cpu_us_per_event"] for n in names], color=colors)
+    ax2.set_xlabel("client CPU µs per delivered event")
+    ax2.invert_yaxis()
+    ax2.set_yticklabels([])
+    fig.suptitle(f"{a.events:,}-event flood on loopback ({now}); ours in blue")
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(a.chart)), exist_ok=True)
+    fig.savefig(a.chart, dpi=110)
+
+
+if __name__ == "__main__":
+    main()

