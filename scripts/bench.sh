@@ -138,8 +138,12 @@ mkdir -p "$directus_dir"
 scripts/directus.sh start "$directus_dir" --watch-pid $$ >"$work/directus.env"
 set -a; . "$work/directus.env"; set +a
 log "latency: $latency messages against $DIRECTUS_WS_URL"
-"$bin/latency" --url "$DIRECTUS_WS_URL" --token "$DCHAT_USER1_TOKEN" --count "$latency" 2>"$work/client.err" | grep '^{' \
-  | while read -r line; do echo "{\"kind\":\"latency\",\"result\":$line}" >>"$results"; log "latency: $line"; done || true
+if timeout 1200 "$bin/latency" --url "$DIRECTUS_WS_URL" --token "$DCHAT_USER1_TOKEN" --count "$latency" >"$work/latency.out" 2>"$work/client.err"; then
+  grep '^{' "$work/latency.out" | while read -r line; do echo "{\"kind\":\"latency\",\"result\":$line}" >>"$results"; log "latency: $line"; done
+else
+  log "latency FAILED"; sed 's/^/    /' "$work/client.err" >&2
+  echo '{"kind":"latency","failed":"latency run"}' >>"$results"
+fi
 scripts/directus.sh stop "$directus_dir" >/dev/null 2>&1 || true
 directus_dir=""
 

@@ -1,6 +1,6 @@
 //! Round-trip latency against a real Directus: the time from sending a chat message to
 //! receiving the subscription's `create` event for it, for our Rust API and for a raw
-//! tokio-tungstenite client, alternating message by message so both see the same
+//! tokio-tungstenite client, alternating in blocks of messages so both see the same
 //! server state. Prints one JSON line per client with p50/p99 in milliseconds.
 
 use std::time::{Duration, Instant};
@@ -18,40 +18,45 @@ const WAIT: Duration = Duration::from_secs(10);
 
 async fn raw_open(url: &str, token: &str) -> Raw {
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("raw connect");
-    let send = |v: Value| Message::Text(v.to_string().into());
-    ws.send(send(json!({"type": "auth", "access_token": token}))).await.expect("raw auth");
-    ws.send(send(json!({"type": "subscribe", "collection": "messages", "uid": "chat",
+    ws.send(text(json!({"type": "auth", "access_token": token}))).await.expect("raw auth");
+    // In handshake mode nothing but the auth may come before the server accepted it.
+    raw_wait(&mut ws, |v| v["type"] == "auth" && v["status"] == "ok").await;
+    ws.send(text(json!({"type": "subscribe", "collection": "messages", "uid": "chat",
         "query": {"fields": ["*", "user_created.first_name"], "sort": "-date_created", "limit": 100}})))
         .await
         .expect("raw subscribe");
-    // Wait for the init.
+    raw_wait(&mut ws, |v| v["event"] == "init").await;
+    ws
+}
+
+fn text(v: Value) -> Message {
+    Message::Text(v.to_string().into())
+}
+
+/// Reads frames (answering the server's pings) until one matches; panics after [`WAIT`].
+async fn raw_wait(ws: &mut Raw, want: impl Fn(&Value) -> bool) -> Value {
     loop {
-        let Some(Ok(Message::Text(t))) = ws.next().await else { panic!("raw: no init") };
+        let next = tokio::time::timeout(WAIT, ws.next()).await.expect("raw: nothing in time");
+        let Some(Ok(Message::Text(t))) = next else { panic!("raw: connection ended") };
         let v: Value = serde_json::from_str(t.as_str()).expect("JSON");
         if v["type"] == "ping" {
-            ws.send(send(json!({"type": "pong"}))).await.expect("pong");
+            ws.send(text(json!({"type": "pong"}))).await.expect("pong");
         }
-        if v["event"] == "init" {
-            return ws;
+        if v["status"] == "error" {
+            panic!("raw: server error {v}");
+        }
+        if want(&v) {
+            return v;
         }
     }
 }
 
-async fn raw_round_trip(ws: &mut Raw, text: &str) -> Duration {
+async fn raw_round_trip(ws: &mut Raw, message: &str) -> Duration {
     let start = Instant::now();
-    let msg = json!({"type": "items", "collection": "messages", "action": "create", "data": {"text": text}, "uid": "send"});
-    ws.send(Message::Text(msg.to_string().into())).await.expect("raw send");
-    loop {
-        let next = tokio::time::timeout(WAIT, ws.next()).await.expect("raw: no create event in time");
-        let Some(Ok(Message::Text(t))) = next else { panic!("raw: connection ended") };
-        let v: Value = serde_json::from_str(t.as_str()).expect("JSON");
-        if v["type"] == "ping" {
-            ws.send(Message::Text(json!({"type": "pong"}).to_string().into())).await.expect("pong");
-        }
-        if v["event"] == "create" && v["data"][0]["text"] == text {
-            return start.elapsed();
-        }
-    }
+    let msg = json!({"type": "items", "collection": "messages", "action": "create", "data": {"text": message}, "uid": "send"});
+    ws.send(text(msg)).await.expect("raw send");
+    raw_wait(ws, |v| v["event"] == "create" && v["data"][0]["text"] == message).await;
+    start.elapsed()
 }
 
 async fn ours_round_trip(client: &Client, events: &mut directus_chat::Events, uid: &str, text: &str) -> Duration {
@@ -75,33 +80,44 @@ fn summary(name: &str, mut v: Vec<Duration>) -> Value {
     json!({"client": name, "messages": v.len(), "p50_ms": at(0.5), "p99_ms": at(0.99), "mean_ms": mean, "max_ms": ms(*v.last().unwrap())})
 }
 
+/// Messages per block. Each client is the only subscriber while its block runs: Directus
+/// re-reads every event once per subscriber, one after the other, so a second
+/// subscriber would always get its event a read later than the first.
+const BLOCK: usize = 50;
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let url = required("--url");
     let token = required("--token");
     let count: usize = arg("--count", 1000);
-    let mut raw = raw_open(&url, &token).await;
-    let (client, mut events) = Client::connect(&url, ClientOptions::default()).await.expect("connect");
-    client.login_with_token(&token).await.expect("login");
-    let sub = client.subscribe(client.chat_subscription()).await.expect("subscribe");
     let run = std::process::id();
-    // A few unmeasured rounds warm both paths (server caches, allocator).
-    for i in 0..5 {
-        raw_round_trip(&mut raw, &format!("warm raw {run} {i}")).await;
-        ours_round_trip(&client, &mut events, sub.uid(), &format!("warm ours {run} {i}")).await;
-    }
     let (mut r, mut o) = (Vec::with_capacity(count), Vec::with_capacity(count));
-    for i in 0..count {
-        // Alternate who goes first so neither always meets a server just woken by the other.
-        if i % 2 == 0 {
-            r.push(raw_round_trip(&mut raw, &format!("lat raw {run} {i}")).await);
-            o.push(ours_round_trip(&client, &mut events, sub.uid(), &format!("lat ours {run} {i}")).await);
-        } else {
-            o.push(ours_round_trip(&client, &mut events, sub.uid(), &format!("lat ours {run} {i}")).await);
-            r.push(raw_round_trip(&mut raw, &format!("lat raw {run} {i}")).await);
+    let mut block = 0;
+    while r.len() < count {
+        let n = BLOCK.min(count - r.len());
+        // Alternate who goes first, so neither always meets a server just woken by the other.
+        for ours_turn in if block % 2 == 0 { [false, true] } else { [true, false] } {
+            if ours_turn {
+                let (client, mut events) = Client::connect(&url, ClientOptions::default()).await.expect("connect");
+                client.login_with_token(&token).await.expect("login");
+                let sub = client.subscribe(client.chat_subscription()).await.expect("subscribe");
+                // One unmeasured round warms the path (and takes the catch-up read's answer).
+                ours_round_trip(&client, &mut events, sub.uid(), &format!("warm ours {run} {block}")).await;
+                for i in 0..n {
+                    o.push(ours_round_trip(&client, &mut events, sub.uid(), &format!("lat ours {run} {block} {i}")).await);
+                }
+                let _ = client.close().await;
+            } else {
+                let mut raw = raw_open(&url, &token).await;
+                raw_round_trip(&mut raw, &format!("warm raw {run} {block}")).await;
+                for i in 0..n {
+                    r.push(raw_round_trip(&mut raw, &format!("lat raw {run} {block} {i}")).await);
+                }
+                let _ = raw.close(None).await;
+            }
         }
+        block += 1;
     }
     println!("{}", summary("raw tokio-tungstenite", r));
     println!("{}", summary("directus-chat Rust API", o));
-    let _ = client.close().await;
 }
