@@ -164,6 +164,9 @@ def main() -> None:
     r3, r4 = ratio(py_cb, js), ratio(py_cb, flood.get(PY_WEBSOCKETS, {}).get("events_per_s"))
     target("Python callback ≥ 1× JS SDK", fmt_ratio(r3), None if r3 is None else r3 >= 1)
     target("Python callback ≥ 2× Python websockets + json", fmt_ratio(r4), None if r4 is None else r4 >= 2)
+    node = flood.get(next((c for c in flood if c.endswith("(no SDK)")), ""), {}).get("events_per_s")
+    r5 = ratio(c_cb, node)
+    target("(for reference) C callback vs bare Node WebSocket + JSON.parse", fmt_ratio(r5), None)
     big = max(scale, key=lambda s: s["sessions"]) if scale else None
     if big:
         fixed = len({s["threads"] for s in scale}) == 1

@@ -1,5 +1,5 @@
 /* The C ABI against the flood server, in callback mode or in poll/drain mode:
- *   flood callback|poll URL EVENTS
+ *   flood callback|poll URL EVENTS [LABEL]
  * Logs in with a token, subscribes to the chat, and for every create event reads each
  * message's text as a C program would. Stops at EVENTS delivered or after 2 s without
  * an event, and prints one JSON line (events/s from the init to the last event, CPU
@@ -64,8 +64,8 @@ static void check(enum dchat_status s, const char *what) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4) {
-    fprintf(stderr, "usage: %s callback|poll URL EVENTS\n", argv[0]);
+  if (argc != 4 && argc != 5) {
+    fprintf(stderr, "usage: %s callback|poll URL EVENTS [LABEL]\n", argv[0]);
     return 2;
   }
   int poll_mode = strcmp(argv[1], "poll") == 0;
@@ -110,9 +110,9 @@ int main(int argc, char **argv) {
   if (secs <= 0) secs = 1e-9;
   struct rusage u;
   getrusage(RUSAGE_SELF, &u);
-  printf("{\"client\":\"directus-chat C ABI, %s\",\"sent\":%llu,\"delivered\":%llu,\"seconds\":%.6f,"
+  printf("{\"client\":\"directus-chat C ABI, %s%s\",\"sent\":%llu,\"delivered\":%llu,\"seconds\":%.6f,"
          "\"events_per_s\":%.1f,\"cpu_s\":%.4f,\"max_rss_kib\":%ld,\"text_bytes\":%llu}\n",
-         poll_mode ? "poll/drain" : "callback", (unsigned long long)sent, (unsigned long long)c.delivered, secs,
+         poll_mode ? "poll/drain" : "callback", argc == 5 ? argv[4] : "", (unsigned long long)sent, (unsigned long long)c.delivered, secs,
          c.delivered / secs, cpu, u.ru_maxrss, (unsigned long long)c.bytes);
   fflush(stdout);
   dchat_free(client);

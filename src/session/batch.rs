@@ -17,32 +17,43 @@ use crate::event::Event;
 
 /// A sink that can hold events back for a moment.
 pub(crate) struct Batch {
-    held: Mutex<Option<Vec<Event>>>,
+    held: Mutex<Held>,
     inner: EventSink,
+}
+
+#[derive(Default)]
+struct Held {
+    holding: bool,
+    events: Vec<Event>,
+    /// The emptied vector of the last burst, kept so the next burst does not allocate.
+    spare: Vec<Event>,
 }
 
 impl Batch {
     /// A batch in front of `inner`.
     pub(crate) fn new(inner: EventSink) -> Arc<Batch> {
-        Arc::new(Batch { held: Mutex::new(None), inner })
+        Arc::new(Batch { held: Mutex::new(Held::default()), inner })
     }
 
     /// Gives one event: held while a [`Hold`] is alive, else passed on at once.
     pub(crate) fn give(&self, event: Event) {
         let mut held = self.held.lock();
-        match held.as_mut() {
-            Some(events) => events.push(event),
-            None => {
-                drop(held);
-                (self.inner)(event)
-            }
+        if held.holding {
+            held.events.push(event);
+        } else {
+            drop(held);
+            (self.inner)(event)
         }
     }
 
     /// Holds events back until the returned guard is dropped (also when unwinding, so
     /// a panicking session still delivers what it gave, and its final `Closed`).
     pub(crate) fn hold(self: &Arc<Self>) -> Hold {
-        self.held.lock().get_or_insert_with(Vec::new);
+        let mut held = self.held.lock();
+        held.holding = true;
+        if held.events.capacity() == 0 {
+            held.events = std::mem::take(&mut held.spare);
+        }
         Hold(self.clone())
     }
 }
@@ -52,10 +63,16 @@ pub(crate) struct Hold(Arc<Batch>);
 
 impl Drop for Hold {
     fn drop(&mut self) {
-        let events = self.0.held.lock().take();
-        for event in events.into_iter().flatten() {
+        let mut events = {
+            let mut held = self.0.held.lock();
+            held.holding = false;
+            std::mem::take(&mut held.events)
+        };
+        // Delivered without the lock: another thread giving meanwhile goes straight on.
+        for event in events.drain(..) {
             (self.0.inner)(event);
         }
+        self.0.held.lock().spare = events;
     }
 }
 
