@@ -137,8 +137,10 @@ def main() -> None:
     md.append("")
     md.append(
         "Directus 12.4.0 from the test bed (`scripts/directus.sh`, SQLite, on this machine): the time from "
-        "sending a chat message to receiving its own subscription `create` event, alternating message by "
-        "message between our Rust API and a raw tokio-tungstenite client on their own connections."
+        "sending a chat message to receiving its own subscription `create` event, for our Rust API and a raw "
+        "tokio-tungstenite client on their own connections, in alternating blocks of 50 messages with one "
+        "subscriber at a time (Directus re-reads each event once per subscriber, in turn, so a second "
+        "subscriber would always be served a read later)."
     )
     md.append("")
     md.append("| client | messages | p50 ms | p99 ms | mean ms | max ms |")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
+from typing import Optional
 
 from . import _native
 
@@ -12,13 +14,25 @@ __all__ = ["ensure_log_bridge", "set_log_level", "logger"]
 logger = logging.getLogger("directus_chat")
 _lock = threading.Lock()
 _started = False
+_stop = threading.Event()
+_thread: Optional[threading.Thread] = None
 
 
 def _pump() -> None:
     core = logger.getChild("core")
-    while True:
-        for level, target, message in _native.next_logs(1.0):
+    while not _stop.is_set():
+        for level, target, message in _native.next_logs(0.25):
             core.log(level, "%s", message, extra={"rust_target": target})
+
+
+def _stop_pump() -> None:
+    # At exit, before daemon threads are cut off: a daemon thread that comes back from
+    # the native wait while the interpreter finalizes is ended by pthread_exit inside
+    # Rust frames, which aborts the process ("FATAL: exception not rethrown"; seen in
+    # the asyncio benchmark). So the pump is stopped and joined while it still can be.
+    _stop.set()
+    if _thread is not None:
+        _thread.join(2.0)
 
 
 def ensure_log_bridge() -> None:
@@ -29,7 +43,10 @@ def ensure_log_bridge() -> None:
             return
         _started = True
         _native.install_log_bridge(logger.getEffectiveLevel() or logging.WARNING)
-        threading.Thread(target=_pump, name="directus-chat-log", daemon=True).start()
+        global _thread
+        _thread = threading.Thread(target=_pump, name="directus-chat-log", daemon=True)
+        _thread.start()
+        atexit.register(_stop_pump)
 
 
 def set_log_level(level: int) -> None:
