@@ -158,7 +158,9 @@ fi
 scripts/directus.sh stop "$directus_dir" >/dev/null 2>&1 || true
 directus_dir=""
 
-# ---- the report
+# ---- the report (the raw results are kept beside it: bench/report.py can redo it)
+mkdir -p "$out_dir/bench"
+cp "$results" "$out_dir/bench/results.jsonl"
 "$py" bench/report.py --results "$results" --out "$out_dir/BENCHMARKS.md" --chart "$out_dir/bench/chart.png" \
   --events "$events" --repeat "$repeat" --profile "$profile" --sdk-version "$sdk_version" $($smoke && echo --smoke)
 
