@@ -2,15 +2,16 @@
 # The game-loop example (examples/sdl/chat_overlay.c) in a real X server (Xvfb) against
 # a real Directus: Ada's message is in the history, the overlay sends one of Kevin's,
 # waits until its own create event is drawn, saves that frame and prints its chat lines.
-# Checks the lines and the screenshot (size, not blank, text drawn); the screenshot is
-# kept as target/sdl/chat_overlay.{bmp,png} for a human to look at.
+# A second run gets its message typed into the window (xdotool: key events through the
+# X server, Enter sends). Checks the lines and the screenshots (size, not blank, text
+# drawn); they are kept as target/sdl/chat_overlay{,_typed}.{bmp,png} for a human.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=target/sdl
 mkdir -p "$out"
 
 need=()
-for pkg in libsdl2-dev libsdl2-ttf-dev xvfb xauth fonts-dejavu-core; do
+for pkg in libsdl2-dev libsdl2-ttf-dev xvfb xauth xdotool fonts-dejavu-core; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -35,7 +36,7 @@ curl -fsS -X POST -H "Content-Type: application/json" -H "Authorization: Bearer 
   -d "{\"text\":\"$history\"}" "$DIRECTUS_URL/items/messages" >/dev/null
 sent="sent from the game loop $$"
 shot="$dir/overlay.bmp"
-rm -f "$out/chat_overlay.bmp" "$out/chat_overlay.png"
+rm -f "$out"/chat_overlay*.bmp "$out"/chat_overlay*.png
 
 # A real X server (Xvfb) with a window: the x11 video driver, not SDL's offscreen one.
 status=0
@@ -47,16 +48,40 @@ cat "$dir/overlay.err" >&2
 pass=0; fail=0
 ok() { pass=$((pass+1)); }
 bad() { fail=$((fail+1)); echo "sdl overlay: $1" >&2; }
-[ "$status" = 0 ] && ok || bad "exit status $status"
-for line in "$DCHAT_USER2_NAME: $history" "$DCHAT_USER1_NAME: $sent"; do
-  grep -qxF "$line" "$dir/overlay.out" && ok || { bad "missing drawn line '$line' in:"; cat "$dir/overlay.out" >&2; }
-done
-if [ -f "$shot" ]; then
-  cp "$shot" "$out/chat_overlay.bmp"
-  # Size, not blank, text drawn; also writes a PNG copy.
-  if python3 scripts/check-screenshot.py "$shot" 800 600 "$out/chat_overlay.png"; then ok; else bad "screenshot check failed"; fi
-else
-  bad "no screenshot at $shot"
-fi
+check_run() { # name exit-status stdout screenshot expected-line...
+  local name="$1" st="$2" stdout="$3" bmp="$4" line; shift 4
+  [ "$st" = 0 ] && ok || bad "$name: exit status $st"
+  for line in "$@"; do
+    grep -qxF "$line" "$stdout" && ok || { bad "$name: missing drawn line '$line' in:"; cat "$stdout" >&2; }
+  done
+  if [ -f "$bmp" ]; then
+    cp "$bmp" "$out/$name.bmp"
+    # Size, not blank, text drawn; also writes a PNG copy.
+    if python3 scripts/check-screenshot.py "$bmp" 800 600 "$out/$name.png"; then ok; else bad "$name: screenshot check failed"; fi
+  else
+    bad "$name: no screenshot at $bmp"
+  fi
+}
+check_run chat_overlay "$status" "$dir/overlay.out" "$shot" "$DCHAT_USER2_NAME: $history" "$DCHAT_USER1_NAME: $sent"
+# The loop did not wait for the network: frames were drawn while connecting and logging in.
+n="$(sed -n 's/^history shown at frame \([0-9]*\)$/\1/p' "$dir/overlay.err")"
+[ "${n:-0}" -ge 1 ] && ok || bad "the history was not shown after some frames (frame '${n}')"
+
+# Typed by a "user": once the history is on screen, xdotool focuses the window and types.
+typed="typed into the overlay $$"
+status=0
+SDL_VIDEODRIVER=x11 timeout 120 xvfb-run -a -s "-screen 0 1024x768x24" bash -c '
+  out="$1" err="$2" typed="$3"; shift 3
+  "$@" >"$out" 2>"$err" & app=$!
+  for i in $(seq 1 600); do grep -q "^history shown" "$err" && break; kill -0 "$app" 2>/dev/null || break; sleep 0.1; done
+  win="$(xdotool search --sync --name "directus-chat overlay" | head -n 1)"
+  xdotool windowfocus --sync "$win" && xdotool type --delay 10 "$typed" && xdotool key Return
+  wait "$app"
+' _ "$dir/typed.out" "$dir/typed.err" "$typed" \
+  "$out/chat_overlay" "$DIRECTUS_WS_URL" "$DCHAT_USER1_EMAIL" "$DCHAT_USER1_PASSWORD" \
+  --expect "$typed" --screenshot "$dir/typed.bmp" --frames 3600 || status=$?
+cat "$dir/typed.err" >&2
+check_run chat_overlay_typed "$status" "$dir/typed.out" "$dir/typed.bmp" \
+  "$DCHAT_USER2_NAME: $history" "$DCHAT_USER1_NAME: $sent" "$DCHAT_USER1_NAME: $typed"
 echo "sdl_overlay: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -9,8 +9,10 @@
  *     --ca-pem FILE       trust this CA for wss:// (besides the bundled roots)
  *     --font FILE         a TrueType font (default: DejaVu Sans from fonts-dejavu-core)
  *     --send TEXT         send TEXT once the history is shown (for tests)
- *     --screenshot FILE   save the first frame that shows the --send message as a BMP,
- *                         print the chat lines of that frame to stdout and exit
+ *     --expect TEXT       wait for a new message TEXT (default: the --send text), e.g.
+ *                         one typed into the window
+ *     --screenshot FILE   save the first frame that shows the expected message as a
+ *                         BMP, print the chat lines of that frame to stdout and exit
  *     --frames N          give up after N frames (exit 1), e.g. in tests
  *
  * Connecting, logging in and subscribing block, so they run on a start-up thread while
@@ -38,7 +40,7 @@
 /* ---- command line ---- */
 
 typedef struct {
-    const char *url, *email, *password, *ca_pem_file, *font, *send, *screenshot;
+    const char *url, *email, *password, *ca_pem_file, *font, *send, *expect, *screenshot;
     long max_frames;
 } config;
 
@@ -52,6 +54,7 @@ static bool parse_args(int argc, char **argv, config *cfg) {
         if (strcmp(a, "--ca-pem") == 0 && has_value) cfg->ca_pem_file = argv[++i];
         else if (strcmp(a, "--font") == 0 && has_value) cfg->font = argv[++i];
         else if (strcmp(a, "--send") == 0 && has_value) cfg->send = argv[++i];
+        else if (strcmp(a, "--expect") == 0 && has_value) cfg->expect = argv[++i];
         else if (strcmp(a, "--screenshot") == 0 && has_value) cfg->screenshot = argv[++i];
         else if (strcmp(a, "--frames") == 0 && has_value) cfg->max_frames = strtol(argv[++i], NULL, 10);
         else if (a[0] == '-' && a[1] == '-') return false;
@@ -60,8 +63,9 @@ static bool parse_args(int argc, char **argv, config *cfg) {
         else if (positional == 2) { cfg->password = a; positional++; }
         else return false;
     }
-    /* A screenshot waits for the sent message, so it needs one. */
-    return positional == 3 && (!cfg->screenshot || cfg->send);
+    if (!cfg->expect) cfg->expect = cfg->send;
+    /* A screenshot waits for the expected message, so it needs one. */
+    return positional == 3 && (!cfg->screenshot || cfg->expect);
 }
 
 static char *read_file(const char *path) {
@@ -229,7 +233,7 @@ static void clear_log(chat_log *log) {
 typedef struct {
     chat_log log;
     dchat_state state;
-    bool have_state, history_shown, sent, own_seen;
+    bool have_state, history_shown, sent, expected_seen;
     char notice[512]; /* the last error or refused send */
     uint64_t send_request;
 } chat_view;
@@ -252,9 +256,9 @@ static void apply_event(chat_view *v, const dchat_event *ev, const config *cfg) 
             if (dchat_event_sub_event(ev) == DCHAT_SUB_INIT) clear_log(&v->log);
             for (size_t i = 0; i < dchat_event_message_count(ev); i++) {
                 upsert(&v->log, ev, i);
-                if (cfg->send && v->sent && dchat_event_sub_event(ev) == DCHAT_SUB_CREATE &&
-                    strcmp(dchat_event_message_text(ev, i), cfg->send) == 0)
-                    v->own_seen = true;
+                if (cfg->expect && dchat_event_sub_event(ev) == DCHAT_SUB_CREATE &&
+                    strcmp(dchat_event_message_text(ev, i), cfg->expect) == 0)
+                    v->expected_seen = true;
             }
             if (dchat_event_sub_event(ev) == DCHAT_SUB_INIT) v->history_shown = true;
             break;
@@ -389,7 +393,7 @@ int main(int argc, char **argv) {
     if (!parse_args(argc, argv, &cfg)) {
         fprintf(stderr,
                 "usage: %s WS_URL EMAIL PASSWORD [--ca-pem FILE] [--font FILE] [--send TEXT]\n"
-                "          [--screenshot OUT.bmp --send TEXT] [--frames N]\n",
+                "          [--expect TEXT] [--screenshot OUT.bmp] [--frames N]\n",
                 argv[0]);
         return 2;
     }
@@ -444,7 +448,10 @@ int main(int argc, char **argv) {
             dchat_event_free(ev);
         }
         int phase = SDL_AtomicGet(&start.phase);
-        if (view.history_shown && frames_before_history < 0) frames_before_history = frame;
+        if (view.history_shown && frames_before_history < 0) {
+            frames_before_history = frame;
+            fprintf(stderr, "history shown at frame %ld\n", frame); /* tests wait for this before typing */
+        }
         if (cfg.send && view.history_shown && !view.sent && c) {
             send_text(&view, c, cfg.send);
             view.sent = true;
@@ -453,8 +460,8 @@ int main(int argc, char **argv) {
         draw_scene(ren, frame);
         draw_overlay(ren, font, &view, &h, phase, start.error, input, frame, (SDL_GetTicks() / 500) % 2 == 0);
 
-        if (cfg.screenshot && view.own_seen) {
-            /* This frame shows the sent message: keep it and report what it shows. */
+        if (cfg.screenshot && view.expected_seen) {
+            /* This frame shows the expected message: keep it and report what it shows. */
             if (!save_screenshot(ren, cfg.screenshot)) {
                 fprintf(stderr, "screenshot failed: %s\n", SDL_GetError());
                 exit_code = 1;
@@ -479,8 +486,7 @@ int main(int argc, char **argv) {
         if (frame > 1 && spent > worst_frame_ms) worst_frame_ms = spent; /* the first frame sets up the GPU and fonts */
         if (spent < 16) SDL_Delay(16 - spent); /* about 60 frames a second without vsync */
     }
-    fprintf(stderr, "frames: %ld, history shown at frame %ld, slowest frame after the first %u ms\n", frame, frames_before_history,
-            (unsigned)worst_frame_ms);
+    fprintf(stderr, "frames: %ld, slowest frame after the first %u ms\n", frame, (unsigned)worst_frame_ms);
 
     /* Closing waits for the start-up thread (its calls end with the client's timeouts). */
     SDL_WaitThread(starter, NULL);
