@@ -33,8 +33,8 @@ if grep -qxF "Kevin: hello from the demo $$" "$demo_out"; then echo "demo: 1 pas
 else echo "demo: 0 passed, 1 failed" | tee -a "$log"; cat "$demo_out" >&2; fi
 rm -f "$demo_out"
 
-echo "== the SDL game-loop example under Xvfb" >&2
-scripts/test-sdl.sh 2>&1 | tee -a "$log"
+echo "== the SDL game-loop example under Xvfb" >&2; scripts/test-sdl.sh 2>&1 | tee -a "$log"
+echo "== wss:// through nginx with a test CA, from C" >&2; scripts/test-nginx.sh 2>&1 | tee -a "$log"
 
 echo "== a short fuzz run of the protocol decoder" >&2
 scripts/fuzz.sh 200000 2>&1 | tee -a "$log"
