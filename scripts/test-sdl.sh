@@ -3,7 +3,7 @@
 # a real Directus: Ada's message is in the history, the overlay sends one of Kevin's,
 # waits until its own create event is drawn, saves that frame and prints its chat lines.
 # A second run gets its message typed into the window (xdotool: key events through the
-# X server, Enter sends). Checks the lines and the screenshots (size, not blank, text
+# X server, Enter sends), and talks wss:// through nginx with a test CA (--ca-pem). Checks the lines and the screenshots (size, not blank, text
 # drawn); they are kept as target/sdl/chat_overlay{,_typed}.{bmp,png} for a human.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,9 +27,11 @@ gcc -std=c11 -Wall -Wextra -Werror -g -O1 -Iinclude $(pkg-config --cflags sdl2 S
   -Ltarget/debug -ldirectus_chat -Wl,-rpath,"$PWD/target/debug" $(pkg-config --libs sdl2 SDL2_ttf) -lm -lpthread
 
 dir="$(mktemp -d)"
-trap 'scripts/directus.sh stop "$dir"; rm -rf "$dir"' EXIT
+trap 'scripts/tls-proxy.sh stop "$dir/proxy"; scripts/directus.sh stop "$dir"; rm -rf "$dir"' EXIT
 scripts/directus.sh start "$dir" --watch-pid $$ >"$dir/env.txt"
 set -a; . "$dir/env.txt"; set +a
+scripts/tls-proxy.sh start "$dir/proxy" --upstream "$DIRECTUS_PORT" --watch-pid $$ >"$dir/proxy.env"
+set -a; . "$dir/proxy.env"; set +a
 
 history="history for the overlay $$ $RANDOM"
 curl -fsS -X POST -H "Content-Type: application/json" -H "Authorization: Bearer $DCHAT_USER2_TOKEN" \
@@ -67,7 +69,8 @@ check_run chat_overlay "$status" "$dir/overlay.out" "$shot" "$DCHAT_USER2_NAME: 
 n="$(sed -n 's/^history shown at frame \([0-9]*\)$/\1/p' "$dir/overlay.err")"
 [ "${n:-0}" -ge 1 ] && ok || bad "the history was not shown after some frames (frame '${n}')"
 
-# Typed by a "user": once the history is on screen, xdotool focuses the window and types.
+# Typed by a "user", over wss:// through nginx: once the history is on screen, xdotool
+# focuses the window and types.
 typed="typed into the overlay $$"
 status=0
 SDL_VIDEODRIVER=x11 timeout 120 xvfb-run -a -s "-screen 0 1024x768x24" bash -c '
@@ -78,10 +81,11 @@ SDL_VIDEODRIVER=x11 timeout 120 xvfb-run -a -s "-screen 0 1024x768x24" bash -c '
   xdotool windowfocus --sync "$win" && xdotool type --delay 10 "$typed" && xdotool key Return
   wait "$app"
 ' _ "$dir/typed.out" "$dir/typed.err" "$typed" \
-  "$out/chat_overlay" "$DIRECTUS_WS_URL" "$DCHAT_USER1_EMAIL" "$DCHAT_USER1_PASSWORD" \
+  "$out/chat_overlay" "$PROXY_WSS_URL" "$DCHAT_USER1_EMAIL" "$DCHAT_USER1_PASSWORD" --ca-pem "$PROXY_CA_PEM" \
   --expect "$typed" --screenshot "$dir/typed.bmp" --frames 3600 || status=$?
 cat "$dir/typed.err" >&2
 check_run chat_overlay_typed "$status" "$dir/typed.out" "$dir/typed.bmp" \
   "$DCHAT_USER2_NAME: $history" "$DCHAT_USER1_NAME: $sent" "$DCHAT_USER1_NAME: $typed"
+grep -q '"GET /websocket HTTP/1.1" 101' "$PROXY_ACCESS_LOG" && ok || bad "the typed run did not go through nginx"
 echo "sdl_overlay: $pass passed, $fail failed"
 [ "$fail" = 0 ]
