@@ -33,6 +33,9 @@ if grep -qxF "Kevin: hello from the demo $$" "$demo_out"; then echo "demo: 1 pas
 else echo "demo: 0 passed, 1 failed" | tee -a "$log"; cat "$demo_out" >&2; fi
 rm -f "$demo_out"
 
+echo "== the SDL game-loop example under Xvfb" >&2; scripts/test-sdl.sh 2>&1 | tee -a "$log"
+echo "== wss:// through nginx with a test CA, from C" >&2; scripts/test-nginx.sh 2>&1 | tee -a "$log"
+
 echo "== a short fuzz run of the protocol decoder" >&2
 scripts/fuzz.sh 200000 2>&1 | tee -a "$log"
 
@@ -43,6 +46,7 @@ scripts/test-python.sh 2>&1 | tee -a "$log"
 awk '
   /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
   /^(chat_test [a-z]+|demo): [0-9]+ passed, [0-9]+ failed$/ { p += $(NF-3); f += $(NF-1) }
+  /^sdl_overlay: [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
   /^fuzz: [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }
   /^([0-9]+ failed, )?[0-9]+ passed.* in [0-9.]+s/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1) } }
   END { printf "all suites: %d passed, %d failed\n", p, f; exit (f > 0) }
