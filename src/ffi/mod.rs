@@ -20,6 +20,7 @@ mod args;
 pub mod client;
 mod delivery;
 pub mod event;
+pub mod logging;
 pub mod options;
 pub mod status;
 
