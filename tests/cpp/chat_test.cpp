@@ -2,7 +2,8 @@
 // (scripts/test-hosts.sh starts one and exports its URL and users): login, history,
 // send, the create event, a handler that throws without ending the session, poll mode,
 // RAII unsubscribe, moves, the log handler, and dchat::error with the Directus code for
-// a wrong password and a forbidden read. Prints `chat_test cpp: N passed, M failed`.
+// a wrong password and a forbidden read. Prints `chat_test cpp: N passed, M failed` (`cpp` or the
+// label given as the first argument).
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -86,7 +87,9 @@ template <class F> static std::optional<dchat::event> poll_for(dchat::client &c,
     return std::nullopt;
 }
 
-int main() {
+int main(int argc, char **argv) {
+    // The summary line's name: `cpp`, or e.g. `asan` for the sanitizer build.
+    const std::string label = argc > 1 ? argv[1] : "cpp";
     const std::string url = env("DIRECTUS_WS_URL");
     const std::string email = env("DCHAT_USER1_EMAIL"), password = env("DCHAT_USER1_PASSWORD"), name1 = env("DCHAT_USER1_NAME");
     const std::string token2 = env("DCHAT_USER2_TOKEN"), name2 = env("DCHAT_USER2_NAME");
@@ -246,6 +249,6 @@ int main() {
         CHECK(logged.find(token2) == std::string::npos);
     }
 
-    std::cout << "chat_test cpp: " << passed << " passed, " << failed << " failed" << std::endl;
+    std::cout << "chat_test " << label << ": " << passed << " passed, " << failed << " failed" << std::endl;
     return failed != 0;
 }
