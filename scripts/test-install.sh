@@ -5,7 +5,7 @@
 #   - the same with `pkg-config --static`, from a prefix holding only the static library;
 #   - a CMake project (tests/install) with find_package(directus_chat): the C example on
 #     the shared target, the C++ example on the static target; find_package with a
-#     version this release does not satisfy must fail.
+#     version this release does not satisfy must fail; a moved copy of the tree works.
 # Each binary is run against a real Directus like a user: Ada's message must be in the
 # history it prints, and the line typed into it must come back as Kevin's message.
 #   scripts/test-install.sh [PREFIX]   (PREFIX is kept; default: a temporary one)
@@ -72,6 +72,12 @@ cmake -S "$src" -B "$build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Rel
   && cmake --build "$build" -j 2 >>"$work/cmake.log" 2>&1 && ok || { bad "CMake build"; cat "$work/cmake.log" >&2; }
 check '[ "$(resolved "$build/chat_c")" = "libdirectus_chat.so.0.1 $lib/libdirectus_chat.so.0.1" ]'
 check '[ -z "$(resolved "$build/chat_cpp")" ]'
+# The CMake config finds its files relative to itself: a moved tree still works.
+moved="$work/moved-prefix"
+cp -a "$prefix" "$moved"
+cmake -S "$src" -B "$work/build-moved" -DCMAKE_PREFIX_PATH="$moved" >"$work/cmake-moved.log" 2>&1 \
+  && cmake --build "$work/build-moved" --target chat_c >>"$work/cmake-moved.log" 2>&1 && ok || { bad "CMake build against a moved prefix"; cat "$work/cmake-moved.log" >&2; }
+check '[ "$(resolved "$work/build-moved/chat_c")" = "libdirectus_chat.so.0.1 $moved/lib/libdirectus_chat.so.0.1" ]'
 # The version file: 0.x satisfies 0.x only; without a version anything goes.
 for want in 0.2 1.0; do
   if cmake -S "$src" -B "$work/build-$want" -DCMAKE_PREFIX_PATH="$prefix" -DDCHAT_WANT_VERSION="$want" >"$work/cmake-$want.log" 2>&1; then
