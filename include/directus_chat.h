@@ -356,7 +356,9 @@ enum dchat_status dchat_event_free(struct dchat_event *event);
 // not running and will not be called again (unless this is called from inside it, in
 // which case that one call finishes). Records never hold a password or token; records
 // of the libraries underneath are passed only at `DCHAT_LOG_WARN` and above. When the
-// callback falls behind by more than 10,000 records, the oldest are dropped.
+// callback falls behind by more than 10,000 records, the oldest are dropped. Returns
+// `DCHAT_ERR_INVALID_ARGUMENT` only if another Rust `log` logger owns the process
+// (possible only when the library is linked into a Rust program that installed one).
 enum dchat_status dchat_set_log_callback(dchat_log_cb callback,
                                          enum dchat_log_level level,
                                          void *user_data);

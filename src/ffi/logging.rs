@@ -156,7 +156,9 @@ fn log_thread() -> Result<Arc<LogThread>, FfiError> {
 /// not running and will not be called again (unless this is called from inside it, in
 /// which case that one call finishes). Records never hold a password or token; records
 /// of the libraries underneath are passed only at `DCHAT_LOG_WARN` and above. When the
-/// callback falls behind by more than 10,000 records, the oldest are dropped.
+/// callback falls behind by more than 10,000 records, the oldest are dropped. Returns
+/// `DCHAT_ERR_INVALID_ARGUMENT` only if another Rust `log` logger owns the process
+/// (possible only when the library is linked into a Rust program that installed one).
 #[no_mangle]
 pub extern "C" fn dchat_set_log_callback(callback: dchat_log_cb, level: dchat_log_level, user_data: *mut c_void) -> dchat_status {
     boundary(|| {
