@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Every host of the C ABI, against one real Directus started here (stopped on exit):
 #   - install like a C library and build consumers out of tree (scripts/test-install.sh);
-#   - the C log callback (tests/c/log_test.c), the C++ wrapper's chat test
-#     (tests/cpp/chat_test.cpp, -Wall -Wextra -Werror, then under AddressSanitizer) and
-#     LuaJIT (scripts/test-lua.sh), all built against that installed library;
+#   - the C log callback (tests/c/log_test.c, also under AddressSanitizer),
+#     the C++ wrapper's chat test (tests/cpp/chat_test.cpp, -Wall -Wextra -Werror, then
+#     under AddressSanitizer) and LuaJIT (scripts/test-lua.sh), all built against that
+#     installed library;
 #   - the API reference: `cargo doc --no-deps` with warnings as errors.
 # Each part prints a `chat_test NAME: N passed, M failed` line; the script fails if any
 # part failed, after running them all.
@@ -26,8 +27,10 @@ out="$work/bin"
 mkdir -p "$out"
 
 echo "== C log callback" >&2
-if gcc -std=c11 -Wall -Wextra -Werror -g -o "$out/log_test" tests/c/log_test.c "${flags[@]}"; then
-  timeout 120 "$out/log_test" || status=1
+if gcc -std=c11 -Wall -Wextra -Werror -g -o "$out/log_test" tests/c/log_test.c "${flags[@]}" \
+   && gcc -std=c11 -Wall -Wextra -Werror -g -fsanitize=address -fno-omit-frame-pointer -o "$out/log_test_asan" tests/c/log_test.c "${flags[@]}"; then
+  timeout 120 "$out/log_test" log || status=1
+  ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 timeout 120 "$out/log_test_asan" logasan || status=1
 else echo "chat_test log: 0 passed, 1 failed"; status=1; fi
 
 echo "== C++ wrapper" >&2

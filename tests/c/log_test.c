@@ -96,7 +96,9 @@ static dchat_client *connect_poll(const char *url) {
     return c;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    /* The summary line's name: `log`, or e.g. `logasan` for the sanitizer build. */
+    const char *label = argc > 1 ? argv[1] : "log";
     main_tid = pthread_self();
     const char *url = env("DIRECTUS_WS_URL");
     const char *email = env("DCHAT_USER1_EMAIL");
@@ -168,6 +170,6 @@ int main(void) {
     free(l.all);
     pthread_mutex_unlock(&l.mu);
 
-    printf("chat_test log: %d passed, %d failed\n", passed, failed);
+    printf("chat_test %s: %d passed, %d failed\n", label, passed, failed);
     return failed != 0;
 }
