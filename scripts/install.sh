@@ -64,8 +64,11 @@ ln -sfn "libdirectus_chat.so.$sover" "$dest$libdir/libdirectus_chat.so"
 install -m 0644 "$target/libdirectus_chat.a" "$dest$libdir/libdirectus_chat.a"
 install -m 0644 include/directus_chat.h include/directus_chat.hpp "$dest$includedir/"
 
+# In the .pc file, paths under the prefix are written relative to it, so that
+# `pkg-config --define-prefix` can serve a moved tree.
+under_prefix() { case "$1" in "$prefix"/*) printf '${prefix}/%s' "${1#"$prefix"/}" ;; *) printf '%s' "$1" ;; esac; }
 fill() { # template output: replaces every @NAME@ the templates use
-  sed -e "s|@PREFIX@|$prefix|g" -e "s|@LIBDIR@|$libdir|g" -e "s|@INCLUDEDIR@|$includedir|g" \
+  sed -e "s|@PREFIX@|$prefix|g" -e "s|@LIBDIR@|$(under_prefix "$libdir")|g" -e "s|@INCLUDEDIR@|$(under_prefix "$includedir")|g" \
       -e "s|@VERSION@|$version|g" -e "s|@VERSION_MAJOR@|$major|g" -e "s|@VERSION_MINOR@|$minor|g" \
       -e "s|@SOVERSION@|$sover|g" -e "s|@SOVERSION_FULL@|$version|g" \
       -e "s|@NATIVE_STATIC_LIBS@|$native|g" -e "s|@CMAKE_NATIVE_STATIC_LIBS@|${native// /;}|g" \

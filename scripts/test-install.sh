@@ -78,6 +78,8 @@ cp -a "$prefix" "$moved"
 cmake -S "$src" -B "$work/build-moved" -DCMAKE_PREFIX_PATH="$moved" >"$work/cmake-moved.log" 2>&1 \
   && cmake --build "$work/build-moved" --target chat_c >>"$work/cmake-moved.log" 2>&1 && ok || { bad "CMake build against a moved prefix"; cat "$work/cmake-moved.log" >&2; }
 check '[ "$(resolved "$work/build-moved/chat_c")" = "libdirectus_chat.so.0.1 $moved/lib/libdirectus_chat.so.0.1" ]'
+# pkg-config too, with --define-prefix (the .pc file's paths are relative to its prefix).
+check '[ "$(pc "$moved" --define-prefix --cflags --libs directus_chat | xargs)" = "-I$moved/include -L$moved/lib -ldirectus_chat" ]'
 # The version file: 0.x satisfies 0.x only; without a version anything goes.
 for want in 0.2 1.0; do
   if cmake -S "$src" -B "$work/build-$want" -DCMAKE_PREFIX_PATH="$prefix" -DDCHAT_WANT_VERSION="$want" >"$work/cmake-$want.log" 2>&1; then

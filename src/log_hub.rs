@@ -124,8 +124,27 @@ mod tests {
         set_sink("test", LevelFilter::Debug, None).unwrap();
         log::warn!(target: "directus_chat::test", "after removal");
         let seen = seen.lock();
+        // (Other tests log in parallel; only this test's records count.)
+        let ours = ["own debug", "own trace", "foreign debug", "foreign warning", "after removal"];
+        let seen: Vec<_> = seen.iter().filter(|(_, _, m)| ours.contains(&m.as_str())).collect();
         let texts: Vec<&str> = seen.iter().map(|(_, _, m)| m.as_str()).collect();
         assert_eq!(texts, ["own debug", "foreign warning"]);
         assert_eq!(seen[0].1, "directus_chat::test");
+    }
+
+    #[test]
+    fn two_surfaces_each_get_records_at_their_own_level() {
+        let c = Arc::new(Mutex::new(Vec::<String>::new()));
+        let py = Arc::new(Mutex::new(Vec::<String>::new()));
+        let (c2, py2) = (c.clone(), py.clone());
+        set_sink("c-like", LevelFilter::Info, Some(Arc::new(move |_, _, m| c2.lock().push(m.into())))).unwrap();
+        set_sink("python-like", LevelFilter::Warn, Some(Arc::new(move |_, _, m| py2.lock().push(m.into())))).unwrap();
+        log::info!(target: "directus_chat::two", "two info");
+        log::warn!(target: "directus_chat::two", "two warn");
+        set_sink("c-like", LevelFilter::Off, None).unwrap();
+        set_sink("python-like", LevelFilter::Off, None).unwrap();
+        let mine = |v: &Mutex<Vec<String>>| v.lock().iter().filter(|m| m.starts_with("two ")).cloned().collect::<Vec<_>>();
+        assert_eq!(mine(&c), ["two info", "two warn"]);
+        assert_eq!(mine(&py), ["two warn"]);
     }
 }
