@@ -26,6 +26,8 @@ cargo test --all-targets -- --test-threads 4 2>&1 | tee -a "$log"
 echo "== C ABI tests" >&2
 scripts/test-c.sh 2>&1 | tee -a "$log"
 
+echo "== hosts: install (pkg-config, CMake), C log hook, C++, LuaJIT, API docs" >&2; scripts/test-hosts.sh 2>&1 | tee -a "$log"
+
 echo "== the README's demo command, driven like a user" >&2
 demo_out="$(mktemp)"
 { sleep 15; echo "hello from the demo $$"; sleep 3; echo /quit; } | timeout 180 scripts/demo.sh >"$demo_out" 2>/dev/null
