@@ -162,6 +162,32 @@ async fn wrong_password_surfaces_auth_failed() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn events_already_queued_are_not_delivered_after_unsubscribe() {
+    let server = Directus::shared();
+    let (kevin, mut kevin_events) = connect(server).await;
+    kevin.login_with_token(&server.user1().token).await.unwrap();
+    let (ada, mut ada_events) = connect(server).await;
+    ada.login_with_token(&server.user2().token).await.unwrap();
+    let ada_sub = ada.subscribe(ada.chat_subscription()).await.unwrap();
+    let kevin_sub = kevin.subscribe(kevin.chat_subscription()).await.unwrap();
+    // Ada reads nothing while Kevin's messages reach her queue.
+    let tag = unique("queued before unsubscribe");
+    for i in 0..5 {
+        kevin.send_message(&format!("{tag} {i}")).await.unwrap();
+    }
+    next_with(&mut kevin_events, &kevin_sub, &format!("{tag} 4")).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    ada.unsubscribe(&ada_sub).await.unwrap();
+    let mut other = 0;
+    while let Some(ev) = ada_events.try_next() {
+        assert!(!matches!(&ev, Event::Subscription { uid, .. } if uid == ada_sub.uid()), "delivered after unsubscribe: {ev:?}");
+        other += 1;
+    }
+    // The other events (state changes) still came through.
+    assert!(other > 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn forbidden_collection_fails_only_that_request() {
     let server = Directus::shared();
     let (client, mut events) = connect(server).await;
