@@ -159,7 +159,11 @@ async fn cut_mid_frame_stalled_downstream_and_dropped_upstream() {
     let upstream = server.ws_url().trim_start_matches("ws://").split('/').next().unwrap().to_owned();
     let (port, control) = proxy(upstream).await;
     let mut options = ClientOptions {
-        reconnect: ReconnectPolicy { first_delay: Duration::from_millis(100), max_delay: Duration::from_secs(1), ..ReconnectPolicy::default() },
+        reconnect: ReconnectPolicy {
+            first_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+            ..ReconnectPolicy::default()
+        },
         heartbeat: Some(Duration::from_millis(700)),
         request_timeout: Duration::from_secs(30),
         ..ClientOptions::default()

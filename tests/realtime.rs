@@ -72,7 +72,8 @@ async fn two_users_chat_with_history_updates_deletes_and_unsubscribe() {
     }
 
     // Both with the seed guides' query.
-    let seed_query = || SubscribeRequest::new(server.collection()).query(json!({"fields": ["*", "user_created.first_name"], "sort": "date_created"}));
+    let seed_query =
+        || SubscribeRequest::new(server.collection()).query(json!({"fields": ["*", "user_created.first_name"], "sort": "date_created"}));
     let kevin_sub = kevin.subscribe(seed_query()).await.expect("kevin subscribes");
     let ada_sub = ada.subscribe(seed_query()).await.expect("ada subscribes");
 
@@ -290,10 +291,8 @@ async fn a_content_text_field_as_in_the_other_seed_guide() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn refresh_token_login_and_expiring_access_tokens() {
-    let server = Directus::start(support::directus::ServerOptions {
-        env: vec![("ACCESS_TOKEN_TTL".into(), "4s".into())],
-        ..Default::default()
-    });
+    let server =
+        Directus::start(support::directus::ServerOptions { env: vec![("ACCESS_TOKEN_TTL".into(), "4s".into())], ..Default::default() });
     // A refresh token from a REST login works over the socket.
     let user = server.user1();
     let body = format!(r#"{{"email":"{}","password":"{}"}}"#, user.email, user.password);
@@ -331,10 +330,8 @@ async fn refresh_token_login_and_expiring_access_tokens() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_two_minute_session_with_five_second_tokens_never_loses_auth_or_events() {
-    let server = Directus::start(support::directus::ServerOptions {
-        env: vec![("ACCESS_TOKEN_TTL".into(), "5s".into())],
-        ..Default::default()
-    });
+    let server =
+        Directus::start(support::directus::ServerOptions { env: vec![("ACCESS_TOKEN_TTL".into(), "5s".into())], ..Default::default() });
     let user = server.user2();
     let (client, mut events) = connect(&server).await;
     client.login(&user.email, &user.password).await.unwrap();
@@ -423,14 +420,13 @@ async fn joining_a_room_during_a_flood_misses_nothing_and_shows_nothing_twice() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_revoked_user_gets_a_clear_auth_error_not_a_silent_session() {
-    let server = Directus::start(support::directus::ServerOptions {
-        env: vec![("ACCESS_TOKEN_TTL".into(), "3s".into())],
-        ..Default::default()
-    });
+    let server =
+        Directus::start(support::directus::ServerOptions { env: vec![("ACCESS_TOKEN_TTL".into(), "3s".into())], ..Default::default() });
     let user = server.user1();
     let (client, mut events) = connect(&server).await;
     client.login(&user.email, &user.password).await.unwrap();
-    let users: Value = serde_json::from_str(&server.rest("GET", &format!("/users?filter[email][_eq]={}&fields=id", user.email), None)).unwrap();
+    let users: Value =
+        serde_json::from_str(&server.rest("GET", &format!("/users?filter[email][_eq]={}&fields=id", user.email), None)).unwrap();
     let id = users["data"][0]["id"].as_str().unwrap().to_owned();
     server.rest("PATCH", &format!("/users/{id}"), Some(r#"{"status":"suspended"}"#));
     // When the access token expires, neither the refresh token nor the password works.

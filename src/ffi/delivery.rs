@@ -142,9 +142,12 @@ impl Deliverer {
                 let queue = Arc::new(PollQueue::default());
                 let q = queue.clone();
                 let (pending, sink) = match wake {
-                    None => (None, guard_closed(move |e| {
-                        q.push(e);
-                    })),
+                    None => (
+                        None,
+                        guard_closed(move |e| {
+                            q.push(e);
+                        }),
+                    ),
                     Some(wake) => {
                         let (tx, rx) = mpsc::channel();
                         let sink = guard_closed(move |e| {

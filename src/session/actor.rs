@@ -322,12 +322,8 @@ impl Actor {
 
     /// Sends what waited for the session to be ready: subscriptions first, then requests.
     async fn become_ready(&mut self) -> Result<(), String> {
-        let unsent: Vec<(String, ClientMessage)> = self
-            .subscriptions
-            .iter()
-            .filter(|(_, s)| !s.sent)
-            .map(|(uid, s)| (uid.clone(), subscribe_message(uid, &s.spec)))
-            .collect();
+        let unsent: Vec<(String, ClientMessage)> =
+            self.subscriptions.iter().filter(|(_, s)| !s.sent).map(|(uid, s)| (uid.clone(), subscribe_message(uid, &s.spec))).collect();
         for (uid, msg) in unsent {
             if let Some(s) = self.subscriptions.get_mut(&uid) {
                 s.sent = true;
@@ -661,7 +657,8 @@ impl Actor {
                     resend.push((key, sent.frame.clone()));
                 }
                 _ => {
-                    let why = format!("connection lost before the server answered ({reason}); the request may or may not have been applied");
+                    let why =
+                        format!("connection lost before the server answered ({reason}); the request may or may not have been applied");
                     self.complete(&key, Err(Error::Connection(why)));
                 }
             }

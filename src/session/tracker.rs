@@ -242,7 +242,10 @@ mod tests {
         t.on_init(json!([{"id":1},{"id":2}]));
         assert_eq!(t.on_event(SubscriptionKind::Delete, json!(["1"])), Some((SubscriptionKind::Delete, json!(["1"]))));
         assert_eq!(t.on_init(json!([{"id":2}])), vec![]);
-        assert_eq!(t.on_event(SubscriptionKind::Create, json!([{"no_key": true}])), Some((SubscriptionKind::Create, json!([{"no_key": true}]))));
+        assert_eq!(
+            t.on_event(SubscriptionKind::Create, json!([{"no_key": true}])),
+            Some((SubscriptionKind::Create, json!([{"no_key": true}])))
+        );
     }
 
     #[test]
