@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use directus_chat::{
@@ -313,9 +315,11 @@ async fn refresh_token_login_and_expiring_access_tokens() {
         tokio::time::sleep(Duration::from_secs(5)).await;
         let text = unique(&format!("after expiry {round}"));
         client.send_message(&text).await.unwrap_or_else(|e| panic!("send after token expiry {round}: {e}"));
-        // Read everything up to our create event, counting renewals on the way.
+        // Read everything up to our create event, counting renewals on the way. Renewals
+        // alone keep the stream busy, so the wait for the create has its own deadline.
+        let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let ev = tokio::time::timeout(WAIT, events.next()).await.expect("event").expect("stream open");
+            let ev = tokio::time::timeout_at(deadline, events.next()).await.expect("own create event").expect("stream open");
             match ev {
                 Event::State { state: ConnectionState::Authenticated, .. } => renewals += 1,
                 Event::State { state, reason } => panic!("unexpected state {state:?}: {reason:?}"),
@@ -333,6 +337,21 @@ async fn a_two_minute_session_with_five_second_tokens_never_loses_auth_or_events
     let server =
         Directus::start(support::directus::ServerOptions { env: vec![("ACCESS_TOKEN_TTL".into(), "5s".into())], ..Default::default() });
     let user = server.user2();
+    // The library's log says whether a renewal came before the server's expiry or after.
+    let (expired, renewed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (e, r) = (expired.clone(), renewed.clone());
+    directus_chat::log_hub::set_sink(
+        "two-minute-test",
+        log::LevelFilter::Info,
+        Some(Arc::new(move |_, _, message| {
+            if message.contains("access token expired") {
+                e.fetch_add(1, Ordering::Relaxed);
+            } else if message.contains("before the server expires it") {
+                r.fetch_add(1, Ordering::Relaxed);
+            }
+        })),
+    )
+    .unwrap();
     let (client, mut events) = connect(&server).await;
     client.login(&user.email, &user.password).await.unwrap();
     let sub = client.subscribe(client.chat_subscription()).await.unwrap();
@@ -342,7 +361,9 @@ async fn a_two_minute_session_with_five_second_tokens_never_loses_auth_or_events
     let mut renewals = 0usize;
     let end = tokio::time::Instant::now() + Duration::from_secs(120);
     let mut next_send = tokio::time::Instant::now();
-    while tokio::time::Instant::now() < end || received < sent {
+    // A lost event must fail the test, not keep it waiting for ever.
+    let give_up = end + Duration::from_secs(30);
+    while (tokio::time::Instant::now() < end || received < sent) && tokio::time::Instant::now() < give_up {
         if tokio::time::Instant::now() >= next_send && tokio::time::Instant::now() < end {
             client.send_message_nowait(&format!("{tag} {sent}")).unwrap();
             sent += 1;
@@ -371,7 +392,11 @@ async fn a_two_minute_session_with_five_second_tokens_never_loses_auth_or_events
     assert!(sent >= 200, "sent only {sent}");
     assert_eq!(received, sent);
     assert!(renewals >= 20, "only {renewals} renewals in 2 minutes of 5 s tokens");
-    eprintln!("2-minute session: {sent} sent, {received} received, {renewals} token renewals");
+    // After the first expiry taught the lifetime, renewals come before the server's
+    // expiry. (The sink is process-wide: other token tests running now count too.)
+    let (expired, renewed) = (expired.load(Ordering::Relaxed), renewed.load(Ordering::Relaxed));
+    assert!(renewed >= 20 && expired <= 8, "{renewed} renewals ahead of expiry, {expired} expiries");
+    eprintln!("2-minute session: {sent} sent, {received} received, {renewals} renewals ({renewed} ahead of expiry, {expired} expiries)");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -9,6 +9,7 @@
 mod actor;
 mod flow;
 mod pending;
+mod renewal;
 mod reply;
 mod retry;
 mod supervisor;
