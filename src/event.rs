@@ -52,10 +52,8 @@ pub enum Event {
         /// Items (or keys, for `delete`); `Null` on an `init` without data.
         data: Value,
     },
-    /// A subscription was refused by the server (also when the subscribe call itself
-    /// returned the error; the subscription is gone), or, for a subscription the server
-    /// had accepted, it could not read an event of it for this user (the subscription
-    /// stays; e.g. the user lost the permission).
+    /// A subscription was refused or ended by the server (also when the subscribe
+    /// call itself returned the error).
     SubscriptionError {
         /// The subscription's uid.
         uid: String,

@@ -22,8 +22,7 @@ pub enum dchat_kind {
     DCHAT_EVENT_STATE = 0,
     /// A subscription event: history (`init`), create, update or delete.
     DCHAT_EVENT_SUBSCRIPTION = 1,
-    /// The server refused a subscription (it is gone), or could not read an event of
-    /// an accepted one for this user (it stays).
+    /// The server refused or ended a subscription.
     DCHAT_EVENT_SUBSCRIPTION_ERROR = 2,
     /// The outcome of a `dchat_send` / `dchat_items_nowait` request.
     DCHAT_EVENT_REPLY = 3,

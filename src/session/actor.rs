@@ -618,15 +618,10 @@ impl Actor {
             return Ok(());
         }
         let sub_state = self.subscriptions.get(&uid).map(|s| s.state);
-        if kind == "subscribe" && sub_state.is_some_and(|s| s != SubState::Awaiting) {
-            // Not a refusal: the server could not read one event for a subscription it
-            // keeps. While the login is renewed that is every event (and the subscription
-            // is already marked for catching up); otherwise the user should know.
-            if self.authenticated {
-                self.emit(Event::SubscriptionError { uid, error });
-            } else {
-                log::info!("subscription {uid} skipped an event while the login renews; it catches up after");
-            }
+        if kind == "subscribe" && !self.authenticated && sub_state.is_some_and(|s| s != SubState::Awaiting) {
+            // Not a refusal: while the login renews, the server fails every event read of
+            // the subscriptions it keeps, and they are already marked to catch up.
+            log::info!("subscription {uid} skipped an event while the login renews; it catches up after");
         } else if kind == "subscribe" && self.subscriptions.remove(&uid).is_some() {
             // Reported on the stream too: a subscription made without waiting has no
             // other way to learn it was refused.
