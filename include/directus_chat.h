@@ -31,6 +31,8 @@
  *   goes from empty to non-empty.
  * - Every client's last event is the state DCHAT_STATE_CLOSED, so a blocked dchat_poll
  *   always wakes up.
+ * - The log callback (dchat_set_log_callback) is process-wide and runs on one
+ *   dedicated log thread ("dchat-log"), never on a network thread.
  */
 
 #ifndef DIRECTUS_CHAT_H
@@ -133,6 +135,20 @@ typedef enum dchat_sub_event {
   DCHAT_SUB_DELETE = 4,
 } dchat_sub_event;
 
+// How much detail a log callback receives; each level includes the ones above it.
+typedef enum dchat_log_level {
+  // Nothing (the same as removing the callback).
+  DCHAT_LOG_OFF = 0,
+  // Failures the library could not recover from by itself.
+  DCHAT_LOG_ERROR = 1,
+  // Lost connections, failed reconnect attempts, refused re-authentication.
+  DCHAT_LOG_WARN = 2,
+  // Connects, logins, reconnects.
+  DCHAT_LOG_INFO = 3,
+  // Details for debugging (dropped events, catch-up reads).
+  DCHAT_LOG_DEBUG = 4,
+} dchat_log_level;
+
 // Where the built-in trusted roots for `wss://` come from.
 typedef enum dchat_tls_roots {
   // The Mozilla roots built into the library (the default).
@@ -165,6 +181,14 @@ typedef struct dchat_event dchat_event;
 // `dchat_options_free`; `dchat_connect` copies what it needs, so the options may be
 // freed or reused right after it.
 typedef struct dchat_options dchat_options;
+
+// Called with each log record, on the library's log thread (`dchat-log`), one record
+// at a time, in order. `target` names the module that logged (`directus_chat::session`),
+// `message` is the text; both are borrowed for the call. Never holds a password or token.
+typedef void (*dchat_log_cb)(void *user_data,
+                             enum dchat_log_level level,
+                             const char *target,
+                             const char *message);
 
 // Called with each event, on the client's dispatcher thread. `event` is borrowed: it
 // is valid only until the callback returns.
@@ -323,6 +347,21 @@ const char *dchat_event_message_date(const struct dchat_event *event, size_t ind
 // Frees an event returned by `dchat_poll`. NULL is fine. Never call it on the event
 // passed to a callback.
 enum dchat_status dchat_event_free(struct dchat_event *event);
+
+// Sets the process-wide log callback: the library's records up to `level` are passed
+// to `callback(user_data, level, target, message)` on one dedicated log thread
+// ("dchat-log"), never on a network thread and never under a library lock, one at a
+// time and in order. The callback may call any `dchat_` function, this one included.
+// NULL (or `DCHAT_LOG_OFF`) removes it; when this returns, the previous callback is
+// not running and will not be called again (unless this is called from inside it, in
+// which case that one call finishes). Records never hold a password or token; records
+// of the libraries underneath are passed only at `DCHAT_LOG_WARN` and above. When the
+// callback falls behind by more than 10,000 records, the oldest are dropped. Returns
+// `DCHAT_ERR_INVALID_ARGUMENT` only if another Rust `log` logger owns the process
+// (possible only when the library is linked into a Rust program that installed one).
+enum dchat_status dchat_set_log_callback(dchat_log_cb callback,
+                                         enum dchat_log_level level,
+                                         void *user_data);
 
 // Makes options with the defaults: poll mode without a wake hook, 10 s connect and
 // 30 s request timeouts, bundled TLS roots, chat schema `messages` / `text` /

@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pair in curl:curl gcc:gcc g++:g++ valgrind:valgrind pkg-config:pkg-config flock:util-linux setsid:util-linux python3:python3; do
+for pair in curl:curl gcc:gcc g++:g++ valgrind:valgrind pkg-config:pkg-config flock:util-linux setsid:util-linux python3:python3 openssl:openssl nginx:nginx; do
   cmd="${pair%%:*}"; pkg="${pair#*:}"
-  command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
+  # nginx lives in /usr/sbin, which is not on every user's PATH.
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then
   echo "[bootstrap] installing Debian packages: ${need[*]}" >&2

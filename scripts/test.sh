@@ -26,12 +26,17 @@ cargo test --all-targets -- --test-threads 4 2>&1 | tee -a "$log"
 echo "== C ABI tests" >&2
 scripts/test-c.sh 2>&1 | tee -a "$log"
 
+echo "== hosts: install (pkg-config, CMake), C log hook, C++, LuaJIT, API docs" >&2; scripts/test-hosts.sh 2>&1 | tee -a "$log"
+
 echo "== the README's demo command, driven like a user" >&2
 demo_out="$(mktemp)"
 { sleep 15; echo "hello from the demo $$"; sleep 3; echo /quit; } | timeout 180 scripts/demo.sh >"$demo_out" 2>/dev/null
 if grep -qxF "Kevin: hello from the demo $$" "$demo_out"; then echo "demo: 1 passed, 0 failed" | tee -a "$log"
 else echo "demo: 0 passed, 1 failed" | tee -a "$log"; cat "$demo_out" >&2; fi
 rm -f "$demo_out"
+
+echo "== the SDL game-loop example under Xvfb" >&2; scripts/test-sdl.sh 2>&1 | tee -a "$log"
+echo "== wss:// through nginx with a test CA, from C" >&2; scripts/test-nginx.sh 2>&1 | tee -a "$log"
 
 echo "== a short fuzz run of the protocol decoder" >&2
 scripts/fuzz.sh 200000 2>&1 | tee -a "$log"
@@ -46,6 +51,7 @@ scripts/bench.sh --smoke 2>&1 | tee -a "$log" || echo "bench smoke: 0 passed, 1 
 awk '
   /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
   /^(chat_test [a-z]+|demo): [0-9]+ passed, [0-9]+ failed$/ { p += $(NF-3); f += $(NF-1) }
+  /^sdl_overlay: [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
   /^fuzz: [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }
   /^bench smoke: [0-9]+ passed, [0-9]+ failed$/ { p += $3; f += $5 }
   /^([0-9]+ failed, )?[0-9]+ passed.* in [0-9.]+s/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1) } }

@@ -190,39 +190,41 @@ pub struct Events {
 }
 
 impl Events {
-    fn take(&mut self, event: Option<Event>) -> Option<Event> {
-        if event.is_some() {
-            self.flow.taken();
-        }
+    /// Hands `event` over unless it belongs to an ended subscription (`Err(())`: skip it).
+    fn take(&mut self, event: Option<Event>) -> std::result::Result<Option<Event>, ()> {
         match event {
-            Some(e) if e.is_closed() => {
-                self.ended = true;
-                Some(e)
+            Some(e) if !self.flow.take(&e) => Err(()),
+            Some(e) => {
+                self.ended = e.is_closed();
+                Ok(Some(e))
             }
-            Some(e) => Some(e),
             None => {
                 self.ended = true;
-                None
+                Ok(None)
             }
         }
     }
 
     /// The next event; `None` once the `Closed` event has been returned.
     pub async fn next(&mut self) -> Option<Event> {
-        if self.ended {
-            return None;
+        while !self.ended {
+            let e = self.rx.recv().await;
+            if let Ok(e) = self.take(e) {
+                return e;
+            }
         }
-        let e = self.rx.recv().await;
-        self.take(e)
+        None
     }
 
     /// The next event if one is ready, without waiting.
     pub fn try_next(&mut self) -> Option<Event> {
-        if self.ended {
-            return None;
+        while !self.ended {
+            let e = self.rx.try_recv().ok()?;
+            if let Ok(e) = self.take(Some(e)) {
+                return e;
+            }
         }
-        let e = self.rx.try_recv().ok()?;
-        self.take(Some(e))
+        None
     }
 
     /// Blocks the calling thread for the next event, up to `timeout` (`None`: no
@@ -249,6 +251,7 @@ pub struct Client {
     options: Arc<ClientOptions>,
     sink: EventSink,
     next_id: Arc<AtomicU64>,
+    flow: Arc<Flow>,
 }
 
 impl std::fmt::Debug for Client {
@@ -288,7 +291,7 @@ impl Client {
             held.give(event)
         });
         let (session, ready) = session::start(endpoint, options.clone(), sink.clone(), flow.clone(), batch);
-        Ok((Client { session, options, sink, next_id: Arc::new(AtomicU64::new(1)) }, ready, flow))
+        Ok((Client { session, options, sink, next_id: Arc::new(AtomicU64::new(1)), flow: flow.clone() }, ready, flow))
     }
 
     fn next_id(&self) -> u64 {
@@ -379,6 +382,7 @@ impl Client {
 
     /// Ends a subscription. No event of it is delivered after this call.
     pub async fn unsubscribe(&self, subscription: &Subscription) -> Result<()> {
+        self.flow.end_subscription(&subscription.uid);
         let uid = subscription.uid.clone();
         self.call(|reply| Command::Unsubscribe { uid, reply }).await.map(drop)
     }
@@ -390,6 +394,7 @@ impl Client {
 
     /// Ends a subscription without waiting for the server's confirmation.
     pub fn unsubscribe_nowait(&self, subscription: &Subscription) {
+        self.flow.end_subscription(&subscription.uid);
         self.session.send(Command::Unsubscribe { uid: subscription.uid.clone(), reply: Reply::ignore() });
     }
 

@@ -39,6 +39,7 @@ mod client;
 mod error;
 mod event;
 pub mod ffi;
+pub mod log_hub;
 mod options;
 pub mod protocol;
 mod runtime;

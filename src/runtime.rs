@@ -8,11 +8,8 @@ use tokio::runtime::{Handle, Runtime};
 const DEFAULT_WORKERS: usize = 2;
 
 static RUNTIME: Lazy<Runtime> = Lazy::new(|| {
-    let workers = std::env::var("DCHAT_WORKER_THREADS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(DEFAULT_WORKERS);
+    let workers =
+        std::env::var("DCHAT_WORKER_THREADS").ok().and_then(|v| v.parse::<usize>().ok()).filter(|n| *n > 0).unwrap_or(DEFAULT_WORKERS);
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .thread_name("dchat-io")

@@ -151,7 +151,8 @@ async fn views_equal_the_table_after_twenty_sigkills() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     stop.store(true, Ordering::SeqCst);
 
-    let table: Value = serde_json::from_str(&server.rest("GET", &format!("/items/{}?limit=-1&fields=id,text", server.collection()), None)).unwrap();
+    let table: Value =
+        serde_json::from_str(&server.rest("GET", &format!("/items/{}?limit=-1&fields=id,text", server.collection()), None)).unwrap();
     let table: BTreeMap<String, String> =
         table["data"].as_array().unwrap().iter().map(|i| (key(&i["id"]), i["text"].as_str().unwrap_or_default().to_owned())).collect();
     for id in &confirmed_all {
@@ -165,10 +166,7 @@ async fn views_equal_the_table_after_twenty_sigkills() {
         assert!(missing.is_empty() && extra.is_empty(), "client {n}: missing {missing:?}, extra {extra:?}");
         assert_eq!(view.items, table, "client {n}'s texts differ from the table");
         assert!(authentications > RESTARTS / 2, "client {n} re-authenticated only {authentications} times");
-        eprintln!(
-            "client {n}: view of {} items equals the table; {authentications} authentications",
-            view.items.len()
-        );
+        eprintln!("client {n}: view of {} items equals the table; {authentications} authentications", view.items.len());
     }
     eprintln!(
         "{} sends confirmed, {failed_all} failed as ambiguous (lost with a connection), {} rows in the table",

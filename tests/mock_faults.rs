@@ -203,8 +203,11 @@ async fn reconnects_reauthenticates_with_the_rotated_token_and_resubscribes_with
             let sub = recv_json(&mut ws).await;
             seen.send(sub.clone()).unwrap();
             // While away: 1 was edited, 2 was created.
-            send_json(&mut ws, json!({"type":"subscription","event":"init","data":[{"id":1,"text":"a!"},{"id":2,"text":"b"}],"uid":sub["uid"]}))
-                .await;
+            send_json(
+                &mut ws,
+                json!({"type":"subscription","event":"init","data":[{"id":1,"text":"a!"},{"id":2,"text":"b"}],"uid":sub["uid"]}),
+            )
+            .await;
             // The catch-up read finds 3, hidden by the join window; 2 is not repeated.
             let mut catch_up = recv_json(&mut ws).await;
             while catch_up["action"] != "read" {
@@ -213,8 +216,11 @@ async fn reconnects_reauthenticates_with_the_rotated_token_and_resubscribes_with
                 send_json(&mut ws, json!({"type":"items","data":{"id":4},"uid":catch_up["uid"]})).await;
                 catch_up = recv_json(&mut ws).await;
             }
-            send_json(&mut ws, json!({"type":"items","data":[{"id":1,"text":"a!"},{"id":2,"text":"b"},{"id":3,"text":"c"}],"uid":catch_up["uid"]}))
-                .await;
+            send_json(
+                &mut ws,
+                json!({"type":"items","data":[{"id":1,"text":"a!"},{"id":2,"text":"b"},{"id":3,"text":"c"}],"uid":catch_up["uid"]}),
+            )
+            .await;
             // A live create of 3 arriving late must not show it twice.
             send_json(&mut ws, json!({"type":"subscription","event":"create","data":[{"id":3,"text":"c"}],"uid":sub["uid"]})).await;
             loop {

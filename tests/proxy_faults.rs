@@ -1,7 +1,8 @@
 //! Network faults between the client and a real Directus, injected by a TCP proxy in
 //! the test: a connection cut in the middle of a frame, a stalled downstream, and a
 //! dropped upstream. After each, the client's view equals the server's table and a
-//! message sent through the fault is stored exactly once.
+//! message sent through the fault is stored exactly once. A held-back upstream also
+//! widens the window in which an expired login makes the server skip events.
 
 mod support;
 
@@ -25,6 +26,8 @@ enum Fault {
     StallDown,
     /// Swallow everything the client sends (the TCP connection stays open).
     DropUp,
+    /// Keep what the client sends and forward it once the fault is cleared.
+    HoldUp,
 }
 
 /// A fault applies to the connections open when it was set, not to later ones.
@@ -45,6 +48,10 @@ impl Control {
     fn inject(&self, f: Fault) {
         *self.fault.lock() = Some((f, self.next_conn.load(Ordering::SeqCst)));
     }
+
+    fn clear(&self) {
+        *self.fault.lock() = None;
+    }
 }
 
 async fn proxy(upstream: String) -> (u16, Arc<Control>) {
@@ -61,15 +68,24 @@ async fn proxy(upstream: String) -> (u16, Arc<Control>) {
             let up = c.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 16384];
+                let mut held = Vec::new();
                 loop {
-                    let n = match cr.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => n,
+                    // Short reads, so held bytes go out soon after the fault is cleared.
+                    let n = match tokio::time::timeout(Duration::from_millis(50), cr.read(&mut buf)).await {
+                        Ok(Ok(0) | Err(_)) => break,
+                        Ok(Ok(n)) => n,
+                        Err(_) => 0,
                     };
-                    if up.fault_for(id) == Some(Fault::DropUp) {
-                        continue;
+                    match up.fault_for(id) {
+                        Some(Fault::DropUp) => continue,
+                        Some(Fault::HoldUp) => {
+                            held.extend_from_slice(&buf[..n]);
+                            continue;
+                        }
+                        _ => {}
                     }
-                    if sw.write_all(&buf[..n]).await.is_err() {
+                    held.extend_from_slice(&buf[..n]);
+                    if !held.is_empty() && sw.write_all(&std::mem::take(&mut held)).await.is_err() {
                         break;
                     }
                 }
@@ -159,7 +175,11 @@ async fn cut_mid_frame_stalled_downstream_and_dropped_upstream() {
     let upstream = server.ws_url().trim_start_matches("ws://").split('/').next().unwrap().to_owned();
     let (port, control) = proxy(upstream).await;
     let mut options = ClientOptions {
-        reconnect: ReconnectPolicy { first_delay: Duration::from_millis(100), max_delay: Duration::from_secs(1), ..ReconnectPolicy::default() },
+        reconnect: ReconnectPolicy {
+            first_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+            ..ReconnectPolicy::default()
+        },
         heartbeat: Some(Duration::from_millis(700)),
         request_timeout: Duration::from_secs(30),
         ..ClientOptions::default()
@@ -187,5 +207,41 @@ async fn cut_mid_frame_stalled_downstream_and_dropped_upstream() {
         assert_eq!(rows.values().filter(|t| t.contains("through the fault")).count(), round + 1, "{fault:?}: stored exactly once");
         eprintln!("{fault:?}: view equals the table ({} rows)", rows.len());
     }
+    client.close().await.unwrap();
+}
+
+/// When a login expires, the server reads every event with public permissions until the
+/// client's new `auth` arrives, and sends nothing in between. Holding that `auth` back
+/// in the proxy keeps the window open while another user posts; after the renewal the
+/// session subscribes again and delivers the message it would otherwise never see.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_posted_while_the_login_renews_is_not_lost() {
+    let server = Directus::start(ServerOptions { env: vec![("ACCESS_TOKEN_TTL".into(), "3s".into())], ..Default::default() });
+    let upstream = server.ws_url().trim_start_matches("ws://").split('/').next().unwrap().to_owned();
+    let (port, control) = proxy(upstream).await;
+    let (client, mut events) = Client::connect(&format!("ws://127.0.0.1:{port}/websocket"), ClientOptions::default()).await.unwrap();
+    let user = server.user1();
+    client.login(&user.email, &user.password).await.unwrap();
+    let logged_in = tokio::time::Instant::now();
+    let query = json!({"fields": ["*"], "sort": "date_created", "limit": -1});
+    let sub = client.subscribe(SubscribeRequest::new("messages").query(query)).await.unwrap();
+    let mut view = BTreeMap::new();
+    let before = table(&server);
+    view_until(&mut events, sub.uid(), &mut view, |v| *v == before).await;
+
+    // The 3 s token expires 2 to 3 s after login (JWT times are whole seconds); the
+    // client's renewal is held back until well after that.
+    tokio::time::sleep_until(logged_in + Duration::from_millis(1500)).await;
+    control.inject(Fault::HoldUp);
+    tokio::time::sleep_until(logged_in + Duration::from_millis(3500)).await;
+    let (poster, _poster_events) = Client::connect(&server.ws_url(), ClientOptions::default()).await.unwrap();
+    poster.login_with_token(&server.user2().token).await.unwrap();
+    poster.send_message("posted while the login renews").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    control.clear();
+
+    let expected = table(&server);
+    assert!(expected.values().any(|t| t == "posted while the login renews"));
+    view_until(&mut events, sub.uid(), &mut view, |v| *v == expected).await;
     client.close().await.unwrap();
 }

@@ -18,9 +18,7 @@ pub(crate) fn opt_str_arg<'a>(ptr: *const c_char, name: &str) -> FfiResult<Optio
     }
     // SAFETY: the caller passes NULL or a NUL-terminated string that outlives the call.
     let cstr = unsafe { CStr::from_ptr(ptr) };
-    cstr.to_str()
-        .map(Some)
-        .map_err(|e| FfiError::new(dchat_status::DCHAT_ERR_INVALID_UTF8, format!("`{name}` is not valid UTF-8: {e}")))
+    cstr.to_str().map(Some).map_err(|e| FfiError::new(dchat_status::DCHAT_ERR_INVALID_UTF8, format!("`{name}` is not valid UTF-8: {e}")))
 }
 
 /// An optional JSON argument: NULL is `None`, text that does not parse is an error.

@@ -81,12 +81,10 @@ impl PollQueue {
         let mut st = self.state.lock();
         loop {
             if let Some(e) = st.events.pop_front() {
-                if e.is_closed() {
-                    st.closed_taken = true;
+                if self.flow.get().is_some_and(|flow| !flow.take(&e)) {
+                    continue;
                 }
-                if let Some(flow) = self.flow.get() {
-                    flow.taken();
-                }
+                st.closed_taken = e.is_closed();
                 return Ok(e);
             }
             if st.closed_taken {
@@ -144,9 +142,12 @@ impl Deliverer {
                 let queue = Arc::new(PollQueue::default());
                 let q = queue.clone();
                 let (pending, sink) = match wake {
-                    None => (None, guard_closed(move |e| {
-                        q.push(e);
-                    })),
+                    None => (
+                        None,
+                        guard_closed(move |e| {
+                            q.push(e);
+                        }),
+                    ),
                     Some(wake) => {
                         let (tx, rx) = mpsc::channel();
                         let sink = guard_closed(move |e| {
@@ -181,11 +182,13 @@ impl Deliverer {
                         "dchat-dispatch",
                         Box::new(move || {
                             for event in rx {
+                                if !flow.take(&event) {
+                                    continue;
+                                }
                                 let closed = event.is_closed();
                                 let ev = dchat_event::new(event, chat.clone());
                                 // SAFETY: the user's callback, called as the header documents.
                                 run_as_callback_of(owner, || unsafe { cb(ud.ptr(), &ev) });
-                                flow.taken();
                                 if closed {
                                     break;
                                 }

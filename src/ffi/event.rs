@@ -173,12 +173,7 @@ impl dchat_event {
             self.chat
                 .message_parts(&self.data)
                 .into_iter()
-                .map(|m| Message {
-                    id: c(&m.id),
-                    text: c(&m.text),
-                    author: m.author.as_deref().map(c),
-                    date: m.date.as_deref().map(c),
-                })
+                .map(|m| Message { id: c(&m.id), text: c(&m.text), author: m.author.as_deref().map(c), date: m.date.as_deref().map(c) })
                 .collect()
         })
     }

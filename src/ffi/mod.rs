@@ -6,7 +6,7 @@
 //! - every fallible function returns a [`status::dchat_status`]; outputs go through
 //!   out-pointers written only on success; the reason is kept per thread
 //!   (`dchat_last_error_message`, `dchat_last_error_code`);
-//! - no panic crosses the boundary ([`status::boundary`]);
+//! - no panic crosses the boundary (`status::boundary` catches it);
 //! - strings passed in are borrowed for the call; strings returned are either borrowed
 //!   from an event (valid while the event is) or owned by the caller and freed with
 //!   `dchat_string_free`.
@@ -20,6 +20,7 @@ mod args;
 pub mod client;
 mod delivery;
 pub mod event;
+pub mod logging;
 pub mod options;
 pub mod status;
 

@@ -222,7 +222,11 @@ pub extern "C" fn dchat_options_set_max_message_size(options: *mut dchat_options
 /// held. The callback may call any `dchat_` function except `dchat_close` and
 /// `dchat_free` on its own client (those return `DCHAT_ERR_IN_CALLBACK`).
 #[no_mangle]
-pub extern "C" fn dchat_options_set_callback(options: *mut dchat_options, callback: dchat_event_cb, user_data: *mut c_void) -> dchat_status {
+pub extern "C" fn dchat_options_set_callback(
+    options: *mut dchat_options,
+    callback: dchat_event_cb,
+    user_data: *mut c_void,
+) -> dchat_status {
     boundary(|| {
         let o = handle_mut(options, "options")?;
         let cb = callback.ok_or_else(|| FfiError::new(dchat_status::DCHAT_ERR_NULL_ARGUMENT, "`callback` is NULL"))?;

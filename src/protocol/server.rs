@@ -307,7 +307,9 @@ mod tests {
             r#"{"type":"server","status":"error","error":{"code":"INVALID_PAYLOAD","message":"Unable to parse the incoming message."}}"#,
         )
         .unwrap();
-        assert!(matches!(m, ServerMessage::Error { ref kind, uid: None, ref error } if kind == "server" && error.code == "INVALID_PAYLOAD"));
+        assert!(
+            matches!(m, ServerMessage::Error { ref kind, uid: None, ref error } if kind == "server" && error.code == "INVALID_PAYLOAD")
+        );
     }
 
     #[test]

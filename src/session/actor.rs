@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::pending::Pending;
+use super::renewal::Renewal;
 use super::retry::{read_back, Retry};
 use super::tracker::Tracker;
 use super::{Batch, Command, Commands, EventSink, Flow, Reply, SubscriptionSpec};
@@ -52,20 +53,34 @@ struct Sent {
     retried: bool,
 }
 
+/// Where a subscription stands with the server on the current connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SubState {
+    /// The server does not know it: it is sent once the session is ready.
+    Unsent,
+    /// Sent, and its `init` has not come yet: an error now is a refusal.
+    Awaiting,
+    /// Registered on the server.
+    Live,
+    /// Registered on the server, but it skipped events (its reads failed while the
+    /// login was expired): sent again with the same uid once authenticated, which
+    /// replaces it and brings an `init` to catch up from.
+    Stale,
+}
+
 struct Sub {
     spec: SubscriptionSpec,
-    /// Sent on the current connection (and not yet answered with an error).
-    sent: bool,
+    state: SubState,
     /// What was delivered, for collection-wide subscriptions (the others have no item
     /// list in their `init` to compare with).
     tracker: Option<Tracker>,
 }
 
 impl Sub {
-    fn new(spec: SubscriptionSpec, sent: bool, track_limit: usize) -> Self {
+    fn new(spec: SubscriptionSpec, state: SubState, track_limit: usize) -> Self {
         let tracked = spec.event.is_none() && spec.item.is_none();
         let tracker = tracked.then(|| Tracker::new(&spec.key_field, spec.query.as_ref(), track_limit));
-        Sub { spec, sent, tracker }
+        Sub { spec, state, tracker }
     }
 
     /// The read that finds items created between the server computing the `init` and
@@ -134,6 +149,7 @@ pub(super) struct Actor {
     /// Set when the session cannot authenticate again, so reconnecting is pointless.
     fatal: Option<String>,
     next_auth: u64,
+    renewal: Renewal,
     last_heard: Instant,
     ping_sent: bool,
 }
@@ -163,6 +179,7 @@ impl Actor {
             refresh_token: None,
             fatal: None,
             next_auth: 0,
+            renewal: Renewal::default(),
             last_heard: Instant::now(),
             ping_sent: false,
         }
@@ -184,6 +201,9 @@ impl Actor {
     fn next_wake(&mut self) -> Instant {
         let far = Instant::now() + Duration::from_secs(3600);
         let mut wake = self.pending.next_deadline().unwrap_or(far);
+        if let Some(renew) = self.renewal.due() {
+            wake = wake.min(renew);
+        }
         if let (Some(hb), true) = (self.options.heartbeat, self.socket.is_some()) {
             let step = if self.ping_sent { self.last_heard + hb * 2 } else { self.last_heard + hb };
             wake = wake.min(step);
@@ -288,6 +308,10 @@ impl Actor {
     async fn on_timer(&mut self) -> Result<(), String> {
         let now = Instant::now();
         self.expire(now);
+        if self.renewal.take_due(now) && self.authenticated && self.auth_attempt.is_none() {
+            log::info!("renewing the login before the server expires it");
+            self.authenticate_again().await?;
+        }
         let Some(hb) = self.options.heartbeat else { return Ok(()) };
         if !self.ready() || self.flow.is_full() {
             // Before authentication in handshake mode any frame but `auth` makes the
@@ -349,11 +373,15 @@ impl Actor {
 
     /// Sends what waited for the session to be ready: subscriptions first, then requests.
     async fn become_ready(&mut self) -> Result<(), String> {
-        let unsent: Vec<(String, ClientMessage)> =
-            self.subscriptions.iter().filter(|(_, s)| !s.sent).map(|(uid, s)| (uid.clone(), subscribe_message(uid, &s.spec))).collect();
+        let unsent: Vec<(String, ClientMessage)> = self
+            .subscriptions
+            .iter()
+            .filter(|(_, s)| matches!(s.state, SubState::Unsent | SubState::Stale))
+            .map(|(uid, s)| (uid.clone(), subscribe_message(uid, &s.spec)))
+            .collect();
         for (uid, msg) in unsent {
             if let Some(s) = self.subscriptions.get_mut(&uid) {
-                s.sent = true;
+                s.state = SubState::Awaiting;
             }
             self.write(&msg).await?;
         }
@@ -379,6 +407,13 @@ impl Actor {
         };
         self.auth_attempt = Some(AuthAttempt { uid: uid.clone(), source });
         self.write(&ClientMessage::Auth { credentials, uid: Some(uid) }).await
+    }
+
+    /// Presents the newest refresh token, or else the stored credentials, again.
+    async fn authenticate_again(&mut self) -> Result<(), String> {
+        let source = if self.refresh_token.is_some() { AuthSource::Refresh } else { AuthSource::Stored };
+        let uid = self.new_auth_uid();
+        self.authenticate(source, uid).await
     }
 
     fn new_auth_uid(&mut self) -> String {
@@ -408,7 +443,8 @@ impl Actor {
                 self.pending.insert(uid.clone(), reply, self.deadline());
                 let msg = subscribe_message(&uid, &spec);
                 let send_now = self.ready();
-                self.subscriptions.insert(uid, Sub::new(spec, send_now, self.options.track_limit));
+                let state = if send_now { SubState::Awaiting } else { SubState::Unsent };
+                self.subscriptions.insert(uid, Sub::new(spec, state, self.options.track_limit));
                 if send_now {
                     self.write(&msg).await?;
                 }
@@ -421,7 +457,7 @@ impl Actor {
                 };
                 // A subscribe still waiting for its init will never get one now.
                 self.pending.complete(&uid, Err(Error::InvalidArgument("unsubscribed before the init arrived".into())));
-                if !sub.sent || self.socket.is_none() {
+                if sub.state == SubState::Unsent || self.socket.is_none() {
                     // The server does not know this subscription (any more).
                     reply.send(Ok(Value::Null));
                     return Ok(());
@@ -544,6 +580,9 @@ impl Actor {
     async fn on_subscription_event(&mut self, uid: String, kind: SubscriptionKind, data: Value) -> Result<(), String> {
         if kind == SubscriptionKind::Init {
             self.pending.complete(&uid, Ok(Value::Null));
+            if let Some(sub) = self.subscriptions.get_mut(&uid) {
+                sub.state = SubState::Live;
+            }
         }
         let Some(sub) = self.subscriptions.get_mut(&uid) else { return Ok(()) };
         let Some(tracker) = sub.tracker.as_mut() else {
@@ -584,6 +623,7 @@ impl Actor {
             }
         }
         log::info!("authenticated");
+        self.renewal.authenticated(Instant::now());
         self.emit(Event::State { state: ConnectionState::Authenticated, reason: None });
         self.become_ready().await
     }
@@ -608,7 +648,12 @@ impl Actor {
         if self.read_back_duplicate(&uid, &error).await? {
             return Ok(());
         }
-        if kind == "subscribe" && self.subscriptions.remove(&uid).is_some() {
+        let sub_state = self.subscriptions.get(&uid).map(|s| s.state);
+        if kind == "subscribe" && !self.authenticated && sub_state.is_some_and(|s| s != SubState::Awaiting) {
+            // Not a refusal: while the login renews, the server fails every event read of
+            // the subscriptions it keeps, and they are already marked to catch up.
+            log::info!("subscription {uid} skipped an event while the login renews; it catches up after");
+        } else if kind == "subscribe" && self.subscriptions.remove(&uid).is_some() {
             // Reported on the stream too: a subscription made without waiting has no
             // other way to learn it was refused.
             self.pending.complete(&uid, Err(Error::Server(error.clone())));
@@ -653,9 +698,16 @@ impl Actor {
             }
             None if error.code == "TOKEN_EXPIRED" && (self.refresh_token.is_some() || self.credentials.is_some()) => {
                 log::info!("access token expired; authenticating again");
-                let source = if self.refresh_token.is_some() { AuthSource::Refresh } else { AuthSource::Stored };
-                let uid = self.new_auth_uid();
-                self.authenticate(source, uid).await?;
+                self.renewal.expired(Instant::now());
+                // Until the new login is processed the server sends no event this user
+                // may see: subscribing again with the same uids after it turns a fresh
+                // `init` into exactly what was missed (see `tracker`).
+                for sub in self.subscriptions.values_mut() {
+                    if sub.state == SubState::Live {
+                        sub.state = SubState::Stale;
+                    }
+                }
+                self.authenticate_again().await?;
             }
             None => self.emit(Event::Error { error: Error::Server(error) }),
         }
@@ -672,6 +724,7 @@ impl Actor {
         self.socket = None;
         self.authenticated = false;
         self.ping_sent = false;
+        self.renewal.disconnected();
         let mut unanswered: Vec<(u64, String)> = self.in_flight.drain().map(|(k, seq)| (seq, k)).collect();
         // A create being read back goes again as it was: the read-back follows again.
         unanswered.extend(self.read_backs.drain().map(|(_, original)| (0, original)));
@@ -699,7 +752,7 @@ impl Actor {
             self.outbox.push_front(item);
         }
         for sub in self.subscriptions.values_mut() {
-            sub.sent = false;
+            sub.state = SubState::Unsent;
         }
         // Their answers are lost with the connection; the next init asks again.
         self.catch_ups.clear();

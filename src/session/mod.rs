@@ -10,6 +10,7 @@ mod actor;
 mod batch;
 mod flow;
 mod pending;
+mod renewal;
 mod reply;
 mod retry;
 mod supervisor;
@@ -46,13 +47,29 @@ pub(crate) struct SubscriptionSpec {
 
 /// A request to the session task.
 pub(crate) enum Command {
-    Login { credentials: AuthCredentials, reply: Reply },
-    Subscribe { uid: String, spec: SubscriptionSpec, reply: Reply },
-    Unsubscribe { uid: String, reply: Reply },
+    Login {
+        credentials: AuthCredentials,
+        reply: Reply,
+    },
+    Subscribe {
+        uid: String,
+        spec: SubscriptionSpec,
+        reply: Reply,
+    },
+    Unsubscribe {
+        uid: String,
+        reply: Reply,
+    },
     /// An `items` message whose uid is already set, and what to do with it if the
     /// connection drops before its answer.
-    Items { message: ClientMessage, reply: Reply, retry: Retry },
-    Close { reply: Reply },
+    Items {
+        message: ClientMessage,
+        reply: Reply,
+        retry: Retry,
+    },
+    Close {
+        reply: Reply,
+    },
 }
 
 impl Command {

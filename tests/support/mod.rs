@@ -2,3 +2,4 @@
 #![allow(dead_code)]
 
 pub mod directus;
+pub mod tls_proxy;

@@ -1,11 +1,12 @@
-//! The Rust core's `log` records, queued for a Python thread to hand to `logging`.
+//! The Rust core's `log` records (through its log hub), queued for a Python thread to
+//! hand to `logging`.
 //!
 //! Records are produced on runtime threads, which must never take the GIL; so they wait
 //! in a bounded queue that `next_logs` drains on a Python thread. A full queue drops
 //! the oldest records (logging must never stall the network).
 
 use std::collections::VecDeque;
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use pyo3::prelude::*;
@@ -19,34 +20,30 @@ struct Bridge {
 
 static BRIDGE: OnceLock<Bridge> = OnceLock::new();
 
-impl log::Log for Bridge {
-    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= log::max_level()
+fn python_level(level: log::Level) -> u8 {
+    match level {
+        log::Level::Error => 40,
+        log::Level::Warn => 30,
+        log::Level::Info => 20,
+        log::Level::Debug | log::Level::Trace => 10,
     }
+}
 
-    fn log(&self, record: &log::Record<'_>) {
-        if !self.enabled(record.metadata()) {
-            return;
-        }
-        let level = match record.level() {
-            log::Level::Error => 40,
-            log::Level::Warn => 30,
-            log::Level::Info => 20,
-            log::Level::Debug | log::Level::Trace => 10,
-        };
+impl Bridge {
+    fn push(&self, level: log::Level, target: &str, message: &str) {
         let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         if q.len() >= CAPACITY {
             q.pop_front();
         }
-        q.push_back((level, record.target().to_owned(), record.args().to_string()));
+        q.push_back((python_level(level), target.to_owned(), message.to_owned()));
         self.ready.notify_one();
     }
-
-    fn flush(&self) {}
 }
 
-/// Installs the bridge as the process's `log` logger (once) with a Python logging level
-/// (10 debug, 20 info, 30 warning, 40 error). Returns False if another logger was there.
+/// Registers the bridge with the core's log hub (which installs itself as the process's
+/// `log` logger once, and keeps secrets out) at a Python logging level (10 debug,
+/// 20 info, 30 warning, 40 error); calling it again changes the level. Returns False if
+/// another logger was installed before the hub.
 #[pyfunction]
 pub fn install_log_bridge(level: u8) -> bool {
     let filter = match level {
@@ -56,11 +53,8 @@ pub fn install_log_bridge(level: u8) -> bool {
         _ => log::LevelFilter::Error,
     };
     let bridge = BRIDGE.get_or_init(|| Bridge { queue: Mutex::new(VecDeque::new()), ready: Condvar::new() });
-    let installed = log::set_logger(bridge).is_ok();
-    if installed || log::max_level() != log::LevelFilter::Off {
-        log::set_max_level(filter);
-    }
-    installed
+    let sink: directus_chat::log_hub::Sink = Arc::new(move |level, target: &str, message: &str| bridge.push(level, target, message));
+    directus_chat::log_hub::set_sink("python", filter, Some(sink)).is_ok()
 }
 
 /// Waits up to `timeout` seconds (GIL released) for log records and returns them as

@@ -4,8 +4,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use directus_chat::{
-    ChatMessage, Client, ClientOptions, Error, Event, EventFilter, Events, ItemAction, ItemsRequest, ReconnectPolicy,
-    SubscribeRequest, Subscription, TlsRoots,
+    ChatMessage, Client, ClientOptions, Error, Event, EventFilter, Events, ItemAction, ItemsRequest, ReconnectPolicy, SubscribeRequest,
+    Subscription, TlsRoots,
 };
 use pyo3::prelude::*;
 use pyo3::IntoPyObjectExt;
@@ -140,8 +140,8 @@ impl NativeClient {
             request = request.item(item);
         }
         if let Some(e) = event {
-            let filter =
-                EventFilter::parse(e).ok_or_else(|| err(py, Error::InvalidArgument(format!("unknown event {e:?} (create, update, delete)"))))?;
+            let filter = EventFilter::parse(e)
+                .ok_or_else(|| err(py, Error::InvalidArgument(format!("unknown event {e:?} (create, update, delete)"))))?;
             request = request.event(filter);
         }
         Ok(self.client.subscribe_nowait(request).uid().to_owned())
@@ -164,7 +164,14 @@ impl NativeClient {
 
     /// An items request; returns the server's data.
     #[pyo3(signature = (collection, action, payload_json=None, timeout=None))]
-    fn request(&self, py: Python<'_>, collection: &str, action: &str, payload_json: Option<&str>, timeout: Option<f64>) -> PyResult<PyObject> {
+    fn request(
+        &self,
+        py: Python<'_>,
+        collection: &str,
+        action: &str,
+        payload_json: Option<&str>,
+        timeout: Option<f64>,
+    ) -> PyResult<PyObject> {
         let action = ItemAction::parse(action)
             .ok_or_else(|| err(py, Error::InvalidArgument(format!("unknown action {action:?} (create, read, update, delete)"))))?;
         let payload = parse_json(payload_json).map_err(|e| err(py, e))?.unwrap_or(Value::Null);
@@ -241,4 +248,3 @@ impl NativeClient {
         format!("<NativeClient closed={}>", self.client.is_closed())
     }
 }
-

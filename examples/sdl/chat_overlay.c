@@ -1,0 +1,506 @@
+/*
+ * A game loop with a chat overlay: an animated scene drawn every frame, and on top of it
+ * the last messages of a Directus `messages` collection (`Name: text`), an input line
+ * and the connection state. Events are taken with dchat_poll(c, 0, ...) on the main
+ * thread until the queue is empty, once per frame, so the network never blocks a frame.
+ * Typing and Enter send a message; Escape or closing the window quits.
+ *
+ *   chat_overlay WS_URL EMAIL PASSWORD [options]
+ *     --ca-pem FILE       trust this CA for wss:// (besides the bundled roots)
+ *     --font FILE         a TrueType font (default: DejaVu Sans from fonts-dejavu-core)
+ *     --send TEXT         send TEXT once the history is shown (for tests)
+ *     --expect TEXT       wait for a new message TEXT (default: the --send text), e.g.
+ *                         one typed into the window
+ *     --screenshot FILE   save the first frame that shows the expected message as a
+ *                         BMP, print the chat lines of that frame to stdout and exit
+ *     --frames N          give up after N frames (exit 1), e.g. in tests
+ *
+ * Connecting, logging in and subscribing block, so they run on a start-up thread while
+ * the main thread keeps drawing ("connecting..."); everything else is non-blocking.
+ * Uses only include/directus_chat.h and the library, SDL2 and SDL2_ttf.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <SDL.h>
+#include <SDL_ttf.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "directus_chat.h"
+
+#define WIDTH 800
+#define HEIGHT 600
+#define VISIBLE_LINES 10
+#define MAX_MESSAGES 200
+#define INPUT_MAX 512
+#define FONT_SIZE 16
+
+/* ---- command line ---- */
+
+typedef struct {
+    const char *url, *email, *password, *ca_pem_file, *font, *send, *expect, *screenshot;
+    long max_frames;
+} config;
+
+static bool parse_args(int argc, char **argv, config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->font = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+    int positional = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool has_value = i + 1 < argc;
+        if (strcmp(a, "--ca-pem") == 0 && has_value) cfg->ca_pem_file = argv[++i];
+        else if (strcmp(a, "--font") == 0 && has_value) cfg->font = argv[++i];
+        else if (strcmp(a, "--send") == 0 && has_value) cfg->send = argv[++i];
+        else if (strcmp(a, "--expect") == 0 && has_value) cfg->expect = argv[++i];
+        else if (strcmp(a, "--screenshot") == 0 && has_value) cfg->screenshot = argv[++i];
+        else if (strcmp(a, "--frames") == 0 && has_value) cfg->max_frames = strtol(argv[++i], NULL, 10);
+        else if (a[0] == '-' && a[1] == '-') return false;
+        else if (positional == 0) { cfg->url = a; positional++; }
+        else if (positional == 1) { cfg->email = a; positional++; }
+        else if (positional == 2) { cfg->password = a; positional++; }
+        else return false;
+    }
+    if (!cfg->expect) cfg->expect = cfg->send;
+    /* A screenshot waits for the expected message, so it needs one. */
+    return positional == 3 && (!cfg->screenshot || cfg->expect);
+}
+
+static char *read_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) buf[n] = '\0';
+    else { free(buf); buf = NULL; }
+    fclose(f);
+    return buf;
+}
+
+/* ---- the start-up thread: the blocking part of joining the chat ---- */
+
+enum { START_RUNNING, START_DONE, START_FAILED };
+
+typedef struct {
+    const config *cfg;
+    char *ca_pem;
+    SDL_atomic_t phase;        /* START_* */
+    void *client;              /* dchat_client, published with SDL_AtomicSetPtr once connected */
+    char error[512];           /* written before phase becomes START_FAILED */
+} startup;
+
+static int fail_start(startup *s, const char *what, dchat_status st) {
+    char msg[400] = "";
+    dchat_last_error_message(msg, sizeof msg, NULL);
+    snprintf(s->error, sizeof s->error, "%s failed (%s): %s", what, dchat_status_name(st), msg);
+    SDL_AtomicSet(&s->phase, START_FAILED);
+    return 1;
+}
+
+static int start_chat(void *arg) {
+    startup *s = arg;
+    dchat_options *opts;
+    dchat_options_new(&opts); /* poll mode is the default */
+    if (s->ca_pem) {
+        dchat_status st = dchat_options_set_ca_pem(opts, s->ca_pem);
+        if (st != DCHAT_OK) { dchat_options_free(opts); return fail_start(s, "CA PEM", st); }
+    }
+    dchat_client *c;
+    dchat_status st = dchat_connect(s->cfg->url, opts, &c);
+    dchat_options_free(opts);
+    if (st != DCHAT_OK) return fail_start(s, "connect", st);
+    /* From here the main thread polls events while we wait for the server. */
+    SDL_AtomicSetPtr(&s->client, c);
+    if ((st = dchat_login(c, s->cfg->email, s->cfg->password)) != DCHAT_OK) return fail_start(s, "login", st);
+    uint64_t sub;
+    if ((st = dchat_subscribe_chat(c, &sub)) != DCHAT_OK) return fail_start(s, "subscribe", st);
+    SDL_AtomicSet(&s->phase, START_DONE);
+    return 0;
+}
+
+/* ---- text, cached as textures so a line is rasterized once, not every frame ---- */
+
+typedef struct {
+    char *utf8;
+    SDL_Texture *tex;
+    int w, h;
+    SDL_Color color;
+} label;
+
+static void label_set(label *l, const char *text, SDL_Color color) {
+    if (l->utf8 && strcmp(l->utf8, text) == 0 && memcmp(&l->color, &color, sizeof color) == 0) return;
+    free(l->utf8);
+    l->utf8 = strdup(text);
+    l->color = color;
+    if (l->tex) SDL_DestroyTexture(l->tex);
+    l->tex = NULL;
+}
+
+static void label_free(label *l) {
+    free(l->utf8);
+    if (l->tex) SDL_DestroyTexture(l->tex);
+    memset(l, 0, sizeof *l);
+}
+
+/* Draws the label at (x, y); returns its height. An empty text draws nothing. */
+static int label_draw(SDL_Renderer *r, TTF_Font *font, label *l, int x, int y) {
+    if (!l->utf8 || !l->utf8[0]) return TTF_FontLineSkip(font);
+    if (!l->tex) {
+        SDL_Surface *s = TTF_RenderUTF8_Blended(font, l->utf8, l->color);
+        if (!s) return TTF_FontLineSkip(font);
+        l->tex = SDL_CreateTextureFromSurface(r, s);
+        l->w = s->w;
+        l->h = s->h;
+        SDL_FreeSurface(s);
+    }
+    SDL_Rect dst = {x, y, l->w, l->h};
+    SDL_RenderCopy(r, l->tex, NULL, &dst);
+    return l->h;
+}
+
+/* ---- the chat view: messages by id, in arrival order ---- */
+
+typedef struct {
+    char *id;
+    label line; /* "Name: text" */
+} message;
+
+typedef struct {
+    message items[MAX_MESSAGES];
+    int count;
+} chat_log;
+
+static const SDL_Color WHITE = {235, 235, 235, 255}, GREY = {150, 150, 160, 255}, GREEN = {90, 220, 120, 255},
+                       YELLOW = {240, 200, 80, 255}, RED = {240, 90, 80, 255}, CYAN = {120, 210, 240, 255};
+
+static void format_line(char *buf, size_t len, const dchat_event *ev, size_t i) {
+    const char *author = dchat_event_message_author(ev, i);
+    snprintf(buf, len, "%s: %s", author ? author : "?", dchat_event_message_text(ev, i));
+}
+
+static message *find_message(chat_log *log, const char *id) {
+    for (int i = 0; i < log->count; i++)
+        if (id && log->items[i].id && strcmp(log->items[i].id, id) == 0) return &log->items[i];
+    return NULL;
+}
+
+static void remove_at(chat_log *log, int i) {
+    free(log->items[i].id);
+    label_free(&log->items[i].line);
+    memmove(&log->items[i], &log->items[i + 1], (size_t)(log->count - i - 1) * sizeof(message));
+    log->count--;
+}
+
+static void upsert(chat_log *log, const dchat_event *ev, size_t i) {
+    char buf[INPUT_MAX + 128];
+    format_line(buf, sizeof buf, ev, i);
+    message *m = find_message(log, dchat_event_message_id(ev, i));
+    if (!m) {
+        if (log->count == MAX_MESSAGES) remove_at(log, 0);
+        m = &log->items[log->count++];
+        memset(m, 0, sizeof *m);
+        const char *id = dchat_event_message_id(ev, i);
+        m->id = id ? strdup(id) : NULL;
+    }
+    label_set(&m->line, buf, WHITE);
+}
+
+/* A delete event's JSON lists the deleted keys (numbers or uuids); any message whose id
+ * appears there as a whole token goes. */
+static void remove_deleted(chat_log *log, const char *json) {
+    if (!json) return;
+    for (int i = log->count - 1; i >= 0; i--) {
+        const char *id = log->items[i].id;
+        size_t n = id ? strlen(id) : 0;
+        for (const char *p = n ? strstr(json, id) : NULL; p; p = strstr(p + 1, id)) {
+            bool starts = p == json || strchr("[\",: ", p[-1]);
+            bool ends = strchr("]\",: ", p[n]) != NULL;
+            if (starts && ends) { remove_at(log, i); break; }
+        }
+    }
+}
+
+static void clear_log(chat_log *log) {
+    while (log->count) remove_at(log, log->count - 1);
+}
+
+/* ---- the frame's state ---- */
+
+typedef struct {
+    chat_log log;
+    dchat_state state;
+    bool have_state, history_shown, sent, expected_seen;
+    char notice[512]; /* the last error or refused send */
+    uint64_t send_request;
+} chat_view;
+
+static void apply_event(chat_view *v, const dchat_event *ev, const config *cfg) {
+    switch (dchat_event_kind(ev)) {
+    case DCHAT_EVENT_STATE:
+        v->state = dchat_event_state(ev);
+        v->have_state = true;
+        if (v->state == DCHAT_STATE_DISCONNECTED && dchat_event_text(ev))
+            snprintf(v->notice, sizeof v->notice, "disconnected: %s", dchat_event_text(ev));
+        else if (v->state == DCHAT_STATE_AUTHENTICATED)
+            v->notice[0] = '\0';
+        break;
+    case DCHAT_EVENT_SUBSCRIPTION:
+        switch (dchat_event_sub_event(ev)) {
+        case DCHAT_SUB_INIT:   /* the history: it replaces what is shown */
+        case DCHAT_SUB_CREATE:
+        case DCHAT_SUB_UPDATE:
+            if (dchat_event_sub_event(ev) == DCHAT_SUB_INIT) clear_log(&v->log);
+            for (size_t i = 0; i < dchat_event_message_count(ev); i++) {
+                upsert(&v->log, ev, i);
+                if (cfg->expect && dchat_event_sub_event(ev) == DCHAT_SUB_CREATE &&
+                    strcmp(dchat_event_message_text(ev, i), cfg->expect) == 0)
+                    v->expected_seen = true;
+            }
+            if (dchat_event_sub_event(ev) == DCHAT_SUB_INIT) v->history_shown = true;
+            break;
+        case DCHAT_SUB_DELETE:
+            remove_deleted(&v->log, dchat_event_json(ev));
+            break;
+        default:
+            break;
+        }
+        break;
+    case DCHAT_EVENT_REPLY:
+        if (dchat_event_code(ev)) snprintf(v->notice, sizeof v->notice, "not sent: %s", dchat_event_text(ev));
+        break;
+    case DCHAT_EVENT_ERROR:
+    case DCHAT_EVENT_SUBSCRIPTION_ERROR:
+        snprintf(v->notice, sizeof v->notice, "%s", dchat_event_text(ev) ? dchat_event_text(ev) : "error");
+        break;
+    default:
+        break;
+    }
+}
+
+static void send_text(chat_view *v, const dchat_client *c, const char *text) {
+    dchat_status st = dchat_send(c, text, &v->send_request);
+    if (st != DCHAT_OK) {
+        char msg[400] = "";
+        dchat_last_error_message(msg, sizeof msg, NULL);
+        snprintf(v->notice, sizeof v->notice, "send failed: %s", msg);
+    }
+}
+
+/* ---- drawing ---- */
+
+static void fill(SDL_Renderer *r, int x, int y, int w, int h, Uint8 cr, Uint8 cg, Uint8 cb, Uint8 ca) {
+    SDL_SetRenderDrawColor(r, cr, cg, cb, ca);
+    SDL_Rect rect = {x, y, w, h};
+    SDL_RenderFillRect(r, &rect);
+}
+
+/* The "game": a sky gradient, scrolling hills and a bouncing ball, all driven by the
+ * frame number so that a stuck loop would be visible at once. */
+static void draw_scene(SDL_Renderer *r, long frame) {
+    for (int y = 0; y < HEIGHT; y += 4) fill(r, 0, y, WIDTH, 4, (Uint8)(20 + y / 12), (Uint8)(30 + y / 10), (Uint8)(70 + y / 6), 255);
+    int offset = (int)(frame * 2 % 160);
+    for (int x = -160; x < WIDTH + 160; x += 160) {
+        int hx = x - offset;
+        for (int i = 0; i < 80; i += 4) fill(r, hx + i, 380 - i, 160 - 2 * i, 4, 40, (Uint8)(110 + i), 60, 255);
+    }
+    fill(r, 0, 380, WIDTH, HEIGHT - 380, 40, 90, 50, 255);
+    double t = frame / 60.0;
+    int bx = (int)(WIDTH / 2 + 300 * sin(t * 0.9)), by = (int)(330 - fabs(sin(t * 2.5)) * 220);
+    for (int dy = -24; dy <= 24; dy += 2) {
+        int half = (int)sqrt(24.0 * 24.0 - dy * dy);
+        fill(r, bx - half, by + dy, 2 * half, 2, 250, (Uint8)(140 + dy * 2), 40, 255);
+    }
+}
+
+static SDL_Color state_color(const chat_view *v, int phase) {
+    if (phase == START_FAILED) return RED;
+    if (!v->have_state) return YELLOW;
+    switch (v->state) {
+    case DCHAT_STATE_AUTHENTICATED: return GREEN;
+    case DCHAT_STATE_DISCONNECTED:
+    case DCHAT_STATE_CLOSED: return RED;
+    default: return YELLOW;
+    }
+}
+
+static const char *state_name(const chat_view *v, int phase) {
+    if (phase == START_FAILED) return "failed";
+    if (!v->have_state) return "connecting";
+    switch (v->state) {
+    case DCHAT_STATE_CONNECTING: return "connecting";
+    case DCHAT_STATE_CONNECTED: return "connected, logging in";
+    case DCHAT_STATE_AUTHENTICATED: return "online";
+    case DCHAT_STATE_DISCONNECTED: return "disconnected, reconnecting";
+    case DCHAT_STATE_CLOSED: return "closed";
+    }
+    return "?";
+}
+
+typedef struct {
+    label status, notice, input, fps;
+} hud;
+
+static void draw_overlay(SDL_Renderer *r, TTF_Font *font, chat_view *v, hud *h, int phase, const char *error,
+                         const char *input, long frame, bool cursor_on) {
+    int skip = TTF_FontLineSkip(font);
+    int panel_h = (VISIBLE_LINES + 2) * skip + 24, panel_y = HEIGHT - panel_h - 10;
+    SDL_SetRenderDrawBlendMode(r, SDL_BLENDMODE_BLEND);
+    fill(r, 10, panel_y, WIDTH - 20, panel_h, 0, 0, 0, 170);
+    fill(r, 10, 10, WIDTH - 20, skip + 12, 0, 0, 0, 170);
+
+    char buf[INPUT_MAX + 64];
+    snprintf(buf, sizeof buf, "chat: %s%s%s", state_name(v, phase), phase == START_FAILED ? " - " : "",
+             phase == START_FAILED ? error : "");
+    label_set(&h->status, buf, state_color(v, phase));
+    label_draw(r, font, &h->status, 20, 16);
+    snprintf(buf, sizeof buf, "frame %ld", frame);
+    label_set(&h->fps, buf, GREY);
+    label_draw(r, font, &h->fps, WIDTH - 130, 16);
+
+    int y = panel_y + 8;
+    int first = v->log.count > VISIBLE_LINES ? v->log.count - VISIBLE_LINES : 0;
+    for (int i = first; i < v->log.count; i++) y += label_draw(r, font, &v->log.items[i].line, 20, y);
+    y = panel_y + 8 + VISIBLE_LINES * skip;
+    label_set(&h->notice, v->notice, RED);
+    label_draw(r, font, &h->notice, 20, y);
+    snprintf(buf, sizeof buf, "> %s%s", input, cursor_on ? "_" : "");
+    label_set(&h->input, buf, CYAN);
+    label_draw(r, font, &h->input, 20, y + skip + 4);
+}
+
+/* Reads back the frame just drawn (before it is presented) and saves it as a BMP. */
+static bool save_screenshot(SDL_Renderer *r, const char *path) {
+    SDL_Surface *s = SDL_CreateRGBSurfaceWithFormat(0, WIDTH, HEIGHT, 32, SDL_PIXELFORMAT_ARGB8888);
+    if (!s) return false;
+    bool ok = SDL_RenderReadPixels(r, NULL, SDL_PIXELFORMAT_ARGB8888, s->pixels, s->pitch) == 0 && SDL_SaveBMP(s, path) == 0;
+    SDL_FreeSurface(s);
+    return ok;
+}
+
+static void pop_utf8(char *s) {
+    size_t n = strlen(s);
+    while (n > 0 && ((unsigned char)s[n - 1] & 0xC0) == 0x80) n--; /* continuation bytes */
+    if (n > 0) n--;
+    s[n] = '\0';
+}
+
+int main(int argc, char **argv) {
+    config cfg;
+    if (!parse_args(argc, argv, &cfg)) {
+        fprintf(stderr,
+                "usage: %s WS_URL EMAIL PASSWORD [--ca-pem FILE] [--font FILE] [--send TEXT]\n"
+                "          [--expect TEXT] [--screenshot OUT.bmp] [--frames N]\n",
+                argv[0]);
+        return 2;
+    }
+    startup start = {.cfg = &cfg};
+    if (cfg.ca_pem_file && !(start.ca_pem = read_file(cfg.ca_pem_file))) {
+        fprintf(stderr, "cannot read %s\n", cfg.ca_pem_file);
+        return 2;
+    }
+    if (SDL_Init(SDL_INIT_VIDEO) != 0 || TTF_Init() != 0) {
+        fprintf(stderr, "SDL: %s\n", SDL_GetError());
+        return 1;
+    }
+    SDL_Window *win = SDL_CreateWindow("directus-chat overlay", SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED, WIDTH, HEIGHT, 0);
+    SDL_Renderer *ren = win ? SDL_CreateRenderer(win, -1, SDL_RENDERER_PRESENTVSYNC) : NULL;
+    TTF_Font *font = TTF_OpenFont(cfg.font, FONT_SIZE);
+    if (!win || !ren || !font) {
+        fprintf(stderr, "SDL: %s\n", SDL_GetError());
+        return 1;
+    }
+    SDL_RendererInfo info;
+    SDL_GetRendererInfo(ren, &info);
+    fprintf(stderr, "video driver %s, renderer %s\n", SDL_GetCurrentVideoDriver(), info.name);
+
+    SDL_Thread *starter = SDL_CreateThread(start_chat, "dchat-start", &start);
+    static chat_view view;
+    hud h = {0};
+    char input[INPUT_MAX] = "";
+    SDL_StartTextInput();
+
+    int exit_code = 0;
+    long frame = 0, frames_before_history = -1;
+    Uint32 worst_frame_ms = 0;
+    bool running = true;
+    while (running) {
+        Uint32 frame_start = SDL_GetTicks();
+        SDL_Event e;
+        dchat_client *c = SDL_AtomicGetPtr(&start.client);
+        while (SDL_PollEvent(&e)) {
+            if (e.type == SDL_QUIT || (e.type == SDL_KEYDOWN && e.key.keysym.sym == SDLK_ESCAPE)) running = false;
+            else if (e.type == SDL_TEXTINPUT && strlen(input) + strlen(e.text.text) < sizeof input) strcat(input, e.text.text);
+            else if (e.type == SDL_KEYDOWN && e.key.keysym.sym == SDLK_BACKSPACE) pop_utf8(input);
+            else if (e.type == SDL_KEYDOWN && (e.key.keysym.sym == SDLK_RETURN || e.key.keysym.sym == SDLK_KP_ENTER) && input[0] && c) {
+                send_text(&view, c, input); /* does not block: the outcome is a reply event */
+                input[0] = '\0';
+            }
+        }
+
+        /* Drain the chat's queue without waiting: zero or more events per frame. */
+        dchat_event *ev;
+        while (c && dchat_poll(c, 0, &ev) == DCHAT_OK) {
+            apply_event(&view, ev, &cfg);
+            dchat_event_free(ev);
+        }
+        int phase = SDL_AtomicGet(&start.phase);
+        if (view.history_shown && frames_before_history < 0) {
+            frames_before_history = frame;
+            fprintf(stderr, "history shown at frame %ld\n", frame); /* tests wait for this before typing */
+        }
+        if (cfg.send && view.history_shown && !view.sent && c) {
+            send_text(&view, c, cfg.send);
+            view.sent = true;
+        }
+
+        draw_scene(ren, frame);
+        draw_overlay(ren, font, &view, &h, phase, start.error, input, frame, (SDL_GetTicks() / 500) % 2 == 0);
+
+        if (cfg.screenshot && view.expected_seen) {
+            /* This frame shows the expected message: keep it and report what it shows. */
+            if (!save_screenshot(ren, cfg.screenshot)) {
+                fprintf(stderr, "screenshot failed: %s\n", SDL_GetError());
+                exit_code = 1;
+            }
+            int first = view.log.count > VISIBLE_LINES ? view.log.count - VISIBLE_LINES : 0;
+            for (int i = first; i < view.log.count; i++) printf("%s\n", view.log.items[i].line.utf8);
+            running = false;
+        }
+        SDL_RenderPresent(ren);
+        frame++;
+        if (phase == START_FAILED && cfg.screenshot) {
+            fprintf(stderr, "%s\n", start.error);
+            exit_code = 1;
+            running = false;
+        }
+        if (cfg.max_frames > 0 && frame >= cfg.max_frames && running) {
+            fprintf(stderr, "gave up after %ld frames (state: %s)\n", frame, state_name(&view, phase));
+            exit_code = 1;
+            running = false;
+        }
+        Uint32 spent = SDL_GetTicks() - frame_start;
+        if (frame > 1 && spent > worst_frame_ms) worst_frame_ms = spent; /* the first frame sets up the GPU and fonts */
+        if (spent < 16) SDL_Delay(16 - spent); /* about 60 frames a second without vsync */
+    }
+    fprintf(stderr, "frames: %ld, slowest frame after the first %u ms\n", frame, (unsigned)worst_frame_ms);
+
+    /* Closing waits for the start-up thread (its calls end with the client's timeouts). */
+    SDL_WaitThread(starter, NULL);
+    dchat_free(SDL_AtomicGetPtr(&start.client));
+    clear_log(&view.log);
+    label_free(&h.status);
+    label_free(&h.notice);
+    label_free(&h.input);
+    label_free(&h.fps);
+    free(start.ca_pem);
+    TTF_CloseFont(font);
+    SDL_DestroyRenderer(ren);
+    SDL_DestroyWindow(win);
+    TTF_Quit();
+    SDL_Quit();
+    return exit_code;
+}

@@ -1,0 +1,432 @@
+// directus-chat: header-only C++17 wrapper of the C API (directus_chat.h).
+//
+// Written by hand (not generated); it adds no behaviour, only C++ ownership and types:
+// - RAII: dchat::client frees its connection, dchat::subscription unsubscribes, when
+//   they go out of scope. Both are movable, not copyable.
+// - Errors are exceptions: every call whose C function fails throws dchat::error with
+//   the dchat_status, the Directus code (AUTH_FAILED, FORBIDDEN, ...) and the message.
+//   Exceptions rather than result types because C++17 has no std::expected, and a
+//   failed login, subscribe or read ends the flow the caller was in; nothing is thrown
+//   from destructors, from poll timeouts, or into the library.
+// - Events are copied into dchat::event values, so they may be kept, moved to another
+//   thread, or outlive the callback.
+// - Callback mode: a std::function gets every event on the client's dispatcher thread
+//   ("dchat-dispatch"), in order. An exception thrown by it is caught before it can
+//   reach the C library, handed to the error hook (or, without one, written to stderr),
+//   and the session goes on with the next event.
+// - Poll mode: client::poll(timeout) on the host's own thread, e.g. once per frame.
+//
+// Threads are those of the C API (see directus_chat.h): never destroy a client from
+// inside its own callback (the C library refuses, and the connection would leak).
+#ifndef DIRECTUS_CHAT_HPP
+#define DIRECTUS_CHAT_HPP
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "directus_chat.h"
+
+namespace dchat {
+
+/// A failed call: the C status, the code (the Directus code such as `AUTH_FAILED` for
+/// server errors, else the status name without prefix such as `TIMEOUT`) and the
+/// readable message (never a password or token).
+class error : public std::runtime_error {
+public:
+    error(dchat_status status, std::string code, const std::string &message)
+        : std::runtime_error(message), status_(status), code_(std::move(code)) {}
+
+    /// The status the C function returned.
+    dchat_status status() const noexcept { return status_; }
+    /// The Directus code or the status name (`AUTH_FAILED`, `FORBIDDEN`, `TIMEOUT`, ...).
+    const std::string &code() const noexcept { return code_; }
+
+    /// The error the last failed call on this thread left (dchat_last_error_*).
+    static error last(dchat_status status) {
+        return error(status, read_last(dchat_last_error_code), read_last(dchat_last_error_message));
+    }
+
+private:
+    static std::string read_last(dchat_status (*get)(char *, size_t, size_t *)) {
+        size_t needed = 0;
+        std::string text(256, '\0');
+        if (get(&text[0], text.size(), &needed) == DCHAT_ERR_BUFFER_TOO_SMALL) {
+            text.assign(needed, '\0');
+            get(&text[0], text.size(), &needed);
+        }
+        text.resize(needed < text.size() ? needed : text.size());
+        return text;
+    }
+
+    dchat_status status_;
+    std::string code_;
+};
+
+namespace detail {
+inline void check(dchat_status status) {
+    if (status != DCHAT_OK) throw error::last(status);
+}
+inline std::optional<std::string> opt(const char *s) { return s ? std::optional<std::string>(s) : std::nullopt; }
+}  // namespace detail
+
+/// One chat message of a subscription event, read with the client's chat schema.
+struct chat_message {
+    std::string id;                     ///< primary key, as text
+    std::string text;                   ///< the message text
+    std::optional<std::string> author;  ///< the author's name, when known
+    std::optional<std::string> date;    ///< creation date (ISO 8601), when known
+};
+
+/// An event, copied out of the library (see dchat_event_* in directus_chat.h).
+struct event {
+    dchat_kind kind = DCHAT_EVENT_ERROR;
+    dchat_state state = DCHAT_STATE_CLOSED;    ///< for DCHAT_EVENT_STATE
+    dchat_sub_event sub_event = DCHAT_SUB_NONE; ///< init, create, update, delete
+    std::uint64_t subscription = 0;             ///< the subscription's id, for its events
+    std::uint64_t request = 0;                  ///< the request id, for replies
+    std::optional<std::string> code;            ///< error code; a reply with one has failed
+    std::optional<std::string> text;            ///< reason of a state change or error message
+    std::string json;                           ///< the data as JSON (`null` when none)
+    std::vector<chat_message> messages;         ///< chat messages of init/create/update events
+
+    /// Whether this is the client's final event (state CLOSED).
+    bool is_closed() const noexcept { return kind == DCHAT_EVENT_STATE && state == DCHAT_STATE_CLOSED; }
+
+    /// Copies a C event.
+    static event copy_of(const dchat_event *e) {
+        event ev;
+        ev.kind = dchat_event_kind(e);
+        ev.state = dchat_event_state(e);
+        ev.sub_event = dchat_event_sub_event(e);
+        ev.subscription = dchat_event_subscription(e);
+        ev.request = dchat_event_request(e);
+        ev.code = detail::opt(dchat_event_code(e));
+        ev.text = detail::opt(dchat_event_text(e));
+        const char *json = dchat_event_json(e);
+        ev.json = json ? json : "null";
+        size_t n = dchat_event_message_count(e);
+        ev.messages.reserve(n);
+        for (size_t i = 0; i < n; i++) {
+            const char *id = dchat_event_message_id(e, i);
+            const char *text = dchat_event_message_text(e, i);
+            ev.messages.push_back(chat_message{id ? id : "", text ? text : "", detail::opt(dchat_event_message_author(e, i)),
+                                               detail::opt(dchat_event_message_date(e, i))});
+        }
+        return ev;
+    }
+};
+
+/// Settings of a client; each setter returns the options, to chain them. Unset values
+/// keep the C library's defaults.
+class options {
+public:
+    /// Connect timeout and timeout of every request (0 keeps the default).
+    options &timeouts(std::chrono::milliseconds connect, std::chrono::milliseconds request) {
+        connect_ms_ = static_cast<std::uint32_t>(connect.count());
+        request_ms_ = static_cast<std::uint32_t>(request.count());
+        return *this;
+    }
+    /// The chat collection, its text field and the dotted path to the author's name.
+    options &chat_schema(std::string collection, std::string text_field, std::string author_path = "user_created.first_name") {
+        collection_ = std::move(collection);
+        text_field_ = std::move(text_field);
+        author_path_ = std::move(author_path);
+        has_schema_ = true;
+        return *this;
+    }
+    /// Client-chosen uuid keys for chat messages (uuid-keyed collections).
+    options &client_ids(bool enabled) { client_ids_ = enabled; return *this; }
+    /// The built-in trusted roots for wss://.
+    options &tls_roots(dchat_tls_roots roots) { roots_ = roots; return *this; }
+    /// Trust these CA certificates (PEM) in addition to the roots.
+    options &ca_pem(std::string pem) { ca_pem_ = std::move(pem); has_ca_pem_ = true; return *this; }
+    /// The server's WebSocket authentication mode.
+    options &auth_mode(dchat_auth_mode mode) { auth_mode_ = mode; return *this; }
+    /// How many events may wait for the host before the session stops reading.
+    options &max_buffered_events(size_t events) { max_buffered_ = events; return *this; }
+    /// The largest message accepted from the server, in bytes.
+    options &max_message_size(size_t bytes) { max_message_ = bytes; return *this; }
+
+    /// Makes the C options (the caller frees them with dchat_options_free).
+    dchat_options *make() const {
+        dchat_options *o = nullptr;
+        detail::check(dchat_options_new(&o));
+        std::unique_ptr<dchat_options, dchat_status (*)(dchat_options *)> guard(o, dchat_options_free);
+        if (connect_ms_ || request_ms_) detail::check(dchat_options_set_timeouts(o, connect_ms_, request_ms_));
+        if (has_schema_) detail::check(dchat_options_set_chat_schema(o, collection_.c_str(), text_field_.c_str(), author_path_.c_str()));
+        if (client_ids_) detail::check(dchat_options_set_client_ids(o, *client_ids_));
+        if (roots_) detail::check(dchat_options_set_tls_roots(o, *roots_));
+        if (has_ca_pem_) detail::check(dchat_options_set_ca_pem(o, ca_pem_.c_str()));
+        if (auth_mode_) detail::check(dchat_options_set_auth_mode(o, *auth_mode_));
+        if (max_buffered_) detail::check(dchat_options_set_max_buffered_events(o, *max_buffered_));
+        if (max_message_) detail::check(dchat_options_set_max_message_size(o, *max_message_));
+        return guard.release();
+    }
+
+private:
+    // Plain members rather than std::optional<std::string>: GCC 12 under ASan reports
+    // a false maybe-uninitialized on copies of the latter.
+    std::uint32_t connect_ms_ = 0, request_ms_ = 0;
+    bool has_schema_ = false, has_ca_pem_ = false;
+    std::string collection_, text_field_, author_path_, ca_pem_;
+    std::optional<bool> client_ids_;
+    std::optional<dchat_tls_roots> roots_;
+    std::optional<dchat_auth_mode> auth_mode_;
+    std::optional<size_t> max_buffered_, max_message_;
+};
+
+/// Called with each event in callback mode, on the client's dispatcher thread.
+using event_handler = std::function<void(const event &)>;
+/// Called when an event handler threw, on the same thread, with the exception and the
+/// event it was handling.
+using callback_error_handler = std::function<void(std::exception_ptr, const event &)>;
+
+namespace detail {
+/// What a client owns: the C handle and, in callback mode, the handlers the
+/// dispatcher thread calls through `user_data`. Kept at a fixed address (in a
+/// shared_ptr) so the client can move.
+struct core {
+    dchat_client *handle = nullptr;
+    event_handler on_event;
+    callback_error_handler on_error;
+
+    ~core() {
+        // Returns after the last callback has returned; no exception can leave.
+        if (handle) dchat_free(handle);
+    }
+
+    static void report(const callback_error_handler &hook, std::exception_ptr ex, const event &ev) noexcept {
+        try {
+            if (hook) {
+                hook(ex, ev);
+                return;
+            }
+            std::rethrow_exception(ex);
+        } catch (const std::exception &e) {
+            std::fprintf(stderr, "directus_chat: an event handler threw: %s\n", e.what());
+        } catch (...) {
+            std::fprintf(stderr, "directus_chat: an event handler threw a non-std exception\n");
+        }
+    }
+
+    // The trampoline: nothing may unwind into the C library.
+    static void dispatch(void *user_data, const dchat_event *e) noexcept {
+        auto *self = static_cast<core *>(user_data);
+        event ev;
+        try {
+            ev = event::copy_of(e);
+            self->on_event(ev);
+        } catch (...) {
+            report(self->on_error, std::current_exception(), ev);
+        }
+    }
+};
+}  // namespace detail
+
+class client;
+
+/// A live subscription; unsubscribes when destroyed (or by unsubscribe()). Does
+/// nothing once its client is gone.
+class subscription {
+public:
+    subscription() = default;
+    subscription(subscription &&other) noexcept : core_(std::move(other.core_)), id_(std::exchange(other.id_, 0)) {}
+    subscription &operator=(subscription &&other) noexcept {
+        if (this != &other) {
+            reset();
+            core_ = std::move(other.core_);
+            id_ = std::exchange(other.id_, 0);
+        }
+        return *this;
+    }
+    subscription(const subscription &) = delete;
+    subscription &operator=(const subscription &) = delete;
+    ~subscription() { reset(); }
+
+    /// The id its events carry (event::subscription); 0 once ended.
+    std::uint64_t id() const noexcept { return id_; }
+
+    /// Ends it now; no event of it is delivered after this returns. Throws on failure.
+    void unsubscribe() {
+        auto core = core_.lock();
+        std::uint64_t id = std::exchange(id_, 0);
+        core_.reset();
+        if (core && id) detail::check(dchat_unsubscribe(core->handle, id));
+    }
+
+private:
+    friend class client;
+    subscription(std::weak_ptr<detail::core> core, std::uint64_t id) : core_(std::move(core)), id_(id) {}
+
+    // Destructors do not throw: a failed unsubscribe (closed client, lost connection)
+    // leaves nothing to clean up on this side.
+    void reset() noexcept {
+        auto core = core_.lock();
+        if (core && id_) dchat_unsubscribe(core->handle, id_);
+        core_.reset();
+        id_ = 0;
+    }
+
+    std::weak_ptr<detail::core> core_;
+    std::uint64_t id_ = 0;
+};
+
+/// A connection to a Directus server (dchat_client). Movable; frees the connection when
+/// destroyed (waiting for a callback in progress). Every method may be called from any
+/// thread, the event handler included.
+class client {
+public:
+    /// Poll mode: take events with poll().
+    explicit client(const std::string &url, const options &opts = options()) : core_(std::make_shared<detail::core>()) {
+        connect(url, opts, false);
+    }
+
+    /// Callback mode: `on_event` gets every event on the dispatcher thread; if it
+    /// throws, `on_error` (or stderr) gets the exception and the session goes on.
+    client(const std::string &url, event_handler on_event, const options &opts = options(), callback_error_handler on_error = {})
+        : core_(std::make_shared<detail::core>()) {
+        if (!on_event) throw error(DCHAT_ERR_NULL_ARGUMENT, "NULL_ARGUMENT", "the event handler is empty");
+        core_->on_event = std::move(on_event);
+        core_->on_error = std::move(on_error);
+        connect(url, opts, true);
+    }
+
+    client(client &&) noexcept = default;
+    client &operator=(client &&) noexcept = default;
+    client(const client &) = delete;
+    client &operator=(const client &) = delete;
+    ~client() = default;
+
+    /// Logs in with email and password; throws dchat::error (code AUTH_FAILED, ...).
+    void login(const std::string &email, const std::string &password) {
+        detail::check(dchat_login(handle(), email.c_str(), password.c_str()));
+    }
+    /// Logs in with an access token (static token or JWT).
+    void login_token(const std::string &access_token) { detail::check(dchat_login_token(handle(), access_token.c_str())); }
+    /// Logs in with a refresh token.
+    void login_refresh(const std::string &refresh_token) { detail::check(dchat_login_refresh(handle(), refresh_token.c_str())); }
+
+    /// Subscribes to the chat collection (the newest 100 messages as history, first).
+    subscription subscribe_chat() {
+        std::uint64_t id = 0;
+        detail::check(dchat_subscribe_chat(handle(), &id));
+        return subscription(core_, id);
+    }
+    /// Subscribes to any collection, with an optional query (JSON text) and event filter.
+    subscription subscribe(const std::string &collection, const std::optional<std::string> &query_json = std::nullopt,
+                           const std::optional<std::string> &event_filter = std::nullopt) {
+        std::uint64_t id = 0;
+        detail::check(dchat_subscribe(handle(), collection.c_str(), query_json ? query_json->c_str() : nullptr,
+                                      event_filter ? event_filter->c_str() : nullptr, &id));
+        return subscription(core_, id);
+    }
+
+    /// Sends a chat message without waiting; the outcome arrives as a DCHAT_EVENT_REPLY
+    /// event with the returned request id.
+    std::uint64_t send(const std::string &text) {
+        std::uint64_t id = 0;
+        detail::check(dchat_send(handle(), text.c_str(), &id));
+        return id;
+    }
+
+    /// An items request (`create`, `read`, `update`, `delete`); returns the server's data as JSON.
+    std::string items(const std::string &collection, const std::string &action, const std::optional<std::string> &payload_json = std::nullopt) {
+        char *out = nullptr;
+        detail::check(dchat_items(handle(), collection.c_str(), action.c_str(), payload_json ? payload_json->c_str() : nullptr, &out));
+        std::unique_ptr<char, dchat_status (*)(char *)> guard(out, dchat_string_free);
+        return std::string(out);
+    }
+
+    /// Poll mode: the next event within `timeout` (0: do not wait; negative: forever),
+    /// or nothing. Throws dchat::error (DCHAT_ERR_CLOSED) once the final CLOSED event
+    /// was taken, DCHAT_ERR_WRONG_MODE in callback mode.
+    std::optional<event> poll(std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) {
+        dchat_event *e = nullptr;
+        auto ms = timeout.count() < 0 ? -1 : static_cast<std::int32_t>(timeout.count() > INT32_MAX ? INT32_MAX : timeout.count());
+        dchat_status st = dchat_poll(handle(), ms, &e);
+        if (st == DCHAT_ERR_TIMEOUT) return std::nullopt;
+        detail::check(st);
+        std::unique_ptr<dchat_event, dchat_status (*)(dchat_event *)> guard(e, dchat_event_free);
+        return event::copy_of(e);
+    }
+
+    /// Closes the connection: pending requests fail, the last event is state CLOSED.
+    /// In callback mode, returns after the last callback returned.
+    void close() { detail::check(dchat_close(handle())); }
+
+    /// The C handle, for calls this wrapper does not cover. Owned by the client.
+    dchat_client *handle() const {
+        if (!core_) throw error(DCHAT_ERR_NULL_ARGUMENT, "NULL_ARGUMENT", "this client was moved from");
+        return core_->handle;
+    }
+
+private:
+    void connect(const std::string &url, const options &opts, bool callback_mode) {
+        std::unique_ptr<dchat_options, dchat_status (*)(dchat_options *)> o(opts.make(), dchat_options_free);
+        if (callback_mode) detail::check(dchat_options_set_callback(o.get(), &detail::core::dispatch, core_.get()));
+        detail::check(dchat_connect(url.c_str(), o.get(), &core_->handle));
+    }
+
+    std::shared_ptr<detail::core> core_;
+};
+
+/// Receives the library's log records (see dchat_set_log_callback): level, target
+/// (module) and message, on the library's log thread ("dchat-log"). Never a secret.
+using log_handler = std::function<void(dchat_log_level, const std::string &target, const std::string &message)>;
+
+namespace detail {
+struct log_slot {
+    std::mutex mu;
+    std::shared_ptr<log_handler> handler;
+
+    // Never destroyed: the log thread may still call in while the program exits.
+    static log_slot &get() {
+        static log_slot *slot = new log_slot;
+        return *slot;
+    }
+
+    static void trampoline(void *, dchat_log_level level, const char *target, const char *message) noexcept {
+        std::shared_ptr<log_handler> h;
+        {
+            std::lock_guard<std::mutex> lock(get().mu);
+            h = get().handler;
+        }
+        if (!h) return;
+        try {
+            (*h)(level, target, message);
+        } catch (...) {
+            // A log handler that throws loses that record, nothing else.
+        }
+    }
+};
+}  // namespace detail
+
+/// Sets (or, with an empty handler or DCHAT_LOG_OFF, removes) the process-wide log
+/// handler. An exception thrown by the handler is swallowed: logging never stops the
+/// session. The handler may call back into the library.
+inline void set_log_handler(log_handler handler, dchat_log_level level = DCHAT_LOG_INFO) {
+    auto &slot = detail::log_slot::get();
+    bool on = handler && level != DCHAT_LOG_OFF;
+    {
+        std::lock_guard<std::mutex> lock(slot.mu);
+        slot.handler = on ? std::make_shared<log_handler>(std::move(handler)) : nullptr;
+    }
+    detail::check(dchat_set_log_callback(on ? &detail::log_slot::trampoline : nullptr, on ? level : DCHAT_LOG_OFF, nullptr));
+}
+
+/// The library's version text ("0.1.0").
+inline std::string version() { return dchat_version(); }
+
+}  // namespace dchat
+
+#endif  // DIRECTUS_CHAT_HPP

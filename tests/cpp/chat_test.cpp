@@ -1,0 +1,254 @@
+// The chat flow through the C++ wrapper (directus_chat.hpp) against a real Directus
+// (scripts/test-hosts.sh starts one and exports its URL and users): login, history,
+// send, the create event, a handler that throws without ending the session, poll mode,
+// RAII unsubscribe, moves, the log handler, and dchat::error with the Directus code for
+// a wrong password and a forbidden read. Prints `chat_test cpp: N passed, M failed` (`cpp` or the
+// label given as the first argument).
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <iostream>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "directus_chat.hpp"
+
+using namespace std::chrono_literals;
+
+static int passed, failed;
+
+#define CHECK(cond)                                                                            \
+    do {                                                                                       \
+        if (cond) passed++;                                                                    \
+        else {                                                                                 \
+            failed++;                                                                          \
+            std::cerr << __FILE__ << ":" << __LINE__ << ": FAILED " << #cond << std::endl;     \
+        }                                                                                      \
+    } while (0)
+
+static std::string env(const char *name) {
+    const char *v = std::getenv(name);
+    if (!v) {
+        std::cerr << "missing environment variable " << name << "\n";
+        std::exit(2);
+    }
+    return v;
+}
+
+static std::string tag() {
+    static std::atomic<int> n{0};
+    return "cpp " + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) + " #" + std::to_string(++n);
+}
+
+/// Events handed over by the dispatcher thread, for the test thread to wait on.
+struct inbox {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<dchat::event> events;
+
+    void push(const dchat::event &ev) {
+        std::lock_guard<std::mutex> lock(mu);
+        events.push_back(ev);
+        cv.notify_all();
+    }
+
+    /// The first event (removing it and those before it) for which `match` holds, within 15 s.
+    template <class F> std::optional<dchat::event> wait(F match) {
+        std::unique_lock<std::mutex> lock(mu);
+        auto deadline = std::chrono::steady_clock::now() + 15s;
+        for (;;) {
+            while (!events.empty()) {
+                dchat::event ev = std::move(events.front());
+                events.pop_front();
+                if (match(ev)) return ev;
+            }
+            if (cv.wait_until(lock, deadline) == std::cv_status::timeout && events.empty()) return std::nullopt;
+        }
+    }
+};
+
+static bool has_text(const dchat::event &ev, const std::string &text) {
+    for (const auto &m : ev.messages)
+        if (m.text == text) return true;
+    return false;
+}
+
+/// Polls `c` until an event satisfies `match`, within 15 s.
+template <class F> static std::optional<dchat::event> poll_for(dchat::client &c, F match) {
+    auto deadline = std::chrono::steady_clock::now() + 15s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        auto ev = c.poll(200ms);
+        if (ev && match(*ev)) return ev;
+    }
+    return std::nullopt;
+}
+
+int main(int argc, char **argv) {
+    // The summary line's name: `cpp`, or e.g. `asan` for the sanitizer build.
+    const std::string label = argc > 1 ? argv[1] : "cpp";
+    const std::string url = env("DIRECTUS_WS_URL");
+    const std::string email = env("DCHAT_USER1_EMAIL"), password = env("DCHAT_USER1_PASSWORD"), name1 = env("DCHAT_USER1_NAME");
+    const std::string token2 = env("DCHAT_USER2_TOKEN"), name2 = env("DCHAT_USER2_NAME");
+    const auto opts = dchat::options().timeouts(10s, 15s);
+
+    // Log handler: records arrive, one that throws is swallowed.
+    std::mutex log_mu;
+    std::string logged;
+    std::atomic<int> log_calls{0};
+    dchat::set_log_handler(
+        [&](dchat_log_level, const std::string &target, const std::string &message) {
+            {
+                std::lock_guard<std::mutex> lock(log_mu);
+                logged += target + ": " + message + "\n";
+            }
+            if (++log_calls == 1) throw std::runtime_error("a log handler that throws");
+        },
+        DCHAT_LOG_DEBUG);
+
+    // A wrong password: dchat::error with the status and the Directus code.
+    try {
+        dchat::client bad(url, opts);
+        bad.login(email, "not-the-password");
+        CHECK(!"login with a wrong password succeeded");
+    } catch (const dchat::error &e) {
+        CHECK(e.status() == DCHAT_ERR_AUTH);
+        CHECK(e.code() == "AUTH_FAILED");
+        CHECK(std::string(e.what()).find("not-the-password") == std::string::npos);
+    }
+
+    // Ada, in poll mode, writes a message before Kevin joins: it is in his history.
+    dchat::client ada(url, opts);
+    ada.login_token(token2);
+    const std::string history = tag();
+    std::string stored = ada.items("messages", "create", "{\"data\":{\"text\":\"" + history + "\"}}");
+    CHECK(stored.find(history) != std::string::npos);
+
+    // Kevin, in callback mode, with a handler that throws on one message.
+    inbox kevin_events;
+    std::atomic<int> hook_calls{0};
+    std::string hook_what;
+    const std::string poison = tag() + " throw";
+    dchat::client kevin(
+        url,
+        [&](const dchat::event &ev) {
+            if (ev.kind == DCHAT_EVENT_SUBSCRIPTION && has_text(ev, poison)) throw std::runtime_error("boom in user code");
+            kevin_events.push(ev);
+        },
+        opts,
+        [&](std::exception_ptr ex, const dchat::event &ev) {
+            try {
+                std::rethrow_exception(ex);
+            } catch (const std::exception &e) {
+                hook_what = e.what();
+            }
+            if (has_text(ev, poison)) hook_calls++;
+        });
+    kevin.login(email, password);
+    dchat::subscription kevin_sub = kevin.subscribe_chat();
+    CHECK(kevin_sub.id() != 0);
+    auto init = kevin_events.wait([&](const dchat::event &ev) { return ev.kind == DCHAT_EVENT_SUBSCRIPTION && ev.subscription == kevin_sub.id(); });
+    CHECK(init && init->sub_event == DCHAT_SUB_INIT);
+    CHECK(init && has_text(*init, history));
+    bool author_ok = false;
+    if (init)
+        for (const auto &m : init->messages)
+            if (m.text == history) author_ok = m.author == name2 && m.date && !m.id.empty();
+    CHECK(author_ok);
+
+    // Ada subscribes too, in poll mode.
+    dchat::subscription ada_sub = ada.subscribe_chat();
+    auto ada_init = poll_for(ada, [&](const dchat::event &ev) { return ev.subscription == ada_sub.id() && ev.sub_event == DCHAT_SUB_INIT; });
+    CHECK(ada_init.has_value());
+
+    // Kevin sends: the reply, his create event, Ada's create event.
+    const std::string hello = tag();
+    std::uint64_t req = kevin.send(hello);
+    CHECK(req != 0);
+    auto reply = kevin_events.wait([&](const dchat::event &ev) { return ev.kind == DCHAT_EVENT_REPLY && ev.request == req; });
+    CHECK(reply && !reply->code && reply->json.find(hello) != std::string::npos);
+    auto created = kevin_events.wait([&](const dchat::event &ev) { return ev.sub_event == DCHAT_SUB_CREATE && has_text(ev, hello); });
+    CHECK(created && created->messages.at(0).author == name1);
+    auto ada_created = poll_for(ada, [&](const dchat::event &ev) { return ev.sub_event == DCHAT_SUB_CREATE && has_text(ev, hello); });
+    CHECK(ada_created.has_value());
+
+    // A handler that throws: the hook gets it, the session goes on.
+    kevin.send(poison);
+    const std::string after = tag();
+    kevin.send(after);
+    auto after_ev = kevin_events.wait([&](const dchat::event &ev) { return ev.sub_event == DCHAT_SUB_CREATE && has_text(ev, after); });
+    CHECK(after_ev.has_value());
+    CHECK(hook_calls == 1);
+    CHECK(hook_what == "boom in user code");
+    // Blocking calls still work after the throw.
+    CHECK(kevin.items("messages", "read", "{\"query\":{\"limit\":1}}").front() == '[');
+
+    // Errors of requests: a forbidden collection.
+    try {
+        kevin.items("secrets", "read");
+        CHECK(!"reading secrets succeeded");
+    } catch (const dchat::error &e) {
+        CHECK(e.status() == DCHAT_ERR_SERVER);
+        CHECK(e.code() == "FORBIDDEN");
+    }
+
+    // RAII: Ada's subscription ends with its scope; no event of it arrives afterwards.
+    std::uint64_t old_id = ada_sub.id();
+    { dchat::subscription gone = std::move(ada_sub); }
+    CHECK(ada_sub.id() == 0);
+    // (Events queued in poll mode before the unsubscribe are still handed out; what
+    // must not come is an event of a message sent after it.)
+    const std::string late = tag();
+    kevin.send(late);
+    bool leaked = false;
+    auto until = std::chrono::steady_clock::now() + 1500ms;
+    while (std::chrono::steady_clock::now() < until) {
+        auto ev = ada.poll(100ms);
+        if (ev && ev->subscription == old_id && has_text(*ev, late)) leaked = true;
+    }
+    CHECK(!leaked);
+
+    // Moves: the moved-to client works, the moved-from one says so.
+    dchat::client moved = std::move(ada);
+    CHECK(moved.items("messages", "read", "{\"query\":{\"limit\":1}}").front() == '[');
+    try {
+        ada.handle();
+        CHECK(!"a moved-from client has a handle");
+    } catch (const dchat::error &e) {
+        CHECK(e.status() == DCHAT_ERR_NULL_ARGUMENT);
+    }
+
+    // Closing: the last event is CLOSED; polling after it throws CLOSED.
+    moved.close();
+    auto closed = poll_for(moved, [](const dchat::event &ev) { return ev.is_closed(); });
+    CHECK(closed.has_value());
+    try {
+        moved.poll(0ms);
+        CHECK(!"poll after CLOSED succeeded");
+    } catch (const dchat::error &e) {
+        CHECK(e.status() == DCHAT_ERR_CLOSED);
+    }
+    try {
+        kevin.poll(0ms);
+        CHECK(!"poll in callback mode succeeded");
+    } catch (const dchat::error &e) {
+        CHECK(e.status() == DCHAT_ERR_WRONG_MODE);
+    }
+
+    // The log handler saw the session, never a secret, and survived its own throw.
+    std::this_thread::sleep_for(300ms);
+    dchat::set_log_handler(nullptr);
+    {
+        std::lock_guard<std::mutex> lock(log_mu);
+        CHECK(log_calls > 1);
+        CHECK(logged.find("authenticated") != std::string::npos);
+        CHECK(logged.find(password) == std::string::npos);
+        CHECK(logged.find(token2) == std::string::npos);
+    }
+
+    std::cout << "chat_test " << label << ": " << passed << " passed, " << failed << " failed" << std::endl;
+    return failed != 0;
+}
