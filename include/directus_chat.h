@@ -348,7 +348,8 @@ const char *dchat_event_message_date(const struct dchat_event *event, size_t ind
 // passed to a callback.
 enum dchat_status dchat_event_free(struct dchat_event *event);
 
-// Sets the process-wide log callback: the library's records up to `level` are passed
+// Sets the process-wide log callback: the library's records up to `level` (a
+// `dchat_log_level` value; any other is `DCHAT_ERR_INVALID_ARGUMENT`) are passed
 // to `callback(user_data, level, target, message)` on one dedicated log thread
 // ("dchat-log"), never on a network thread and never under a library lock, one at a
 // time and in order. The callback may call any `dchat_` function, this one included.
@@ -357,11 +358,9 @@ enum dchat_status dchat_event_free(struct dchat_event *event);
 // which case that one call finishes). Records never hold a password or token; records
 // of the libraries underneath are passed only at `DCHAT_LOG_WARN` and above. When the
 // callback falls behind by more than 10,000 records, the oldest are dropped. Returns
-// `DCHAT_ERR_INVALID_ARGUMENT` only if another Rust `log` logger owns the process
+// `DCHAT_ERR_INVALID_ARGUMENT` for a bad `level`, or if another Rust `log` logger owns the process
 // (possible only when the library is linked into a Rust program that installed one).
-enum dchat_status dchat_set_log_callback(dchat_log_cb callback,
-                                         enum dchat_log_level level,
-                                         void *user_data);
+enum dchat_status dchat_set_log_callback(dchat_log_cb callback, uint32_t level, void *user_data);
 
 // Makes options with the defaults: poll mode without a wake hook, 10 s connect and
 // 30 s request timeouts, bundled TLS roots, chat schema `messages` / `text` /
@@ -389,17 +388,17 @@ enum dchat_status dchat_options_set_timeouts(struct dchat_options *options,
                                              uint32_t connect_ms,
                                              uint32_t request_ms);
 
-// Chooses the built-in trusted roots for `wss://`.
-enum dchat_status dchat_options_set_tls_roots(struct dchat_options *options,
-                                              enum dchat_tls_roots roots);
+// Chooses the built-in trusted roots for `wss://`: `roots` is a `dchat_tls_roots`
+// value (any other is `DCHAT_ERR_INVALID_ARGUMENT`).
+enum dchat_status dchat_options_set_tls_roots(struct dchat_options *options, uint32_t roots);
 
 // Trusts the CA certificates in `pem` (one or more PEM blocks) in addition to the
 // roots. The PEM is checked when connecting (`DCHAT_ERR_TLS` if unusable).
 enum dchat_status dchat_options_set_ca_pem(struct dchat_options *options, const char *pem);
 
-// Sets the server's authentication mode.
-enum dchat_status dchat_options_set_auth_mode(struct dchat_options *options,
-                                              enum dchat_auth_mode mode);
+// Sets the server's authentication mode: `mode` is a `dchat_auth_mode` value (any
+// other is `DCHAT_ERR_INVALID_ARGUMENT`).
+enum dchat_status dchat_options_set_auth_mode(struct dchat_options *options, uint32_t mode);
 
 // Sets how many events may wait for the host (in the poll queue or for the callback
 // thread) before the session stops reading the socket until the host catches up

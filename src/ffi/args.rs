@@ -6,6 +6,30 @@ use serde_json::Value;
 
 use super::status::{dchat_status, FfiError, FfiResult};
 
+/// Reads an enum argument that C passed as a plain integer. C lets any value through,
+/// and a Rust enum holding a value outside its variants is undefined behaviour, so the
+/// exported functions take `u32` and check it here.
+pub(crate) fn enum_arg<T: TryFrom<u32>>(value: u32, name: &str) -> FfiResult<T> {
+    T::try_from(value)
+        .map_err(|_| FfiError::new(dchat_status::DCHAT_ERR_INVALID_ARGUMENT, format!("`{name}` is {value}, which is none of its values")))
+}
+
+/// Implements `TryFrom<u32>` for a C enum from the list of its variants.
+macro_rules! c_enum_from_u32 {
+    ($enum:ident { $($variant:ident),+ $(,)? }) => {
+        impl TryFrom<u32> for $enum {
+            type Error = ();
+            fn try_from(value: u32) -> Result<Self, ()> {
+                $(if value == $enum::$variant as u32 {
+                    return Ok($enum::$variant);
+                })+
+                Err(())
+            }
+        }
+    };
+}
+pub(crate) use c_enum_from_u32;
+
 /// A required string argument: NULL and invalid UTF-8 are errors naming the argument.
 pub(crate) fn str_arg<'a>(ptr: *const c_char, name: &str) -> FfiResult<&'a str> {
     opt_str_arg(ptr, name)?.ok_or_else(|| FfiError::new(dchat_status::DCHAT_ERR_NULL_ARGUMENT, format!("`{name}` is NULL")))

@@ -14,6 +14,7 @@ use std::sync::{Arc, OnceLock};
 use log::{Level, LevelFilter};
 use parking_lot::{Condvar, Mutex};
 
+use super::args::{c_enum_from_u32, enum_arg};
 use super::options::UserData;
 use super::status::{boundary, dchat_status, FfiError};
 use crate::log_hub;
@@ -34,6 +35,8 @@ pub enum dchat_log_level {
     /// Details for debugging (dropped events, catch-up reads).
     DCHAT_LOG_DEBUG = 4,
 }
+
+c_enum_from_u32!(dchat_log_level { DCHAT_LOG_OFF, DCHAT_LOG_ERROR, DCHAT_LOG_WARN, DCHAT_LOG_INFO, DCHAT_LOG_DEBUG });
 
 /// Called with each log record, on the library's log thread (`dchat-log`), one record
 /// at a time, in order. `target` names the module that logged (`directus_chat::session`),
@@ -148,7 +151,8 @@ fn log_thread() -> Result<Arc<LogThread>, FfiError> {
     Ok(LOG_THREAD.get().expect("set above").clone())
 }
 
-/// Sets the process-wide log callback: the library's records up to `level` are passed
+/// Sets the process-wide log callback: the library's records up to `level` (a
+/// `dchat_log_level` value; any other is `DCHAT_ERR_INVALID_ARGUMENT`) are passed
 /// to `callback(user_data, level, target, message)` on one dedicated log thread
 /// ("dchat-log"), never on a network thread and never under a library lock, one at a
 /// time and in order. The callback may call any `dchat_` function, this one included.
@@ -157,11 +161,12 @@ fn log_thread() -> Result<Arc<LogThread>, FfiError> {
 /// which case that one call finishes). Records never hold a password or token; records
 /// of the libraries underneath are passed only at `DCHAT_LOG_WARN` and above. When the
 /// callback falls behind by more than 10,000 records, the oldest are dropped. Returns
-/// `DCHAT_ERR_INVALID_ARGUMENT` only if another Rust `log` logger owns the process
+/// `DCHAT_ERR_INVALID_ARGUMENT` for a bad `level`, or if another Rust `log` logger owns the process
 /// (possible only when the library is linked into a Rust program that installed one).
 #[no_mangle]
-pub extern "C" fn dchat_set_log_callback(callback: dchat_log_cb, level: dchat_log_level, user_data: *mut c_void) -> dchat_status {
+pub extern "C" fn dchat_set_log_callback(callback: dchat_log_cb, level: u32, user_data: *mut c_void) -> dchat_status {
     boundary(|| {
+        let level: dchat_log_level = enum_arg(level, "level")?;
         let thread = log_thread()?;
         let new = match (callback, level) {
             (Some(cb), l) if l != dchat_log_level::DCHAT_LOG_OFF => Some((cb, UserData(user_data))),

@@ -3,7 +3,7 @@
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
-use super::args::{handle_mut, opt_str_arg, str_arg, Out};
+use super::args::{c_enum_from_u32, enum_arg, handle_mut, opt_str_arg, str_arg, Out};
 use super::status::{boundary, dchat_status, FfiError};
 use crate::options::{AuthMode, ClientOptions, TlsRoots};
 
@@ -31,6 +31,8 @@ pub enum dchat_tls_roots {
     DCHAT_TLS_ROOTS_NONE = 2,
 }
 
+c_enum_from_u32!(dchat_tls_roots { DCHAT_TLS_ROOTS_BUNDLED, DCHAT_TLS_ROOTS_SYSTEM, DCHAT_TLS_ROOTS_NONE });
+
 /// The server's WebSocket authentication mode (`WEBSOCKETS_REST_AUTH`).
 #[repr(C)]
 #[allow(non_camel_case_types)]
@@ -41,6 +43,8 @@ pub enum dchat_auth_mode {
     /// Requests are sent at once with public permissions (`public`).
     DCHAT_AUTH_PUBLIC = 1,
 }
+
+c_enum_from_u32!(dchat_auth_mode { DCHAT_AUTH_HANDSHAKE, DCHAT_AUTH_PUBLIC });
 
 /// A user pointer that the library only hands back to the user's callbacks.
 #[derive(Clone, Copy, Debug)]
@@ -153,10 +157,12 @@ pub extern "C" fn dchat_options_set_timeouts(options: *mut dchat_options, connec
     })
 }
 
-/// Chooses the built-in trusted roots for `wss://`.
+/// Chooses the built-in trusted roots for `wss://`: `roots` is a `dchat_tls_roots`
+/// value (any other is `DCHAT_ERR_INVALID_ARGUMENT`).
 #[no_mangle]
-pub extern "C" fn dchat_options_set_tls_roots(options: *mut dchat_options, roots: dchat_tls_roots) -> dchat_status {
+pub extern "C" fn dchat_options_set_tls_roots(options: *mut dchat_options, roots: u32) -> dchat_status {
     boundary(|| {
+        let roots: dchat_tls_roots = enum_arg(roots, "roots")?;
         handle_mut(options, "options")?.inner.tls.roots = match roots {
             dchat_tls_roots::DCHAT_TLS_ROOTS_BUNDLED => TlsRoots::Bundled,
             dchat_tls_roots::DCHAT_TLS_ROOTS_SYSTEM => TlsRoots::System,
@@ -177,10 +183,12 @@ pub extern "C" fn dchat_options_set_ca_pem(options: *mut dchat_options, pem: *co
     })
 }
 
-/// Sets the server's authentication mode.
+/// Sets the server's authentication mode: `mode` is a `dchat_auth_mode` value (any
+/// other is `DCHAT_ERR_INVALID_ARGUMENT`).
 #[no_mangle]
-pub extern "C" fn dchat_options_set_auth_mode(options: *mut dchat_options, mode: dchat_auth_mode) -> dchat_status {
+pub extern "C" fn dchat_options_set_auth_mode(options: *mut dchat_options, mode: u32) -> dchat_status {
     boundary(|| {
+        let mode: dchat_auth_mode = enum_arg(mode, "mode")?;
         handle_mut(options, "options")?.inner.auth_mode = match mode {
             dchat_auth_mode::DCHAT_AUTH_HANDSHAKE => AuthMode::Handshake,
             dchat_auth_mode::DCHAT_AUTH_PUBLIC => AuthMode::Public,

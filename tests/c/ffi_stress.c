@@ -37,6 +37,17 @@ static void null_everywhere(void) {
     CHECK(dchat_options_set_chat_schema(o, "", "text", NULL) == DCHAT_ERR_INVALID_ARGUMENT);
     CHECK(dchat_options_set_ca_pem(o, "\xc3\x28") == DCHAT_ERR_INVALID_UTF8);
     CHECK(dchat_options_set_max_message_size(o, 10) == DCHAT_ERR_INVALID_ARGUMENT);
+    /* Enum arguments are integers in C: a value outside the enum is an error. */
+    CHECK(dchat_options_set_tls_roots(o, 99) == DCHAT_ERR_INVALID_ARGUMENT);
+    CHECK(dchat_options_set_tls_roots(o, DCHAT_TLS_ROOTS_SYSTEM) == DCHAT_OK);
+    CHECK(dchat_options_set_auth_mode(o, 2) == DCHAT_ERR_INVALID_ARGUMENT);
+    CHECK(dchat_options_set_auth_mode(o, DCHAT_AUTH_HANDSHAKE) == DCHAT_OK);
+    CHECK(dchat_set_log_callback(NULL, 0xffffffffu, NULL) == DCHAT_ERR_INVALID_ARGUMENT);
+    {
+        char why[256];
+        size_t why_len = 0;
+        CHECK(dchat_last_error_message(why, sizeof why, &why_len) == DCHAT_OK && strstr(why, "level") != NULL);
+    }
     CHECK(dchat_connect(NULL, o, &c) == DCHAT_ERR_NULL_ARGUMENT && c == NULL);
     CHECK(dchat_connect("ws://127.0.0.1:1/websocket", o, NULL) == DCHAT_ERR_NULL_ARGUMENT);
     CHECK(dchat_connect("gopher://nowhere", o, &c) == DCHAT_ERR_INVALID_ARGUMENT && c == NULL);
