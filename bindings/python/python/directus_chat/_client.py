@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import queue
 import threading
@@ -22,6 +23,23 @@ ErrorHook = Callable[[BaseException, Event], None]
 """Called with an exception a user callback raised, and the event it was handling."""
 
 _END = None
+
+_live: "weakref.WeakSet[Client]" = weakref.WeakSet()
+
+
+def _close_at_exit() -> None:
+    # A daemon dispatcher thread that comes back from the native wait while the
+    # interpreter finalizes is ended by pthread_exit inside Rust frames, which aborts
+    # the process (see _logging._stop_pump). Clients still open at exit are closed, and
+    # their threads joined, while that is still safe.
+    for client in list(_live):
+        try:
+            client.close(timeout=2.0)
+        except Exception:  # exiting anyway; the close is a courtesy to the server
+            logger.debug("closing a client at exit failed", exc_info=True)
+
+
+atexit.register(_close_at_exit)
 
 
 def _dumps(value: Any) -> Optional[str]:
@@ -193,6 +211,7 @@ class Client:
         )
         self._thread = threading.Thread(target=self._dispatch, name="directus-chat-dispatch", daemon=True)
         self._thread.start()
+        _live.add(self)
 
     # ---- dispatching (the dispatcher thread)
 
