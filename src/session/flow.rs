@@ -12,7 +12,7 @@
 //! that none is delivered after it returns.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -30,16 +30,25 @@ pub(crate) struct Flow {
     /// uids are never reused within a client, so the set only grows by one per
     /// unsubscribe; that is the price of checking without a sequence number per event.
     ended: Mutex<HashSet<String>>,
+    /// Whether `ended` has anything, so the usual client never takes its lock per event.
+    any_ended: AtomicBool,
 }
 
 impl Flow {
     pub(crate) fn new(limit: usize) -> Arc<Self> {
-        Arc::new(Flow { waiting: AtomicUsize::new(0), limit: limit.max(1), resume: Notify::new(), ended: Mutex::default() })
+        Arc::new(Flow {
+            waiting: AtomicUsize::new(0),
+            limit: limit.max(1),
+            resume: Notify::new(),
+            ended: Mutex::default(),
+            any_ended: AtomicBool::new(false),
+        })
     }
 
     /// The user ended the subscription `uid`: its events still queued are dropped.
     pub(crate) fn end_subscription(&self, uid: &str) {
         self.ended.lock().insert(uid.to_owned());
+        self.any_ended.store(true, Ordering::Release);
     }
 
     /// Counts `event` as taken and says whether to hand it over (false for an event of
@@ -53,9 +62,7 @@ impl Flow {
     }
 
     fn is_ended(&self, uid: &str) -> bool {
-        // Most clients never unsubscribe; skip the lock for them.
-        let ended = self.ended.lock();
-        !ended.is_empty() && ended.contains(uid)
+        self.any_ended.load(Ordering::Acquire) && self.ended.lock().contains(uid)
     }
 
     /// One more event waits for the user.
