@@ -12,12 +12,10 @@ cargo build --lib 2>&1 | tail -n 1 >&2
 gcc -std=c11 -Wall -Wextra -Werror -g -O1 -Iinclude -o "$out/wss_test" tests/c/wss_test.c \
   -Ltarget/debug -ldirectus_chat -Wl,-rpath,"$PWD/target/debug" -lpthread
 
-dir="$(mktemp -d)"
-trap 'scripts/tls-proxy.sh stop "$dir/proxy"; scripts/directus.sh stop "$dir/directus"; rm -rf "$dir"' EXIT
-scripts/directus.sh start "$dir/directus" --watch-pid $$ >"$dir/directus.env"
-set -a; . "$dir/directus.env"; set +a
-scripts/tls-proxy.sh start "$dir/proxy" --upstream "$DIRECTUS_PORT" --watch-pid $$ >"$dir/proxy.env"
-set -a; . "$dir/proxy.env"; set +a
+. scripts/testbed-env.sh
+trap testbed_stop EXIT
+testbed_start
+testbed_start_tls_proxy
 
 "$out/wss_test"
 # The connection that worked went through nginx: one WebSocket upgrade in its log.

@@ -26,12 +26,11 @@ gcc -std=c11 -Wall -Wextra -Werror -g -O1 -Iinclude $(pkg-config --cflags sdl2 S
   -o "$out/chat_overlay" examples/sdl/chat_overlay.c \
   -Ltarget/debug -ldirectus_chat -Wl,-rpath,"$PWD/target/debug" $(pkg-config --libs sdl2 SDL2_ttf) -lm -lpthread
 
+. scripts/testbed-env.sh
 dir="$(mktemp -d)"
-trap 'scripts/tls-proxy.sh stop "$dir/proxy"; scripts/directus.sh stop "$dir"; rm -rf "$dir"' EXIT
-scripts/directus.sh start "$dir" --watch-pid $$ >"$dir/env.txt"
-set -a; . "$dir/env.txt"; set +a
-scripts/tls-proxy.sh start "$dir/proxy" --upstream "$DIRECTUS_PORT" --watch-pid $$ >"$dir/proxy.env"
-set -a; . "$dir/proxy.env"; set +a
+trap 'testbed_stop; rm -rf "$dir"' EXIT
+testbed_start
+testbed_start_tls_proxy
 
 history="history for the overlay $$ $RANDOM"
 curl -fsS -X POST -H "Content-Type: application/json" -H "Authorization: Bearer $DCHAT_USER2_TOKEN" \
