@@ -89,6 +89,8 @@ typedef enum dchat_status {
   DCHAT_ERR_PANIC = 15,
   // A caller-provided buffer is too small; the needed size was written.
   DCHAT_ERR_BUFFER_TOO_SMALL = 16,
+  // The request was cancelled before its outcome was known.
+  DCHAT_ERR_CANCELLED = 17,
 } dchat_status;
 
 // What an event is about.

@@ -20,4 +20,7 @@ echo "== pip install ./bindings/python" >&2
 echo "== mypy --strict" >&2
 (cd bindings/python && "../../$py" -m mypy --strict python/directus_chat tests/typed_usage.py)
 echo "== pytest" >&2
+# The loopback flood server of the benchmarks, for the bounded-memory test.
+cargo build -q -p directus-chat-bench --bin flood_server
+export DCHAT_FLOOD_SERVER="$PWD/target/debug/flood_server"
 (cd bindings/python && "../../$py" -m pytest -q -p no:cacheprovider tests)

@@ -5,6 +5,7 @@
 #   - the C ABI tests (callback and poll mode) and the C example;
 #   - a short fuzz run of the protocol decoder (scripts/fuzz.sh runs the long one);
 #   - the Python package: pip install, mypy --strict, pytest (blocking and asyncio);
+#   - cargo fmt --check and cargo clippy -D warnings over the whole workspace;
 #   - in CI, a check that the committed C header matches a fresh one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,8 +14,15 @@ trap 'rm -f "$log"' EXIT
 
 scripts/bootstrap.sh
 
+echo "== cargo fmt --check, cargo clippy -D warnings (every crate of the workspace)" >&2
+if cargo fmt --all --check >/dev/null 2>&1; then echo "lint fmt: 1 passed, 0 failed" | tee -a "$log"
+else echo "lint fmt: 0 passed, 1 failed" | tee -a "$log"; cargo fmt --all --check 2>&1 | head -n 40 >&2; fi
+if cargo clippy --workspace --all-targets -- -D warnings 2>"$log.clippy"; then echo "lint clippy: 1 passed, 0 failed" | tee -a "$log"
+else echo "lint clippy: 0 passed, 1 failed" | tee -a "$log"; grep -E -A8 "^(error|warning)" "$log.clippy" | head -n 60 >&2; fi
+rm -f "$log.clippy"
+
 echo "== cargo build" >&2
-cargo build --all-targets 2>&1 | tail -n 3
+cargo build --workspace --all-targets 2>&1 | tail -n 3
 if [ "${CI:-}" = "true" ]; then
   echo "== header check" >&2
   git diff --exit-code -- include/directus_chat.h || { echo "include/directus_chat.h differs from a fresh cbindgen run: commit the regenerated header" >&2; exit 1; }
@@ -50,7 +58,7 @@ scripts/bench.sh --smoke 2>&1 | tee -a "$log" || echo "bench smoke: 0 passed, 1 
 # One closing line over every suite.
 awk '
   /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
-  /^(chat_test [a-z]+|demo): [0-9]+ passed, [0-9]+ failed$/ { p += $(NF-3); f += $(NF-1) }
+  /^(chat_test [a-z]+|demo|lint [a-z]+): [0-9]+ passed, [0-9]+ failed$/ { p += $(NF-3); f += $(NF-1) }
   /^sdl_overlay: [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
   /^fuzz: [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }
   /^bench smoke: [0-9]+ passed, [0-9]+ failed$/ { p += $3; f += $5 }

@@ -1,7 +1,6 @@
 //! The Rust API: a [`Client`] and the [`Events`] it reports.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -9,52 +8,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::chat::{ChatConfig, ChatMessage};
 use crate::error::{Error, Result};
-use crate::event::Event;
+use crate::event::{ConnectionState, Event};
 use crate::options::ClientOptions;
-use crate::protocol::{AuthCredentials, ClientMessage, EventFilter, ItemAction};
+use crate::protocol::{AuthCredentials, ItemsRequest, SubscribeRequest};
 use crate::secret::Secret;
-use crate::session::{self, retry_for, Batch, Command, EventSink, Flow, Reply, SessionHandle, SubscriptionSpec};
+use crate::session::{self, Command, Ids, Key, Outlet, Reply, SessionHandle, Target};
 use crate::transport::Endpoint;
-
-/// What to subscribe to: a collection, optionally one item, one kind of event and a query.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SubscribeRequest {
-    spec: SubscriptionSpec,
-}
-
-impl SubscribeRequest {
-    /// Every event of `collection`.
-    pub fn new(collection: impl Into<String>) -> Self {
-        SubscribeRequest {
-            spec: SubscriptionSpec { collection: collection.into(), event: None, item: None, query: None, key_field: "id".into() },
-        }
-    }
-
-    /// Only events of this kind (the server then sends an `init` without data).
-    pub fn event(mut self, event: EventFilter) -> Self {
-        self.spec.event = Some(event);
-        self
-    }
-
-    /// Only the item with this primary key.
-    pub fn item(mut self, id: impl Into<Value>) -> Self {
-        self.spec.item = Some(id.into());
-        self
-    }
-
-    /// A Directus query (`fields`, `filter`, `sort`, `limit`, ...).
-    pub fn query(mut self, query: Value) -> Self {
-        self.spec.query = Some(query);
-        self
-    }
-
-    /// The collection's primary key field (default `id`). The session tracks items by
-    /// it to deliver what was missed across a join or a reconnect exactly once.
-    pub fn key_field(mut self, field: impl Into<String>) -> Self {
-        self.spec.key_field = field.into();
-        self
-    }
-}
 
 /// A live subscription. Its uid is on every event it produces.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -63,11 +22,9 @@ pub struct Subscription {
     uid: String,
 }
 
-const SUBSCRIPTION_UID_PREFIX: &str = "s-";
-
 impl Subscription {
     fn from_id(id: u64) -> Self {
-        Subscription { id, uid: format!("{SUBSCRIPTION_UID_PREFIX}{id}") }
+        Subscription { id, uid: Key::Subscribe(id).uid() }
     }
 
     /// The uid the server tags this subscription's events with.
@@ -82,119 +39,67 @@ impl Subscription {
 
     /// The number of the subscription with this uid, for uids this library made.
     pub fn id_of_uid(uid: &str) -> Option<u64> {
-        uid.strip_prefix(SUBSCRIPTION_UID_PREFIX)?.parse().ok()
-    }
-}
-
-/// An `items` request: one of the four actions on a collection.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ItemsRequest {
-    collection: String,
-    action: ItemAction,
-    data: Option<Value>,
-    id: Option<Value>,
-    ids: Option<Vec<Value>>,
-    query: Option<Value>,
-    key_field: String,
-}
-
-impl ItemsRequest {
-    /// A request of any action; add `data`, `id`, `ids`, `query` as it needs.
-    pub fn new(collection: impl Into<String>, action: ItemAction) -> Self {
-        ItemsRequest { collection: collection.into(), action, data: None, id: None, ids: None, query: None, key_field: "id".into() }
-    }
-
-    /// Create one item (`data` an object) or several (`data` an array).
-    pub fn create(collection: impl Into<String>, data: Value) -> Self {
-        Self::new(collection, ItemAction::Create).data(data)
-    }
-
-    /// Read items; narrow with `id`, `ids` or `query`.
-    pub fn read(collection: impl Into<String>) -> Self {
-        Self::new(collection, ItemAction::Read)
-    }
-
-    /// Update with `data`; choose the items with `id`, `ids` or `query`.
-    pub fn update(collection: impl Into<String>, data: Value) -> Self {
-        Self::new(collection, ItemAction::Update).data(data)
-    }
-
-    /// Delete; choose the items with `id`, `ids` or `query` (the server requires one).
-    pub fn delete(collection: impl Into<String>) -> Self {
-        Self::new(collection, ItemAction::Delete)
-    }
-
-    /// The payload of a create or update.
-    pub fn data(mut self, data: Value) -> Self {
-        self.data = Some(data);
-        self
-    }
-
-    /// One primary key.
-    pub fn id(mut self, id: impl Into<Value>) -> Self {
-        self.id = Some(id.into());
-        self
-    }
-
-    /// Several primary keys.
-    pub fn ids(mut self, ids: Vec<Value>) -> Self {
-        self.ids = Some(ids);
-        self
-    }
-
-    /// A Directus query.
-    pub fn query(mut self, query: Value) -> Self {
-        self.query = Some(query);
-        self
-    }
-
-    /// The collection's primary key field (default `id`). A create whose items carry
-    /// their key can be retried safely after a lost connection (see the README's
-    /// reliability section).
-    pub fn key_field(mut self, field: impl Into<String>) -> Self {
-        self.key_field = field.into();
-        self
-    }
-
-    /// Builds a request from a JSON payload `{data?, id?, ids?, query?}`, as the C and
-    /// Python surfaces pass it.
-    pub fn from_payload(collection: &str, action: ItemAction, payload: Value) -> Result<Self> {
-        let mut req = Self::new(collection, action);
-        match payload {
-            Value::Null => {}
-            Value::Object(mut m) => {
-                req.data = m.remove("data");
-                req.id = m.remove("id");
-                req.query = m.remove("query");
-                req.ids = match m.remove("ids") {
-                    None => None,
-                    Some(Value::Array(a)) => Some(a),
-                    Some(_) => return Err(Error::InvalidArgument("`ids` must be an array".into())),
-                };
-                if let Some(k) = m.keys().next() {
-                    return Err(Error::InvalidArgument(format!("unknown payload key `{k}` (use data, id, ids, query)")));
-                }
-            }
-            _ => return Err(Error::InvalidArgument("the payload must be a JSON object".into())),
-        }
-        Ok(req)
+        Key::subscription_of(uid)
     }
 }
 
 /// The stream of a client's events, in order. It ends after the `Closed` state event.
-#[derive(Debug)]
 pub struct Events {
     rx: mpsc::UnboundedReceiver<Event>,
     ended: bool,
-    flow: Arc<Flow>,
+    outlet: Arc<Outlet>,
+    /// Whether taking an event counts it as consumed (see [`Events::defer_consumption`]).
+    counting: bool,
+}
+
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Events").field("ended", &self.ended).finish_non_exhaustive()
+    }
+}
+
+/// Where a Rust event stream's events wait: an unbounded channel, bounded in practice by
+/// the outlet's count of events not yet taken.
+struct Channel(mpsc::UnboundedSender<Event>);
+
+impl Target for Channel {
+    fn deliver(&self, events: &mut Vec<Event>) {
+        for event in events.drain(..) {
+            let _ = self.0.send(event);
+        }
+    }
+}
+
+/// Counts events as consumed for a stream whose consumer keeps its own queue (see
+/// [`Events::defer_consumption`]).
+#[derive(Clone)]
+pub struct Consumption(Arc<Outlet>);
+
+impl Consumption {
+    /// The user took `n` more events from the consumer's own queue.
+    pub fn consumed(&self, n: usize) {
+        self.0.consumed(n)
+    }
+}
+
+impl std::fmt::Debug for Consumption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Consumption")
+    }
 }
 
 impl Events {
     /// Hands `event` over unless it belongs to an ended subscription (`Err(())`: skip it).
     fn take(&mut self, event: Option<Event>) -> std::result::Result<Option<Event>, ()> {
         match event {
-            Some(e) if !self.flow.take(&e) => Err(()),
             Some(e) => {
+                let admitted = if self.counting { self.outlet.take(&e) } else { self.outlet.admits(&e) };
+                if !admitted {
+                    if !self.counting {
+                        self.outlet.consumed(1);
+                    }
+                    return Err(());
+                }
                 self.ended = e.is_closed();
                 Ok(Some(e))
             }
@@ -238,6 +143,15 @@ impl Events {
     pub fn is_ended(&self) -> bool {
         self.ended
     }
+
+    /// For consumers that move events into a queue of their own (a binding for another
+    /// language): from now on an event taken from this stream does not count as
+    /// consumed until [`Consumption::consumed`] says the user took it, so
+    /// [`ClientOptions::max_buffered_events`] bounds that queue too.
+    pub fn defer_consumption(&mut self) -> Consumption {
+        self.counting = false;
+        Consumption(self.outlet.clone())
+    }
 }
 
 /// A connection to a Directus server's realtime endpoint.
@@ -249,9 +163,8 @@ impl Events {
 pub struct Client {
     session: SessionHandle,
     options: Arc<ClientOptions>,
-    sink: EventSink,
-    next_id: Arc<AtomicU64>,
-    flow: Arc<Flow>,
+    outlet: Arc<Outlet>,
+    ids: Arc<Ids>,
 }
 
 impl std::fmt::Debug for Client {
@@ -266,36 +179,50 @@ async fn outcome(rx: oneshot::Receiver<Result<Value>>) -> Result<Value> {
 
 impl Client {
     /// Opens the WebSocket at `url` (`ws://`, `wss://`, or the server's `http(s)://`
-    /// base URL) and returns the client with its event stream.
+    /// base URL) and returns the client with its event stream once the socket is open.
+    /// If the first attempt fails, the client is closed and the error returned (see
+    /// [`Client::connect_nowait`] for a client that keeps trying).
     pub async fn connect(url: &str, options: ClientOptions) -> Result<(Client, Events)> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let sink: EventSink = Arc::new(move |event| {
-            let _ = tx.send(event);
-        });
-        let (client, ready, flow) = Client::start(url, options, sink)?;
-        ready.await.unwrap_or(Err(Error::Closed))?;
-        Ok((client, Events { rx, ended: false, flow }))
+        let (client, events, ready) = Client::connect_nowait(url, options)?;
+        match ready.await.unwrap_or(Err(Error::Closed)) {
+            Ok(()) => Ok((client, events)),
+            Err(e) => {
+                client.close_nowait();
+                Err(e)
+            }
+        }
     }
 
-    /// Starts a session that reports its events to `sink` (called on a runtime thread;
-    /// it must not block). The receiver says when the socket is open; whoever takes the
-    /// events tells the returned [`Flow`] (`taken`) for each.
-    pub(crate) fn start(url: &str, options: ClientOptions, sink: EventSink) -> Result<(Client, oneshot::Receiver<Result<()>>, Arc<Flow>)> {
+    /// Returns the client and its event stream at once; the session opens the socket
+    /// in the background, reporting its progress as state events (`Connecting`,
+    /// `Connected`, or `Disconnected` with the next attempt's delay), and keeps trying
+    /// as [`ClientOptions::reconnect`] allows. Requests made meanwhile wait for the
+    /// connection (and the login). The receiver tells how the first attempt went.
+    pub fn connect_nowait(url: &str, options: ClientOptions) -> Result<(Client, Events, oneshot::Receiver<Result<()>>)> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (client, ready) = Client::start(url, options, Channel(tx))?;
+        let events = Events { rx, ended: false, outlet: client.outlet.clone(), counting: true };
+        Ok((client, events, ready))
+    }
+
+    /// Starts a session that hands its events to `target`. The receiver says how the
+    /// first attempt to open the socket went.
+    pub(crate) fn start(
+        url: &str,
+        options: ClientOptions,
+        target: impl Target + 'static,
+    ) -> Result<(Client, oneshot::Receiver<Result<()>>)> {
         let endpoint = Endpoint::parse(url)?;
         let options = Arc::new(options);
-        let flow = Flow::new(options.max_buffered_events);
-        let batch = Batch::new(sink);
-        let (counted, held) = (flow.clone(), batch.clone());
-        let sink: EventSink = Arc::new(move |event| {
-            counted.given();
-            held.give(event)
-        });
-        let (session, ready) = session::start(endpoint, options.clone(), sink.clone(), flow.clone(), batch);
-        Ok((Client { session, options, sink, next_id: Arc::new(AtomicU64::new(1)), flow: flow.clone() }, ready, flow))
+        let outlet = Outlet::new(options.max_buffered_events, target);
+        let ids = Arc::new(Ids::default());
+        let (session, ready) = session::start(endpoint, options.clone(), outlet.clone(), ids.clone());
+        Ok((Client { session, options, outlet, ids }, ready))
     }
 
-    fn next_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
+    /// The outlet this client's events leave through, for the surfaces' consumers.
+    pub(crate) fn outlet(&self) -> &Arc<Outlet> {
+        &self.outlet
     }
 
     /// The chat schema of this client.
@@ -313,24 +240,48 @@ impl Client {
         self.session.is_closed()
     }
 
-    fn call(&self, command: impl FnOnce(Reply) -> Command) -> impl Future<Output = Result<Value>> {
+    /// The connection state as of the last state event the session reported (which
+    /// the event stream may not have delivered yet).
+    pub fn state(&self) -> ConnectionState {
+        self.outlet.state()
+    }
+
+    /// A reply for a caller who waits, from now, at most the request timeout.
+    fn waiting(&self) -> (Reply, oneshot::Receiver<Result<Value>>) {
         let (reply, rx) = Reply::oneshot();
+        (reply.by(tokio::time::Instant::now() + self.options.request_timeout), rx)
+    }
+
+    fn call(&self, command: impl FnOnce(Reply) -> Command) -> impl Future<Output = Result<Value>> {
+        let (reply, rx) = self.waiting();
         self.session.send(command(reply));
         outcome(rx)
     }
 
-    /// A reply that reports its outcome as an [`Event::Reply`] with a new request id.
-    fn reply_as_event(&self) -> (u64, Reply) {
-        let id = self.next_id();
-        let sink = self.sink.clone();
-        (id, Reply::new(move |result| sink(Event::Reply { request: id, result })))
+    /// A reply that reports its outcome as an [`Event::Reply`] with request id `id`.
+    fn reply_as_event(&self, id: u64) -> Reply {
+        let outlet = self.outlet.clone();
+        Reply::new(move |result| outlet.give(Event::Reply { request: id, result }))
+    }
+
+    /// Hands a command whose outcome arrives as an event to the session; a closed
+    /// session gets no event for it: the caller learns it here, and the event stream
+    /// still ends with `Closed`.
+    fn send_nowait(&self, command: Command) -> Result<()> {
+        self.session.try_send(command).map_err(|c| {
+            if let Some(reply) = c.into_reply() {
+                reply.disarm();
+            }
+            Error::Closed
+        })
     }
 
     // ---- authentication
 
     /// Authenticates with any of the three credential forms.
     pub async fn authenticate(&self, credentials: AuthCredentials) -> Result<()> {
-        self.call(|reply| Command::Login { credentials, reply }).await.map(drop)
+        let id = self.ids.next();
+        self.call(|reply| Command::Login { id, credentials, reply }).await.map(drop)
     }
 
     /// Logs in with email and password.
@@ -348,26 +299,29 @@ impl Client {
         self.authenticate(AuthCredentials::RefreshToken(Secret::new(refresh_token))).await
     }
 
-    // ---- subscriptions
-
-    fn subscribe_command(&self, request: SubscribeRequest, reply: Reply) -> (Subscription, Command) {
-        let sub = Subscription::from_id(self.next_id());
-        (sub.clone(), Command::Subscribe { uid: sub.uid, spec: request.spec, reply })
+    /// Authenticates without waiting. The outcome arrives as an [`Event::Reply`] with
+    /// the returned request id; a login made before the socket is open goes out once it
+    /// is, and does not time out while it waits for it.
+    pub fn authenticate_nowait(&self, credentials: AuthCredentials) -> Result<u64> {
+        let id = self.ids.next();
+        self.send_nowait(Command::Login { id, credentials, reply: self.reply_as_event(id) })?;
+        Ok(id)
     }
+
+    // ---- subscriptions
 
     /// Subscribes and waits until the server acknowledged it with its `init`. The
     /// init itself (the history) is the subscription's first event on [`Events`].
     pub async fn subscribe(&self, request: SubscribeRequest) -> Result<Subscription> {
-        let (reply, rx) = Reply::oneshot();
-        let (sub, command) = self.subscribe_command(request, reply);
-        self.session.send(command);
-        outcome(rx).await.map(|_| sub)
+        let sub = Subscription::from_id(self.ids.next());
+        let id = sub.id;
+        self.call(|reply| Command::Subscribe { id, request, reply }).await.map(|_| sub)
     }
 
     /// Subscribes without waiting. A refusal arrives as [`Event::SubscriptionError`].
     pub fn subscribe_nowait(&self, request: SubscribeRequest) -> Subscription {
-        let (sub, command) = self.subscribe_command(request, Reply::ignore());
-        self.session.send(command);
+        let sub = Subscription::from_id(self.ids.next());
+        self.session.send(Command::Subscribe { id: sub.id, request, reply: Reply::ignore() });
         sub
     }
 
@@ -382,9 +336,9 @@ impl Client {
 
     /// Ends a subscription. No event of it is delivered after this call.
     pub async fn unsubscribe(&self, subscription: &Subscription) -> Result<()> {
-        self.flow.end_subscription(&subscription.uid);
-        let uid = subscription.uid.clone();
-        self.call(|reply| Command::Unsubscribe { uid, reply }).await.map(drop)
+        self.outlet.end_subscription(&subscription.uid);
+        let id = subscription.id;
+        self.call(|reply| Command::Unsubscribe { id, reply }).await.map(drop)
     }
 
     /// The subscription with this number (see [`Subscription::id`]).
@@ -394,46 +348,25 @@ impl Client {
 
     /// Ends a subscription without waiting for the server's confirmation.
     pub fn unsubscribe_nowait(&self, subscription: &Subscription) {
-        self.flow.end_subscription(&subscription.uid);
-        self.session.send(Command::Unsubscribe { uid: subscription.uid.clone(), reply: Reply::ignore() });
+        self.outlet.end_subscription(&subscription.uid);
+        self.session.send(Command::Unsubscribe { id: subscription.id, reply: Reply::ignore() });
     }
 
     // ---- items
 
-    fn items_message(&self, request: ItemsRequest) -> Result<(ClientMessage, session::Retry)> {
-        if request.collection.is_empty() {
-            return Err(Error::InvalidArgument("the collection name is empty".into()));
-        }
-        let message = ClientMessage::Items {
-            collection: request.collection,
-            action: request.action,
-            data: request.data,
-            id: request.id,
-            ids: request.ids,
-            query: request.query,
-            uid: Some(format!("r-{}", self.next_id())),
-        };
-        let retry = retry_for(&message, &request.key_field);
-        Ok((message, retry))
-    }
-
     /// Sends an items request and returns the server's `data`.
     pub async fn request(&self, request: ItemsRequest) -> Result<Value> {
-        let (message, retry) = self.items_message(request)?;
-        self.call(|reply| Command::Items { message, reply, retry }).await
+        request.validate()?;
+        let id = self.ids.next();
+        self.call(|reply| Command::Items { id, request, reply }).await
     }
 
     /// Sends an items request without waiting; its outcome arrives as an
     /// [`Event::Reply`] carrying the returned id.
     pub fn request_nowait(&self, request: ItemsRequest) -> Result<u64> {
-        let (message, retry) = self.items_message(request)?;
-        let (id, reply) = self.reply_as_event();
-        // A closed session gets no event for this request: the caller learns it here,
-        // and the event stream still ends with `Closed`.
-        self.session.try_send(Command::Items { message, reply, retry }).map_err(|c| {
-            c.into_reply().disarm();
-            Error::Closed
-        })?;
+        request.validate()?;
+        let id = self.ids.next();
+        self.send_nowait(Command::Items { id, request, reply: self.reply_as_event(id) })?;
         Ok(id)
     }
 
@@ -476,12 +409,29 @@ impl Client {
         self.request_nowait(self.chat_create(text))
     }
 
+    /// Cancels the request with this id (from a `*_nowait` call, or a subscription's
+    /// number): it ends at once with [`Error::Cancelled`]. A request still waiting for
+    /// the login or a connection is never sent; one already sent may still be applied
+    /// by the server, and is not sent again after a reconnect; a subscription ends.
+    /// Unknown or finished ids are ignored.
+    pub fn cancel(&self, request: u64) {
+        self.session.send(Command::Cancel { id: request });
+    }
+
     // ---- lifecycle
+
+    /// Skips the wait before the next reconnect attempt (a "retry now" button); does
+    /// nothing while connected.
+    pub fn reconnect_now(&self) {
+        self.session.send(Command::ReconnectNow);
+    }
 
     /// Closes the session: pending requests fail with [`Error::Closed`], the event
     /// stream ends with the `Closed` state event. Closing twice is fine.
     pub async fn close(&self) -> Result<()> {
-        self.call(|reply| Command::Close { reply }).await.map(drop)
+        let (reply, rx) = Reply::oneshot();
+        self.session.send(Command::Close { reply });
+        outcome(rx).await.map(drop)
     }
 
     /// Asks the session to close without waiting.

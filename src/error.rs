@@ -26,15 +26,18 @@ pub enum Error {
     QueueFull,
     /// The server sent something this library cannot read (bad JSON, a binary frame).
     Protocol(String),
+    /// The user cancelled the request before its outcome was known. If it had been
+    /// sent already, the server may still apply it.
+    Cancelled,
 }
 
 impl Error {
     /// A stable, upper-case code: the server's code for [`Error::Server`], else one of
     /// `CONNECTION`, `TIMEOUT`, `CLOSED`, `INVALID_ARGUMENT`, `TLS`, `QUEUE_FULL`,
-    /// `PROTOCOL`.
+    /// `PROTOCOL`, `CANCELLED`.
     pub fn code(&self) -> &str {
         match self {
-            Error::Server(e) => &e.code,
+            Error::Server(e) => e.code.as_str(),
             Error::Connection(_) => "CONNECTION",
             Error::Timeout => "TIMEOUT",
             Error::Closed => "CLOSED",
@@ -42,12 +45,96 @@ impl Error {
             Error::Tls(_) => "TLS",
             Error::QueueFull => "QUEUE_FULL",
             Error::Protocol(_) => "PROTOCOL",
+            Error::Cancelled => "CANCELLED",
         }
     }
 
     /// Whether this is an authentication failure reported by the server.
     pub fn is_auth(&self) -> bool {
-        matches!(self, Error::Server(e) if matches!(e.code.as_str(), "AUTH_FAILED" | "TOKEN_EXPIRED" | "AUTH_TIMEOUT" | "INVALID_CREDENTIALS"))
+        matches!(self, Error::Server(e) if e.code.is_auth())
+    }
+
+    /// What kind of failure this is, for surfaces that map errors to types of their own
+    /// (C status codes, Python exception classes).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Server(e) if e.code.is_auth() => ErrorKind::Auth,
+            Error::Server(e) if e.code.is_forbidden() => ErrorKind::Forbidden,
+            Error::Server(_) => ErrorKind::Server,
+            Error::Connection(_) => ErrorKind::Connection,
+            Error::Timeout => ErrorKind::Timeout,
+            Error::Closed => ErrorKind::Closed,
+            Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            Error::Tls(_) => ErrorKind::Tls,
+            Error::QueueFull => ErrorKind::QueueFull,
+            Error::Protocol(_) => ErrorKind::Protocol,
+            Error::Cancelled => ErrorKind::Cancelled,
+        }
+    }
+}
+
+/// The kind of an [`Error`]. Servers of different versions say different codes for
+/// one failure (Directus before 12.3 says `INVALID_COLLECTION` where later versions say
+/// `FORBIDDEN`); both are [`ErrorKind::Forbidden`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The server refused or dropped the authentication.
+    Auth,
+    /// The user may not reach what was asked for.
+    Forbidden,
+    /// Any other refusal by the server.
+    Server,
+    /// See [`Error::Connection`].
+    Connection,
+    /// See [`Error::Timeout`].
+    Timeout,
+    /// See [`Error::Closed`].
+    Closed,
+    /// See [`Error::InvalidArgument`].
+    InvalidArgument,
+    /// See [`Error::Tls`].
+    Tls,
+    /// See [`Error::QueueFull`].
+    QueueFull,
+    /// See [`Error::Protocol`].
+    Protocol,
+    /// See [`Error::Cancelled`].
+    Cancelled,
+}
+
+impl ErrorKind {
+    /// A lower-case name: `auth`, `forbidden`, `server`, `connection`, `timeout`,
+    /// `closed`, `invalid_argument`, `tls`, `queue_full`, `protocol`, `cancelled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Auth => "auth",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::Server => "server",
+            ErrorKind::Connection => "connection",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Closed => "closed",
+            ErrorKind::InvalidArgument => "invalid_argument",
+            ErrorKind::Tls => "tls",
+            ErrorKind::QueueFull => "queue_full",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Cancelled => "cancelled",
+        }
+    }
+
+    /// The kind of an error known only by its code ([`Error::code`]): a library code,
+    /// or else a server's.
+    pub fn of_code(code: &str) -> ErrorKind {
+        match code {
+            "CONNECTION" => ErrorKind::Connection,
+            "TIMEOUT" => ErrorKind::Timeout,
+            "CLOSED" => ErrorKind::Closed,
+            "INVALID_ARGUMENT" => ErrorKind::InvalidArgument,
+            "TLS" => ErrorKind::Tls,
+            "QUEUE_FULL" => ErrorKind::QueueFull,
+            "PROTOCOL" => ErrorKind::Protocol,
+            "CANCELLED" => ErrorKind::Cancelled,
+            server => Error::Server(crate::protocol::ServerError::new(server, "")).kind(),
+        }
     }
 }
 
@@ -62,6 +149,7 @@ impl fmt::Display for Error {
             Error::Tls(r) => write!(f, "TLS error: {r}"),
             Error::QueueFull => f.write_str("the queue of waiting requests is full"),
             Error::Protocol(r) => write!(f, "protocol error: {r}"),
+            Error::Cancelled => f.write_str("the request was cancelled"),
         }
     }
 }

@@ -1,5 +1,7 @@
 //! What a session reports to its user.
 
+use std::time::Duration;
+
 use serde_json::Value;
 
 use crate::error::Error;
@@ -33,6 +35,31 @@ impl ConnectionState {
     }
 }
 
+/// Why a client closed for good (on its final `Closed` state event).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CloseCause {
+    /// The user closed it (close, dropping every handle, or the library's shutdown).
+    ByUser,
+    /// The connection was lost and the reconnect policy's attempts are spent.
+    GaveUp,
+    /// The server refused the credentials and nothing else is left to present.
+    AuthRefused,
+    /// The session could not run: TLS could not be set up, or an internal error.
+    Failed,
+}
+
+impl CloseCause {
+    /// A lower-case name: `by_user`, `gave_up`, `auth_refused`, `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseCause::ByUser => "by_user",
+            CloseCause::GaveUp => "gave_up",
+            CloseCause::AuthRefused => "auth_refused",
+            CloseCause::Failed => "failed",
+        }
+    }
+}
+
 /// One event of a client, delivered in the order the session saw it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
@@ -42,6 +69,13 @@ pub enum Event {
         state: ConnectionState,
         /// Why, for `Disconnected` and `Closed`.
         reason: Option<String>,
+        /// Which connection attempt in a row this state belongs to: 0 for a connection
+        /// that is (or was) open, n for the n-th attempt to open one since.
+        attempt: u32,
+        /// On `Disconnected`: when the next attempt starts, if one follows.
+        retry_in: Option<Duration>,
+        /// On `Closed`: why the client ended.
+        cause: Option<CloseCause>,
     },
     /// A subscription event: `init` (the history), `create`, `update` or `delete`.
     Subscription {
@@ -78,6 +112,11 @@ pub enum Event {
 }
 
 impl Event {
+    /// A state event with no reason, attempt or cause.
+    pub(crate) fn state(state: ConnectionState) -> Event {
+        Event::State { state, reason: None, attempt: 0, retry_in: None, cause: None }
+    }
+
     /// Whether this is the final `Closed` state event.
     pub fn is_closed(&self) -> bool {
         matches!(self, Event::State { state: ConnectionState::Closed, .. })

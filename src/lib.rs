@@ -6,8 +6,9 @@
 //!
 //! The crate is layered:
 //! - [`protocol`]: every message as Rust types with encode and decode, no I/O;
-//! - a session task per connection (internal) that owns the socket on a shared tokio
-//!   runtime, with pending requests and subscriptions by uid;
+//! - a session per client (internal): small pure state machines (authentication,
+//!   requests, subscriptions, heartbeat, reconnect) driven by one async loop that owns
+//!   the socket on a shared tokio runtime;
 //! - [`Client`]: the Rust API, async and runtime-agnostic;
 //! - the C ABI (`dchat_*`, see `include/directus_chat.h`) and the Python module.
 //!
@@ -48,9 +49,9 @@ mod session;
 mod transport;
 
 pub use chat::{ChatConfig, ChatMessage};
-pub use client::{Client, Events, ItemsRequest, SubscribeRequest, Subscription};
-pub use error::{Error, Result};
-pub use event::{ConnectionState, Event};
+pub use client::{Client, Consumption, Events, Subscription};
+pub use error::{Error, ErrorKind, Result};
+pub use event::{CloseCause, ConnectionState, Event};
 pub use options::{AuthMode, ClientOptions, ReconnectPolicy, TlsOptions, TlsRoots};
-pub use protocol::{AuthCredentials, EventFilter, ItemAction, ServerError, SubscriptionKind};
+pub use protocol::{AuthCredentials, ErrorCode, EventFilter, ItemAction, ItemsRequest, ServerError, SubscribeRequest, SubscriptionKind};
 pub use secret::Secret;

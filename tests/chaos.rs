@@ -90,7 +90,7 @@ async fn watch(mut events: Events, uid: String, stop: Arc<AtomicBool>) -> (View,
         match tokio::time::timeout(Duration::from_secs(3), events.next()).await {
             Ok(Some(Event::Subscription { uid: u, kind, data })) if u == uid => view.apply(kind, &data),
             Ok(Some(Event::State { state: ConnectionState::Authenticated, .. })) => reconnects += 1,
-            Ok(Some(Event::State { state: ConnectionState::Closed, reason })) => panic!("client closed: {reason:?}"),
+            Ok(Some(Event::State { state: ConnectionState::Closed, reason, .. })) => panic!("client closed: {reason:?}"),
             Ok(Some(_)) => {}
             Ok(None) => break,
             Err(_) if stop.load(Ordering::SeqCst) => break,

@@ -46,7 +46,7 @@ async fn chat_once(url: &str, options: ClientOptions, server: &Directus, text: &
                     return m.author.unwrap_or_default();
                 }
             }
-            Event::State { state: ConnectionState::Disconnected | ConnectionState::Closed, reason } => {
+            Event::State { state: ConnectionState::Disconnected | ConnectionState::Closed, reason, .. } => {
                 panic!("connection through nginx ended: {reason:?}")
             }
             _ => {}

@@ -1,7 +1,7 @@
 //! Property tests of the sans-IO protocol (run in CI; the fuzzer in fuzz/ goes deeper).
 
 use directus_chat::protocol::{ClientMessage, ServerMessage};
-use directus_chat::{AuthCredentials, ItemAction, Secret};
+use directus_chat::{AuthCredentials, ItemsRequest, Secret};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -74,10 +74,7 @@ proptest! {
 
     #[test]
     fn client_messages_encode_to_one_json_object(collection in "[a-z_]{1,12}", text in ".{0,40}", uid in "[a-z0-9-]{1,10}", pw in ".{0,20}") {
-        let items = ClientMessage::Items {
-            collection: collection.clone(), action: ItemAction::Create, data: Some(json!({"text": text})),
-            id: None, ids: None, query: None, uid: Some(uid.clone()),
-        };
+        let items = ClientMessage::Items { request: ItemsRequest::create(collection.clone(), json!({"text": text})), uid: Some(uid.clone()) };
         let v: Value = serde_json::from_str(&items.encode()).unwrap();
         prop_assert_eq!(&v["type"], "items");
         prop_assert_eq!(&v["data"]["text"], &json!(text));

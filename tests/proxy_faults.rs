@@ -158,7 +158,7 @@ async fn view_until(events: &mut Events, uid: &str, view: &mut BTreeMap<String, 
                     SubscriptionKind::Unsubscribe => {}
                 }
             }
-            Event::State { state: ConnectionState::Closed, reason } => panic!("closed: {reason:?}"),
+            Event::State { state: ConnectionState::Closed, reason, .. } => panic!("closed: {reason:?}"),
             _ => {}
         }
     }

@@ -30,7 +30,7 @@ async fn next_of(events: &mut Events, sub: &Subscription) -> (SubscriptionKind, 
             .expect("event stream ended");
         match ev {
             Event::Subscription { uid, kind, data } if uid == sub.uid() => return (kind, data),
-            Event::State { state: ConnectionState::Disconnected | ConnectionState::Closed, reason } => {
+            Event::State { state: ConnectionState::Disconnected | ConnectionState::Closed, reason, .. } => {
                 panic!("connection ended: {reason:?}")
             }
             _ => {}
@@ -322,7 +322,7 @@ async fn refresh_token_login_and_expiring_access_tokens() {
             let ev = tokio::time::timeout_at(deadline, events.next()).await.expect("own create event").expect("stream open");
             match ev {
                 Event::State { state: ConnectionState::Authenticated, .. } => renewals += 1,
-                Event::State { state, reason } => panic!("unexpected state {state:?}: {reason:?}"),
+                Event::State { state, reason, .. } => panic!("unexpected state {state:?}: {reason:?}"),
                 Event::Error { error } => panic!("error event: {error:?}"),
                 Event::Subscription { kind: SubscriptionKind::Create, data, .. } if data.to_string().contains(&text) => break,
                 _ => {}
@@ -375,7 +375,7 @@ async fn a_two_minute_session_with_five_second_tokens_never_loses_auth_or_events
         };
         match ev {
             Event::State { state: ConnectionState::Authenticated, .. } => renewals += 1,
-            Event::State { state: state @ (ConnectionState::Disconnected | ConnectionState::Closed), reason } => {
+            Event::State { state: state @ (ConnectionState::Disconnected | ConnectionState::Closed), reason, .. } => {
                 panic!("unexpected state {state:?}: {reason:?}")
             }
             Event::Error { error } => panic!("error event: {error:?}"),
@@ -411,9 +411,10 @@ async fn joining_a_room_during_a_flood_misses_nothing_and_shows_nothing_twice() 
     // Join while the flood is being written.
     tokio::time::sleep(Duration::from_millis(150)).await;
     // The server answers the joiner only between flood writes; on a loaded 2-core machine
-    // that took longer than the default 30 s request timeout. This test is about gaps,
-    // not latency, so the joiner waits longer.
-    let patient = ClientOptions { request_timeout: Duration::from_secs(120), ..ClientOptions::default() };
+    // that took longer than the default 30 s request timeout (and once the 10 s connect
+    // timeout). This test is about gaps, not latency, so the joiner waits longer.
+    let patient =
+        ClientOptions { request_timeout: Duration::from_secs(120), connect_timeout: Duration::from_secs(60), ..ClientOptions::default() };
     let (joiner, mut events) = Client::connect(&server.ws_url(), patient).await.expect("connect");
     joiner.login_with_token(&server.user2().token).await.unwrap();
     let query = json!({"fields": ["*"], "sort": "date_created", "limit": -1});
@@ -460,7 +461,7 @@ async fn a_revoked_user_gets_a_clear_auth_error_not_a_silent_session() {
     while closed_reason.is_none() {
         match tokio::time::timeout(Duration::from_secs(20), events.next()).await.expect("the session reacts").expect("open") {
             Event::Error { error } => auth_errors.push(error),
-            Event::State { state: ConnectionState::Closed, reason } => closed_reason = reason,
+            Event::State { state: ConnectionState::Closed, reason, .. } => closed_reason = reason,
             _ => {}
         }
     }

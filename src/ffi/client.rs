@@ -12,10 +12,10 @@ use super::event::dchat_event;
 use super::options::{dchat_options, Delivery, UserData};
 use super::status::{boundary, dchat_status, FfiError, FfiResult};
 use crate::chat::ChatConfig;
-use crate::client::{block_on, Client, ItemsRequest, SubscribeRequest};
+use crate::client::{block_on, Client};
 use crate::error::Error;
 use crate::options::ClientOptions;
-use crate::protocol::{EventFilter, ItemAction};
+use crate::protocol::{EventFilter, ItemAction, ItemsRequest, SubscribeRequest};
 
 /// A connection to a Directus server. Made by `dchat_connect`, freed by `dchat_free`.
 /// Every function may be called from any thread, except that `dchat_free` must not race
@@ -76,11 +76,14 @@ pub extern "C" fn dchat_connect(url: *const c_char, options: *const dchat_option
         };
         let chat = Arc::new(inner.chat.clone());
         let (sink, deliverer) = Deliverer::new(delivery, chat.clone());
-        let (client, ready, flow) = Client::start(url, inner, sink)?;
-        block_on(ready).unwrap_or(Err(Error::Closed))?;
+        let (client, ready) = Client::start(url, inner, sink)?;
+        if let Err(e) = block_on(ready).unwrap_or(Err(Error::Closed)) {
+            client.close_nowait();
+            return Err(e.into());
+        }
         let handle = Box::new(dchat_client { client, deliverer, chat });
         let owner = handle.owner();
-        if let Err(e) = handle.deliverer.start(owner, flow) {
+        if let Err(e) = handle.deliverer.start(owner, handle.client.outlet().clone()) {
             let _ = handle.shut_down();
             return Err(e);
         }
@@ -264,7 +267,7 @@ pub extern "C" fn dchat_poll(client: *const dchat_client, timeout_ms: i32, event
             .queue()
             .ok_or_else(|| FfiError::new(dchat_status::DCHAT_ERR_WRONG_MODE, "dchat_poll needs a client in poll mode"))?;
         let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
-        let event = queue.pop(timeout)?;
+        let event = queue.pop(timeout, c.client.outlet())?;
         out.write(Box::into_raw(Box::new(dchat_event::new(event, c.chat.clone()))));
         Ok(())
     })

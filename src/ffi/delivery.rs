@@ -4,7 +4,6 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::ffi::c_void;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -16,7 +15,7 @@ use super::options::{Delivery, UserData};
 use super::status::{dchat_status, FfiError, FfiResult};
 use crate::chat::ChatConfig;
 use crate::event::Event;
-use crate::session::{EventSink, Flow};
+use crate::session::{Outlet, Target};
 
 thread_local! {
     /// The client whose callback (or wake hook) this thread is running, as an address.
@@ -34,26 +33,11 @@ fn run_as_callback_of(owner: usize, f: impl FnOnce()) {
     IN_CALLBACK.with(|c| c.set(0));
 }
 
-/// Drops whatever a session reports after its `Closed` event, so `Closed` stays last.
-fn guard_closed(deliver: impl Fn(Event) + Send + Sync + 'static) -> EventSink {
-    let closed = AtomicBool::new(false);
-    Arc::new(move |event: Event| {
-        if closed.load(Ordering::Acquire) {
-            return;
-        }
-        if event.is_closed() {
-            closed.store(true, Ordering::Release);
-        }
-        deliver(event)
-    })
-}
-
 /// The queue of a poll-mode client.
 #[derive(Default)]
 pub(crate) struct PollQueue {
     state: Mutex<PollState>,
     ready: Condvar,
-    flow: once_cell::sync::OnceCell<Arc<Flow>>,
 }
 
 #[derive(Default)]
@@ -63,25 +47,27 @@ struct PollState {
 }
 
 impl PollQueue {
-    /// Queues an event; true when the queue was empty before.
-    fn push(&self, event: Event) -> bool {
+    /// Queues a burst of events; true when the queue was empty before.
+    fn push(&self, events: &mut Vec<Event>) -> bool {
         let was_empty = {
             let mut st = self.state.lock();
-            st.events.push_back(event);
-            st.events.len() == 1
+            let was_empty = st.events.is_empty();
+            st.events.extend(events.drain(..));
+            was_empty
         };
         self.ready.notify_all();
         was_empty
     }
 
-    /// The next event, waiting up to `timeout` (`None`: forever). After the `Closed`
-    /// event was taken, every call fails with `DCHAT_ERR_CLOSED` at once.
-    pub(crate) fn pop(&self, timeout: Option<Duration>) -> FfiResult<Event> {
+    /// The next event, waiting up to `timeout` (`None`: forever); each is counted as
+    /// taken by `outlet`, and those it holds back are skipped. After the `Closed` event
+    /// was taken, every call fails with `DCHAT_ERR_CLOSED` at once.
+    pub(crate) fn pop(&self, timeout: Option<Duration>, outlet: &Outlet) -> FfiResult<Event> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut st = self.state.lock();
         loop {
             if let Some(e) = st.events.pop_front() {
-                if self.flow.get().is_some_and(|flow| !flow.take(&e)) {
+                if !outlet.take(&e) {
                     continue;
                 }
                 st.closed_taken = e.is_closed();
@@ -95,6 +81,33 @@ impl PollQueue {
                 Some(d) => {
                     if self.ready.wait_until(&mut st, d).timed_out() && st.events.is_empty() {
                         return Err(FfiError::new(dchat_status::DCHAT_ERR_TIMEOUT, "no event within the wait"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where a C client's events go: the dispatcher thread's channel, or the poll queue
+/// (waking the notifier thread when the queue stops being empty).
+pub(crate) enum Sink {
+    Callback(mpsc::Sender<Event>),
+    Poll { queue: Arc<PollQueue>, wake: Option<mpsc::Sender<Wake>> },
+}
+
+impl Target for Sink {
+    fn deliver(&self, events: &mut Vec<Event>) {
+        match self {
+            Sink::Callback(tx) => {
+                for event in events.drain(..) {
+                    let _ = tx.send(event);
+                }
+            }
+            Sink::Poll { queue, wake } => {
+                let last = events.last().is_some_and(Event::is_closed);
+                if queue.push(events) || last {
+                    if let Some(wake) = wake {
+                        let _ = wake.send(if last { Wake::Last } else { Wake::Now });
                     }
                 }
             }
@@ -128,45 +141,31 @@ pub(crate) enum Deliverer {
 
 impl Deliverer {
     /// The sink to give the session, and the deliverer that will hand its events over.
-    pub(crate) fn new(delivery: Delivery, chat: Arc<ChatConfig>) -> (EventSink, Deliverer) {
+    pub(crate) fn new(delivery: Delivery, chat: Arc<ChatConfig>) -> (Sink, Deliverer) {
         match delivery {
             Delivery::Callback(cb, user_data) => {
                 let (tx, rx) = mpsc::channel();
-                let sink = guard_closed(move |e| {
-                    let _ = tx.send(e);
-                });
                 let d = Deliverer::Callback { pending: Mutex::new(Some((rx, cb, user_data))), thread: Mutex::new(None), chat };
-                (sink, d)
+                (Sink::Callback(tx), d)
             }
             Delivery::Poll(wake, user_data) => {
                 let queue = Arc::new(PollQueue::default());
-                let q = queue.clone();
-                let (pending, sink) = match wake {
-                    None => (
-                        None,
-                        guard_closed(move |e| {
-                            q.push(e);
-                        }),
-                    ),
+                let (pending, wake) = match wake {
+                    None => (None, None),
                     Some(wake) => {
                         let (tx, rx) = mpsc::channel();
-                        let sink = guard_closed(move |e| {
-                            let last = e.is_closed();
-                            if q.push(e) || last {
-                                let _ = tx.send(if last { Wake::Last } else { Wake::Now });
-                            }
-                        });
-                        (Some((rx, wake, user_data)), sink)
+                        (Some((rx, wake, user_data)), Some(tx))
                     }
                 };
+                let sink = Sink::Poll { queue: queue.clone(), wake };
                 (sink, Deliverer::Poll { queue, pending: Mutex::new(pending), thread: Mutex::new(None) })
             }
         }
     }
 
     /// Starts the delivery thread, once the client's handle (at address `owner`) exists;
-    /// each event handed over is reported to `flow`.
-    pub(crate) fn start(&self, owner: usize, flow: Arc<Flow>) -> FfiResult {
+    /// each event handed over is counted as taken by `outlet`.
+    pub(crate) fn start(&self, owner: usize, outlet: Arc<Outlet>) -> FfiResult {
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
                 .name(name.into())
@@ -177,12 +176,11 @@ impl Deliverer {
             Deliverer::Callback { pending, thread, chat } => {
                 if let Some((rx, cb, ud)) = pending.lock().take() {
                     let chat = chat.clone();
-                    let flow = flow.clone();
                     let handle = spawn(
                         "dchat-dispatch",
                         Box::new(move || {
                             for event in rx {
-                                if !flow.take(&event) {
+                                if !outlet.take(&event) {
                                     continue;
                                 }
                                 let closed = event.is_closed();
@@ -198,8 +196,7 @@ impl Deliverer {
                     *thread.lock() = Some(handle);
                 }
             }
-            Deliverer::Poll { pending, thread, queue } => {
-                let _ = queue.flow.set(flow.clone());
+            Deliverer::Poll { pending, thread, .. } => {
                 if let Some((rx, wake, ud)) = pending.lock().take() {
                     let handle = spawn(
                         "dchat-notify",

@@ -118,7 +118,7 @@ impl dchat_event {
             e.text = Some(c(&err.to_string()));
         };
         match event {
-            Event::State { state, reason } => {
+            Event::State { state, reason, .. } => {
                 e.state = match state {
                     ConnectionState::Connecting => dchat_state::DCHAT_STATE_CONNECTING,
                     ConnectionState::Connected => dchat_state::DCHAT_STATE_CONNECTED,

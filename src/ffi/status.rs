@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 /// The result of every fallible `dchat_` function. Values are stable and only ever
 /// appended to.
@@ -47,6 +47,8 @@ pub enum dchat_status {
     DCHAT_ERR_PANIC = 15,
     /// A caller-provided buffer is too small; the needed size was written.
     DCHAT_ERR_BUFFER_TOO_SMALL = 16,
+    /// The request was cancelled before its outcome was known.
+    DCHAT_ERR_CANCELLED = 17,
 }
 
 /// An error on its way to C: a status plus the code and text kept as the last error.
@@ -65,16 +67,17 @@ impl FfiError {
 
 impl From<Error> for FfiError {
     fn from(e: Error) -> Self {
-        let status = match &e {
-            Error::Server(_) if e.is_auth() => dchat_status::DCHAT_ERR_AUTH,
-            Error::Server(_) => dchat_status::DCHAT_ERR_SERVER,
-            Error::Connection(_) => dchat_status::DCHAT_ERR_CONNECTION,
-            Error::Timeout => dchat_status::DCHAT_ERR_TIMEOUT,
-            Error::Closed => dchat_status::DCHAT_ERR_CLOSED,
-            Error::InvalidArgument(_) => dchat_status::DCHAT_ERR_INVALID_ARGUMENT,
-            Error::Tls(_) => dchat_status::DCHAT_ERR_TLS,
-            Error::QueueFull => dchat_status::DCHAT_ERR_QUEUE_FULL,
-            Error::Protocol(_) => dchat_status::DCHAT_ERR_PROTOCOL,
+        let status = match e.kind() {
+            ErrorKind::Auth => dchat_status::DCHAT_ERR_AUTH,
+            ErrorKind::Forbidden | ErrorKind::Server => dchat_status::DCHAT_ERR_SERVER,
+            ErrorKind::Connection => dchat_status::DCHAT_ERR_CONNECTION,
+            ErrorKind::Timeout => dchat_status::DCHAT_ERR_TIMEOUT,
+            ErrorKind::Closed => dchat_status::DCHAT_ERR_CLOSED,
+            ErrorKind::InvalidArgument => dchat_status::DCHAT_ERR_INVALID_ARGUMENT,
+            ErrorKind::Tls => dchat_status::DCHAT_ERR_TLS,
+            ErrorKind::QueueFull => dchat_status::DCHAT_ERR_QUEUE_FULL,
+            ErrorKind::Protocol => dchat_status::DCHAT_ERR_PROTOCOL,
+            ErrorKind::Cancelled => dchat_status::DCHAT_ERR_CANCELLED,
         };
         FfiError { status, code: e.code().to_owned(), message: e.to_string() }
     }
@@ -107,6 +110,7 @@ fn status_name(status: dchat_status) -> &'static CStr {
         DCHAT_ERR_PROTOCOL => c"DCHAT_ERR_PROTOCOL",
         DCHAT_ERR_PANIC => c"DCHAT_ERR_PANIC",
         DCHAT_ERR_BUFFER_TOO_SMALL => c"DCHAT_ERR_BUFFER_TOO_SMALL",
+        DCHAT_ERR_CANCELLED => c"DCHAT_ERR_CANCELLED",
     }
 }
 

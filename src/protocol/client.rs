@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 
+use super::requests::{ItemsRequest, SubscribeRequest};
 use crate::secret::Secret;
 
 /// How a connection authenticates: exactly one of the three forms the server accepts.
@@ -100,14 +101,8 @@ pub enum ClientMessage {
     },
     /// `{"type":"subscribe", collection, event?, item?, query?, uid?}`.
     Subscribe {
-        /// The collection to watch.
-        collection: String,
-        /// Only events of this kind, when set.
-        event: Option<EventFilter>,
-        /// Only this item (its primary key), when set.
-        item: Option<Value>,
-        /// A Directus query (`fields`, `filter`, `sort`, `limit`, ...).
-        query: Option<Value>,
+        /// What to subscribe to.
+        request: SubscribeRequest,
         /// The subscription's uid; events carry it.
         uid: Option<String>,
     },
@@ -118,18 +113,8 @@ pub enum ClientMessage {
     },
     /// `{"type":"items", collection, action, ...}`.
     Items {
-        /// The collection to act on.
-        collection: String,
-        /// What to do.
-        action: ItemAction,
-        /// Payload for create and update.
-        data: Option<Value>,
-        /// One primary key.
-        id: Option<Value>,
-        /// Several primary keys.
-        ids: Option<Vec<Value>>,
-        /// A Directus query.
-        query: Option<Value>,
+        /// The request.
+        request: ItemsRequest,
         /// Echoed on the answer.
         uid: Option<String>,
     },
@@ -176,26 +161,26 @@ impl ClientMessage {
                 }
                 put_str(&mut m, "uid", uid);
             }
-            ClientMessage::Subscribe { collection, event, item, query, uid } => {
+            ClientMessage::Subscribe { request: r, uid } => {
                 m.insert("type".into(), "subscribe".into());
-                m.insert("collection".into(), collection.clone().into());
-                put(&mut m, "event", event.map(|e| e.as_str().into()));
-                put(&mut m, "item", item.clone());
-                put(&mut m, "query", query.clone());
+                m.insert("collection".into(), r.collection.clone().into());
+                put(&mut m, "event", r.event.map(|e| e.as_str().into()));
+                put(&mut m, "item", r.item.clone());
+                put(&mut m, "query", r.query.clone());
                 put_str(&mut m, "uid", uid);
             }
             ClientMessage::Unsubscribe { uid } => {
                 m.insert("type".into(), "unsubscribe".into());
                 put_str(&mut m, "uid", uid);
             }
-            ClientMessage::Items { collection, action, data, id, ids, query, uid } => {
+            ClientMessage::Items { request: r, uid } => {
                 m.insert("type".into(), "items".into());
-                m.insert("collection".into(), collection.clone().into());
-                m.insert("action".into(), action.as_str().into());
-                put(&mut m, "data", data.clone());
-                put(&mut m, "id", id.clone());
-                put(&mut m, "ids", ids.clone().map(Value::Array));
-                put(&mut m, "query", query.clone());
+                m.insert("collection".into(), r.collection.clone().into());
+                m.insert("action".into(), r.action.as_str().into());
+                put(&mut m, "data", r.data.clone());
+                put(&mut m, "id", r.id.clone());
+                put(&mut m, "ids", r.ids.clone().map(Value::Array));
+                put(&mut m, "query", r.query.clone());
                 put_str(&mut m, "uid", uid);
             }
             ClientMessage::Ping { uid } => {
@@ -264,10 +249,7 @@ mod tests {
     #[test]
     fn subscribe_as_in_the_seed_guides() {
         let m = ClientMessage::Subscribe {
-            collection: "messages".into(),
-            event: None,
-            item: None,
-            query: Some(json!({"fields":["*","user_created.first_name"],"sort":"date_created"})),
+            request: SubscribeRequest::new("messages").query(json!({"fields":["*","user_created.first_name"],"sort":"date_created"})),
             uid: Some("sub1".into()),
         };
         assert_eq!(
@@ -275,37 +257,15 @@ mod tests {
             json!({"type":"subscribe","collection":"messages",
                    "query":{"fields":["*","user_created.first_name"],"sort":"date_created"},"uid":"sub1"})
         );
-        let m = ClientMessage::Subscribe {
-            collection: "messages".into(),
-            event: Some(EventFilter::Update),
-            item: Some(json!(7)),
-            query: None,
-            uid: None,
-        };
+        let m = ClientMessage::Subscribe { request: SubscribeRequest::new("messages").event(EventFilter::Update).item(7), uid: None };
         assert_eq!(enc(m), json!({"type":"subscribe","collection":"messages","event":"update","item":7}));
     }
 
     #[test]
     fn items_and_control_messages() {
-        let m = ClientMessage::Items {
-            collection: "messages".into(),
-            action: ItemAction::Create,
-            data: Some(json!({"text":"hi"})),
-            id: None,
-            ids: None,
-            query: None,
-            uid: Some("c1".into()),
-        };
+        let m = ClientMessage::Items { request: ItemsRequest::create("messages", json!({"text":"hi"})), uid: Some("c1".into()) };
         assert_eq!(enc(m), json!({"type":"items","collection":"messages","action":"create","data":{"text":"hi"},"uid":"c1"}));
-        let m = ClientMessage::Items {
-            collection: "messages".into(),
-            action: ItemAction::Delete,
-            data: None,
-            id: None,
-            ids: Some(vec![json!(1), json!(2)]),
-            query: None,
-            uid: None,
-        };
+        let m = ClientMessage::Items { request: ItemsRequest::delete("messages").ids(vec![json!(1), json!(2)]), uid: None };
         assert_eq!(enc(m), json!({"type":"items","collection":"messages","action":"delete","ids":[1,2]}));
         assert_eq!(enc(ClientMessage::Unsubscribe { uid: Some("s".into()) }), json!({"type":"unsubscribe","uid":"s"}));
         assert_eq!(enc(ClientMessage::Ping { uid: None }), json!({"type":"ping"}));

@@ -1,12 +1,19 @@
-//! The Directus realtime protocol as plain data: message types, encoding and decoding.
+//! The Directus realtime protocol as plain data: message types, codes, encoding and
+//! decoding.
 //!
 //! This module does no I/O. [`ClientMessage::encode`] turns a request into the text of
 //! one WebSocket frame and [`ServerMessage::decode`] turns the text of one frame into a
 //! typed message, so the whole protocol can be unit-tested without a socket. The shapes
-//! follow the server's `websocket/messages.js` (Directus 11 and 12).
+//! follow the server's `websocket/messages.js` (Directus 10.4 to 12). It is the only
+//! place that knows the protocol's strings: error codes, message types, which
+//! collections are the server's own.
 
 mod client;
+mod codes;
+mod requests;
 mod server;
 
 pub use client::{AuthCredentials, ClientMessage, EventFilter, ItemAction};
+pub use codes::{ErrorCode, MessageKind};
+pub use requests::{is_system_collection, read_back_answer, ItemsRequest, SubscribeRequest};
 pub use server::{DecodeError, ServerError, ServerMessage, SubscriptionKind};

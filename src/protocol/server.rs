@@ -4,15 +4,23 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use super::codes::{ErrorCode, MessageKind};
 use crate::secret::Secret;
 
 /// An error the server reported: `{"error": {"code", "message"}}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerError {
     /// The Directus error code, e.g. `AUTH_FAILED`, `FORBIDDEN`, `TOKEN_EXPIRED`.
-    pub code: String,
+    pub code: ErrorCode,
     /// The server's human-readable message.
     pub message: String,
+}
+
+impl ServerError {
+    /// An error with this code and message.
+    pub fn new(code: impl Into<ErrorCode>, message: impl Into<String>) -> Self {
+        ServerError { code: code.into(), message: message.into() }
+    }
 }
 
 impl fmt::Display for ServerError {
@@ -48,7 +56,8 @@ impl SubscriptionKind {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "init" => SubscriptionKind::Init,
             "create" => SubscriptionKind::Create,
@@ -73,7 +82,7 @@ pub enum ServerMessage {
     /// `{"type", "status":"error", "error":{code, message}, "uid"?}`.
     Error {
         /// The `type` of the failed message (`auth`, `subscribe`, `items`, `server`, ...).
-        kind: String,
+        kind: MessageKind,
         /// The uid of the failed request, if the server knew it.
         uid: Option<String>,
         /// What went wrong.
@@ -141,12 +150,12 @@ fn uid_of(m: &Map<String, Value>) -> Option<String> {
 }
 
 fn error_of(m: &mut Map<String, Value>) -> ServerError {
-    let mut code = String::from("UNKNOWN");
+    let mut code = ErrorCode::Unknown;
     let mut message = String::new();
     match m.remove("error") {
         Some(Value::Object(mut e)) => {
             if let Some(Value::String(c)) = e.remove("code") {
-                code = c;
+                code = ErrorCode::parse(&c);
             }
             if let Some(Value::String(s)) = e.remove("message") {
                 message = s;
@@ -181,7 +190,7 @@ impl ServerMessage {
         let uid = uid_of(&m);
         if m.get("status").and_then(Value::as_str) == Some("error") {
             let error = error_of(&mut m);
-            return Ok(ServerMessage::Error { kind, uid, error });
+            return Ok(ServerMessage::Error { kind: MessageKind::parse(&kind), uid, error });
         }
         Ok(match kind.as_str() {
             "auth" if m.get("status").and_then(Value::as_str) == Some("ok") => {
@@ -245,9 +254,9 @@ mod tests {
         assert_eq!(
             m,
             ServerMessage::Error {
-                kind: "auth".into(),
+                kind: MessageKind::Auth,
                 uid: None,
-                error: ServerError { code: "AUTH_FAILED".into(), message: "Authentication handshake failed.".into() }
+                error: ServerError::new(ErrorCode::AuthFailed, "Authentication handshake failed.")
             }
         );
     }
@@ -260,7 +269,7 @@ mod tests {
         .unwrap();
         match m {
             ServerMessage::Error { kind, uid, error } => {
-                assert_eq!(kind, "items");
+                assert_eq!(kind, MessageKind::Items);
                 assert_eq!(uid.as_deref(), Some("bad1"));
                 assert_eq!(error.code, "FORBIDDEN");
             }
@@ -308,7 +317,7 @@ mod tests {
         )
         .unwrap();
         assert!(
-            matches!(m, ServerMessage::Error { ref kind, uid: None, ref error } if kind == "server" && error.code == "INVALID_PAYLOAD")
+            matches!(m, ServerMessage::Error { ref kind, uid: None, ref error } if *kind == MessageKind::Server && error.code == ErrorCode::InvalidPayload)
         );
     }
 
@@ -324,6 +333,6 @@ mod tests {
         assert_eq!(ServerMessage::decode("null"), Err(DecodeError::NotAMessage));
         // An error without an error object still decodes, with a placeholder code.
         let m = ServerMessage::decode(r#"{"type":"items","status":"error","uid":"x"}"#).unwrap();
-        assert!(matches!(m, ServerMessage::Error { error: ServerError { ref code, .. }, .. } if code == "UNKNOWN"));
+        assert!(matches!(m, ServerMessage::Error { error: ServerError { ref code, .. }, .. } if *code == ErrorCode::Unknown));
     }
 }

@@ -1,86 +1,85 @@
-//! The session actor: one task per client that owns the socket.
+//! The session: one per client, across its connections.
 //!
-//! The task connects, authenticates, answers the server's pings, keeps the map of
-//! pending requests and the map of subscriptions by uid, reconnects with backoff, and
-//! reports every change as an [`Event`] through the sink it was given. Everything else
-//! talks to it through [`Command`]s, so no lock is ever held around socket I/O or user
-//! code.
+//! It is made of small pure state machines, each taking inputs and returning actions
+//! without touching a socket: [`auth`] (logins, renewal, the expiry window),
+//! [`replies`] (what waits for an answer, with deadlines) and [`outgoing`] (requests
+//! queued, on the wire, resent or failed after a lost connection), [`subscriptions`]
+//! with their [`tracker`]s, [`heartbeat`] and [`reconnect`]; [`core`] composes them and
+//! routes every server message by the typed [`key`] of the request it answers. One thin
+//! async loop, [`driver`], owns the socket and carries the actions out; events leave
+//! through the client's [`outlet`]. Everything else talks to the loop through
+//! [`Command`]s, so no lock is ever held around socket I/O or user code.
 
-mod actor;
-mod batch;
-mod flow;
-mod pending;
+mod action;
+mod auth;
+mod core;
+mod driver;
+mod heartbeat;
+pub(crate) mod key;
+mod outgoing;
+pub(crate) mod outlet;
+mod reconnect;
 mod renewal;
+mod replies;
 mod reply;
-mod retry;
-mod supervisor;
+mod subscriptions;
 mod tracker;
 
 use std::sync::Arc;
 
-use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::Error;
-use crate::event::Event;
 use crate::options::ClientOptions;
-use crate::protocol::{AuthCredentials, ClientMessage, EventFilter};
+use crate::protocol::{AuthCredentials, ItemsRequest, SubscribeRequest};
 use crate::transport::Endpoint;
-pub(crate) use batch::Batch;
-pub(crate) use flow::Flow;
+pub(crate) use key::{Ids, Key};
+pub(crate) use outlet::{Outlet, Target};
 pub(crate) use reply::Reply;
-pub(crate) use retry::{retry_for, Retry};
 
-/// Receives every event of a session, in order, on a runtime thread. It must not block.
-pub(crate) type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
-
-/// What a subscription asks for; kept so it can be sent again after a reconnect.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct SubscriptionSpec {
-    pub collection: String,
-    pub event: Option<EventFilter>,
-    pub item: Option<Value>,
-    pub query: Option<Value>,
-    /// The primary key field, for gap-free joins and resubscribes.
-    pub key_field: String,
-}
-
-/// A request to the session task.
+/// A request to the session. Numbers come from the client's [`Ids`].
 pub(crate) enum Command {
     Login {
+        id: u64,
         credentials: AuthCredentials,
         reply: Reply,
     },
     Subscribe {
-        uid: String,
-        spec: SubscriptionSpec,
+        id: u64,
+        request: SubscribeRequest,
         reply: Reply,
     },
     Unsubscribe {
-        uid: String,
+        id: u64,
         reply: Reply,
     },
-    /// An `items` message whose uid is already set, and what to do with it if the
-    /// connection drops before its answer.
     Items {
-        message: ClientMessage,
+        id: u64,
+        request: ItemsRequest,
         reply: Reply,
-        retry: Retry,
     },
+    /// The user stopped waiting for request `id` (an `await` was dropped, a queued
+    /// message was withdrawn): it completes now with [`Error::Cancelled`].
+    Cancel {
+        id: u64,
+    },
+    /// Skip the wait before the next connection attempt.
+    ReconnectNow,
     Close {
         reply: Reply,
     },
 }
 
 impl Command {
-    /// The reply of this command.
-    pub(crate) fn into_reply(self) -> Reply {
+    /// The reply of this command, if it has one.
+    pub(crate) fn into_reply(self) -> Option<Reply> {
         match self {
             Command::Login { reply, .. }
             | Command::Subscribe { reply, .. }
             | Command::Unsubscribe { reply, .. }
             | Command::Items { reply, .. }
-            | Command::Close { reply } => reply,
+            | Command::Close { reply } => Some(reply),
+            Command::Cancel { .. } | Command::ReconnectNow => None,
         }
     }
 }
@@ -116,19 +115,16 @@ impl SessionHandle {
     }
 }
 
-/// Starts a session task on the shared runtime. The receiver tells when the socket is
-/// first open (or why it could not be opened; the sink then also got `Closed`).
-/// `sink` must count what it gives with `flow` (see [`Flow`]) and pass it through
-/// `batch`, which the session holds while it works through buffered frames.
+/// Starts a session task on the shared runtime, reporting to `outlet`. The receiver
+/// tells how the first attempt to open the socket went.
 pub(crate) fn start(
     endpoint: Endpoint,
     options: Arc<ClientOptions>,
-    sink: EventSink,
-    flow: Arc<Flow>,
-    batch: Arc<Batch>,
+    outlet: Arc<Outlet>,
+    ids: Arc<Ids>,
 ) -> (SessionHandle, oneshot::Receiver<Result<(), Error>>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let (ready_tx, ready_rx) = oneshot::channel();
-    crate::runtime::handle().spawn(supervisor::run(endpoint, options, sink, flow, batch, rx, ready_tx));
+    crate::runtime::handle().spawn(driver::run(endpoint, options, outlet, ids, rx, ready_tx));
     (SessionHandle { commands: tx }, ready_rx)
 }

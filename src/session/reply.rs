@@ -1,27 +1,42 @@
 //! The completion of one request, delivered exactly once.
 
 use serde_json::Value;
+use tokio::time::Instant;
 
 use crate::error::Error;
 
 type Callback = Box<dyn FnOnce(Result<Value, Error>) + Send>;
 
-/// Where the outcome of a request goes.
+/// Where the outcome of a request goes, and by when at the latest.
 ///
 /// Calling [`Reply::send`] consumes it; a `Reply` dropped without being sent (a
 /// session that ended or panicked) reports [`Error::Closed`]. So every request ends in
 /// exactly one result or one error, by construction.
-pub(crate) struct Reply(Option<Callback>);
+pub(crate) struct Reply(Option<Callback>, Option<Instant>);
 
 impl Reply {
     /// A reply that runs `f` with the outcome.
     pub(crate) fn new(f: impl FnOnce(Result<Value, Error>) + Send + 'static) -> Self {
-        Reply(Some(Box::new(f)))
+        Reply(Some(Box::new(f)), None)
     }
 
     /// A reply whose outcome nobody waits for.
     pub(crate) fn ignore() -> Self {
-        Reply(None)
+        Reply(None, None)
+    }
+
+    /// The same reply, failing with [`Error::Timeout`] at `deadline` even while its
+    /// request still waits for the login or a connection (the blocking and async calls:
+    /// their caller waits from the moment it asked). Without one, a request times out
+    /// only on the wire.
+    pub(crate) fn by(mut self, deadline: Instant) -> Self {
+        self.1 = Some(deadline);
+        self
+    }
+
+    /// The deadline set with [`Reply::by`].
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.1
     }
 
     /// A reply that completes a tokio oneshot; the receiver may be awaited from any runtime.

@@ -118,18 +118,11 @@ fn key_text(v: &Value) -> Option<String> {
 }
 
 impl Tracker {
-    /// A tracker for a subscription with this `query` (None: the server's defaults).
-    pub(crate) fn new(key_field: &str, query: Option<&Value>, cap: usize) -> Self {
-        let limit = query.and_then(|q| q.get("limit")).and_then(Value::as_i64);
-        Tracker {
-            key_field: key_field.to_owned(),
-            // Without an explicit limit the server applies its default (100).
-            windowed: limit != Some(-1),
-            seen: HashMap::new(),
-            order: VecDeque::new(),
-            cap: cap.max(1),
-            synced: false,
-        }
+    /// A tracker for items keyed by `key_field`; `windowed`: whether the query may leave
+    /// items out of an `init` for other reasons than deletion (see
+    /// [`crate::protocol::SubscribeRequest::is_windowed`]).
+    pub(crate) fn new(key_field: &str, windowed: bool, cap: usize) -> Self {
+        Tracker { key_field: key_field.to_owned(), windowed, seen: HashMap::new(), order: VecDeque::new(), cap: cap.max(1), synced: false }
     }
 
     fn key_of(&self, item: &Value) -> Option<String> {
@@ -224,7 +217,7 @@ impl Tracker {
                 }
             }
         }
-        (!created.is_empty()).then(|| (SubscriptionKind::Create, Value::Array(created)))
+        (!created.is_empty()).then_some((SubscriptionKind::Create, Value::Array(created)))
     }
 
     /// A live event: recorded, and a create of an item already delivered is dropped.
@@ -246,7 +239,7 @@ impl Tracker {
                         None => fresh.push(item),
                     }
                 }
-                (!fresh.is_empty()).then(|| (kind, Value::Array(fresh)))
+                (!fresh.is_empty()).then_some((kind, Value::Array(fresh)))
             }
             SubscriptionKind::Delete => {
                 if let Value::Array(keys) = &data {
@@ -267,7 +260,7 @@ mod tests {
     use serde_json::json;
 
     fn unlimited() -> Tracker {
-        Tracker::new("id", Some(&json!({"limit": -1})), 100)
+        Tracker::new("id", false, 100)
     }
 
     #[test]
@@ -291,7 +284,7 @@ mod tests {
 
     #[test]
     fn a_windowed_query_never_invents_deletions() {
-        let mut t = Tracker::new("id", Some(&json!({"sort":"-date_created","limit":2})), 100);
+        let mut t = Tracker::new("id", true, 100);
         t.on_init(json!([{"id":2},{"id":1}]));
         let again = t.on_init(json!([{"id":4},{"id":3}]));
         assert_eq!(again, vec![(SubscriptionKind::Create, json!([{"id":4},{"id":3}]))]);
@@ -324,7 +317,7 @@ mod tests {
 
     #[test]
     fn memory_is_capped() {
-        let mut t = Tracker::new("id", None, 3);
+        let mut t = Tracker::new("id", true, 3);
         t.on_init(json!([]));
         for i in 0..10 {
             t.on_event(SubscriptionKind::Create, json!([{ "id": i }]));

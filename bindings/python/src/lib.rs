@@ -19,7 +19,16 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(log_bridge::install_log_bridge, m)?)?;
     m.add_function(wrap_pyfunction!(log_bridge::next_logs, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
+    m.add_function(wrap_pyfunction!(error_kind, m)?)?;
     Ok(())
+}
+
+/// The kind of an error by its code (`auth`, `forbidden`, `server`, `timeout`, ...):
+/// the package picks its exception class by it, so which Directus codes mean what
+/// (across server versions) is known in one place, the Rust core.
+#[pyfunction]
+fn error_kind(code: &str) -> &'static str {
+    directus_chat::ErrorKind::of_code(code).as_str()
 }
 
 /// The version of the Rust core.

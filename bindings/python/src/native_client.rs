@@ -4,8 +4,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use directus_chat::{
-    ChatMessage, Client, ClientOptions, Error, Event, EventFilter, Events, ItemAction, ItemsRequest, ReconnectPolicy, SubscribeRequest,
-    Subscription, TlsRoots,
+    ChatMessage, Client, ClientOptions, Consumption, Error, Event, EventFilter, Events, ItemAction, ItemsRequest, ReconnectPolicy,
+    SubscribeRequest, Subscription, TlsRoots,
 };
 use pyo3::prelude::*;
 use pyo3::IntoPyObjectExt;
@@ -19,8 +19,14 @@ pub struct NativeClient {
     client: Client,
     // Only the package's dispatcher thread reads events; the lock just makes that safe.
     events: Mutex<Events>,
+    /// Events count as consumed when the user takes them from the package's queues (or
+    /// a callback returns), so `max_buffered_events` bounds those queues too.
+    consumption: Consumption,
     timeout: Duration,
 }
+
+/// One event for the Python package: `(type, kind, uid, data, code, message, request, messages)`.
+type EventTuple<'a> = (&'a str, Option<&'a str>, Option<String>, PyObject, Option<String>, Option<String>, u64, Vec<PyObject>);
 
 fn err(py: Python<'_>, e: Error) -> PyErr {
     to_pyerr(py, &e)
@@ -42,14 +48,14 @@ impl NativeClient {
     /// `(type, kind, uid, data, code, message, request, messages)`.
     fn event_tuple(&self, py: Python<'_>, event: Event) -> PyResult<PyObject> {
         let none = || py.None();
-        let tuple: (&str, Option<&str>, Option<String>, PyObject, Option<String>, Option<String>, u64, Vec<PyObject>) = match event {
-            Event::State { state, reason } => ("state", Some(state.as_str()), None, none(), None, reason, 0, Vec::new()),
+        let tuple: EventTuple<'_> = match event {
+            Event::State { state, reason, .. } => ("state", Some(state.as_str()), None, none(), None, reason, 0, Vec::new()),
             Event::Subscription { uid, kind, data } => {
                 let messages = if kind == directus_chat::SubscriptionKind::Delete { Vec::new() } else { self.messages(py, &data)? };
                 ("subscription", Some(kind.as_str()), Some(uid), to_py(py, &data)?, None, None, 0, messages)
             }
             Event::SubscriptionError { uid, error } => {
-                ("subscription_error", None, Some(uid), none(), Some(error.code.clone()), Some(error.message), 0, Vec::new())
+                ("subscription_error", None, Some(uid), none(), Some(error.code.to_string()), Some(error.message), 0, Vec::new())
             }
             Event::Reply { request, result } => match result {
                 Ok(data) => ("reply", None, None, to_py(py, &data)?, None, None, request, Vec::new()),
@@ -66,7 +72,7 @@ impl NativeClient {
 impl NativeClient {
     /// Connects (blocking, GIL released) to `url`.
     #[new]
-    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0), client_ids=false))]
+    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0), client_ids=false, max_buffered_events=100_000))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -80,7 +86,11 @@ impl NativeClient {
         reconnect: bool,
         heartbeat: Option<f64>,
         client_ids: bool,
+        max_buffered_events: usize,
     ) -> PyResult<Self> {
+        if max_buffered_events == 0 {
+            return Err(err(py, Error::InvalidArgument("max_buffered_events must be at least 1".into())));
+        }
         let timeout = seconds(Some(timeout)).unwrap_or(Duration::from_secs(30));
         let mut options = ClientOptions { request_timeout: timeout, connect_timeout: timeout, ..ClientOptions::default() };
         options.chat.collection = collection;
@@ -95,9 +105,16 @@ impl NativeClient {
             options.reconnect = ReconnectPolicy::never();
         }
         options.heartbeat = seconds(heartbeat);
+        options.max_buffered_events = max_buffered_events;
         let url = url.to_owned();
-        let (client, events) = wait(py, Client::connect(&url, options), None)?.map_err(|e| err(py, e))?;
-        Ok(NativeClient { client, events: Mutex::new(events), timeout })
+        let (client, mut events) = wait(py, Client::connect(&url, options), None)?.map_err(|e| err(py, e))?;
+        let consumption = events.defer_consumption();
+        Ok(NativeClient { client, events: Mutex::new(events), consumption, timeout })
+    }
+
+    /// The user took `n` events the package had queued (or a callback returned).
+    fn consumed(&self, n: usize) {
+        self.consumption.consumed(n)
     }
 
     /// Logs in with email and password.

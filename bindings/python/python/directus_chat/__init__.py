@@ -30,6 +30,7 @@ from ._errors import (
     ForbiddenError,
     InvalidArgumentError,
     ProtocolError,
+    CancelledError,
     ServerError,
 )
 from ._events import ChatMessage, Event
@@ -58,6 +59,7 @@ __all__ = [
     "ForbiddenError",
     "InvalidArgumentError",
     "ProtocolError",
+    "CancelledError",
     "ServerError",
     "Subscription",
     "core_version",

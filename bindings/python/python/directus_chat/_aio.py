@@ -25,8 +25,11 @@ T = TypeVar("T")
 class AsyncSubscription:
     """A live subscription for asyncio: ``async for event in sub``, or ``await sub.next()``."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, native: Any) -> None:
         self._loop = loop
+        # Events count as consumed when ``next`` hands them out, so the client's
+        # ``max_buffered_events`` bounds this queue.
+        self._native = native
         self._queue: "asyncio.Queue[Optional[Event]]" = asyncio.Queue()
         self._sub: Optional[Subscription] = None
         self._ended = False
@@ -81,7 +84,21 @@ class AsyncSubscription:
         if event is None:
             self._ended = True
             raise ClosedError("CLOSED", "the subscription has ended")
+        self._native.consumed(1)
         return event
+
+    def _release(self) -> None:
+        """Counts every event nobody took as consumed, and drops it."""
+        with self._handover_lock:
+            pending, self._handover = self._handover, []
+        dropped = sum(1 for e in pending if e is not None)
+        while not self._queue.empty():
+            if self._queue.get_nowait() is None:
+                self._queue.put_nowait(None)
+                break
+            dropped += 1
+        if dropped:
+            self._native.consumed(dropped)
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self
@@ -95,10 +112,11 @@ class AsyncSubscription:
         return event
 
     async def unsubscribe(self) -> None:
-        """Ends the subscription."""
+        """Ends the subscription; events not taken yet are dropped."""
         if self._sub is not None:
             sub = self._sub
             await asyncio.get_running_loop().run_in_executor(None, sub.unsubscribe)
+            self._release()
 
     async def __aenter__(self) -> "AsyncSubscription":
         return self
@@ -167,10 +185,10 @@ class AsyncClient:
         timeout: Optional[float] = None,
     ) -> AsyncSubscription:
         """Subscribes (see :meth:`Client.subscribe`) and returns an async iterable."""
-        sub = AsyncSubscription(asyncio.get_running_loop())
         client = self.client
+        sub = AsyncSubscription(asyncio.get_running_loop(), client._native)
         sub._sub = await self._run(
-            functools.partial(client._subscribe, collection, query, event, item, sub._push_threadsafe, timeout)
+            functools.partial(client._subscribe, collection, query, event, item, sub._push_threadsafe, timeout, True)
         )
         return sub
 

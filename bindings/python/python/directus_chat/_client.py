@@ -56,8 +56,18 @@ class Subscription:
     no longer referenced unsubscribes by itself (nobody could read its events).
     """
 
-    def __init__(self, client: "Client", uid: str, collection: str, sink: Optional[Callable[[Optional[Event]], None]]) -> None:
+    def __init__(
+        self,
+        client: "Client",
+        uid: str,
+        collection: str,
+        sink: Optional[Callable[[Optional[Event]], None]],
+        sink_counts: bool = False,
+    ) -> None:
         self._client = client
+        self._native = client._native
+        # A sink that queues events itself (asyncio) reports their consumption itself.
+        self._sink_counts = sink_counts
         self.uid = uid
         """The uid the server tags this subscription's events with."""
         self.collection = collection
@@ -68,29 +78,55 @@ class Subscription:
         self._error: Optional[DirectusError] = None
         self._ended = False
 
-    # Called on the client's dispatcher thread.
+    # Called on the client's dispatcher thread. An event counts as consumed (so the
+    # session may read on) once the user has taken it: when a callback returns, or when
+    # ``next`` hands it out; ``max_buffered_events`` bounds this queue that way.
     def _deliver(self, event: Event) -> None:
         if event.type == "subscription_error":
             self._error = event.error
             self._ready.set()
+            self._native.consumed(1)
             self._end()
             return
         if event.kind == "init":
             self._ready.set()
         if self._sink is not None:
-            self._sink(event)
+            try:
+                self._sink(event)
+            finally:
+                if not self._sink_counts:
+                    self._native.consumed(1)
         else:
             self._queue.put(event)
 
-    def _end(self) -> None:
+    def _end(self, discard: bool = False) -> None:
+        """Ends the subscription; ``discard`` drops the events nobody took yet (after
+        an unsubscribe, none may be delivered)."""
         if self._ended:
             return
         self._ended = True
         self._ready.set()
+        if discard:
+            self._release()
         if self._sink is not None:
             self._sink(_END)
         else:
             self._queue.put(_END)
+
+    def _release(self) -> None:
+        """Counts every event still queued as consumed, and drops it."""
+        dropped = 0
+        while True:
+            try:
+                event = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if event is _END:
+                self._queue.put(_END)
+                break
+            dropped += 1
+        if dropped:
+            self._native.consumed(dropped)
 
     @property
     def ended(self) -> bool:
@@ -110,6 +146,7 @@ class Subscription:
         if event is _END:
             self._queue.put(_END)
             raise ClosedError("CLOSED", "the subscription has ended")
+        self._native.consumed(1)
         return event
 
     def __iter__(self) -> Iterator[Event]:
@@ -139,11 +176,13 @@ class Subscription:
         return f"<Subscription uid={self.uid!r} collection={self.collection!r} ended={self._ended}>"
 
     def __del__(self) -> None:
-        if not self._ended:
-            try:
-                self._client._native.unsubscribe_nowait(self.uid)
-            except Exception:
-                pass  # the client is gone or closed: nothing to end
+        try:
+            if not self._ended:
+                self._native.unsubscribe_nowait(self.uid)
+            # Nobody can take what is still queued any more.
+            self._release()
+        except Exception:
+            pass  # the client is gone or closed: nothing to end
 
 
 class Client:
@@ -160,6 +199,10 @@ class Client:
     match the Directus chat guides). With ``client_ids=True`` (for uuid-keyed
     collections) the client picks each message's key, so a message whose answer was
     lost with the connection is resent safely and stored once.
+
+    At most ``max_buffered_events`` events wait for the user (in subscription queues,
+    or for callbacks to return); at that mark the session stops reading the socket
+    until the user catches up, so memory stays bounded.
     """
 
     def __init__(
@@ -175,6 +218,7 @@ class Client:
         reconnect: bool = True,
         heartbeat: Optional[float] = 30.0,
         client_ids: bool = False,
+        max_buffered_events: int = 100_000,
         on_state: Optional[EventCallback] = None,
         on_event: Optional[EventCallback] = None,
         on_error: Optional[Callable[[DirectusError], None]] = None,
@@ -208,6 +252,7 @@ class Client:
             reconnect=reconnect,
             heartbeat=heartbeat,
             client_ids=client_ids,
+            max_buffered_events=max_buffered_events,
         )
         self._thread = threading.Thread(target=self._dispatch, name="directus-chat-dispatch", daemon=True)
         self._thread.start()
@@ -232,7 +277,16 @@ class Client:
                     self._drop(sub.uid)
             if sub is not None:
                 sub._deliver(Event._from_native(native, sub.collection))
+            else:
+                self._native.consumed(1)
             return
+        try:
+            self._route_client_event(native)
+        finally:
+            self._native.consumed(1)
+
+    def _route_client_event(self, native: NativeEvent) -> None:
+        type_ = native[0]
         event = Event._from_native(native)
         if type_ == "state" and event.kind is not None:
             self.state = event.kind
@@ -333,6 +387,7 @@ class Client:
         item: Any,
         sink: Optional[Callable[[Optional[Event]], None]],
         timeout: Optional[float],
+        sink_counts: bool = False,
     ) -> Subscription:
         if self._closed.is_set():
             raise ClosedError("CLOSED", "the client is closed")
@@ -340,7 +395,7 @@ class Client:
             # Registered under the lock the dispatcher routes with, so the init cannot
             # arrive before the subscription is known.
             uid = self._native.subscribe(collection, _dumps(query), event, _dumps(item))
-            sub = Subscription(self, uid, collection or self.collection, sink)
+            sub = Subscription(self, uid, collection or self.collection, sink, sink_counts)
             if sink is not None:
                 self._subs[uid] = sub
             else:
@@ -370,7 +425,7 @@ class Client:
     def _forget(self, sub: Subscription) -> None:
         with self._lock:
             self._drop(sub.uid)
-        sub._end()
+        sub._end(discard=True)
 
     def unsubscribe(self, subscription: Subscription, *, timeout: Optional[float] = None) -> None:
         """Ends a subscription; no event of it is delivered after this returns."""

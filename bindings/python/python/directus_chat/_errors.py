@@ -12,11 +12,9 @@ __all__ = [
     "ClosedError",
     "InvalidArgumentError",
     "ProtocolError",
+    "CancelledError",
     "error_from_code",
 ]
-
-_AUTH_CODES = frozenset({"AUTH_FAILED", "TOKEN_EXPIRED", "AUTH_TIMEOUT", "INVALID_CREDENTIALS"})
-
 
 class DirectusError(Exception):
     """Any error of this package.
@@ -24,8 +22,8 @@ class DirectusError(Exception):
     ``code`` is the Directus error code for server errors (``AUTH_FAILED``,
     ``FORBIDDEN``, ``TOKEN_EXPIRED``, ``INVALID_PAYLOAD``, ...) or one of the library's
     codes (``CONNECTION``, ``TIMEOUT``, ``CLOSED``, ``INVALID_ARGUMENT``, ``TLS``,
-    ``QUEUE_FULL``, ``PROTOCOL``); ``message`` is the readable text. Neither ever
-    contains a password or token.
+    ``QUEUE_FULL``, ``PROTOCOL``, ``CANCELLED``); ``message`` is the readable text.
+    Neither ever contains a password or token.
     """
 
     def __init__(self, code: str, message: str) -> None:
@@ -46,7 +44,8 @@ class AuthError(ServerError):
 
 
 class ForbiddenError(ServerError):
-    """The user may not do this (``FORBIDDEN``), e.g. read a collection without permission."""
+    """The user may not do this (``FORBIDDEN``; ``INVALID_COLLECTION`` on Directus before
+    12.3), e.g. read a collection without permission."""
 
 
 class DirectusConnectionError(DirectusError, ConnectionError):
@@ -69,24 +68,29 @@ class ProtocolError(DirectusError):
     """The server sent something this library cannot read."""
 
 
-_LIBRARY_CODES: dict[str, type[DirectusError]] = {
-    "CONNECTION": DirectusConnectionError,
-    "TIMEOUT": DirectusTimeoutError,
-    "CLOSED": ClosedError,
-    "INVALID_ARGUMENT": InvalidArgumentError,
-    "TLS": DirectusConnectionError,
-    "QUEUE_FULL": DirectusError,
-    "PROTOCOL": ProtocolError,
+class CancelledError(DirectusError):
+    """The request was cancelled before its outcome was known."""
+
+
+# By the kind the Rust core gives each code (``_native.error_kind``), which is where
+# the meaning of Directus' codes across server versions is kept.
+_KINDS: dict[str, type[DirectusError]] = {
+    "auth": AuthError,
+    "forbidden": ForbiddenError,
+    "server": ServerError,
+    "connection": DirectusConnectionError,
+    "timeout": DirectusTimeoutError,
+    "closed": ClosedError,
+    "invalid_argument": InvalidArgumentError,
+    "tls": DirectusConnectionError,
+    "queue_full": DirectusError,
+    "protocol": ProtocolError,
+    "cancelled": CancelledError,
 }
 
 
 def error_from_code(code: str, message: str) -> DirectusError:
     """The exception for an error code (used by the native module)."""
-    if code in _AUTH_CODES:
-        return AuthError(code, message)
-    if code == "FORBIDDEN":
-        return ForbiddenError(code, message)
-    cls = _LIBRARY_CODES.get(code)
-    if cls is not None:
-        return cls(code, message)
-    return ServerError(code, message)
+    from . import _native
+
+    return _KINDS.get(_native.error_kind(code), ServerError)(code, message)

@@ -117,21 +117,19 @@ class Event:
 
     def __repr__(self) -> str:
         parts = [f"type={self.type!r}"]
-        if self.kind is not None:
-            parts.append(f"kind={self.kind!r}")
-        if self.uid is not None:
-            parts.append(f"uid={self.uid!r}")
-        if self.collection is not None:
-            parts.append(f"collection={self.collection!r}")
+        for name in ("kind", "uid", "collection"):
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{name}={value!r}")
         if self.messages:
             parts.append(f"messages={self.messages!r}")
         elif self.data is not None:
             text = repr(self.data)
             parts.append(f"data={text if len(text) <= 200 else text[:197] + '...'}")
-        if self.error is not None:
-            parts.append(f"error={self.error!r}")
-        if self.reason is not None:
-            parts.append(f"reason={self.reason!r}")
+        for name in ("error", "reason"):
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{name}={value!r}")
         if self.request:
             parts.append(f"request={self.request}")
         return f"Event({', '.join(parts)})"

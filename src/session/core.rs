@@ -1,0 +1,814 @@
+//! The session as one state machine: inputs in (a user command, a server frame, a timer
+//! tick, a connection opened or lost), actions out (frames to write, events to emit,
+//! requests to complete). It composes the smaller machines and routes every server
+//! message by the typed key of the request it answers. No I/O happens here; the loop in
+//! `driver` carries the actions out.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::action::{Action, Actions};
+use super::auth::{Auth, Outcome};
+use super::heartbeat::{Beat, Heartbeat};
+use super::key::{Answer, Ids, Key};
+use super::outgoing::{Outgoing, Retry};
+use super::reconnect::{Plan, Reconnect};
+use super::replies::Replies;
+use super::reply::Reply;
+use super::subscriptions::{Refusal, Subscriptions};
+use super::Command;
+use crate::error::Error;
+use crate::event::{CloseCause, ConnectionState, Event};
+use crate::options::{AuthMode, ClientOptions};
+use crate::protocol::{read_back_answer, ClientMessage, ErrorCode, MessageKind, ServerError, ServerMessage, SubscriptionKind};
+
+/// How long a close waits for requests already on the wire.
+const CLOSE_DRAIN: Duration = Duration::from_secs(5);
+
+/// What the loop must do about a command beyond its actions.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Control {
+    Continue,
+    /// Stop waiting before the next connection attempt.
+    ReconnectNow,
+    /// The user closed: see [`Session::close_due`].
+    Close,
+}
+
+/// What follows a lost connection or a failed attempt to open one.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Next {
+    /// Try again after this delay.
+    Retry(Duration),
+    /// The session ends.
+    End { reason: String, error: Error, cause: CloseCause },
+}
+
+struct Closing {
+    reply: Option<Reply>,
+    until: Instant,
+}
+
+/// The state of one session across its connections.
+pub(crate) struct Session {
+    options: Arc<ClientOptions>,
+    ids: Arc<Ids>,
+    auth: Auth,
+    subs: Subscriptions,
+    replies: Replies,
+    outgoing: Outgoing,
+    heartbeat: Heartbeat,
+    reconnect: Reconnect,
+    connected: bool,
+    /// Why the last open connection was lost, while attempts to reopen it fail.
+    lost: Option<String>,
+    closing: Option<Closing>,
+    out: Actions,
+}
+
+impl Session {
+    pub(crate) fn new(options: Arc<ClientOptions>, ids: Arc<Ids>, now: Instant) -> Self {
+        Session {
+            auth: Auth::new(options.auth_mode == AuthMode::Public),
+            subs: Subscriptions::new(options.track_limit),
+            replies: Replies::default(),
+            outgoing: Outgoing::new(options.max_queued),
+            heartbeat: Heartbeat::new(options.heartbeat, now),
+            reconnect: Reconnect::new(options.reconnect.clone()),
+            connected: false,
+            lost: None,
+            closing: None,
+            out: Actions::default(),
+            options,
+            ids,
+        }
+    }
+
+    /// The actions of the inputs so far, in order.
+    pub(crate) fn take_actions(&mut self) -> Vec<Action> {
+        std::mem::take(&mut self.out.list)
+    }
+
+    fn ready(&self) -> bool {
+        self.auth.is_ready(self.connected)
+    }
+
+    /// Starts the deadlines of the requests just written.
+    fn arm(&mut self, now: Instant) {
+        for key in self.out.written.drain(..) {
+            self.replies.arm(key, now + self.options.request_timeout);
+        }
+    }
+
+    /// When the loop must tick next, if at all.
+    pub(crate) fn next_wake(&mut self) -> Option<Instant> {
+        let heartbeat = if self.connected { self.heartbeat.next_wake() } else { None };
+        [self.replies.next_deadline(), self.auth.next_wake(), heartbeat, self.closing.as_ref().map(|c| c.until)].into_iter().flatten().min()
+    }
+
+    // ---- commands
+
+    pub(crate) fn command(&mut self, command: Command, now: Instant) -> Control {
+        let control = match command {
+            Command::Login { id, credentials, reply } => {
+                let key = Key::Auth(id);
+                match self.auth.login(key, credentials, self.connected, &mut self.out) {
+                    Ok(()) => self.replies.insert(key, reply, &mut self.out),
+                    Err(e) => self.out.reply(reply, Err(e)),
+                }
+                Control::Continue
+            }
+            Command::Subscribe { id, request, reply } => {
+                self.replies.insert(Key::Subscribe(id), reply, &mut self.out);
+                let ready = self.ready();
+                self.subs.add(id, request, ready, &mut self.out);
+                Control::Continue
+            }
+            Command::Unsubscribe { id, reply } => {
+                self.unsubscribe(id, Some(reply));
+                Control::Continue
+            }
+            Command::Items { id, request, reply } => {
+                let key = Key::Items(id);
+                let retry = Retry::of(&request);
+                let frame = ClientMessage::Items { request, uid: Some(key.uid()) }.encode();
+                self.submit(key, frame, retry, Some(reply));
+                Control::Continue
+            }
+            Command::Cancel { id } => {
+                if let Some(key) = self.replies.key_of(id) {
+                    self.cancel(key, Error::Cancelled);
+                }
+                Control::Continue
+            }
+            Command::ReconnectNow => Control::ReconnectNow,
+            Command::Close { reply } => {
+                self.begin_close(Some(reply), now);
+                Control::Close
+            }
+        };
+        self.arm(now);
+        control
+    }
+
+    fn submit(&mut self, key: Key, frame: String, retry: Retry, reply: Option<Reply>) {
+        match self.outgoing.submit(key, frame, retry, self.ready()) {
+            Ok(now) => {
+                if let Some(reply) = reply {
+                    self.replies.insert(key, reply, &mut self.out);
+                }
+                if let Some(frame) = now {
+                    self.out.write_request(key, frame);
+                }
+            }
+            Err(()) => {
+                if let Some(reply) = reply {
+                    self.out.reply(reply, Err(Error::QueueFull));
+                }
+            }
+        }
+    }
+
+    fn unsubscribe(&mut self, id: u64, reply: Option<Reply>) {
+        let Some(known) = self.subs.remove(id) else {
+            if let Some(reply) = reply {
+                self.out.reply(reply, Err(Error::InvalidArgument(format!("no subscription s-{id}"))));
+            }
+            return;
+        };
+        // A subscribe still waiting for its init will never get one now.
+        self.replies.complete(
+            Key::Subscribe(id),
+            Err(Error::InvalidArgument("unsubscribed before the init arrived".into())),
+            &mut self.out,
+        );
+        let key = Key::Unsubscribe(id);
+        if !known || !self.connected {
+            // The server does not know this subscription (any more).
+            if let Some(reply) = reply {
+                self.out.reply(reply, Ok(Value::Null));
+            }
+            return;
+        }
+        self.submit(key, ClientMessage::Unsubscribe { uid: Some(key.uid()) }.encode(), Retry::Unsubscribe, reply);
+    }
+
+    /// The user stopped waiting for `key`: it completes now with `error`. A request
+    /// still queued is never sent; one on the wire is not sent again after a reconnect;
+    /// a subscription ends.
+    fn cancel(&mut self, key: Key, error: Error) {
+        if !self.replies.complete(key, Err(error), &mut self.out) {
+            return;
+        }
+        self.abandon(key);
+    }
+
+    /// Forgets what a request that nobody waits for any more left behind.
+    fn abandon(&mut self, key: Key) {
+        match key {
+            Key::Subscribe(id) => {
+                self.unsubscribe(id, None);
+                // Its answer may never come; the next subscribe must not wait for it.
+                self.subs.forget_answer(id, &mut self.out);
+            }
+            Key::Auth(_) => self.auth.cancel(key),
+            Key::Items(_) | Key::Unsubscribe(_) => {
+                self.outgoing.withdraw(key);
+            }
+            Key::ReadBack(_) | Key::CatchUp(_) => {}
+        }
+    }
+
+    // ---- frames
+
+    /// Something arrived from the server (a control frame included).
+    pub(crate) fn heard(&mut self, now: Instant) {
+        self.heartbeat.heard(now);
+    }
+
+    /// The text of one frame from the server.
+    pub(crate) fn frame(&mut self, text: &str, now: Instant) {
+        self.heartbeat.heard(now);
+        match ServerMessage::decode(text) {
+            Ok(message) => self.message(message, now),
+            Err(e) => {
+                log::warn!("undecodable frame from the server: {e}");
+                self.out.emit(Event::Error { error: Error::Protocol(e.to_string()) });
+            }
+        }
+        self.arm(now);
+    }
+
+    /// A binary frame, which Directus never sends.
+    pub(crate) fn binary(&mut self, len: usize, now: Instant) {
+        self.heartbeat.heard(now);
+        self.out.emit(Event::Error { error: Error::Protocol(format!("ignored a binary frame of {len} bytes")) });
+    }
+
+    fn message(&mut self, message: ServerMessage, now: Instant) {
+        match message {
+            ServerMessage::Ping { uid } => self.out.write(&ClientMessage::Pong { uid }),
+            ServerMessage::Pong { .. } => {}
+            ServerMessage::AuthOk { refresh_token, .. } => {
+                let outcome = self.auth.on_ok(refresh_token, now);
+                self.after_auth(outcome);
+            }
+            ServerMessage::Error { kind: MessageKind::Auth, error, .. } => {
+                let outcome = self.auth.on_error(error, now, self.connected, &self.ids, &mut self.out);
+                self.after_auth(outcome);
+            }
+            ServerMessage::Error { kind, uid, error } => self.error(kind, uid, error),
+            ServerMessage::Subscription { uid: Some(uid), kind: SubscriptionKind::Unsubscribe, .. } => {
+                if let Some(key @ Key::Unsubscribe(_)) = Key::of_answer(&uid, Answer::Unsubscribe) {
+                    self.outgoing.forget(key);
+                    self.replies.complete(key, Ok(Value::Null), &mut self.out);
+                }
+            }
+            ServerMessage::Subscription { uid: Some(uid), kind, data } => match Key::subscription_of(&uid) {
+                Some(id) => {
+                    if self.subs.on_event(id, kind, data.unwrap_or(Value::Null), &self.ids, &mut self.out) {
+                        self.replies.complete(Key::Subscribe(id), Ok(Value::Null), &mut self.out);
+                    }
+                }
+                None => log::debug!("dropped a {} event of a subscription this client did not make", kind.as_str()),
+            },
+            ServerMessage::Subscription { uid: None, kind, .. } => log::debug!("dropped a {} event without uid", kind.as_str()),
+            ServerMessage::Items { uid: Some(uid), data, .. } => self.items_answer(&uid, data),
+            ServerMessage::Items { uid: None, .. } => log::debug!("dropped an items answer without uid"),
+            ServerMessage::Unknown(v) => self.out.emit(Event::Unknown(v)),
+        }
+    }
+
+    fn items_answer(&mut self, uid: &str, data: Value) {
+        match Key::of_answer(uid, Answer::Request) {
+            Some(Key::CatchUp(read)) => self.subs.on_catch_up(read, data, &mut self.out),
+            Some(read @ Key::ReadBack(_)) => {
+                if let Some((create, one)) = self.outgoing.read_back_done(read) {
+                    let result = read_back_answer(data, one).ok_or_else(|| {
+                        Error::Protocol(format!("{create} was stored before the connection dropped, but reading it back found nothing"))
+                    });
+                    self.replies.complete(create, result, &mut self.out);
+                }
+            }
+            Some(key @ Key::Items(_)) => {
+                self.outgoing.forget(key);
+                if !self.replies.complete(key, Ok(data), &mut self.out) {
+                    log::debug!("dropped the answer to {key}, which nobody waits for");
+                }
+            }
+            _ => log::debug!("dropped an items answer for no request of this client"),
+        }
+    }
+
+    fn error(&mut self, kind: MessageKind, uid: Option<String>, error: ServerError) {
+        let answer = if kind == MessageKind::Unsubscribe { Answer::Unsubscribe } else { Answer::Request };
+        let key = uid.as_deref().and_then(|u| Key::of_answer(u, answer));
+        match key {
+            // Directus before 12.3 refuses a subscribe without its uid.
+            None if uid.is_none() && kind == MessageKind::Subscribe => self.subscription_error(None, error),
+            Some(Key::Subscribe(id)) => self.subscription_error(Some(id), error),
+            Some(Key::CatchUp(read)) => self.subs.on_catch_up_failed(read, &error),
+            Some(read @ Key::ReadBack(_)) => {
+                if let Some((create, _)) = self.outgoing.read_back_done(read) {
+                    self.replies.complete(create, Err(Error::Server(error)), &mut self.out);
+                }
+            }
+            Some(key @ (Key::Items(_) | Key::Unsubscribe(_))) => {
+                if error.code == ErrorCode::RecordNotUnique {
+                    if let Some((read, message)) = self.outgoing.duplicate(key, &self.ids) {
+                        log::info!("request {key} was applied before the connection dropped; reading it back");
+                        self.out.write_request(read, message.encode());
+                        return;
+                    }
+                }
+                self.outgoing.forget(key);
+                if !self.replies.complete(key, Err(Error::Server(error.clone())), &mut self.out) {
+                    self.out.emit(Event::Error { error: Error::Server(error) });
+                }
+            }
+            _ => self.out.emit(Event::Error { error: Error::Server(error) }),
+        }
+    }
+
+    fn subscription_error(&mut self, id: Option<u64>, error: ServerError) {
+        match self.subs.on_error(id, error.clone(), self.auth.is_authenticated(), &mut self.out) {
+            Refusal::Refused(id) => {
+                self.replies.complete(Key::Subscribe(id), Err(Error::Server(error)), &mut self.out);
+            }
+            Refusal::Ignored => {}
+            Refusal::Unmatched => self.out.emit(Event::Error { error: Error::Server(error) }),
+        }
+    }
+
+    fn after_auth(&mut self, outcome: Outcome) {
+        if let Some((key, result)) = outcome.completed {
+            let result = result.map(|()| Value::Null).map_err(Error::Server);
+            if !self.replies.complete(key, result.clone(), &mut self.out) {
+                if let Err(error) = result {
+                    self.out.emit(Event::Error { error });
+                }
+            }
+        }
+        if let Some(error) = outcome.report {
+            self.out.emit(Event::Error { error: Error::Server(error) });
+        }
+        if outcome.expired {
+            // Until the new login is processed the server sends no event this user may
+            // see: subscribing again with the same uids after it turns a fresh `init`
+            // into exactly what was missed (see `tracker`).
+            self.subs.on_expired();
+        }
+        if outcome.authenticated {
+            self.out.emit(Event::state(ConnectionState::Authenticated));
+            self.become_ready();
+        }
+    }
+
+    /// Sends what waited for the session to be ready: subscriptions first, then requests.
+    fn become_ready(&mut self) {
+        if !self.ready() {
+            return;
+        }
+        self.subs.on_ready(&mut self.out);
+        for (key, frame) in self.outgoing.flush() {
+            self.out.write_request(key, frame);
+        }
+    }
+
+    // ---- time
+
+    /// A timer tick. `reading`: whether the session reads its socket (it does not while
+    /// the user has too many events waiting).
+    pub(crate) fn tick(&mut self, now: Instant, reading: bool) {
+        for key in self.replies.expire(now, &mut self.out) {
+            self.abandon(key);
+            self.outgoing.forget(key);
+        }
+        self.auth.on_tick(now, &self.ids, &mut self.out);
+        if self.connected {
+            match self.heartbeat.tick(now, self.ready() && reading) {
+                Beat::Quiet => {}
+                Beat::Ping => self.out.write(&ClientMessage::Ping { uid: None }),
+                Beat::Dead(reason) => self.out.list.push(Action::Drop(reason)),
+            }
+        }
+        self.arm(now);
+    }
+
+    // ---- the connection
+
+    /// An attempt to open the connection starts.
+    pub(crate) fn connecting(&mut self) {
+        let attempt = self.reconnect.attempts();
+        self.out.emit(Event::State { state: ConnectionState::Connecting, reason: None, attempt, retry_in: None, cause: None });
+    }
+
+    /// The connection is open: log in again (or for the first time), then resubscribe
+    /// and send what waited.
+    pub(crate) fn connected(&mut self, now: Instant) {
+        self.connected = true;
+        self.lost = None;
+        self.reconnect.connected();
+        self.heartbeat.heard(now);
+        self.out.emit(Event::state(ConnectionState::Connected));
+        if !self.auth.on_connected(&self.ids, &mut self.out) {
+            self.become_ready();
+        }
+        self.arm(now);
+    }
+
+    /// The connection was lost: settles what it leaves behind (unanswered requests fail
+    /// unless they can be sent again safely, unsubscribes are done, subscriptions and a
+    /// user login wait for the next connection) and says what follows.
+    pub(crate) fn lost(&mut self, reason: String, unit: f64) -> Next {
+        self.connected = false;
+        self.auth.on_disconnected();
+        self.replies.disarm_all();
+        let replies = &self.replies;
+        let settled = self.outgoing.disconnected(|key| replies.contains(key));
+        for key in settled.done {
+            self.replies.complete(key, Ok(Value::Null), &mut self.out);
+        }
+        for key in settled.failed {
+            let why = format!("connection lost before the server answered ({reason}); the request may or may not have been applied");
+            self.replies.complete(key, Err(Error::Connection(why)), &mut self.out);
+        }
+        self.subs.on_disconnected();
+        self.lost = Some(reason.clone());
+        self.next(reason, unit)
+    }
+
+    /// An attempt to open the connection failed.
+    pub(crate) fn connect_failed(&mut self, reason: String, unit: f64) -> Next {
+        self.next(reason, unit)
+    }
+
+    fn next(&mut self, reason: String, unit: f64) -> Next {
+        let attempt = self.reconnect.attempts();
+        let disconnected =
+            |retry_in| Event::State { state: ConnectionState::Disconnected, reason: Some(reason.clone()), attempt, retry_in, cause: None };
+        if let Some(why) = self.auth.cannot_resume() {
+            self.out.emit(disconnected(None));
+            return Next::End { reason: why.clone(), error: Error::Connection(why), cause: CloseCause::AuthRefused };
+        }
+        match self.reconnect.plan(unit) {
+            Plan::Retry { delay, .. } => {
+                self.out.emit(disconnected(Some(delay)));
+                Next::Retry(delay)
+            }
+            Plan::GiveUp { attempts } => {
+                self.out.emit(disconnected(None));
+                let first = self.lost.clone().unwrap_or(reason);
+                let why = if attempts == 0 { first } else { format!("{first}; gave up after {attempts} reconnect attempts") };
+                Next::End { reason: why.clone(), error: Error::Connection(why), cause: CloseCause::GaveUp }
+            }
+        }
+    }
+
+    // ---- the end
+
+    /// The user closed (or dropped every handle): requests on the wire may finish first.
+    pub(crate) fn begin_close(&mut self, reply: Option<Reply>, now: Instant) {
+        let until = if self.connected { now + CLOSE_DRAIN } else { now };
+        match &mut self.closing {
+            // A second close waits for the first.
+            Some(closing) => {
+                if let Some(reply) = reply {
+                    if let Some(old) = closing.reply.replace(reply) {
+                        self.out.reply(old, Ok(Value::Null));
+                    }
+                }
+            }
+            None => self.closing = Some(Closing { reply, until }),
+        }
+    }
+
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing.is_some()
+    }
+
+    /// Whether a close may proceed: nothing on the wire waits any more, or the drain
+    /// time is over.
+    pub(crate) fn close_due(&self, now: Instant) -> bool {
+        self.closing.as_ref().is_some_and(|c| !self.connected || self.outgoing.is_idle() || now >= c.until)
+    }
+
+    /// Fails everything still waiting with `error`.
+    pub(crate) fn fail_all(&mut self, error: &Error) {
+        self.replies.fail_all(error, &mut self.out);
+        self.outgoing.clear();
+    }
+
+    /// The final event, then the answer to the close that ended the session, if any.
+    pub(crate) fn closed(&mut self, reason: String, cause: CloseCause) {
+        self.out.emit(Event::State {
+            state: ConnectionState::Closed,
+            reason: Some(reason),
+            attempt: 0,
+            retry_in: None,
+            cause: Some(cause),
+        });
+        if let Some(Closing { reply: Some(reply), .. }) = self.closing.take() {
+            self.out.reply(reply, Ok(Value::Null));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The whole session from recorded frame sequences (Directus 12.4.0), no socket.
+
+    use super::*;
+    use crate::protocol::{AuthCredentials, ItemsRequest, SubscribeRequest};
+    use crate::secret::Secret;
+    use parking_lot::Mutex;
+    use serde_json::json;
+
+    type Outcomes = Arc<Mutex<Vec<(&'static str, Result<Value, Error>)>>>;
+
+    struct Harness {
+        s: Session,
+        now: Instant,
+        outcomes: Outcomes,
+        frames: Vec<Value>,
+        events: Vec<Event>,
+    }
+
+    impl Harness {
+        fn new(options: ClientOptions) -> Self {
+            let now = Instant::now();
+            Harness {
+                s: Session::new(Arc::new(options), Arc::new(Ids::default()), now),
+                now,
+                outcomes: Outcomes::default(),
+                frames: Vec::new(),
+                events: Vec::new(),
+            }
+        }
+
+        fn reply(&self, tag: &'static str) -> Reply {
+            let outcomes = self.outcomes.clone();
+            Reply::new(move |r| outcomes.lock().push((tag, r)))
+        }
+
+        /// Carries out the actions the way the loop does; frames and events are kept.
+        fn run(&mut self) {
+            for action in self.s.take_actions() {
+                match action {
+                    Action::Write(f) => self.frames.push(serde_json::from_str(&f).unwrap()),
+                    Action::Emit(e) => self.events.push(e),
+                    Action::Reply(r, result) => r.send(result),
+                    Action::Drop(reason) => panic!("dropped: {reason}"),
+                }
+            }
+        }
+
+        fn command(&mut self, c: Command) {
+            self.s.command(c, self.now);
+            self.run();
+        }
+
+        fn server(&mut self, frame: Value) {
+            self.s.frame(&frame.to_string(), self.now);
+            self.run();
+        }
+
+        fn connect(&mut self) {
+            self.s.connecting();
+            self.s.connected(self.now);
+            self.run();
+        }
+
+        fn wait(&mut self, secs: u64) {
+            self.now += Duration::from_secs(secs);
+            self.s.tick(self.now, true);
+            self.run();
+        }
+
+        fn sent(&mut self) -> Vec<Value> {
+            std::mem::take(&mut self.frames)
+        }
+
+        fn outcomes(&self) -> Vec<(&'static str, Result<Value, Error>)> {
+            std::mem::take(&mut *self.outcomes.lock())
+        }
+
+        fn states(&mut self) -> Vec<ConnectionState> {
+            std::mem::take(&mut self.events)
+                .into_iter()
+                .filter_map(|e| match e {
+                    Event::State { state, .. } => Some(state),
+                    _ => None,
+                })
+                .collect()
+        }
+    }
+
+    fn password() -> AuthCredentials {
+        AuthCredentials::Password { email: "kevin@example.com".into(), password: Secret::new("pw") }
+    }
+
+    fn chat() -> SubscribeRequest {
+        SubscribeRequest::new("messages").query(json!({"limit": -1}))
+    }
+
+    #[test]
+    fn requests_made_before_the_login_wait_for_it_then_go_in_order() {
+        let mut h = Harness::new(ClientOptions::default());
+        h.connect();
+        // Subscribe and send before logging in: nothing goes out, and nothing times out
+        // while it waits (timeouts apply to the wire).
+        h.command(Command::Subscribe { id: 1, request: chat(), reply: h.reply("subscribe") });
+        h.command(Command::Items { id: 2, request: ItemsRequest::create("messages", json!({"text":"hi"})), reply: h.reply("send") });
+        h.wait(3600);
+        assert!(h.sent().is_empty() && h.outcomes().is_empty());
+        h.command(Command::Login { id: 3, credentials: password(), reply: h.reply("login") });
+        assert_eq!(h.sent(), vec![json!({"type":"auth","email":"kevin@example.com","password":"pw","uid":"a-3"})]);
+        h.server(json!({"type":"auth","status":"ok","refresh_token":"rt-1","uid":"a-3"}));
+        let sent = h.sent();
+        assert_eq!((sent[0]["type"].as_str(), sent[0]["uid"].as_str()), (Some("subscribe"), Some("s-1")));
+        assert_eq!(sent[1], json!({"type":"items","collection":"messages","action":"create","data":{"text":"hi"},"uid":"r-2"}));
+        assert_eq!(h.outcomes(), vec![("login", Ok(Value::Null))]);
+        h.server(json!({"type":"subscription","event":"init","data":[{"id":1,"text":"old"}],"uid":"s-1"}));
+        h.server(json!({"type":"items","data":{"id":2,"text":"hi"},"uid":"r-2"}));
+        assert_eq!(h.outcomes(), vec![("subscribe", Ok(Value::Null)), ("send", Ok(json!({"id":2,"text":"hi"})))]);
+        // (The harness numbers its commands by hand; the session's own numbers start at 1.)
+        assert_eq!(h.sent()[0]["uid"], "c-1", "the catch-up read after the init");
+        assert_eq!(h.states(), vec![ConnectionState::Connecting, ConnectionState::Connected, ConnectionState::Authenticated]);
+    }
+
+    #[test]
+    fn a_request_on_the_wire_times_out_and_a_caller_deadline_counts_from_the_call() {
+        let mut h = Harness::new(ClientOptions { auth_mode: AuthMode::Public, ..ClientOptions::default() });
+        h.connect();
+        h.command(Command::Items { id: 1, request: ItemsRequest::read("messages"), reply: h.reply("read") });
+        assert_eq!(h.sent().len(), 1);
+        h.wait(29);
+        assert!(h.outcomes().is_empty());
+        h.wait(1);
+        assert_eq!(h.outcomes(), vec![("read", Err(Error::Timeout))]);
+        // The answer coming late changes nothing.
+        h.server(json!({"type":"items","data":[],"uid":"r-1"}));
+        assert!(h.outcomes().is_empty());
+        // Offline, a caller who waits from the call still times out.
+        let _ = h.s.lost("cut".into(), 0.5);
+        h.run();
+        let reply = h.reply("blocking").by(h.now + Duration::from_secs(5));
+        h.command(Command::Items { id: 2, request: ItemsRequest::read("messages"), reply });
+        h.wait(5);
+        assert_eq!(h.outcomes(), vec![("blocking", Err(Error::Timeout))]);
+        h.connect();
+        assert!(h.sent().iter().all(|f| f["uid"] != "r-2"), "a timed-out request is never sent");
+    }
+
+    #[test]
+    fn a_lost_connection_resends_what_is_safe_fails_the_rest_and_resumes_with_the_rotated_token() {
+        let mut h = Harness::new(ClientOptions::default());
+        h.connect();
+        h.command(Command::Login { id: 1, credentials: password(), reply: h.reply("login") });
+        h.server(json!({"type":"auth","status":"ok","refresh_token":"rt-1","uid":"a-1"}));
+        h.command(Command::Subscribe { id: 2, request: chat(), reply: h.reply("subscribe") });
+        h.server(json!({"type":"subscription","event":"init","data":[{"id":1,"text":"a"}],"uid":"s-2"}));
+        h.server(json!({"type":"items","data":[],"uid":"c-3"}));
+        h.command(Command::Items {
+            id: 4,
+            request: ItemsRequest::create("messages", json!({"text":"unkeyed"})),
+            reply: h.reply("unkeyed"),
+        });
+        h.command(Command::Items {
+            id: 5,
+            request: ItemsRequest::create("messages", json!({"id":"u5","text":"keyed"})),
+            reply: h.reply("keyed"),
+        });
+        h.sent();
+        h.outcomes();
+        h.events.clear();
+
+        assert_eq!(h.s.lost("the server closed the connection".into(), 0.5), Next::Retry(Duration::from_secs(2)));
+        h.run();
+        let outcomes = h.outcomes();
+        assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+        assert!(matches!(&outcomes[0], ("unkeyed", Err(Error::Connection(why))) if why.contains("may or may not")));
+        match &h.events[..] {
+            [Event::State { state: ConnectionState::Disconnected, attempt: 0, retry_in: Some(d), .. }] => {
+                assert_eq!(*d, Duration::from_secs(2))
+            }
+            other => panic!("{other:?}"),
+        }
+        h.events.clear();
+
+        // Back: the rotated refresh token first, then the subscription and the resend.
+        h.connect();
+        assert_eq!(h.sent(), vec![json!({"type":"auth","refresh_token":"rt-1","uid":"a-2"})]);
+        h.server(json!({"type":"auth","status":"ok","refresh_token":"rt-2","uid":"a-2"}));
+        let sent = h.sent();
+        assert_eq!(sent.iter().map(|f| f["uid"].as_str().unwrap()).collect::<Vec<_>>(), vec!["s-2", "r-5"]);
+        // The keyed create had been stored: it meets itself and is read back.
+        h.server(json!({"type":"items","status":"error","error":{"code":"RECORD_NOT_UNIQUE","message":"dup"},"uid":"r-5"}));
+        let read = h.sent().remove(0);
+        assert_eq!(read["query"]["filter"], json!({"id":{"_in":["u5"]}}));
+        h.server(json!({"type":"items","data":[{"id":"u5","text":"keyed"}],"uid":read["uid"]}));
+        assert_eq!(h.outcomes(), vec![("keyed", Ok(json!({"id":"u5","text":"keyed"})))]);
+        // The new init is the difference only.
+        h.server(json!({"type":"subscription","event":"init","data":[{"id":1,"text":"a"},{"id":"u5","text":"keyed"}],"uid":"s-2"}));
+        let deliveries: Vec<(SubscriptionKind, Value)> = h
+            .events
+            .drain(..)
+            .filter_map(|e| match e {
+                Event::Subscription { kind, data, .. } => Some((kind, data)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(deliveries, vec![(SubscriptionKind::Create, json!([{"id":"u5","text":"keyed"}]))]);
+    }
+
+    #[test]
+    fn an_expired_login_is_renewed_and_stale_subscriptions_catch_up() {
+        let mut h = Harness::new(ClientOptions::default());
+        h.connect();
+        h.command(Command::Login { id: 1, credentials: password(), reply: h.reply("login") });
+        h.server(json!({"type":"auth","status":"ok","refresh_token":"rt-1","uid":"a-1"}));
+        h.command(Command::Subscribe { id: 2, request: chat(), reply: h.reply("subscribe") });
+        h.server(json!({"type":"subscription","event":"init","data":[],"uid":"s-2"}));
+        h.sent();
+        h.now += Duration::from_secs(8);
+        h.server(json!({"type":"auth","status":"error","error":{"code":"TOKEN_EXPIRED","message":"Token expired."}}));
+        assert_eq!(h.sent(), vec![json!({"type":"auth","refresh_token":"rt-1","uid":"a-2"})]);
+        // In the window the server fails the subscription's event reads: not a refusal.
+        h.server(json!({"type":"subscribe","status":"error","error":{"code":"FORBIDDEN","message":"no"},"uid":"s-2"}));
+        assert!(!h.events.iter().any(|e| matches!(e, Event::SubscriptionError { .. } | Event::Error { .. })));
+        h.server(json!({"type":"auth","status":"ok","refresh_token":"rt-2","uid":"a-2"}));
+        assert_eq!(h.sent()[0]["uid"], "s-2", "subscribed again to catch up");
+        // The lifetime was learned (8 s): the next renewal comes at 6 s, before expiry.
+        h.wait(6);
+        assert_eq!(h.sent(), vec![json!({"type":"auth","refresh_token":"rt-2","uid":"a-3"})]);
+        h.server(json!({"type":"auth","status":"ok","refresh_token":"rt-3","uid":"a-3"}));
+        // An unsolicited confirmation is not a second login.
+        h.states();
+        h.server(json!({"type":"auth","status":"ok"}));
+        assert!(h.states().is_empty());
+    }
+
+    #[test]
+    fn a_subscribe_that_times_out_ends_and_a_cancelled_request_never_goes() {
+        let mut h = Harness::new(ClientOptions { auth_mode: AuthMode::Public, ..ClientOptions::default() });
+        h.connect();
+        h.command(Command::Subscribe { id: 1, request: chat(), reply: h.reply("subscribe") });
+        h.command(Command::Subscribe { id: 2, request: SubscribeRequest::new("rooms"), reply: h.reply("second") });
+        assert_eq!(h.sent().len(), 1, "one subscribe at a time until the server is known");
+        h.wait(30);
+        let outcomes = h.outcomes();
+        assert_eq!(outcomes[0], ("subscribe", Err(Error::Timeout)));
+        let sent = h.sent();
+        assert_eq!(sent[0], json!({"type":"unsubscribe","uid":"s-1"}), "the server is told");
+        assert_eq!(sent[1]["uid"], "s-2", "and the next subscribe goes");
+        // A late init for the ended subscription delivers nothing.
+        h.server(json!({"type":"subscription","event":"init","data":[{"id":1}],"uid":"s-1"}));
+        assert!(!h.events.iter().any(|e| matches!(e, Event::Subscription { uid, .. } if uid == "s-1")));
+
+        let _ = h.s.lost("cut".into(), 0.5);
+        h.run();
+        h.command(Command::Items { id: 7, request: ItemsRequest::read("messages"), reply: h.reply("read") });
+        h.command(Command::Cancel { id: 7 });
+        assert_eq!(h.outcomes().last(), Some(&("read", Err(Error::Cancelled))));
+        h.connect();
+        assert!(h.sent().iter().all(|f| f["uid"] != "r-7"));
+    }
+
+    #[test]
+    fn a_close_waits_for_requests_on_the_wire_and_is_answered_after_closed() {
+        let mut h = Harness::new(ClientOptions { auth_mode: AuthMode::Public, ..ClientOptions::default() });
+        h.connect();
+        h.command(Command::Items { id: 1, request: ItemsRequest::create("messages", json!({"text":"last"})), reply: h.reply("send") });
+        h.command(Command::Close { reply: h.reply("close") });
+        assert!(!h.s.close_due(h.now), "the send is on the wire");
+        h.server(json!({"type":"items","data":{"id":9},"uid":"r-1"}));
+        assert!(h.s.close_due(h.now));
+        h.s.fail_all(&Error::Closed);
+        h.s.closed("closed by the client".into(), CloseCause::ByUser);
+        h.run();
+        assert_eq!(h.outcomes(), vec![("send", Ok(json!({"id":9}))), ("close", Ok(Value::Null))]);
+        assert!(matches!(h.events.last(), Some(Event::State { state: ConnectionState::Closed, cause: Some(CloseCause::ByUser), .. })));
+    }
+
+    #[test]
+    fn the_policy_gives_up_and_a_refused_login_ends_the_session() {
+        let policy = crate::options::ReconnectPolicy { max_attempts: Some(1), ..Default::default() };
+        let mut h = Harness::new(ClientOptions { reconnect: policy, ..ClientOptions::default() });
+        h.connect();
+        assert!(matches!(h.s.lost("cut".into(), 0.5), Next::Retry(_)));
+        match h.s.connect_failed("refused".into(), 0.5) {
+            Next::End { reason, cause: CloseCause::GaveUp, .. } => assert_eq!(reason, "cut; gave up after 1 reconnect attempts"),
+            other => panic!("{other:?}"),
+        }
+        let mut h = Harness::new(ClientOptions::default());
+        h.connect();
+        h.command(Command::Login { id: 1, credentials: password(), reply: h.reply("login") });
+        h.server(json!({"type":"auth","status":"error","error":{"code":"AUTH_FAILED","message":"Authentication handshake failed."}}));
+        assert!(matches!(h.outcomes()[0], ("login", Err(Error::Server(ref e))) if e.code == ErrorCode::AuthFailed));
+        assert!(matches!(h.s.lost("the server closed the connection".into(), 0.5), Next::End { cause: CloseCause::AuthRefused, .. }));
+    }
+}

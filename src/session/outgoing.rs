@@ -1,0 +1,280 @@
+//! Requests on their way to the server: queued until the session is ready, on the wire
+//! until answered, and what happens to them when the connection is lost before their
+//! answer (sent again when that is safe, else failed: never done twice).
+
+use std::collections::{HashMap, VecDeque};
+
+use serde_json::Value;
+
+use super::key::{Ids, Key};
+use crate::protocol::{ClientMessage, ItemAction, ItemsRequest};
+
+/// What to do with a request whose answer was lost with the connection.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Retry {
+    /// Fail it: the server may or may not have applied it (a create without a
+    /// client-chosen key, a delete).
+    Never,
+    /// Send it again: doing it twice is the same as once (a read, an update).
+    Resend,
+    /// Send it again; if the server says the keys exist already (`RECORD_NOT_UNIQUE`),
+    /// the first attempt was applied, and reading the keys back gives its answer.
+    CreateWithKeys { collection: String, key_field: String, one: bool, keys: Vec<Value> },
+    /// An unsubscribe: a lost connection ends every subscription anyway, so it is done.
+    Unsubscribe,
+}
+
+impl Retry {
+    /// The rule for an items request.
+    pub(crate) fn of(request: &ItemsRequest) -> Retry {
+        match (request.action_kind(), request.data_value()) {
+            (ItemAction::Read, _) | (ItemAction::Update, Some(_)) => Retry::Resend,
+            (ItemAction::Create, _) => match request.keys_of_create() {
+                Some(keys) => Retry::CreateWithKeys {
+                    collection: request.collection_name().to_owned(),
+                    key_field: request.key_field_name().to_owned(),
+                    one: request.creates_one(),
+                    keys,
+                },
+                None => Retry::Never,
+            },
+            _ => Retry::Never,
+        }
+    }
+}
+
+struct Request {
+    frame: String,
+    retry: Retry,
+    /// Sent again after a lost connection at least once.
+    retried: bool,
+    /// Its place in the order of writes on the current connection, once written.
+    on_wire: Option<u64>,
+}
+
+/// What a lost connection settled.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Settled {
+    /// Unsubscribes: done, the server forgot the subscription with the connection.
+    pub done: Vec<Key>,
+    /// Requests that may or may not have been applied: they fail.
+    pub failed: Vec<Key>,
+}
+
+/// The requests of a session between their submission and their answer.
+pub(crate) struct Outgoing {
+    requests: HashMap<Key, Request>,
+    /// Waiting for the session to be ready, in order.
+    queue: VecDeque<Key>,
+    max_queued: usize,
+    next_seq: u64,
+    /// Reads of duplicate creates in flight: read-back → the create it answers.
+    read_backs: HashMap<Key, Key>,
+}
+
+impl Outgoing {
+    pub(crate) fn new(max_queued: usize) -> Self {
+        Outgoing { requests: HashMap::new(), queue: VecDeque::new(), max_queued, next_seq: 0, read_backs: HashMap::new() }
+    }
+
+    /// Takes a request: its frame is returned to be written now when the session is
+    /// ready, else it waits in the queue. `Err(())` when the queue is full.
+    pub(crate) fn submit(&mut self, key: Key, frame: String, retry: Retry, ready: bool) -> Result<Option<String>, ()> {
+        if !ready && self.queue.len() >= self.max_queued {
+            return Err(());
+        }
+        let mut request = Request { frame, retry, retried: false, on_wire: None };
+        let now = ready.then(|| {
+            self.next_seq += 1;
+            request.on_wire = Some(self.next_seq);
+            request.frame.clone()
+        });
+        if now.is_none() {
+            self.queue.push_back(key);
+        }
+        self.requests.insert(key, request);
+        Ok(now)
+    }
+
+    /// The session became ready: every queued frame, in order, to be written now.
+    pub(crate) fn flush(&mut self) -> Vec<(Key, String)> {
+        let mut out = Vec::with_capacity(self.queue.len());
+        while let Some(key) = self.queue.pop_front() {
+            if let Some(r) = self.requests.get_mut(&key) {
+                self.next_seq += 1;
+                r.on_wire = Some(self.next_seq);
+                out.push((key, r.frame.clone()));
+            }
+        }
+        out
+    }
+
+    /// The request is over (answered, expired, cancelled): forget it. True if it was
+    /// still queued, i.e. never written.
+    pub(crate) fn forget(&mut self, key: Key) -> bool {
+        let queued = self.requests.remove(&key).is_some_and(|r| r.on_wire.is_none());
+        if queued {
+            self.queue.retain(|k| *k != key);
+        }
+        queued
+    }
+
+    /// Takes a request back if it was never written; one on the wire stays until its
+    /// answer (a close waits for it) but is not sent again after a reconnect, since the
+    /// session only resends what somebody waits for.
+    pub(crate) fn withdraw(&mut self, key: Key) {
+        if self.requests.get(&key).is_some_and(|r| r.on_wire.is_none()) {
+            self.forget(key);
+        }
+    }
+
+    /// A retried create met its own first attempt (`RECORD_NOT_UNIQUE`): the read that
+    /// fetches what it stored, with its key, to be written now. `None` if `key` is not
+    /// such a create.
+    pub(crate) fn duplicate(&mut self, key: Key, ids: &Ids) -> Option<(Key, ClientMessage)> {
+        let r = self.requests.get_mut(&key)?;
+        let Retry::CreateWithKeys { collection, key_field, keys, .. } = &r.retry else { return None };
+        if !r.retried {
+            return None;
+        }
+        let read = Key::ReadBack(ids.next());
+        let msg = ClientMessage::read_back(collection, key_field, keys, read.uid());
+        r.on_wire = None;
+        self.read_backs.insert(read, key);
+        Some((read, msg))
+    }
+
+    /// The create a read-back answers, once it is answered, and whether that create
+    /// made one item (its answer is the item, not a list).
+    pub(crate) fn read_back_done(&mut self, read: Key) -> Option<(Key, bool)> {
+        let original = self.read_backs.remove(&read)?;
+        let one = self.requests.remove(&original).is_some_and(|r| matches!(r.retry, Retry::CreateWithKeys { one: true, .. }));
+        Some((original, one))
+    }
+
+    /// Whether nothing written on this connection waits for its answer.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.read_backs.is_empty() && self.requests.values().all(|r| r.on_wire.is_none())
+    }
+
+    /// The connection was lost. Requests still wanted (`wanted`) that may be sent again
+    /// go back to the front of the queue in their original order; the others are settled.
+    pub(crate) fn disconnected(&mut self, wanted: impl Fn(Key) -> bool) -> Settled {
+        let mut unanswered: Vec<(u64, Key)> = self.requests.iter().filter_map(|(k, r)| r.on_wire.map(|seq| (seq, *k))).collect();
+        // A create being read back goes again as it was: the read-back follows again.
+        unanswered.extend(self.read_backs.drain().map(|(_, original)| (0, original)));
+        unanswered.sort();
+        let mut settled = Settled::default();
+        let mut resend = Vec::new();
+        for (_, key) in unanswered {
+            let Some(r) = self.requests.get_mut(&key) else { continue };
+            r.on_wire = None;
+            match r.retry {
+                Retry::Unsubscribe => settled.done.push(key),
+                _ if !wanted(key) => {}
+                Retry::Never => settled.failed.push(key),
+                _ => {
+                    r.retried = true;
+                    resend.push(key);
+                    continue;
+                }
+            }
+            self.requests.remove(&key);
+        }
+        for key in resend.into_iter().rev() {
+            self.queue.push_front(key);
+        }
+        settled
+    }
+
+    /// Forgets everything (the session ended).
+    pub(crate) fn clear(&mut self) {
+        self.requests.clear();
+        self.queue.clear();
+        self.read_backs.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn create(key: Option<&str>) -> Retry {
+        let data = match key {
+            Some(k) => json!({"id": k, "text": "x"}),
+            None => json!({"text": "x"}),
+        };
+        Retry::of(&ItemsRequest::create("m", data))
+    }
+
+    #[test]
+    fn retry_rules() {
+        assert_eq!(Retry::of(&ItemsRequest::read("m")), Retry::Resend);
+        assert_eq!(Retry::of(&ItemsRequest::update("m", json!({"a":1})).id(1)), Retry::Resend);
+        assert_eq!(Retry::of(&ItemsRequest::delete("m").id(1)), Retry::Never);
+        assert_eq!(create(None), Retry::Never);
+        assert_eq!(
+            create(Some("u1")),
+            Retry::CreateWithKeys { collection: "m".into(), key_field: "id".into(), one: true, keys: vec![json!("u1")] }
+        );
+    }
+
+    #[test]
+    fn queued_until_ready_then_in_order_and_bounded() {
+        let mut o = Outgoing::new(2);
+        assert_eq!(o.submit(Key::Items(1), "f1".into(), Retry::Resend, false), Ok(None));
+        assert_eq!(o.submit(Key::Items(2), "f2".into(), Retry::Resend, false), Ok(None));
+        assert_eq!(o.submit(Key::Items(3), "f3".into(), Retry::Resend, false), Err(()));
+        assert!(o.forget(Key::Items(1)), "it was never written");
+        assert_eq!(o.flush(), vec![(Key::Items(2), "f2".to_string())]);
+        assert!(!o.is_idle());
+        assert!(!o.forget(Key::Items(2)), "it was written");
+        assert!(o.is_idle());
+    }
+
+    #[test]
+    fn a_lost_connection_resends_what_is_safe_fails_the_rest_and_ends_unsubscribes() {
+        let mut o = Outgoing::new(10);
+        o.submit(Key::Items(1), "create".into(), create(None), true).unwrap();
+        o.submit(Key::Items(2), "read".into(), Retry::Resend, true).unwrap();
+        o.submit(Key::Unsubscribe(3), "unsub".into(), Retry::Unsubscribe, true).unwrap();
+        o.submit(Key::Items(4), "keyed".into(), create(Some("u4")), true).unwrap();
+        o.submit(Key::Items(5), "read, abandoned".into(), Retry::Resend, true).unwrap();
+        o.submit(Key::Items(6), "queued".into(), Retry::Never, false).unwrap();
+        let settled = o.disconnected(|k| k != Key::Items(5));
+        assert_eq!(settled, Settled { done: vec![Key::Unsubscribe(3)], failed: vec![Key::Items(1)] });
+        let again: Vec<Key> = o.flush().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(again, vec![Key::Items(2), Key::Items(4), Key::Items(6)], "resent first, in order");
+    }
+
+    #[test]
+    fn a_retried_keyed_create_that_meets_itself_is_read_back() {
+        let ids = Ids::default();
+        let mut o = Outgoing::new(10);
+        o.submit(Key::Items(1), "keyed".into(), create(Some("u1")), true).unwrap();
+        assert!(o.duplicate(Key::Items(1), &ids).is_none(), "a first attempt's duplicate is a real conflict");
+        o.disconnected(|_| true);
+        o.flush();
+        let (_, msg) = o.duplicate(Key::Items(1), &ids).expect("read back");
+        assert_eq!(msg.to_json()["query"]["filter"], json!({"id":{"_in":["u1"]}}));
+        // Cut again while reading back: the create goes again, as it was.
+        o.disconnected(|_| true);
+        assert_eq!(o.flush().len(), 1);
+        let (read, _) = o.duplicate(Key::Items(1), &ids).unwrap();
+        assert_eq!(o.read_back_done(read), Some((Key::Items(1), true)));
+        assert!(o.is_idle());
+    }
+
+    #[test]
+    fn a_create_keyed_by_another_unique_field_is_read_back_by_that_field() {
+        let ids = Ids::default();
+        let mut o = Outgoing::new(10);
+        let req = ItemsRequest::create("m", json!({"client_key":"k1","text":"x"})).key_field("client_key");
+        o.submit(Key::Items(1), "keyed".into(), Retry::of(&req), true).unwrap();
+        o.disconnected(|_| true);
+        o.flush();
+        let (_, msg) = o.duplicate(Key::Items(1), &ids).unwrap();
+        assert_eq!(msg.to_json()["query"], json!({"filter":{"client_key":{"_in":["k1"]}},"limit":-1}));
+    }
+}

@@ -1,0 +1,267 @@
+//! The one way events leave a session, for every surface (the Rust stream, the C poll
+//! queue and dispatcher, Python).
+//!
+//! By construction an outlet:
+//! - counts every event given until the user takes it, and tells the session to stop
+//!   reading the socket while `limit` wait (so memory stays bounded: TCP holds the
+//!   server back; a user who stalls longer than the server's heartbeat is disconnected
+//!   and caught up without gaps later, see `tracker`);
+//! - hands events over in bursts while the session works through frames that were
+//!   already buffered: every hand-over wakes the consumer's thread, which cost more
+//!   than decoding the event when the consumer keeps up (perf, event flood);
+//! - delivers nothing after the final `Closed` state event;
+//! - holds back events of subscriptions the user has ended (such an event may already
+//!   wait in a queue when `unsubscribe` is called, and the promise is that none is
+//!   delivered after it returns).
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::event::{ConnectionState, Event};
+
+/// Where an outlet's events go: a queue of some consumer. Called with the outlet's lock
+/// held (which keeps the order across threads), so it must only queue, never run user
+/// code or block.
+pub(crate) trait Target: Send + Sync {
+    /// Takes a burst of events, in order, leaving `events` empty.
+    fn deliver(&self, events: &mut Vec<Event>);
+}
+
+#[derive(Default)]
+struct Held {
+    holding: bool,
+    closed: bool,
+    events: Vec<Event>,
+}
+
+/// A session's events on their way to the user.
+pub(crate) struct Outlet {
+    held: Mutex<Held>,
+    target: Box<dyn Target>,
+    waiting: AtomicUsize,
+    limit: usize,
+    resume: Notify,
+    /// uids are never reused within a client, so the set only grows by one per
+    /// unsubscribe; that is the price of checking without a sequence number per event.
+    ended: Mutex<HashSet<String>>,
+    /// Whether `ended` has anything, so the usual client never takes its lock per event.
+    any_ended: AtomicBool,
+    /// The last connection state given, for surfaces that show it without waiting.
+    state: AtomicU8,
+}
+
+const STATES: [ConnectionState; 5] = [
+    ConnectionState::Connecting,
+    ConnectionState::Connected,
+    ConnectionState::Authenticated,
+    ConnectionState::Disconnected,
+    ConnectionState::Closed,
+];
+
+impl Outlet {
+    /// An outlet in front of `target` that holds the session back at `limit` waiting events.
+    pub(crate) fn new(limit: usize, target: impl Target + 'static) -> Arc<Self> {
+        Arc::new(Outlet {
+            held: Mutex::new(Held::default()),
+            target: Box::new(target),
+            waiting: AtomicUsize::new(0),
+            limit: limit.max(1),
+            resume: Notify::new(),
+            ended: Mutex::default(),
+            any_ended: AtomicBool::new(false),
+            state: AtomicU8::new(0),
+        })
+    }
+
+    // ---- the session's side
+
+    /// Gives one event: held while a [`Hold`] is alive, else handed over at once;
+    /// dropped after `Closed`.
+    pub(crate) fn give(&self, event: Event) {
+        let mut held = self.held.lock();
+        if held.closed {
+            return;
+        }
+        if let Event::State { state, .. } = &event {
+            held.closed = *state == ConnectionState::Closed;
+            self.state.store(STATES.iter().position(|s| s == state).unwrap_or(0) as u8, Ordering::Release);
+        }
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        if held.holding {
+            held.events.push(event);
+        } else {
+            let mut one = vec![event];
+            self.target.deliver(&mut one);
+        }
+    }
+
+    /// Holds events back until the returned guard is dropped (also when unwinding, so a
+    /// panicking session still delivers what it gave, and its final `Closed`).
+    pub(crate) fn hold(self: &Arc<Self>) -> Hold {
+        self.held.lock().holding = true;
+        Hold(self.clone())
+    }
+
+    /// Whether the session should stop reading its socket.
+    pub(crate) fn is_full(&self) -> bool {
+        self.waiting.load(Ordering::Acquire) >= self.limit
+    }
+
+    /// Resolves when the user has taken events below the limit again.
+    pub(crate) async fn room(&self) {
+        // `notify_one` leaves a permit when nobody waits, so a wake between the check
+        // and the wait is not lost.
+        while self.is_full() {
+            self.resume.notified().await;
+        }
+    }
+
+    // ---- the user's side
+
+    /// Counts `event` as taken and says whether to hand it over (false for an event of
+    /// an ended subscription).
+    pub(crate) fn take(&self, event: &Event) -> bool {
+        self.consumed(1);
+        self.admits(event)
+    }
+
+    /// Whether `event` may still be handed over, without counting it.
+    pub(crate) fn admits(&self, event: &Event) -> bool {
+        match event {
+            Event::Subscription { uid, .. } | Event::SubscriptionError { uid, .. } => !self.is_ended(uid),
+            _ => true,
+        }
+    }
+
+    /// The user took `n` events (for consumers that count when the user takes an event
+    /// from a queue of their own, like the Python package).
+    pub(crate) fn consumed(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let before = self.waiting.fetch_sub(n, Ordering::AcqRel);
+        if before >= self.limit && before - n < self.limit {
+            self.resume.notify_one();
+        }
+    }
+
+    /// The user ended the subscription `uid`: its events still queued are dropped.
+    pub(crate) fn end_subscription(&self, uid: &str) {
+        self.ended.lock().insert(uid.to_owned());
+        self.any_ended.store(true, Ordering::Release);
+    }
+
+    fn is_ended(&self, uid: &str) -> bool {
+        self.any_ended.load(Ordering::Acquire) && self.ended.lock().contains(uid)
+    }
+
+    /// The last connection state given.
+    pub(crate) fn state(&self) -> ConnectionState {
+        STATES[usize::from(self.state.load(Ordering::Acquire)).min(STATES.len() - 1)]
+    }
+}
+
+/// Holds an [`Outlet`]'s events; dropping it hands them over, in order, in one burst.
+pub(crate) struct Hold(Arc<Outlet>);
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        let mut held = self.0.held.lock();
+        held.holding = false;
+        if !held.events.is_empty() {
+            let mut events = std::mem::take(&mut held.events);
+            self.0.target.deliver(&mut events);
+            // Keep the emptied vector so the next burst does not allocate.
+            held.events = events;
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::protocol::SubscriptionKind;
+    use serde_json::Value;
+
+    /// A target that records what it got, burst by burst.
+    #[derive(Clone, Default)]
+    pub(crate) struct Recorder(pub Arc<Mutex<Vec<Vec<Event>>>>);
+
+    impl Target for Recorder {
+        fn deliver(&self, events: &mut Vec<Event>) {
+            self.0.lock().push(std::mem::take(events));
+        }
+    }
+
+    fn state(s: ConnectionState) -> Event {
+        Event::state(s)
+    }
+
+    #[test]
+    fn holds_a_burst_then_delivers_it_at_once_and_nothing_after_closed() {
+        let rec = Recorder::default();
+        let outlet = Outlet::new(100, rec.clone());
+        outlet.give(state(ConnectionState::Connecting));
+        let hold = outlet.hold();
+        outlet.give(state(ConnectionState::Connected));
+        outlet.give(state(ConnectionState::Authenticated));
+        assert_eq!(rec.0.lock().len(), 1, "held while the guard lives");
+        drop(hold);
+        outlet.give(state(ConnectionState::Closed));
+        outlet.give(state(ConnectionState::Connecting));
+        let bursts: Vec<usize> = rec.0.lock().iter().map(Vec::len).collect();
+        assert_eq!(bursts, vec![1, 2, 1], "one burst for the held events; nothing after Closed");
+        assert_eq!(outlet.state(), ConnectionState::Closed);
+    }
+
+    #[test]
+    fn a_panic_while_holding_still_delivers() {
+        let rec = Recorder::default();
+        let outlet = Outlet::new(100, rec.clone());
+        let o = outlet.clone();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _hold = o.hold();
+            o.give(state(ConnectionState::Connected));
+            panic!("boom");
+        }));
+        assert!(r.is_err());
+        assert_eq!(rec.0.lock().len(), 1);
+    }
+
+    #[test]
+    fn full_at_the_limit_and_free_again_below() {
+        let outlet = Outlet::new(2, Recorder::default());
+        outlet.give(state(ConnectionState::Connecting));
+        assert!(!outlet.is_full());
+        outlet.give(state(ConnectionState::Connected));
+        assert!(outlet.is_full());
+        assert!(outlet.take(&state(ConnectionState::Connected)));
+        assert!(!outlet.is_full());
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async { tokio::time::timeout(std::time::Duration::from_millis(50), outlet.room()).await.unwrap() });
+        // Counting later, a burst at a time.
+        outlet.give(state(ConnectionState::Authenticated));
+        outlet.give(state(ConnectionState::Authenticated));
+        assert!(outlet.is_full());
+        outlet.consumed(2);
+        assert!(!outlet.is_full());
+    }
+
+    #[test]
+    fn events_of_an_ended_subscription_are_held_back() {
+        let outlet = Outlet::new(10, Recorder::default());
+        let of = |uid: &str| Event::Subscription { uid: uid.into(), kind: SubscriptionKind::Create, data: Value::Null };
+        for _ in 0..3 {
+            outlet.give(of("a"));
+        }
+        outlet.end_subscription("a");
+        assert!(!outlet.take(&of("a")));
+        assert!(outlet.take(&of("b")));
+        assert!(outlet.take(&Event::Unknown(Value::Null)));
+        assert!(!outlet.admits(&of("a")));
+    }
+}
