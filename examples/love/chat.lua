@@ -59,7 +59,7 @@ function M.new(opts)
   }, Chat)
 end
 
-function Chat:fail(what, status)
+function Chat:fail(what)
   local code, msg = last_error()
   self.failed = true
   self.state = "failed"
@@ -90,7 +90,7 @@ function Chat:join()
   local client = ffi.new("dchat_client*[1]")
   local st = C.dchat_connect(o.url, opts[0], client)
   C.dchat_options_free(opts[0])
-  if st ~= C.DCHAT_OK then return self:fail("connect", st) end
+  if st ~= C.DCHAT_OK then return self:fail("connect") end
   self.client = client[0]
   if C.dchat_login(self.client, o.email, o.password) ~= C.DCHAT_OK then return self:fail("login") end
   if C.dchat_subscribe_chat(self.client, self.id_out) ~= C.DCHAT_OK then return self:fail("subscribe") end

@@ -71,13 +71,14 @@ local function tree_root()
   return absolute(love.filesystem.getSource()) .. "/../.."
 end
 
+-- Returns the cdef path and whether it is a temporary file made here.
 local function find_cdef()
   local path = cfg.cdef or os.getenv("DCHAT_CDEF")
-  if path then return absolute(path) end
+  if path then return absolute(path), false end
   path = os.tmpname()
   local ok = os.execute(string.format("'%s/scripts/lua-cdef.sh' '%s'", tree_root(), path))
   if ok ~= 0 and ok ~= true then error("no --cdef given and scripts/lua-cdef.sh failed") end
-  return path
+  return path, true
 end
 
 local function load_font(size)
@@ -97,7 +98,9 @@ function love.load(args)
   love.keyboard.setKeyRepeat(true)
   scene.load(W, H)
 
-  local version = chat.load_library(find_cdef(), absolute(cfg.lib or os.getenv("DCHAT_LIB") or (tree_root() .. "/target/debug/libdirectus_chat.so")))
+  local cdef, temporary = find_cdef()
+  local version = chat.load_library(cdef, absolute(cfg.lib or os.getenv("DCHAT_LIB") or (tree_root() .. "/target/debug/libdirectus_chat.so")))
+  if temporary then os.remove(cdef) end
   io.stderr:write("directus-chat " .. version .. "\n")
   view = chat.new({ url = cfg.url, email = cfg.email, password = cfg.password, ca_pem = cfg.ca_pem })
   -- Blocks today: see Chat:join. With the nowait calls (issue 11) this only issues the
