@@ -20,15 +20,10 @@ if [ -z "$lib" ]; then
   lib="$PWD/target/debug/libdirectus_chat.so"
 fi
 
-# The header's declarations with its system includes left out (LuaJIT knows the
-# standard types), plus its version macros as constants LuaJIT can read.
-mkdir -p "$work/stub"
-touch "$work/stub/stdbool.h" "$work/stub/stddef.h" "$work/stub/stdint.h"
+# The header's declarations for ffi.cdef (scripts/lua-cdef.sh: preprocessed from the
+# committed header, plus its version macros as constants).
 cdef="$work/directus_chat.cdef"
-gcc -E -P -nostdinc -I"$work/stub" -x c include/directus_chat.h >"$cdef"
-gcc -E -dM -nostdinc -I"$work/stub" -x c include/directus_chat.h \
-  | awk '$1 == "#define" && $2 ~ /^DCHAT_VERSION_(MAJOR|MINOR|PATCH)$/ { printf "enum { %s = %s };\n", $2, $3 }' >>"$cdef"
-[ "$(grep -c '^enum { DCHAT_VERSION_' "$cdef")" = 3 ] || { echo "[test-lua] version macros not found in the header" >&2; exit 1; }
+scripts/lua-cdef.sh "$cdef"
 
 testbed_start
 export LUA_TEST_HISTORY="history for LuaJIT $$ $RANDOM"

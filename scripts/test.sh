@@ -4,6 +4,7 @@
 #     Directus that the tests start and stop themselves;
 #   - the C ABI tests (callback and poll mode) and the C example;
 #   - a short fuzz run of the protocol decoder (scripts/fuzz.sh runs the long one);
+#   - the game hosts: the SDL overlay, the C# bindings on Mono, the LÖVE overlay;
 #   - the Python package: pip install, mypy --strict, pytest (blocking and asyncio);
 #   - cargo fmt --check and cargo clippy -D warnings over the whole workspace;
 #   - in CI, a check that the committed C header matches a fresh one.
@@ -44,6 +45,8 @@ else echo "demo: 0 passed, 1 failed" | tee -a "$log"; cat "$demo_out" >&2; fi
 rm -f "$demo_out"
 
 echo "== the SDL game-loop example under Xvfb" >&2; scripts/test-sdl.sh 2>&1 | tee -a "$log"
+echo "== the C# bindings on Mono (Unity / Godot-Mono plugin loading)" >&2; scripts/test-csharp.sh 2>&1 | tee -a "$log"
+echo "== the LÖVE chat overlay under Xvfb" >&2; scripts/test-love.sh 2>&1 | tee -a "$log"
 echo "== wss:// through nginx with a test CA, from C" >&2; scripts/test-nginx.sh 2>&1 | tee -a "$log"
 
 echo "== a short fuzz run of the protocol decoder" >&2
@@ -59,7 +62,7 @@ scripts/bench.sh --smoke 2>&1 | tee -a "$log" || echo "bench smoke: 0 passed, 1 
 awk '
   /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
   /^(chat_test [a-z]+|demo|lint [a-z]+): [0-9]+ passed, [0-9]+ failed$/ { p += $(NF-3); f += $(NF-1) }
-  /^sdl_overlay: [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
+  /^(sdl_overlay|csharp|love): [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
   /^fuzz: [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }
   /^bench smoke: [0-9]+ passed, [0-9]+ failed$/ { p += $3; f += $5 }
   /^([0-9]+ failed, )?[0-9]+ passed.* in [0-9.]+s/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1) } }

@@ -1,0 +1,255 @@
+using System;
+using System.Collections.Generic;
+
+namespace DirectusChat
+{
+    /// <summary>
+    /// A connection to a Directus server's realtime API, in poll mode: the library queues
+    /// events and the game takes them on its own thread with <see cref="Poll(int, int)"/>,
+    /// typically once per frame from Update(). No library thread ever runs managed code.
+    /// </summary>
+    /// <remarks>
+    /// <para>Calls may come from any thread; Poll and Dispose belong to the thread that owns
+    /// the game loop. <see cref="Send"/>, <see cref="ItemsNowait"/> and Poll return at once.
+    /// Connecting (the constructor), the logins, the subscribes, Unsubscribe, Items and
+    /// Close wait for the server (see "Calls that wait" below).</para>
+    /// <para>Dispose closes and frees the native client. A client that is never disposed is
+    /// freed by its finalizer (through a SafeHandle), never while another call on it runs.</para>
+    /// </remarks>
+    public sealed class Client : IDisposable
+    {
+        private readonly ClientHandle handle;
+        private readonly object disposeLock = new object();
+        private bool closedSeen;
+
+        /// <summary>
+        /// Connects to <paramref name="url"/> (ws://host:port/websocket, wss://..., or the
+        /// server's http(s):// base URL). Waits until the socket is open or the connect
+        /// timeout passes.
+        /// </summary>
+        /// <exception cref="DirectusChatException">the connection failed (Status Connection, Tls, Timeout, InvalidArgument).</exception>
+        public Client(string url, ClientOptions options = null)
+        {
+            byte[] u = Utf8.Required(url, "url");
+            IntPtr o = (options ?? new ClientOptions()).ToNative();
+            try
+            {
+                ClientHandle h;
+                Status st = NativeMethods.dchat_connect(u, o, out h);
+                if (st != Status.Ok)
+                {
+                    var e = DirectusChatException.FromLastError(st, "connect");
+                    if (h != null) h.SetHandleAsInvalid();
+                    throw e;
+                }
+                handle = h;
+            }
+            finally
+            {
+                NativeMethods.dchat_options_free(o);
+            }
+        }
+
+        /// <summary>The last connection state taken by <see cref="Poll(int, int)"/>; null before the first state event.</summary>
+        public ConnectionState? State { get; private set; }
+
+        /// <summary>True once Poll took the final Closed state: no event will come any more.</summary>
+        public bool IsClosed
+        {
+            get { return closedSeen; }
+        }
+
+        // ---- Calls that wait for the server. ----
+        // The C API blocks in these today (connect up to the connect timeout, the rest up
+        // to the request timeout). Issue 11 adds dchat_login_nowait, dchat_subscribe_nowait,
+        // dchat_unsubscribe_nowait and dchat_close_nowait, which return a request id and
+        // complete as one Reply event; they then get *Nowait methods next to these (the
+        // way ItemsNowait sits next to Items), and these stay as the blocking forms.
+
+        /// <summary>Logs in with email and password.</summary>
+        /// <exception cref="DirectusChatException">refused (Status Auth, Code AUTH_FAILED), or the connection failed.</exception>
+        public void Login(string email, string password)
+        {
+            Check(NativeMethods.dchat_login(Handle, Utf8.Required(email, "email"), Utf8.Required(password, "password")), "login");
+        }
+
+        /// <summary>Logs in with an access token (a user's static token or a JWT).</summary>
+        public void LoginToken(string accessToken)
+        {
+            Check(NativeMethods.dchat_login_token(Handle, Utf8.Required(accessToken, "accessToken")), "login with token");
+        }
+
+        /// <summary>Logs in with a refresh token.</summary>
+        public void LoginRefresh(string refreshToken)
+        {
+            Check(NativeMethods.dchat_login_refresh(Handle, Utf8.Required(refreshToken, "refreshToken")), "login with refresh token");
+        }
+
+        /// <summary>
+        /// Subscribes to the chat collection (every field plus the author's name). The newest
+        /// 100 messages arrive as the subscription's first event (<see cref="SubscriptionEvent.Init"/>).
+        /// </summary>
+        /// <returns>The subscription id that its events carry.</returns>
+        public ulong SubscribeChat()
+        {
+            ulong sub;
+            Check(NativeMethods.dchat_subscribe_chat(Handle, out sub), "subscribe to the chat");
+            return sub;
+        }
+
+        /// <summary>
+        /// Subscribes to <paramref name="collection"/> with an optional query (a JSON object)
+        /// and event filter ("create", "update", "delete", or null for all).
+        /// A refusal throws here (Code FORBIDDEN, ...) and also arrives as a SubscriptionError event.
+        /// </summary>
+        /// <returns>The subscription id that its events carry.</returns>
+        public ulong Subscribe(string collection, string queryJson = null, string eventFilter = null)
+        {
+            ulong sub;
+            Check(NativeMethods.dchat_subscribe(Handle, Utf8.Required(collection, "collection"), Utf8.Encode(queryJson, "queryJson"),
+                Utf8.Encode(eventFilter, "eventFilter"), out sub), "subscribe to " + collection);
+            return sub;
+        }
+
+        /// <summary>Ends a subscription; Poll returns no event of it after this returns.</summary>
+        public void Unsubscribe(ulong subscription)
+        {
+            Check(NativeMethods.dchat_unsubscribe(Handle, subscription), "unsubscribe");
+        }
+
+        /// <summary>
+        /// An items request that waits for the answer: <paramref name="action"/> is "create",
+        /// "read", "update" or "delete"; <paramref name="payloadJson"/> a JSON object with any
+        /// of data, id, ids, query.
+        /// </summary>
+        /// <returns>The server's data as JSON.</returns>
+        public string Items(string collection, string action, string payloadJson = null)
+        {
+            IntPtr result;
+            Check(NativeMethods.dchat_items(Handle, Utf8.Required(collection, "collection"), Utf8.Required(action, "action"),
+                Utf8.Encode(payloadJson, "payloadJson"), out result), action + " " + collection);
+            try
+            {
+                return Utf8.Decode(result);
+            }
+            finally
+            {
+                NativeMethods.dchat_string_free(result);
+            }
+        }
+
+        // ---- Calls that return at once. ----
+
+        /// <summary>
+        /// Sends a chat message without waiting. Its outcome arrives through Poll as a
+        /// <see cref="EventKind.Reply"/> event with the returned request id (the stored item
+        /// as JSON, or an error code). Before login the message waits for it.
+        /// </summary>
+        public ulong Send(string text)
+        {
+            ulong req;
+            Check(NativeMethods.dchat_send(Handle, Utf8.Required(text, "text"), out req), "send");
+            return req;
+        }
+
+        /// <summary>Like <see cref="Items"/> without waiting: the answer is a Reply event with the returned id.</summary>
+        public ulong ItemsNowait(string collection, string action, string payloadJson = null)
+        {
+            ulong req;
+            Check(NativeMethods.dchat_items_nowait(Handle, Utf8.Required(collection, "collection"), Utf8.Required(action, "action"),
+                Utf8.Encode(payloadJson, "payloadJson"), out req), action + " " + collection);
+            return req;
+        }
+
+        /// <summary>
+        /// Takes up to <paramref name="maxEvents"/> queued events, in order, and appends them
+        /// to <paramref name="into"/> (reuse one list per frame to spare the garbage
+        /// collector). Waits up to <paramref name="waitMs"/> for the first event (0: not at
+        /// all, as a game loop does; -1: for ever). Returns how many were added; 0 also
+        /// once the client is closed (<see cref="IsClosed"/>).
+        /// </summary>
+        public int Poll(List<ChatEvent> into, int maxEvents = int.MaxValue, int waitMs = 0)
+        {
+            if (into == null) throw new ArgumentNullException("into");
+            if (maxEvents < 0) throw new ArgumentOutOfRangeException("maxEvents");
+            if (closedSeen) return 0;
+            ClientHandle h = Handle;
+            int n = 0;
+            while (n < maxEvents)
+            {
+                IntPtr ev;
+                Status st = NativeMethods.dchat_poll(h, n == 0 ? waitMs : 0, out ev);
+                if (st == Status.Timeout) break;
+                if (st == Status.Closed)
+                {
+                    closedSeen = true;
+                    break;
+                }
+                Check(st, "poll");
+                ChatEvent e;
+                try
+                {
+                    e = ChatEvent.FromNative(ev);
+                }
+                finally
+                {
+                    NativeMethods.dchat_event_free(ev);
+                }
+                if (e.Kind == EventKind.State)
+                {
+                    State = e.State;
+                    // The last event of every client; polling again would only say Closed.
+                    if (e.State == ConnectionState.Closed) closedSeen = true;
+                }
+                into.Add(e);
+                n++;
+                if (closedSeen) break;
+            }
+            return n;
+        }
+
+        /// <summary>Like <see cref="Poll(List{ChatEvent}, int, int)"/>, returning a new list.</summary>
+        public List<ChatEvent> Poll(int maxEvents = int.MaxValue, int waitMs = 0)
+        {
+            var list = new List<ChatEvent>();
+            Poll(list, maxEvents, waitMs);
+            return list;
+        }
+
+        /// <summary>
+        /// Closes the connection: requests on the wire may finish (up to 5 s), pending ones
+        /// fail, and the last event Poll returns is the Closed state. Closing twice is fine.
+        /// </summary>
+        public void Close()
+        {
+            Check(NativeMethods.dchat_close(Handle), "close");
+        }
+
+        /// <summary>Closes (if needed) and frees the native client. Safe to call more than once.</summary>
+        public void Dispose()
+        {
+            lock (disposeLock)
+            {
+                if (handle.IsClosed) return;
+                // Close first so that a blocking call on another thread returns (Closed) and
+                // the SafeHandle can free the client right away instead of after that call.
+                NativeMethods.dchat_close(handle);
+                handle.Dispose();
+            }
+        }
+
+        private ClientHandle Handle
+        {
+            get
+            {
+                if (handle.IsClosed) throw new ObjectDisposedException("DirectusChat.Client");
+                return handle;
+            }
+        }
+
+        private static void Check(Status status, string what)
+        {
+            DirectusChatException.Check(status, what);
+        }
+    }
+}

@@ -1,0 +1,188 @@
+// The C ABI of include/directus_chat.h as P/Invoke declarations: the way Unity, Godot-Mono
+// and every .NET runtime load a native plugin ([DllImport("directus_chat")] finds
+// libdirectus_chat.so, directus_chat.dll or libdirectus_chat.dylib).
+//
+// Strings cross as NUL-terminated UTF-8 byte arrays that the wrapper encodes and decodes
+// itself (Utf8.cs) rather than through LPUTF8Str / PtrToStringUTF8, which some Unity API
+// profiles lack. scripts/test-csharp.sh checks these declarations against the header
+// (names and argument counts) and resolves every entry point in the built library.
+//
+// Deliberately not bound: dchat_options_set_callback, dchat_options_set_poll's wake hook
+// and dchat_set_log_callback. They call managed code from library threads, which game
+// engines do not expect, and Mono 6.8 then waits at exit for those threads.
+using System;
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace DirectusChat
+{
+    internal static class NativeMethods
+    {
+        internal const string Lib = "directus_chat";
+
+        // The header's DCHAT_VERSION_* (checked against include/directus_chat.h by the test).
+        internal const uint HeaderVersionMajor = 0;
+        internal const uint HeaderVersionMinor = 1;
+        internal const uint HeaderVersionPatch = 0;
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_version();
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint dchat_version_number();
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_connect(byte[] url, IntPtr options, out ClientHandle client);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_login(ClientHandle client, byte[] email, byte[] password);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_login_token(ClientHandle client, byte[] accessToken);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_login_refresh(ClientHandle client, byte[] refreshToken);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_subscribe(ClientHandle client, byte[] collection, byte[] queryJson, byte[] eventFilter, out ulong subscription);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_subscribe_chat(ClientHandle client, out ulong subscription);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_unsubscribe(ClientHandle client, ulong subscription);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_send(ClientHandle client, byte[] text, out ulong request);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_items(ClientHandle client, byte[] collection, byte[] action, byte[] payloadJson, out IntPtr result);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_items_nowait(ClientHandle client, byte[] collection, byte[] action, byte[] payloadJson, out ulong request);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_poll(ClientHandle client, int timeoutMs, out IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_close(ClientHandle client);
+
+        // Takes the raw pointer: only ClientHandle.ReleaseHandle calls it.
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_free(IntPtr client);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_string_free(IntPtr s);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern EventKind dchat_event_kind(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ConnectionState dchat_event_state(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern SubscriptionEvent dchat_event_sub_event(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ulong dchat_event_subscription(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ulong dchat_event_request(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_event_code(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_event_text(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_event_json(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern UIntPtr dchat_event_message_count(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_event_message_id(IntPtr ev, UIntPtr index);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_event_message_text(IntPtr ev, UIntPtr index);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_event_message_author(IntPtr ev, UIntPtr index);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_event_message_date(IntPtr ev, UIntPtr index);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_event_free(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_options_new(out IntPtr options);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_options_free(IntPtr options);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_options_set_chat_schema(IntPtr options, byte[] collection, byte[] textField, byte[] authorPath);
+
+        // C's bool is one byte.
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_options_set_client_ids(IntPtr options, [MarshalAs(UnmanagedType.I1)] bool enabled);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_options_set_timeouts(IntPtr options, uint connectMs, uint requestMs);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_options_set_tls_roots(IntPtr options, uint roots);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_options_set_ca_pem(IntPtr options, byte[] pem);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_options_set_auth_mode(IntPtr options, uint mode);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_options_set_max_buffered_events(IntPtr options, UIntPtr events);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_options_set_max_message_size(IntPtr options, UIntPtr bytes);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_last_error_message(byte[] buf, UIntPtr len, out UIntPtr outLen);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_last_error_code(byte[] buf, UIntPtr len, out UIntPtr outLen);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_status_name(Status status);
+    }
+
+    /// <summary>
+    /// Owns one dchat_client. SafeHandle gives the guarantees dchat_free needs: it runs
+    /// once, never while a P/Invoke call on the same handle is in flight (the marshaller
+    /// holds a reference for the call), and from the finalizer if the owner was never
+    /// disposed.
+    /// </summary>
+    internal sealed class ClientHandle : SafeHandleZeroOrMinusOneIsInvalid
+    {
+        private static int released;
+
+        /// <summary>How many handles were freed in this process (for tests of the finalizer path).</summary>
+        internal static int Released
+        {
+            get { return System.Threading.Volatile.Read(ref released); }
+        }
+
+        // Made by the marshaller for dchat_connect's out-parameter.
+        public ClientHandle() : base(true) { }
+
+        protected override bool ReleaseHandle()
+        {
+            // Closes first if needed; no library thread calls into managed code, so this
+            // is safe on the finalizer thread too.
+            NativeMethods.dchat_free(handle);
+            System.Threading.Interlocked.Increment(ref released);
+            return true;
+        }
+    }
+}
