@@ -37,12 +37,16 @@ wait_ready() { # url pid log
   return 1
 }
 
+# Alive and not a zombie: a server whose starter has exited is reaped by init, which may
+# take a while; a zombie no longer holds its port.
+alive() { local st; st="$(ps -o stat= -p "$1" 2>/dev/null)" || return 1; case "$st" in Z*|"") return 1 ;; esac; }
+
 stop_pid() { # pid [KILL]: SIGTERM to its process group, SIGKILL after 5 s (or at once)
   local pid="$1" i
-  kill -0 "$pid" 2>/dev/null || return 0
+  alive "$pid" || return 0
   if [ "${2:-}" = KILL ]; then kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; return 0; fi
   kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  for i in $(seq 1 50); do alive "$pid" || return 0; sleep 0.1; done
   kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
 }
 
@@ -90,7 +94,7 @@ seed_testbed() {
     echo "DIRECTUS_ADMIN_EMAIL=$TESTBED_ADMIN_EMAIL"
     echo "DIRECTUS_ADMIN_PASSWORD=$TESTBED_ADMIN_PASSWORD"
     echo "DIRECTUS_ADMIN_TOKEN=$ta"
-    grep -E '^DCHAT_(COLLECTION|TEXT_FIELD|KEY_TYPE|ROOMS_COLLECTION|PRESENCE_COLLECTION|RECEIPTS_COLLECTION|ROOM|ROLE_ID|POLICY_ID|PERMISSIONS_ON)=' "$kit_env"
+    grep -E '^DCHAT_(COLLECTION|TEXT_FIELD|KEY_TYPE|ROOMS_COLLECTION|PRESENCE_COLLECTION|RECEIPTS_COLLECTION|ROOM|ROLE_ID|POLICY_ID|PERMISSIONS_ON|OWNERSHIP)=' "$kit_env"
     echo "DCHAT_FORBIDDEN_COLLECTION=secrets"
     echo "DCHAT_USER1_ID=$u1"
     echo "DCHAT_USER1_EMAIL=kevin@example.com"

@@ -178,7 +178,7 @@ cmd_start() {
 cmd_restart() {
   local dir="$1"; dir="$(cd "$dir" && pwd)"
   [ -f "$dir/server.port" ] || die "no server was started in $dir"
-  if [ -f "$dir/server.pid" ] && kill -0 "$(cat "$dir/server.pid")" 2>/dev/null; then die "the server in $dir still runs"; fi
+  if [ -f "$dir/server.pid" ] && alive "$(cat "$dir/server.pid")"; then die "the server in $dir still runs"; fi
   setup_paths "$(cat "$dir/server.version" 2>/dev/null || echo "$DEFAULT_DIRECTUS_VERSION")"
   EXTRA_ENV=()
   if [ -s "$dir/extra.env" ]; then
@@ -212,9 +212,9 @@ case "${1:-}" in
   kill)
     [ $# -ge 2 ] || die "usage: directus.sh kill DIR"
     pid="$(pid_of "$2")"; [ -n "$pid" ] && stop_pid "$pid" KILL
-    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for i in $(seq 1 50); do alive "$pid" || break; sleep 0.1; done
     exit 0 ;;
   restart) [ $# -ge 2 ] || die "usage: directus.sh restart DIR"; cmd_restart "$2" ;;
-  status) pid="$(pid_of "${2:?usage: directus.sh status DIR}")"; [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null ;;
+  status) pid="$(pid_of "${2:?usage: directus.sh status DIR}")"; [ -n "$pid" ] && alive "$pid" ;;
   *) sed -n '2,29p' "$0" >&2; exit 2 ;;
 esac

@@ -100,7 +100,11 @@ class Conn:
         return got
 
     async def ask(self, msg: dict[str, Any], wait: float = 2.0) -> list[dict[str, Any]]:
-        await self.send(msg)
+        try:
+            await self.send(msg)
+        except websockets.ConnectionClosed as e:
+            emit(f"  {self.label} !! cannot send, the connection is closed: {e}")
+            return []
         return await self.frames(wait, until_uid=msg.get("uid"))
 
     async def close(self) -> None:
@@ -226,6 +230,9 @@ async def s_expiry() -> None:
     await k.ask({"type": "subscribe", "collection": ENV["DCHAT_COLLECTION"], "event": "create", "uid": "s1"})
     frames = await k.frames(30, until=lambda m: (m.get("error") or {}).get("code") == "TOKEN_EXPIRED")
     await k.ask({"type": "items", "collection": ENV["DCHAT_COLLECTION"], "action": "read", "query": {"limit": 1}, "uid": "read-while-expired"})
+    await k.ask({"type": "items", "collection": ENV["DCHAT_FORBIDDEN_COLLECTION"], "action": "read", "uid": "secrets-while-expired"})
+    await k.ask({"type": "items", "collection": ENV["DCHAT_COLLECTION"], "action": "create", "data": {ENV["DCHAT_TEXT_FIELD"]: "sent while expired"}, "uid": "create-while-expired"})
+    await k.ask({"type": "subscribe", "collection": ENV["DCHAT_FORBIDDEN_COLLECTION"], "uid": "sub-while-expired"})
     await k.ask({"type": "auth", "refresh_token": refresh, "uid": "renew"})
     await k.ask({"type": "items", "collection": ENV["DCHAT_COLLECTION"], "action": "read", "query": {"limit": 1, "fields": ["id"]}, "uid": "read-after"})
     await k.close()
