@@ -212,6 +212,156 @@ const char *dchat_version(void);
 // `DCHAT_VERSION_MAJOR` etc. to check that header and library match.
 uint32_t dchat_version_number(void);
 
+// Sets the field names of the chat schema beyond `dchat_options_set_chat_schema`:
+// the primary key (`id`), the creation date (`date_created`), the author relation
+// (`user_created`), the room (`room`), the edit date (`date_updated`) and the client
+// key (none by default; the schema kit's is `client_key`, which makes sends exactly
+// once on integer-keyed collections). NULL keeps a name; `""` turns the room, edit
+// date or client key off (a schema without them). The chat accessors read messages
+// with these names.
+enum dchat_status dchat_options_set_chat_fields(struct dchat_options *options,
+                                                const char *id_field,
+                                                const char *date_field,
+                                                const char *user_field,
+                                                const char *room_field,
+                                                const char *updated_field,
+                                                const char *client_key_field);
+
+// Sets how many of a room's newest messages its history (the `init` of a join or of
+// `dchat_subscribe_chat`) holds; default 100.
+enum dchat_status dchat_options_set_history_limit(struct dchat_options *options, uint32_t messages);
+
+// Joins a room (`room` NULL: the lobby, the messages without a room): subscribes to
+// its messages and blocks until the history arrived (the subscription's first event,
+// `DCHAT_SUB_INIT`, with the newest messages). Writes the subscription id. Every event
+// of it is a chat event: `dchat_event_room` names the room, the message accessors read
+// its messages oldest first, `dchat_event_deleted_*` its deletions. A client may be in
+// several rooms.
+enum dchat_status dchat_join(const struct dchat_client *client,
+                             const char *room,
+                             uint64_t *subscription_out);
+
+// Like `dchat_join` without blocking: the history (or a refusal) arrives as an event.
+enum dchat_status dchat_join_nowait(const struct dchat_client *client,
+                                    const char *room,
+                                    uint64_t *subscription_out);
+
+// Leaves a room (NULL: the lobby): ends every subscription joined to it; no event of
+// them is delivered after this returns. Blocks until the server confirmed.
+enum dchat_status dchat_leave(const struct dchat_client *client, const char *room);
+
+// Like `dchat_leave` without waiting for the server.
+enum dchat_status dchat_leave_nowait(const struct dchat_client *client, const char *room);
+
+// Sends a chat message to a room (NULL: the lobby) without blocking, like
+// `dchat_send`: the outcome arrives as a `DCHAT_EVENT_REPLY` event with the request id.
+enum dchat_status dchat_send_to(const struct dchat_client *client,
+                                const char *room,
+                                const char *text,
+                                uint64_t *request_out);
+
+// Sends a chat message with extra fields: `extra_json` (may be NULL) is a JSON object
+// of more fields of the message (`{"room":"general","file":"<uuid>"}`, any field of
+// your schema). The client-made key that makes a retry safe is kept (see
+// `dchat_options_set_client_ids`, `dchat_options_set_chat_fields`). Does not block;
+// the outcome arrives as a `DCHAT_EVENT_REPLY` event with the request id.
+enum dchat_status dchat_send_with(const struct dchat_client *client,
+                                  const char *text,
+                                  const char *extra_json,
+                                  uint64_t *request_out);
+
+// Up to `count` messages of a room (NULL: the lobby) older than `before_id` (a message
+// this client showed; NULL: the oldest it showed of that room, or the newest if none),
+// by date then key, never repeating what the room's events delivered. Blocks; writes a
+// page the caller frees with `dchat_event_free`: a `DCHAT_EVENT_REPLY` chat event whose
+// messages (and items) are oldest first. No message: the beginning of the room.
+enum dchat_status dchat_load_older(const struct dchat_client *client,
+                                   const char *room,
+                                   const char *before_id,
+                                   uint32_t count,
+                                   struct dchat_event **page_out);
+
+// Like `dchat_load_older` without blocking: the page arrives as a `DCHAT_EVENT_REPLY`
+// chat event with the written request id.
+enum dchat_status dchat_load_older_nowait(const struct dchat_client *client,
+                                          const char *room,
+                                          const char *before_id,
+                                          uint32_t count,
+                                          uint64_t *request_out);
+
+// Changes the text of one's own message `id`. Blocks; another user's message is
+// refused (`DCHAT_ERR_SERVER`, code `FORBIDDEN`, with the schema kit's permissions).
+// Others get it as a `DCHAT_SUB_UPDATE` chat event (`dchat_event_message_edited`).
+enum dchat_status dchat_edit_message(const struct dchat_client *client,
+                                     const char *id,
+                                     const char *text);
+
+// Like `dchat_edit_message` without blocking; the outcome is a reply event.
+enum dchat_status dchat_edit_message_nowait(const struct dchat_client *client,
+                                            const char *id,
+                                            const char *text,
+                                            uint64_t *request_out);
+
+// Deletes one's own message `id`. Blocks; others get a `DCHAT_SUB_DELETE` chat event
+// naming it (`dchat_event_deleted_id`).
+enum dchat_status dchat_delete_message(const struct dchat_client *client, const char *id);
+
+// Like `dchat_delete_message` without blocking; the outcome is a reply event.
+enum dchat_status dchat_delete_message_nowait(const struct dchat_client *client,
+                                              const char *id,
+                                              uint64_t *request_out);
+
+// Asks the server who the logged-in user is (blocking) and writes the answer as an
+// event the caller frees with `dchat_event_free`: one item, the user, read with the
+// item accessors (`"/id"`, `"/first_name"`, `"/last_name"`, `"/email"`). From then on
+// the user is fetched again after every login and re-login, and messages say whether
+// they are the user's own (`dchat_event_message_own`).
+enum dchat_status dchat_whoami(const struct dchat_client *client, struct dchat_event **user_out);
+
+// The logged-in user as far as known, without blocking: an event (free it with
+// `dchat_event_free`) with one item, the user, or none while the user is not known
+// (not logged in, or the chat API not used yet: see `dchat_whoami`, `dchat_join`).
+enum dchat_status dchat_me(const struct dchat_client *client, struct dchat_event **user_out);
+
+// Like `dchat_items`, but writes the answer as an event (a `DCHAT_EVENT_REPLY`; free it
+// with `dchat_event_free`) whose items the item accessors read, so that C code needs
+// no JSON parser.
+enum dchat_status dchat_items_event(const struct dchat_client *client,
+                                    const char *collection,
+                                    const char *action,
+                                    const char *payload_json,
+                                    struct dchat_event **reply_out);
+
+// Whether the event is a chat event: an event of a joined room, or a history page.
+bool dchat_event_is_chat(const struct dchat_event *event);
+
+// The room of a chat event; NULL for the lobby and for events that are not chat
+// events (see `dchat_event_is_chat`).
+const char *dchat_event_room(const struct dchat_event *event);
+
+// The room of chat message `index`; NULL for the lobby or out of range.
+const char *dchat_event_message_room(const struct dchat_event *event, size_t index);
+
+// The author's user id of chat message `index`; NULL if unknown or out of range.
+const char *dchat_event_message_author_id(const struct dchat_event *event, size_t index);
+
+// The date chat message `index` was last edited (ISO 8601); NULL if it never was.
+const char *dchat_event_message_updated(const struct dchat_event *event, size_t index);
+
+// Whether chat message `index` was edited.
+bool dchat_event_message_edited(const struct dchat_event *event, size_t index);
+
+// Whether chat message `index` was written by the logged-in user (known once the chat
+// API is in use: see `dchat_whoami`).
+bool dchat_event_message_own(const struct dchat_event *event, size_t index);
+
+// How many messages a delete event of a joined room deleted (only that room's: the
+// server tells every subscription of every deletion, the library sorts them out).
+size_t dchat_event_deleted_count(const struct dchat_event *event);
+
+// The key of deleted message `index`; NULL if out of range.
+const char *dchat_event_deleted_id(const struct dchat_event *event, size_t index);
+
 // Opens a WebSocket to `url` (`ws://host:port/websocket`, `wss://...`, or the
 // server's `http(s)://` base URL) and writes the new client to `*client_out`.
 // `options` may be NULL for the defaults (poll mode). Blocks until the socket is open
@@ -349,6 +499,58 @@ const char *dchat_event_message_date(const struct dchat_event *event, size_t ind
 // Frees an event returned by `dchat_poll`. NULL is fine. Never call it on the event
 // passed to a callback.
 enum dchat_status dchat_event_free(struct dchat_event *event);
+
+// How many items the event holds (see the module documentation of `items`); 0 for a
+// NULL event.
+size_t dchat_event_item_count(const struct dchat_event *event);
+
+// The string at JSON pointer `pointer` in item `index` (e.g. `"/text"`,
+// `"/user_created/first_name"`); NULL when there is none there, it is not a string,
+// or an argument is NULL or invalid. Borrowed from the event: valid while it lives.
+const char *dchat_event_item_string(const struct dchat_event *event,
+                                    size_t index,
+                                    const char *pointer);
+
+// The number at `pointer` in item `index`, written to `*out`; returns false (and
+// writes nothing) when there is none there or it is not a number.
+bool dchat_event_item_number(const struct dchat_event *event,
+                             size_t index,
+                             const char *pointer,
+                             double *out);
+
+// The integer at `pointer` in item `index` (an integer key, a count), written to
+// `*out`; returns false (and writes nothing) when there is none there or it is not an
+// integer that fits in 64 bits.
+bool dchat_event_item_int(const struct dchat_event *event,
+                          size_t index,
+                          const char *pointer,
+                          int64_t *out);
+
+// The boolean at `pointer` in item `index`, written to `*out`; returns false (and
+// writes nothing) when there is none there or it is not a boolean.
+bool dchat_event_item_bool(const struct dchat_event *event,
+                           size_t index,
+                           const char *pointer,
+                           bool *out);
+
+// Whether item `index` has a null at `pointer` (present, and null: a message never
+// edited has a null `/date_updated`).
+bool dchat_event_item_is_null(const struct dchat_event *event, size_t index, const char *pointer);
+
+// Whether item `index` has anything at `pointer` (null included).
+bool dchat_event_item_exists(const struct dchat_event *event, size_t index, const char *pointer);
+
+// How many elements the array at `pointer` in item `index` has; 0 when there is none
+// there or it is not an array.
+size_t dchat_event_item_array_len(const struct dchat_event *event,
+                                  size_t index,
+                                  const char *pointer);
+
+// Whatever is at `pointer` in item `index` as JSON text (`"\"text\""`, `12`, `{...}`);
+// NULL when there is nothing there. Borrowed from the event: valid while it lives.
+const char *dchat_event_item_json(const struct dchat_event *event,
+                                  size_t index,
+                                  const char *pointer);
 
 // Sets the process-wide log callback: the library's records up to `level` (a
 // `dchat_log_level` value; any other is `DCHAT_ERR_INVALID_ARGUMENT`) are passed

@@ -1,8 +1,25 @@
-//! The chat view of a collection: which fields hold the text, the author and the date.
+//! The chat view of a collection: which fields hold the text, the author and the date;
+//! and the chat API built on it: rooms ([`rooms`]), older history by keyset
+//! ([`history`]), who the user is ([`identity`]), chat events ([`ChatEvent`]), edits and
+//! deletions of one's own messages.
 
 use std::borrow::Cow;
+use std::cmp::Ordering;
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
+
+use crate::error::{Error, Result};
+use crate::protocol::{ItemsRequest, SubscribeRequest};
+
+mod api;
+mod event;
+pub mod history;
+pub mod identity;
+pub mod rooms;
+pub(crate) mod state;
+
+pub use event::{ChatEvent, ChatEventKind};
+pub use identity::Identity;
 
 /// Where a chat message's parts live in a collection, as in Directus' chat guides.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,6 +43,22 @@ pub struct ChatConfig {
     /// Default 100 (the server's own default limit), so the history is the latest
     /// messages rather than the oldest.
     pub history_limit: u32,
+    /// The field holding the author (a many-to-one to the users), whose `id` says who
+    /// wrote a message. Default `user_created`.
+    pub user_field: String,
+    /// The field naming a message's room (a many-to-one to the rooms collection), or
+    /// `None` for a schema without rooms, where every message is in the lobby. Messages
+    /// whose room is null are the lobby. Default `room`.
+    pub room_field: Option<String>,
+    /// The field set when a message is edited (`date_updated`, special date-updated);
+    /// a message with a value there is edited. `None`: edits are not told apart.
+    pub updated_field: Option<String>,
+    /// A unique field that the client fills with a new uuid on every message it sends
+    /// (the schema kit's `client_key`), so that a message whose answer was lost with the
+    /// connection is sent again safely on an integer-keyed collection: the retry meets
+    /// `RECORD_NOT_UNIQUE` and the stored message is read back. Default `None`; see
+    /// [`ChatConfig::kit`].
+    pub client_key_field: Option<String>,
 }
 
 impl Default for ChatConfig {
@@ -38,6 +71,10 @@ impl Default for ChatConfig {
             id_field: "id".into(),
             history_limit: 100,
             client_ids: false,
+            user_field: "user_created".into(),
+            room_field: Some("room".into()),
+            updated_field: Some("date_updated".into()),
+            client_key_field: None,
         }
     }
 }
@@ -55,6 +92,16 @@ pub struct ChatMessage {
     pub date: Option<String>,
     /// The whole item as the server sent it.
     pub raw: Value,
+    /// The message's room; `None` for the lobby (or a schema without rooms).
+    pub room: Option<String>,
+    /// The author's user id, when the item carries it (the chat queries ask for it).
+    pub author_id: Option<String>,
+    /// Whether the author is the logged-in user (see [`crate::Client::me`]).
+    pub own: bool,
+    /// Whether the message was edited (its [`ChatConfig::updated_field`] is set).
+    pub edited: bool,
+    /// When it was last edited (ISO 8601), if it was.
+    pub updated: Option<String>,
 }
 
 fn scalar_text(v: &Value) -> Option<Cow<'_, str>> {
@@ -74,6 +121,10 @@ pub(crate) struct MessageParts<'a> {
     pub author: Option<Cow<'a, str>>,
     pub date: Option<Cow<'a, str>>,
     pub item: &'a Value,
+    pub room: Option<Cow<'a, str>>,
+    pub author_id: Option<Cow<'a, str>>,
+    pub own: bool,
+    pub updated: Option<Cow<'a, str>>,
 }
 
 impl MessageParts<'_> {
@@ -84,7 +135,20 @@ impl MessageParts<'_> {
             author: self.author.map(Cow::into_owned),
             date: self.date.map(Cow::into_owned),
             raw: self.item.clone(),
+            room: self.room.map(Cow::into_owned),
+            author_id: self.author_id.map(Cow::into_owned),
+            own: self.own,
+            edited: self.updated.is_some(),
+            updated: self.updated.map(Cow::into_owned),
         }
+    }
+}
+
+/// Orders two keys as the server does: numerically when both are integers, else as text.
+pub(crate) fn compare_keys(a: &str, b: &str) -> Ordering {
+    match (a.parse::<i64>(), b.parse::<i64>()) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        _ => a.cmp(b),
     }
 }
 
@@ -95,55 +159,143 @@ impl ChatConfig {
     /// *oldest* messages once a room has more; [`ChatConfig::messages`] puts them back
     /// in time order.)
     pub fn subscription_query(&self) -> Value {
-        let mut fields = vec![Value::from("*")];
-        if self.author_path.contains('.') {
-            fields.push(self.author_path.clone().into());
+        json!({ "fields": self.chat_fields(), "sort": format!("-{}", self.date_field), "limit": self.history_limit })
+    }
+
+    /// The chat schema of the project's schema kit (`scripts/schema-kit.py`): the
+    /// defaults plus its `client_key` field, so every message is sent exactly once on
+    /// integer-keyed collections too.
+    pub fn kit() -> Self {
+        ChatConfig { client_key_field: Some("client_key".into()), ..ChatConfig::default() }
+    }
+
+    /// The fields a chat query asks for: every field, the author's id and the author's
+    /// name (relations are not expanded otherwise).
+    pub fn chat_fields(&self) -> Vec<String> {
+        let mut fields = vec!["*".to_owned(), format!("{}.id", self.user_field)];
+        if self.author_path.contains('.') && !fields.contains(&self.author_path) {
+            fields.push(self.author_path.clone());
         }
-        json!({ "fields": fields, "sort": format!("-{}", self.date_field), "limit": self.history_limit })
+        fields
     }
 
     /// The `data` of a create request for a message with this text (with a new uuid
-    /// key when [`ChatConfig::client_ids`] is set).
+    /// key when [`ChatConfig::client_ids`] is set, and a new client key when
+    /// [`ChatConfig::client_key_field`] is).
     pub fn new_message(&self, text: &str) -> Value {
         let mut m = serde_json::Map::new();
-        if self.client_ids {
-            m.insert(self.id_field.clone(), uuid::Uuid::new_v4().to_string().into());
-        }
+        self.put_keys(&mut m);
         m.insert(self.text_field.clone(), text.into());
         Value::Object(m)
+    }
+
+    fn put_keys(&self, m: &mut Map<String, Value>) {
+        if self.client_ids && !m.contains_key(&self.id_field) {
+            m.insert(self.id_field.clone(), uuid::Uuid::new_v4().to_string().into());
+        }
+        if let Some(k) = &self.client_key_field {
+            if !m.contains_key(k) {
+                m.insert(k.clone(), uuid::Uuid::new_v4().to_string().into());
+            }
+        }
+    }
+
+    /// The `data` of a message with this text and the extra fields of `extra` (a JSON
+    /// object, e.g. `{"file": "<uuid>"}` or any field of the user's own schema). The text
+    /// argument wins over a text field in `extra`; keys `extra` sets itself (the primary
+    /// key, the client key) are kept, the others are made as [`ChatConfig::new_message`]
+    /// makes them.
+    pub fn new_message_with(&self, text: &str, extra: Value) -> Result<Value> {
+        let mut m = match extra {
+            Value::Object(m) => m,
+            Value::Null => Map::new(),
+            _ => return Err(Error::InvalidArgument("the extra fields must be a JSON object".into())),
+        };
+        self.put_keys(&mut m);
+        m.insert(self.text_field.clone(), text.into());
+        Ok(Value::Object(m))
+    }
+
+    /// The create request of a message: its key field is the one the client fills (the
+    /// primary key with [`ChatConfig::client_ids`], else the client key), so a retry
+    /// after a lost connection never stores it twice.
+    pub fn create_request(&self, data: Value) -> ItemsRequest {
+        let key = match (&self.client_key_field, self.client_ids) {
+            (Some(k), false) => k.clone(),
+            _ => self.id_field.clone(),
+        };
+        ItemsRequest::create(self.collection.clone(), data).key_field(key)
+    }
+
+    /// A message key as the server wants it: a number for integer keys (`"12"` is sent
+    /// as `12`), else the text (a uuid).
+    pub fn key_value(&self, id: &str) -> Value {
+        match id.parse::<i64>() {
+            Ok(n) if !self.client_ids && n.to_string() == id => Value::from(n),
+            _ => Value::from(id),
+        }
+    }
+
+    /// The subscription of one room's messages (`None`: the lobby, messages without a
+    /// room), with the newest [`ChatConfig::history_limit`] as its `init`.
+    pub fn room_subscription(&self, room: Option<&str>) -> Result<SubscribeRequest> {
+        let query = rooms::room_query(self, room, None, self.history_limit)?;
+        Ok(SubscribeRequest::new(self.collection.clone()).query(query).key_field(self.id_field.clone()))
     }
 
     /// Reads one item as a chat message. Returns `None` when the item is not an object
     /// or has no primary key.
     pub fn message(&self, item: &Value) -> Option<ChatMessage> {
-        self.parts(item).map(MessageParts::into_message)
+        self.parts(item, None).map(MessageParts::into_message)
     }
 
-    fn parts<'a>(&self, item: &'a Value) -> Option<MessageParts<'a>> {
+    /// Reads one item as a chat message of a client logged in as user `me` (which sets
+    /// [`ChatMessage::own`]).
+    pub fn message_for(&self, item: &Value, me: Option<&str>) -> Option<ChatMessage> {
+        self.parts(item, me).map(MessageParts::into_message)
+    }
+
+    fn parts<'a>(&self, item: &'a Value, me: Option<&str>) -> Option<MessageParts<'a>> {
         let obj = item.as_object()?;
         let id = obj.get(&self.id_field).and_then(scalar_text)?;
         let text = obj.get(&self.text_field).and_then(scalar_text).unwrap_or_default();
         let author = self.author_path.split('.').try_fold(item, |v, key| v.get(key)).and_then(scalar_text);
         let date = obj.get(&self.date_field).and_then(scalar_text);
-        Some(MessageParts { id, text, author, date, item })
+        let room = self.room_field.as_ref().and_then(|f| obj.get(f)).and_then(scalar_text);
+        // The author is a plain id in a create's answer, an object where the query
+        // expanded the relation.
+        let author_id = match obj.get(&self.user_field) {
+            Some(Value::Object(user)) => user.get("id").and_then(scalar_text),
+            Some(v) => scalar_text(v),
+            None => None,
+        };
+        let own = matches!((&author_id, me), (Some(a), Some(m)) if a == m);
+        let updated = self.updated_field.as_ref().and_then(|f| obj.get(f)).and_then(scalar_text);
+        Some(MessageParts { id, text, author, date, item, room, author_id, own, updated })
     }
 
     /// Reads every item of an event's data (an array, or a single object) as chat
     /// messages, skipping what is not a message, oldest first when every message has
-    /// a date (Directus sends ISO 8601 UTC dates, which sort as text).
+    /// a date (Directus sends ISO 8601 UTC dates, which sort as text; messages of the
+    /// same date by key).
     pub fn messages(&self, data: &Value) -> Vec<ChatMessage> {
-        self.message_parts(data).into_iter().map(MessageParts::into_message).collect()
+        self.message_parts(data, None).into_iter().map(MessageParts::into_message).collect()
+    }
+
+    /// Like [`ChatConfig::messages`], for a client logged in as user `me`.
+    pub fn messages_for(&self, data: &Value, me: Option<&str>) -> Vec<ChatMessage> {
+        self.message_parts(data, me).into_iter().map(MessageParts::into_message).collect()
     }
 
     /// Like [`ChatConfig::messages`], borrowing from `data`.
-    pub(crate) fn message_parts<'a>(&self, data: &'a Value) -> Vec<MessageParts<'a>> {
+    pub(crate) fn message_parts<'a>(&self, data: &'a Value, me: Option<&str>) -> Vec<MessageParts<'a>> {
         let mut messages: Vec<MessageParts<'a>> = match data {
-            Value::Array(items) => items.iter().filter_map(|i| self.parts(i)).collect(),
-            Value::Object(_) => self.parts(data).into_iter().collect(),
+            Value::Array(items) => items.iter().filter_map(|i| self.parts(i, me)).collect(),
+            Value::Object(_) => self.parts(data, me).into_iter().collect(),
             _ => Vec::new(),
         };
         if messages.len() > 1 && messages.iter().all(|m| m.date.is_some()) {
-            messages.sort_by(|a, b| a.date.cmp(&b.date));
+            messages.sort_by(|a, b| a.date.cmp(&b.date).then_with(|| compare_keys(&a.id, &b.id)));
         }
         messages
     }
@@ -183,7 +335,7 @@ mod tests {
     fn query_asks_for_the_newest_history() {
         assert_eq!(
             ChatConfig::default().subscription_query(),
-            json!({"fields":["*","user_created.first_name"],"sort":"-date_created","limit":100})
+            json!({"fields":["*","user_created.id","user_created.first_name"],"sort":"-date_created","limit":100})
         );
     }
 
@@ -200,5 +352,48 @@ mod tests {
         // Without dates the server's order stands.
         let texts: Vec<_> = c.messages(&json!([{"id":2,"text":"b"},{"id":1,"text":"a"}])).into_iter().map(|m| m.text).collect();
         assert_eq!(texts, ["b", "a"]);
+    }
+
+    #[test]
+    fn room_author_id_own_and_edited() {
+        let c = ChatConfig::default();
+        let item = json!({"id":5,"text":"hi","room":"general","user_created":{"id":"u-1","first_name":"Kevin"},
+                          "date_created":"2026-01-01T00:00:00.000Z","date_updated":"2026-01-01T00:01:00.000Z"});
+        let m = c.message_for(&item, Some("u-1")).unwrap();
+        assert_eq!((m.room.as_deref(), m.author_id.as_deref(), m.own, m.edited), (Some("general"), Some("u-1"), true, true));
+        assert_eq!(m.updated.as_deref(), Some("2026-01-01T00:01:00.000Z"));
+        assert!(!c.message_for(&item, Some("u-2")).unwrap().own);
+        assert!(!c.message(&item).unwrap().own, "nobody known: nothing is one's own");
+        // A create's answer names the author by id only; a lobby message has no room.
+        let sent = c.message_for(&json!({"id":6,"text":"x","room":null,"user_created":"u-1","date_updated":null}), Some("u-1")).unwrap();
+        assert_eq!((sent.room, sent.author_id.as_deref(), sent.own, sent.edited), (None, Some("u-1"), true, false));
+    }
+
+    #[test]
+    fn sends_keep_their_client_made_keys() {
+        let kit = ChatConfig::kit();
+        let m = kit.new_message_with("hi", json!({"room":"general","file":"f-1"})).unwrap();
+        assert_eq!((m["text"].as_str(), m["room"].as_str(), m["file"].as_str()), (Some("hi"), Some("general"), Some("f-1")));
+        assert_eq!(m["client_key"].as_str().map(str::len), Some(36));
+        let req = kit.create_request(m);
+        assert_eq!(req.key_field_name(), "client_key", "a retry is read back by the client key");
+        let own_key = kit.new_message_with("hi", json!({"client_key":"mine","text":"overridden"})).unwrap();
+        assert_eq!((own_key["client_key"].as_str(), own_key["text"].as_str()), (Some("mine"), Some("hi")));
+        assert!(kit.new_message_with("hi", json!([1])).is_err());
+        let uuid = ChatConfig { client_ids: true, ..ChatConfig::default() };
+        assert_eq!(uuid.create_request(uuid.new_message("x")).key_field_name(), "id");
+        assert_eq!(ChatConfig::default().new_message("x"), json!({"text":"x"}), "the guides' schema: nothing added");
+        assert_eq!(kit.key_value("12"), json!(12));
+        assert_eq!(kit.key_value("012"), json!("012"));
+        assert_eq!(uuid.key_value("12"), json!("12"));
+    }
+
+    #[test]
+    fn same_date_messages_come_by_key() {
+        let c = ChatConfig::default();
+        let d = "2026-01-01T00:00:00.000Z";
+        let data = json!([{"id":10,"date_created":d},{"id":9,"date_created":d},{"id":100,"date_created":d}]);
+        let ids: Vec<_> = c.messages(&data).into_iter().map(|m| m.id).collect();
+        assert_eq!(ids, ["9", "10", "100"], "numeric keys by number");
     }
 }

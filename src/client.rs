@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::chat::state::ChatState;
 use crate::chat::{ChatConfig, ChatMessage};
 use crate::error::{Error, Result};
 use crate::event::{ConnectionState, Event};
@@ -23,7 +24,7 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    fn from_id(id: u64) -> Self {
+    pub(crate) fn from_id(id: u64) -> Self {
         Subscription { id, uid: Key::Subscribe(id).uid() }
     }
 
@@ -165,6 +166,7 @@ pub struct Client {
     options: Arc<ClientOptions>,
     outlet: Arc<Outlet>,
     ids: Arc<Ids>,
+    chat: Arc<ChatState>,
 }
 
 impl std::fmt::Debug for Client {
@@ -212,12 +214,39 @@ impl Client {
         options: ClientOptions,
         target: impl Target + 'static,
     ) -> Result<(Client, oneshot::Receiver<Result<()>>)> {
+        let chat = ChatState::new(options.chat.clone(), options.track_limit);
+        Client::start_with_chat(url, options, target, chat)
+    }
+
+    /// Like [`Client::start`], with the chat state the surface's events are read with.
+    pub(crate) fn start_with_chat(
+        url: &str,
+        options: ClientOptions,
+        target: impl Target + 'static,
+        chat: Arc<ChatState>,
+    ) -> Result<(Client, oneshot::Receiver<Result<()>>)> {
         let endpoint = Endpoint::parse(url)?;
         let options = Arc::new(options);
-        let outlet = Outlet::new(options.max_buffered_events, target);
+        let outlet = Outlet::with_view(options.max_buffered_events, target, Some(chat.clone()));
         let ids = Arc::new(Ids::default());
         let (session, ready) = session::start(endpoint, options.clone(), outlet.clone(), ids.clone());
-        Ok((Client { session, options, outlet, ids }, ready))
+        chat.attach(session.downgrade(), ids.clone());
+        Ok((Client { session, options, outlet, ids, chat }, ready))
+    }
+
+    /// The chat state (rooms joined, messages shown, the user) of this client.
+    pub(crate) fn chat_state(&self) -> &Arc<ChatState> {
+        &self.chat
+    }
+
+    /// A new request or subscription number.
+    pub(crate) fn next_id(&self) -> u64 {
+        self.ids.next()
+    }
+
+    /// The deadline of a call made now.
+    pub(crate) fn deadline(&self) -> tokio::time::Instant {
+        tokio::time::Instant::now() + self.options.request_timeout
     }
 
     /// The outlet this client's events leave through, for the surfaces' consumers.
@@ -252,7 +281,7 @@ impl Client {
         (reply.by(tokio::time::Instant::now() + self.options.request_timeout), rx)
     }
 
-    fn call(&self, command: impl FnOnce(Reply) -> Command) -> impl Future<Output = Result<Value>> {
+    pub(crate) fn call(&self, command: impl FnOnce(Reply) -> Command) -> impl Future<Output = Result<Value>> {
         let (reply, rx) = self.waiting();
         self.session.send(command(reply));
         outcome(rx)
@@ -267,7 +296,7 @@ impl Client {
     /// Hands a command whose outcome arrives as an event to the session; a closed
     /// session gets no event for it: the caller learns it here, and the event stream
     /// still ends with `Closed`.
-    fn send_nowait(&self, command: Command) -> Result<()> {
+    pub(crate) fn send_nowait(&self, command: Command) -> Result<()> {
         self.session.try_send(command).map_err(|c| {
             if let Some(reply) = c.into_reply() {
                 reply.disarm();
@@ -280,8 +309,15 @@ impl Client {
 
     /// Authenticates with any of the three credential forms.
     pub async fn authenticate(&self, credentials: AuthCredentials) -> Result<()> {
+        let identity = self.chat.login_requested();
         let id = self.ids.next();
-        self.call(|reply| Command::Login { id, credentials, reply }).await.map(drop)
+        self.call(|reply| Command::Login { id, credentials, reply }).await?;
+        // Once the chat API is in use, a login returns when the user is known too (or
+        // known to be unknowable: that is no reason to fail the login).
+        if let Some(n) = identity {
+            let _ = self.chat.identity_after(n, self.options.request_timeout).await;
+        }
+        Ok(())
     }
 
     /// Logs in with email and password.
@@ -303,6 +339,7 @@ impl Client {
     /// the returned request id; a login made before the socket is open goes out once it
     /// is, and does not time out while it waits for it.
     pub fn authenticate_nowait(&self, credentials: AuthCredentials) -> Result<u64> {
+        self.chat.login_requested();
         let id = self.ids.next();
         self.send_nowait(Command::Login { id, credentials, reply: self.reply_as_event(id) })?;
         Ok(id)
@@ -394,13 +431,14 @@ impl Client {
 
     fn chat_create(&self, text: &str) -> ItemsRequest {
         let chat = &self.options.chat;
-        ItemsRequest::create(chat.collection.clone(), chat.new_message(text)).key_field(chat.id_field.clone())
+        chat.create_request(chat.new_message(text))
     }
 
     /// Sends a chat message and returns it as the server stored it.
     pub async fn send_message(&self, text: &str) -> Result<ChatMessage> {
         let item = self.request(self.chat_create(text)).await?;
-        self.options.chat.message(&item).ok_or_else(|| Error::Protocol("the server's answer is not a message".into()))
+        let me = self.chat.own_id();
+        self.options.chat.message_for(&item, me.as_deref()).ok_or_else(|| Error::Protocol("the server's answer is not a message".into()))
     }
 
     /// Sends a chat message without waiting; the outcome arrives as an

@@ -48,7 +48,7 @@ mod secret;
 mod session;
 mod transport;
 
-pub use chat::{ChatConfig, ChatMessage};
+pub use chat::{ChatConfig, ChatEvent, ChatEventKind, ChatMessage, Identity};
 pub use client::{Client, Consumption, Events, Subscription};
 pub use error::{Error, ErrorKind, Result};
 pub use event::{CloseCause, ConnectionState, Event};

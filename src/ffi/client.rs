@@ -11,7 +11,7 @@ use super::delivery::{in_callback_of, Deliverer};
 use super::event::dchat_event;
 use super::options::{dchat_options, Delivery, UserData};
 use super::status::{boundary, dchat_status, FfiError, FfiResult};
-use crate::chat::ChatConfig;
+use crate::chat::state::ChatState;
 use crate::client::{block_on, Client};
 use crate::error::Error;
 use crate::options::ClientOptions;
@@ -21,10 +21,10 @@ use crate::protocol::{EventFilter, ItemAction, ItemsRequest, SubscribeRequest};
 /// Every function may be called from any thread, except that `dchat_free` must not race
 /// with other calls on the same client.
 pub struct dchat_client {
-    client: Client,
+    pub(super) client: Client,
     deliverer: Deliverer,
     /// Shared by every event this client hands out.
-    chat: Arc<ChatConfig>,
+    pub(super) chat: Arc<ChatState>,
 }
 
 impl dchat_client {
@@ -54,7 +54,7 @@ impl dchat_client {
     }
 }
 
-fn wait<T>(future: impl std::future::Future<Output = crate::Result<T>>) -> FfiResult<T> {
+pub(super) fn wait<T>(future: impl std::future::Future<Output = crate::Result<T>>) -> FfiResult<T> {
     block_on(future).map_err(FfiError::from)
 }
 
@@ -74,9 +74,9 @@ pub extern "C" fn dchat_connect(url: *const c_char, options: *const dchat_option
             Some(o) => (o.inner.clone(), o.delivery),
             None => (ClientOptions::default(), Delivery::Poll(None, UserData(std::ptr::null_mut()))),
         };
-        let chat = Arc::new(inner.chat.clone());
+        let chat = ChatState::new(inner.chat.clone(), inner.track_limit);
         let (sink, deliverer) = Deliverer::new(delivery, chat.clone());
-        let (client, ready) = Client::start(url, inner, sink)?;
+        let (client, ready) = Client::start_with_chat(url, inner, sink, chat.clone())?;
         if let Err(e) = block_on(ready).unwrap_or(Err(Error::Closed)) {
             client.close_nowait();
             return Err(e.into());
@@ -201,7 +201,7 @@ pub extern "C" fn dchat_send(client: *const dchat_client, text: *const c_char, r
     })
 }
 
-fn items_request(collection: *const c_char, action: *const c_char, payload_json: *const c_char) -> FfiResult<ItemsRequest> {
+pub(super) fn items_request(collection: *const c_char, action: *const c_char, payload_json: *const c_char) -> FfiResult<ItemsRequest> {
     let collection = str_arg(collection, "collection")?;
     let action = str_arg(action, "action")?;
     let action = ItemAction::parse(action).ok_or_else(|| {

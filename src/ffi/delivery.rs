@@ -13,7 +13,7 @@ use parking_lot::{Condvar, Mutex};
 use super::event::dchat_event;
 use super::options::{Delivery, UserData};
 use super::status::{dchat_status, FfiError, FfiResult};
-use crate::chat::ChatConfig;
+use crate::chat::state::ChatState;
 use crate::event::Event;
 use crate::session::{Outlet, Target};
 
@@ -129,7 +129,7 @@ pub(crate) enum Deliverer {
         /// What the dispatcher thread needs, until `start` hands it over.
         pending: Mutex<Option<(mpsc::Receiver<Event>, EventFn, UserData)>>,
         thread: Mutex<Option<JoinHandle<()>>>,
-        chat: Arc<ChatConfig>,
+        chat: Arc<ChatState>,
     },
     Poll {
         queue: Arc<PollQueue>,
@@ -141,7 +141,7 @@ pub(crate) enum Deliverer {
 
 impl Deliverer {
     /// The sink to give the session, and the deliverer that will hand its events over.
-    pub(crate) fn new(delivery: Delivery, chat: Arc<ChatConfig>) -> (Sink, Deliverer) {
+    pub(crate) fn new(delivery: Delivery, chat: Arc<ChatState>) -> (Sink, Deliverer) {
         match delivery {
             Delivery::Callback(cb, user_data) => {
                 let (tx, rx) = mpsc::channel();

@@ -1,13 +1,16 @@
 //! `dchat_event`: one event, read through accessor functions.
 
+use std::collections::HashMap;
 use std::ffi::{c_char, CString};
 use std::sync::Arc;
 
 use once_cell::sync::OnceCell;
+use parking_lot::Mutex;
 use serde_json::Value;
 
 use super::status::{boundary, boundary_value};
-use crate::chat::ChatConfig;
+use crate::chat::rooms::Room;
+use crate::chat::state::ChatState;
 use crate::client::Subscription;
 use crate::error::Error;
 use crate::event::{ConnectionState, Event};
@@ -66,11 +69,15 @@ pub enum dchat_sub_event {
     DCHAT_SUB_DELETE = 4,
 }
 
-struct Message {
-    id: CString,
-    text: CString,
-    author: Option<CString>,
-    date: Option<CString>,
+pub(super) struct Message {
+    pub(super) id: CString,
+    pub(super) text: CString,
+    pub(super) author: Option<CString>,
+    pub(super) date: Option<CString>,
+    pub(super) room: Option<CString>,
+    pub(super) author_id: Option<CString>,
+    pub(super) own: bool,
+    pub(super) updated: Option<CString>,
 }
 
 /// One event. In callback mode it is borrowed for the duration of the callback; from
@@ -86,20 +93,38 @@ pub struct dchat_event {
     code: Option<CString>,
     /// The reason of a state change or the message of an error.
     text: Option<CString>,
-    data: Value,
-    chat: Arc<ChatConfig>,
+    pub(super) data: Value,
+    chat: Arc<ChatState>,
     json: OnceCell<CString>,
     messages: OnceCell<Vec<Message>>,
+    /// For chat events (a joined room's events, history pages): the room.
+    pub(super) chat_room: Option<Room>,
+    pub(super) room_text: Option<CString>,
+    pub(super) deleted: OnceCell<Vec<CString>>,
+    /// Strings handed out by the item accessors, by item and JSON pointer: they live as
+    /// long as the event (a CString's bytes stay put when the map grows).
+    pub(super) strings: Mutex<HashMap<(usize, Box<str>), CString>>,
 }
 
-fn c(text: &str) -> CString {
+pub(super) fn c(text: &str) -> CString {
     // Interior NULs cannot cross into C strings; they are dropped rather than truncating.
     // Text without one (all but hostile input) is copied once.
     CString::new(text).unwrap_or_else(|_| CString::new(text.replace('\0', "")).unwrap_or_default())
 }
 
 impl dchat_event {
-    pub(crate) fn new(event: Event, chat: Arc<ChatConfig>) -> Self {
+    pub(crate) fn new(event: Event, chat: Arc<ChatState>) -> Self {
+        let chat_room = match &event {
+            Event::Subscription { uid, .. } => chat.room_of_subscription(uid),
+            Event::Reply { request, result: Ok(_) } => chat.room_of_page(*request),
+            _ => None,
+        };
+        Self::with_room(event, chat, chat_room)
+    }
+
+    /// An event read as a chat event of `chat_room` when that is set (the blocking
+    /// calls' answers, which no registry names).
+    pub(super) fn with_room(event: Event, chat: Arc<ChatState>, chat_room: Option<Room>) -> Self {
         let mut e = dchat_event {
             kind: dchat_kind::DCHAT_EVENT_STATE,
             state: dchat_state::DCHAT_STATE_CONNECTED,
@@ -112,6 +137,10 @@ impl dchat_event {
             chat,
             json: OnceCell::new(),
             messages: OnceCell::new(),
+            room_text: chat_room.as_ref().and_then(|r| r.as_deref().map(c)),
+            chat_room,
+            deleted: OnceCell::new(),
+            strings: Mutex::new(HashMap::new()),
         };
         let set_error = |e: &mut dchat_event, err: &Error| {
             e.code = Some(c(err.code()));
@@ -165,21 +194,43 @@ impl dchat_event {
         e
     }
 
-    fn messages(&self) -> &[Message] {
+    pub(super) fn messages(&self) -> &[Message] {
         self.messages.get_or_init(|| {
-            if self.sub_event == dchat_sub_event::DCHAT_SUB_DELETE || self.kind != dchat_kind::DCHAT_EVENT_SUBSCRIPTION {
+            let page = self.kind == dchat_kind::DCHAT_EVENT_REPLY && self.chat_room.is_some();
+            if self.sub_event == dchat_sub_event::DCHAT_SUB_DELETE || (self.kind != dchat_kind::DCHAT_EVENT_SUBSCRIPTION && !page) {
                 return Vec::new();
             }
+            let me = self.chat.own_id();
             self.chat
-                .message_parts(&self.data)
+                .config()
+                .message_parts(&self.data, me.as_deref())
                 .into_iter()
-                .map(|m| Message { id: c(&m.id), text: c(&m.text), author: m.author.as_deref().map(c), date: m.date.as_deref().map(c) })
+                .map(|m| Message {
+                    id: c(&m.id),
+                    text: c(&m.text),
+                    author: m.author.as_deref().map(c),
+                    date: m.date.as_deref().map(c),
+                    room: m.room.as_deref().map(c),
+                    author_id: m.author_id.as_deref().map(c),
+                    own: m.own,
+                    updated: m.updated.as_deref().map(c),
+                })
                 .collect()
+        })
+    }
+
+    /// The keys a delete event of a joined room names (only that room's).
+    pub(super) fn deleted(&self) -> &[CString] {
+        self.deleted.get_or_init(|| {
+            if self.sub_event != dchat_sub_event::DCHAT_SUB_DELETE {
+                return Vec::new();
+            }
+            crate::chat::state::deleted_keys(&self.data).iter().map(|k| c(k)).collect()
         })
     }
 }
 
-fn with_event<T: Copy>(event: *const dchat_event, fallback: T, f: impl FnOnce(&dchat_event) -> T) -> T {
+pub(super) fn with_event<T: Copy>(event: *const dchat_event, fallback: T, f: impl FnOnce(&dchat_event) -> T) -> T {
     // SAFETY: the caller passes NULL or an event that is still valid.
     match unsafe { event.as_ref() } {
         Some(e) => boundary_value(fallback, || f(e)),
@@ -187,7 +238,7 @@ fn with_event<T: Copy>(event: *const dchat_event, fallback: T, f: impl FnOnce(&d
     }
 }
 
-fn opt_ptr(s: Option<&CString>) -> *const c_char {
+pub(super) fn opt_ptr(s: Option<&CString>) -> *const c_char {
     s.map_or(std::ptr::null(), |s| s.as_ptr())
 }
 

@@ -17,9 +17,11 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 mod args;
+pub mod chat;
 pub mod client;
 mod delivery;
 pub mod event;
+pub mod items;
 pub mod logging;
 pub mod options;
 pub mod status;

@@ -10,10 +10,12 @@
 
 mod client;
 mod codes;
+mod queries;
 mod requests;
 mod server;
 
 pub use client::{AuthCredentials, ClientMessage, EventFilter, ItemAction};
 pub use codes::{ErrorCode, MessageKind};
+pub use queries::{newest_first, query, Filter, CURRENT_USER, USERS_COLLECTION};
 pub use requests::{is_system_collection, read_back_answer, ItemsRequest, SubscribeRequest};
 pub use server::{DecodeError, ServerError, ServerMessage, SubscriptionKind};

@@ -34,7 +34,7 @@ use crate::options::ClientOptions;
 use crate::protocol::{AuthCredentials, ItemsRequest, SubscribeRequest};
 use crate::transport::Endpoint;
 pub(crate) use key::{Ids, Key};
-pub(crate) use outlet::{Outlet, Target};
+pub(crate) use outlet::{Outlet, Target, View};
 pub(crate) use reply::Reply;
 
 /// A request to the session. Numbers come from the client's [`Ids`].
@@ -112,6 +112,35 @@ impl SessionHandle {
     /// Whether the session task has ended.
     pub(crate) fn is_closed(&self) -> bool {
         self.commands.is_closed()
+    }
+
+    /// A handle that does not keep the session alive, for parts of the client that the
+    /// session itself owns (the chat view in its outlet).
+    pub(crate) fn downgrade(&self) -> WeakSession {
+        WeakSession(self.commands.downgrade())
+    }
+}
+
+#[cfg(test)]
+impl SessionHandle {
+    /// A handle whose commands go to `tx`, for tests of parts that send commands.
+    pub(crate) fn for_test(tx: mpsc::UnboundedSender<Box<Command>>) -> Self {
+        SessionHandle { commands: tx }
+    }
+}
+
+/// A [`SessionHandle`] that does not keep the session alive.
+#[derive(Clone)]
+pub(crate) struct WeakSession(mpsc::WeakUnboundedSender<Box<Command>>);
+
+impl WeakSession {
+    /// Hands a command to the session if it still runs; else the command (and its reply,
+    /// which reports [`Error::Closed`]) is dropped. Never call it with a lock held that
+    /// the reply's callback takes.
+    pub(crate) fn send(&self, command: Command) {
+        if let Some(tx) = self.0.upgrade() {
+            let _ = tx.send(Box::new(command));
+        }
     }
 }
 

@@ -31,6 +31,15 @@ pub(crate) trait Target: Send + Sync {
     fn deliver(&self, events: &mut Vec<Event>);
 }
 
+/// Looks at each event on its way out, in the order the session gives them: may change
+/// it, or hold it back (`false`). The chat view uses it to name rooms and to drop what is
+/// not the user's (see `chat::state`). Called with the outlet's lock held: it must be
+/// quick, and never block, run user code or take a lock a reply callback could hold.
+pub(crate) trait View: Send + Sync {
+    /// Returns whether `event` leaves.
+    fn view(&self, event: &mut Event) -> bool;
+}
+
 #[derive(Default)]
 struct Held {
     holding: bool,
@@ -52,6 +61,8 @@ pub(crate) struct Outlet {
     any_ended: AtomicBool,
     /// The last connection state given, for surfaces that show it without waiting.
     state: AtomicU8,
+    /// Sees every event before it is counted and handed over.
+    view: Option<Arc<dyn View>>,
 }
 
 const STATES: [ConnectionState; 5] = [
@@ -64,7 +75,13 @@ const STATES: [ConnectionState; 5] = [
 
 impl Outlet {
     /// An outlet in front of `target` that holds the session back at `limit` waiting events.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn new(limit: usize, target: impl Target + 'static) -> Arc<Self> {
+        Self::with_view(limit, target, None)
+    }
+
+    /// An outlet whose events pass `view` first.
+    pub(crate) fn with_view(limit: usize, target: impl Target + 'static, view: Option<Arc<dyn View>>) -> Arc<Self> {
         Arc::new(Outlet {
             held: Mutex::new(Held::default()),
             target: Box::new(target),
@@ -74,6 +91,7 @@ impl Outlet {
             ended: Mutex::default(),
             any_ended: AtomicBool::new(false),
             state: AtomicU8::new(0),
+            view,
         })
     }
 
@@ -81,10 +99,15 @@ impl Outlet {
 
     /// Gives one event: held while a [`Hold`] is alive, else handed over at once;
     /// dropped after `Closed`.
-    pub(crate) fn give(&self, event: Event) {
+    pub(crate) fn give(&self, mut event: Event) {
         let mut held = self.held.lock();
         if held.closed {
             return;
+        }
+        if let Some(view) = &self.view {
+            if !view.view(&mut event) {
+                return;
+            }
         }
         if let Event::State { state, .. } = &event {
             held.closed = *state == ConnectionState::Closed;
