@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 import time
 import urllib.error
@@ -26,8 +27,12 @@ ENV: dict[str, str] = {}
 OUT: list[str] = []
 
 
+SECRET = re.compile(r'("(?:access_token|refresh_token|password)": ")[^"]*(")')
+
+
 def emit(line: str) -> None:
-    print(line, flush=True)
+    # The frames are kept as evidence; the credentials in them are not.
+    print(SECRET.sub(r"\1<redacted>\2", line), flush=True)
 
 
 def rest(method: str, path: str, token: Optional[str], body: Any = None) -> tuple[int, Any]:
@@ -142,6 +147,10 @@ async def s_errors() -> None:
     await c.ask({"type": "items", "collection": forbidden, "action": "read", "uid": "read-forbidden"})
     await c.ask({"type": "items", "collection": "no_such_collection", "action": "read", "uid": "read-missing"})
     await c.ask({"type": "items", "collection": ENV["DCHAT_COLLECTION"], "action": "delete", "uid": "delete-nothing"})
+    # A cheap behavioural probe for "do errors carry my uid": an invalid filter operator.
+    await c.ask({"type": "items", "collection": ENV["DCHAT_COLLECTION"], "action": "read", "query": {"filter": {"id": {"_bogus": 1}}}, "uid": "read-badquery"})
+    await c.ask({"type": "subscribe", "collection": ENV["DCHAT_COLLECTION"], "query": {"filter": {"id": {"_bogus": 1}}}, "uid": "sub-badquery"})
+    await c.ask({"type": "subscribe", "collection": forbidden, "event": "create", "uid": "sub-forbidden-create-only"})
     await c.ask({"type": "items", "collection": "directus_users", "action": "read", "uid": "read-users"})
     await c.ask({"type": "unsubscribe", "uid": "never-subscribed"})
     await c.ask({"type": "ping", "uid": "p1"})
@@ -229,6 +238,9 @@ async def s_expiry() -> None:
     k = await connect("kevin", {"type": "auth", "access_token": access, "uid": "a1"})
     await k.ask({"type": "subscribe", "collection": ENV["DCHAT_COLLECTION"], "event": "create", "uid": "s1"})
     frames = await k.frames(30, until=lambda m: (m.get("error") or {}).get("code") == "TOKEN_EXPIRED")
+    status, _ = rest("POST", f"/items/{ENV['DCHAT_COLLECTION']}", ENV["DIRECTUS_ADMIN_TOKEN"], {ENV["DCHAT_TEXT_FIELD"]: "made by the admin while kevin's token is expired"})
+    emit(f"  REST admin creates a message while kevin's token is expired -> {status}")
+    await k.frames(1.5)
     await k.ask({"type": "items", "collection": ENV["DCHAT_COLLECTION"], "action": "read", "query": {"limit": 1}, "uid": "read-while-expired"})
     await k.ask({"type": "items", "collection": ENV["DCHAT_FORBIDDEN_COLLECTION"], "action": "read", "uid": "secrets-while-expired"})
     await k.ask({"type": "items", "collection": ENV["DCHAT_COLLECTION"], "action": "create", "data": {ENV["DCHAT_TEXT_FIELD"]: "sent while expired"}, "uid": "create-while-expired"})
@@ -260,7 +272,27 @@ async def s_handshake() -> None:
         emit(f"  url-token: {type(e).__name__}: {e}")
 
 
-SECTIONS = {"errors": s_errors, "chat": s_chat, "whoami": s_whoami, "presence": s_presence,
+async def s_items() -> None:
+    section("item subscriptions: integer keys sent as numbers or strings")
+    coll, textf = ENV["DCHAT_COLLECTION"], ENV["DCHAT_TEXT_FIELD"]
+    k = await connect("kevin", token(1))
+    made = await k.ask({"type": "items", "collection": coll, "action": "create", "data": {textf: "item probe"}, "uid": "c"})
+    mid = next(m["data"]["id"] for m in made if m.get("uid") == "c")
+    await k.ask({"type": "subscribe", "collection": coll, "item": mid, "uid": "item-as-number"})
+    await k.ask({"type": "subscribe", "collection": coll, "item": str(mid), "uid": "item-as-string"})
+    await k.ask({"type": "items", "collection": coll, "action": "update", "id": mid, "data": {textf: "updated, id sent as a number"}, "uid": "u-num"})
+    await k.frames(1.0)
+    await k.ask({"type": "items", "collection": coll, "action": "update", "id": str(mid), "data": {textf: "updated, id sent as a string"}, "uid": "u-str"})
+    await k.frames(1.0)
+    status, _ = rest("PATCH", f"/items/{coll}/{mid}", ENV["DIRECTUS_ADMIN_TOKEN"], {textf: "updated over REST"})
+    emit(f"  REST admin PATCH /items/{coll}/{mid} -> {status}")
+    await k.frames(1.0)
+    await k.ask({"type": "items", "collection": coll, "action": "delete", "id": mid, "uid": "d-num"})
+    await k.frames(1.0)
+    await k.close()
+
+
+SECTIONS = {"errors": s_errors, "chat": s_chat, "items": s_items, "whoami": s_whoami, "presence": s_presence,
             "capabilities": s_capabilities, "handshake": s_handshake, "expiry": s_expiry}
 
 
