@@ -34,7 +34,7 @@ async fn chat_on(version: &'static str) {
                     break;
                 }
             }
-            Event::State { state: ConnectionState::Disconnected | ConnectionState::Closed, reason } => {
+            Event::State { state: ConnectionState::Disconnected | ConnectionState::Closed, reason, .. } => {
                 panic!("connection ended: {reason:?}")
             }
             _ => {}
