@@ -527,7 +527,8 @@ bool dchat_event_item_int(const struct dchat_event *event,
                           int64_t *out);
 
 // The boolean at `pointer` in item `index`, written to `*out`; returns false (and
-// writes nothing) when there is none there or it is not a boolean.
+// writes nothing) when there is none there or it is not a boolean. The integers 0 and
+// 1 count as booleans: Directus on SQLite sends boolean fields that way.
 bool dchat_event_item_bool(const struct dchat_event *event,
                            size_t index,
                            const char *pointer,

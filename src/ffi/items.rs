@@ -80,11 +80,21 @@ pub extern "C" fn dchat_event_item_int(event: *const dchat_event, index: usize, 
 }
 
 /// The boolean at `pointer` in item `index`, written to `*out`; returns false (and
-/// writes nothing) when there is none there or it is not a boolean.
+/// writes nothing) when there is none there or it is not a boolean. The integers 0 and
+/// 1 count as booleans: Directus on SQLite sends boolean fields that way.
 #[no_mangle]
 pub extern "C" fn dchat_event_item_bool(event: *const dchat_event, index: usize, pointer: *const c_char, out: *mut bool) -> bool {
     with_event(event, false, |e| {
-        let (Some(b), Ok(out)) = (e.at(index, pointer).and_then(|(v, _)| v.as_bool()), Out::new(out, "out")) else { return false };
+        let boolean = |v: &Value| match v {
+            Value::Bool(b) => Some(*b),
+            Value::Number(n) => match n.as_u64() {
+                Some(0) => Some(false),
+                Some(1) => Some(true),
+                _ => None,
+            },
+            _ => None,
+        };
+        let (Some(b), Ok(out)) = (e.at(index, pointer).and_then(|(v, _)| boolean(v)), Out::new(out, "out")) else { return false };
         out.write(b);
         true
     })
@@ -161,6 +171,9 @@ mod tests {
         assert!(!dchat_event_item_number(&e, 0, c"/text".as_ptr(), std::ptr::null_mut()));
         let mut b = false;
         assert!(dchat_event_item_bool(&e, 0, c"/ok".as_ptr(), &mut b) && b);
+        let sqlite = ev(json!([{"typing":0,"n":2}]));
+        assert!(dchat_event_item_bool(&sqlite, 0, c"/typing".as_ptr(), &mut b) && !b, "0 and 1 from SQLite");
+        assert!(!dchat_event_item_bool(&sqlite, 0, c"/n".as_ptr(), &mut b));
         assert!(dchat_event_item_is_null(&e, 0, c"/date_updated".as_ptr()));
         assert!(!dchat_event_item_is_null(&e, 0, c"/missing".as_ptr()));
         assert!(dchat_event_item_exists(&e, 0, c"/date_updated".as_ptr()));
