@@ -10,6 +10,8 @@ cargo build --lib 2>&1 | tail -n 1 >&2
 CFLAGS=(-std=c11 -Wall -Wextra -Werror -g -O1 -Iinclude)
 LIBS=(-Ltarget/debug -ldirectus_chat -Wl,-rpath,"$PWD/target/debug" -lpthread)
 gcc "${CFLAGS[@]}" -o "$out/chat_test" tests/c/chat_test.c "${LIBS[@]}"
+gcc "${CFLAGS[@]}" -o "$out/chat_api_test" tests/c/chat_api_test.c "${LIBS[@]}"
+gcc "${CFLAGS[@]}" -fsanitize=address -fno-omit-frame-pointer -o "$out/chat_api_test_asan" tests/c/chat_api_test.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -o "$out/chat" examples/c/chat.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -o "$out/ffi_stress" tests/c/ffi_stress.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -fsanitize=address -fno-omit-frame-pointer -o "$out/ffi_stress_asan" tests/c/ffi_stress.c "${LIBS[@]}"
@@ -28,25 +30,58 @@ set -a; . "$dir/env.txt"; set +a
 "$out/chat_test" callback
 "$out/chat_test" poll
 
+# The chat API read entirely through the accessors. It links no JSON library: every
+# library it loads is the C runtime's or ours.
+if ldd "$out/chat_api_test" | awk '{print $1}' | grep -Evq '^(linux-vdso\.so\.1|libdirectus_chat\.so|libc\.so\.6|libm\.so\.6|libgcc_s\.so\.1|libpthread\.so\.0|libdl\.so\.2|/lib64/ld-linux-x86-64\.so\.2|/lib/ld-linux-aarch64\.so\.1)$'; then
+  echo "chat_api_test links a library besides the C runtime and directus_chat:" >&2; ldd "$out/chat_api_test" >&2; exit 1
+fi
+if grep -Eiq '#include *[<"][^>"]*json' tests/c/chat_api_test.c; then echo "chat_api_test.c includes a JSON header" >&2; exit 1; fi
+"$out/chat_api_test"
+
 # Misuse and stress (NULLs, double close, use after close, 8 threads sending, 1,000
 # connect/free cycles) under AddressSanitizer (with LeakSanitizer) and under valgrind;
 # the chat flow under both too.
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1
 "$out/ffi_stress_asan"
 "$out/chat_test_asan" callback
+"$out/chat_api_test_asan" | sed 's/^chat_test api:/chat_test apiasan:/'
 VG=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99)
 "${VG[@]}" "$out/ffi_stress"
 "${VG[@]}" "$out/chat_test" poll
 
-# The example, driven like a user: a message from Ada is in the history, Kevin types a line.
+# The example, driven like a user: a message from Ada is in the lobby's history, Kevin
+# types a line; then /join a room with three of Ada's messages (the example shows the
+# newest two, DCHAT_HISTORY=2), /older shows the third, Kevin writes, /edit, /delete.
 history="history line $$ $RANDOM"
-curl -fsS -X POST -H "Content-Type: application/json" -H "Authorization: Bearer $DCHAT_USER2_TOKEN" \
-  -d "{\"text\":\"$history\"}" "$DIRECTUS_URL/items/messages" >/dev/null
+post() { # room text
+  local room=null; [ -n "$1" ] && room="\"$1\""
+  curl -fsS -X POST -H "Content-Type: application/json" -H "Authorization: Bearer $DCHAT_USER2_TOKEN" \
+    -d "{\"text\":\"$2\",\"room\":$room}" "$DIRECTUS_URL/items/messages" >/dev/null
+}
+post "" "$history"
+own_history="Kevin's own line in the history $$"
+curl -fsS -X POST -H "Content-Type: application/json" -H "Authorization: Bearer $DCHAT_USER1_TOKEN" \
+  -d "{\"text\":\"$own_history\"}" "$DIRECTUS_URL/items/messages" >/dev/null
+tag="$$ $RANDOM"
+for i in 1 2 3; do post "$DCHAT_ROOM" "in the room $i $tag"; done
 typed="typed in the C example $$"
-{ printf '%s\n' "$typed"; sleep 2; printf '/quit\n'; } | timeout 60 "$out/chat" "$DIRECTUS_WS_URL" "$DCHAT_USER1_EMAIL" "$DCHAT_USER1_PASSWORD" >"$dir/chat.out"
+{ printf '%s\n' "$typed"; sleep 2; printf '/join %s\n' "$DCHAT_ROOM"; sleep 2; printf '/older\n'; sleep 1
+  printf 'mine %s\n' "$tag"; sleep 2; printf '/edit mine again %s\n' "$tag"; sleep 2; printf '/delete\n'; sleep 2; printf '/quit\n'
+} | DCHAT_HISTORY=2 timeout 60 "$out/chat" "$DIRECTUS_WS_URL" "$DCHAT_USER1_EMAIL" "$DCHAT_USER1_PASSWORD" >"$dir/chat.out"
 pass=0; fail=0
-check() { if grep -qxF "$1" "$dir/chat.out"; then pass=$((pass+1)); else fail=$((fail+1)); echo "chat example: missing line '$1' in:" >&2; cat "$dir/chat.out" >&2; fi; }
+check() { if grep -qxF -- "$1" "$dir/chat.out"; then pass=$((pass+1)); else fail=$((fail+1)); echo "chat example: missing line '$1' in:" >&2; cat "$dir/chat.out" >&2; fi; }
 check "$DCHAT_USER2_NAME: $history"
-check "$DCHAT_USER1_NAME: $typed"
+check "$DCHAT_USER1_NAME (you): $typed"
+check "$DCHAT_USER1_NAME (you): $own_history"
+check "[$DCHAT_ROOM] $DCHAT_USER2_NAME: in the room 2 $tag"
+check "[$DCHAT_ROOM] $DCHAT_USER2_NAME: in the room 3 $tag"
+check "-- 1 older message(s)"
+check "[$DCHAT_ROOM] $DCHAT_USER2_NAME: in the room 1 $tag"
+check "[$DCHAT_ROOM] $DCHAT_USER1_NAME (you): mine $tag"
+check "[$DCHAT_ROOM] $DCHAT_USER1_NAME (you): mine again $tag (edited)"
+if grep -Eqx "\[$DCHAT_ROOM\] \(message [0-9]+ deleted\)" "$dir/chat.out"; then pass=$((pass+1)); else fail=$((fail+1)); echo "chat example: no deletion line" >&2; cat "$dir/chat.out" >&2; fi
+# The room's messages are not in the lobby, the older one came after the history.
+if [ "$(grep -c "in the room" "$dir/chat.out")" = 3 ] && [ "$(grep -n 'in the room 1' "$dir/chat.out" | cut -d: -f1)" -gt "$(grep -n 'in the room 3' "$dir/chat.out" | cut -d: -f1)" ]; then
+  pass=$((pass+1)); else fail=$((fail+1)); echo "chat example: room messages shown wrongly" >&2; cat "$dir/chat.out" >&2; fi
 echo "chat_test example: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -312,6 +312,7 @@ impl Client {
         let identity = self.chat.login_requested();
         let id = self.ids.next();
         self.call(|reply| Command::Login { id, credentials, reply }).await?;
+        self.chat.logged_in();
         // Once the chat API is in use, a login returns when the user is known too (or
         // known to be unknowable: that is no reason to fail the login).
         if let Some(n) = identity {

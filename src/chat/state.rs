@@ -209,6 +209,13 @@ impl ChatState {
         inner.identity.wanted.then_some(inner.identity.started + 1)
     }
 
+    /// A login of the user succeeded. The session reports the login's answer before its
+    /// `Authenticated` state passes the view, so a call made right after the login
+    /// returns would not know yet that it may ask who the user is.
+    pub(crate) fn logged_in(&self) {
+        self.authenticated.store(true, Ordering::Release);
+    }
+
     /// The chat API is in use: from now on the user is fetched after every login. Starts
     /// a fetch now if logged in and none is known or on the way. Returns the fetch to
     /// wait for, if any.
