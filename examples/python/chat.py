@@ -5,22 +5,95 @@
     DCHAT_TOKEN=<static token> python chat.py WS_URL
 
 Prints the history and every new message as ``Name: text`` and sends each line you
-type. ``/quit`` or end of input leaves.
+type. Your own messages read ``Name (you): text``, edited ones end in ``(edited)``,
+messages of a room start with ``[room]``. Commands:
+
+    /join ROOM     join a room (it must exist) and send there; you stay in the others
+    /leave         leave the current room, back to the lobby
+    /older         the 20 messages before the oldest shown of the current room
+    /edit TEXT     change the text of your last message in the current room
+    /delete        delete your last message in the current room
+    /quit          leave (so does the end of input)
+
+DCHAT_HISTORY=N sets how many messages a room's history shows (default 100).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
+from typing import Optional
 
-from directus_chat import Client, DirectusError, Event
+from directus_chat import ChatMessage, Client, DirectusError, Event
 
 
-def show(event: Event) -> None:
-    # The history (init) and new messages (create); edits and deletions are not shown.
-    if event.kind in ("init", "create"):
-        for m in event.messages:
-            print(f"{m.author or '?'}: {m.text}", flush=True)
+class Chat:
+    """What the input loop and the event callbacks share."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.lock = threading.Lock()  # one line at a time, and the state below
+        self.room: Optional[str] = None  # where lines go; None is the lobby
+        self.last_own: Optional[str] = None  # your last message there
+
+    def line(self, m: ChatMessage) -> str:
+        prefix = f"[{m.room}] " if m.room else ""
+        you = " (you)" if m.own else ""
+        edited = " (edited)" if m.edited else ""
+        return f"{prefix}{m.author or '?'}{you}: {m.text}{edited}"
+
+    def show(self, m: ChatMessage) -> None:
+        print(self.line(m), flush=True)
+        if m.own and m.room == self.room:
+            self.last_own = m.id
+
+    def on_event(self, event: Event) -> None:
+        # A room's history (init), new and edited messages, and deletions.
+        with self.lock:
+            if event.kind in ("init", "create", "update"):
+                for m in event.messages:
+                    self.show(m)
+            elif event.kind == "delete":
+                prefix = f"[{event.room}] " if event.room else ""
+                for key in event.deleted:
+                    print(f"{prefix}(message {key} deleted)", flush=True)
+                    if event.room == self.room and key == self.last_own:
+                        self.last_own = None
+
+    def command(self, text: str) -> bool:
+        """Handles one typed line; False for /quit."""
+        if text == "/quit":
+            return False
+        if text.startswith("/join "):
+            with self.lock:
+                self.room, self.last_own = text[6:], None
+            self.client.join(self.room, callback=self.on_event)
+        elif text == "/leave":
+            if self.room is not None:
+                self.client.leave(self.room)
+            with self.lock:
+                self.room, self.last_own = None, None
+        elif text == "/older":
+            page = self.client.load_older(self.room, count=20)
+            with self.lock:
+                print(f"-- {len(page)} older message(s)", flush=True)
+                for m in page:
+                    self.show(m)
+        elif text.startswith("/edit ") or text == "/delete":
+            with self.lock:
+                target = self.last_own
+            if target is None:
+                print("! no message of yours here yet", file=sys.stderr)
+            elif text == "/delete":
+                self.client.delete_message(target)
+            else:
+                self.client.edit_message(target, text[6:])
+        elif text.startswith("/"):
+            print("! commands: /join ROOM, /leave, /older, /edit TEXT, /delete, /quit", file=sys.stderr)
+        else:
+            self.client.send(text, room=self.room)
+        return True
 
 
 def main() -> int:
@@ -30,19 +103,32 @@ def main() -> int:
     if not url or (not token and len(args) < 3):
         print(__doc__, file=sys.stderr)
         return 2
+    history = int(os.environ.get("DCHAT_HISTORY", "100"))
     try:
-        with Client(url) as client:
+        with Client(url, history_limit=history) as client:
             if token:
                 client.login_with_token(token)
             else:
                 client.login(args[1], args[2])
-            client.subscribe_chat(callback=show)
+            chat = Chat(client)
+            try:
+                client.join(None, callback=chat.on_event)  # the lobby: messages without a room
+            except DirectusError:
+                # A collection without a room field (the guides' schema): the whole chat.
+                try:
+                    client.whoami()  # for the "(you)" marks
+                except DirectusError:
+                    pass
+                client.subscribe_chat(callback=chat.on_event)
             for line in sys.stdin:
                 line = line.rstrip("\r\n")
-                if line == "/quit":
-                    break
-                if line:
-                    client.send(line)
+                if not line:
+                    continue
+                try:
+                    if not chat.command(line):
+                        break
+                except DirectusError as e:
+                    print(f"! {e.code}: {e.message}", file=sys.stderr)
     except DirectusError as e:
         print(f"error: {e.code}: {e.message}", file=sys.stderr)
         return 1

@@ -49,6 +49,14 @@ impl Client {
         self.chat_view().identity_after(n, self.options().request_timeout).await
     }
 
+    /// Waits (at most the request timeout) until the logged-in user is known, as the
+    /// chat API learns it (this puts it in use), and returns it; `None` when it cannot
+    /// be learned (not logged in, no permission to read one's own user).
+    pub async fn known_me(&self) -> Option<Identity> {
+        self.settle_identity().await;
+        self.me()
+    }
+
     /// The chat event of `event` (an event of a joined room, or the answer of
     /// [`Client::load_older_nowait`]): its room, what happened, the messages oldest
     /// first with their own flags, or the deleted keys. `None` for any other event.

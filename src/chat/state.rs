@@ -188,6 +188,9 @@ impl ChatState {
 
     /// The logged-in user, when known.
     pub(crate) fn me(&self) -> Option<Identity> {
+        if !self.active.load(Ordering::Acquire) {
+            return None;
+        }
         self.inner.lock().identity.known.clone()
     }
 

@@ -32,8 +32,15 @@ fn err(py: Python<'_>, e: Error) -> PyErr {
     to_pyerr(py, &e)
 }
 
+/// `(id, text, author, date, raw, room, author_id, own, edited, updated)`.
 fn message_tuple(py: Python<'_>, m: &ChatMessage) -> PyResult<PyObject> {
-    (m.id.as_str(), m.text.as_str(), m.author.as_deref(), m.date.as_deref(), to_py(py, &m.raw)?).into_py_any(py)
+    let parts = (m.id.as_str(), m.text.as_str(), m.author.as_deref(), m.date.as_deref(), to_py(py, &m.raw)?);
+    let chat = (m.room.as_deref(), m.author_id.as_deref(), m.own, m.edited, m.updated.as_deref());
+    (parts.0, parts.1, parts.2, parts.3, parts.4, chat.0, chat.1, chat.2, chat.3, chat.4).into_py_any(py)
+}
+
+fn identity_dict(py: Python<'_>, me: &directus_chat::Identity) -> PyResult<PyObject> {
+    to_py(py, &me.to_json())
 }
 
 impl NativeClient {
@@ -41,8 +48,31 @@ impl NativeClient {
         Some(seconds(timeout).unwrap_or(self.timeout))
     }
 
+    fn extra(&self, py: Python<'_>, room: Option<&str>, extra_json: Option<&str>) -> PyResult<Value> {
+        let mut extra = parse_json(extra_json).map_err(|e| err(py, e))?.unwrap_or(Value::Null);
+        if let Some(room) = room {
+            let field = self
+                .client
+                .chat()
+                .room_field
+                .clone()
+                .ok_or_else(|| err(py, Error::InvalidArgument("the chat schema has no room field".into())))?;
+            if extra.is_null() {
+                extra = Value::Object(Default::default());
+            }
+            match extra.as_object_mut() {
+                Some(m) => {
+                    m.insert(field, room.into());
+                }
+                None => return Err(err(py, Error::InvalidArgument("the extra fields must be a JSON object".into()))),
+            }
+        }
+        Ok(extra)
+    }
+
     fn messages(&self, py: Python<'_>, data: &Value) -> PyResult<Vec<PyObject>> {
-        self.client.chat().messages(data).iter().map(|m| message_tuple(py, m)).collect()
+        let me = self.client.me().map(|m| m.id);
+        self.client.chat().messages_for(data, me.as_deref()).iter().map(|m| message_tuple(py, m)).collect()
     }
 
     /// `(type, kind, uid, data, code, message, request, messages)`.
@@ -72,7 +102,7 @@ impl NativeClient {
 impl NativeClient {
     /// Connects (blocking, GIL released) to `url`.
     #[new]
-    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0), client_ids=false, max_buffered_events=100_000))]
+    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0), client_ids=false, max_buffered_events=100_000, room_field=Some("room".to_owned()), client_key=None, history_limit=100))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -87,6 +117,9 @@ impl NativeClient {
         heartbeat: Option<f64>,
         client_ids: bool,
         max_buffered_events: usize,
+        room_field: Option<String>,
+        client_key: Option<String>,
+        history_limit: u32,
     ) -> PyResult<Self> {
         if max_buffered_events == 0 {
             return Err(err(py, Error::InvalidArgument("max_buffered_events must be at least 1".into())));
@@ -97,6 +130,9 @@ impl NativeClient {
         options.chat.text_field = text_field;
         options.chat.author_path = author_path;
         options.chat.client_ids = client_ids;
+        options.chat.room_field = room_field;
+        options.chat.client_key_field = client_key;
+        options.chat.history_limit = history_limit.max(1);
         options.tls.extra_ca_pem = ca_pem;
         if system_roots {
             options.tls.roots = TlsRoots::System;
@@ -207,6 +243,92 @@ impl NativeClient {
     /// Sends a chat message without waiting; returns the request id of its reply event.
     fn send_nowait(&self, py: Python<'_>, text: &str) -> PyResult<u64> {
         self.client.send_message_nowait(text).map_err(|e| err(py, e))
+    }
+
+    // ---- the chat API
+
+    /// Waits (at most `timeout`) until the logged-in user is known, as the chat API
+    /// learns it; `None` when it cannot be learned.
+    #[pyo3(signature = (timeout=None))]
+    fn known_me(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<PyObject>> {
+        match wait(py, self.client.known_me(), self.limit(timeout)) {
+            Ok(me) => me.map(|m| identity_dict(py, &m)).transpose(),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Joins a room (`None`: the lobby) without waiting for its history; returns the
+    /// subscription's uid. (Call `known_me` first for the own flags of the history.)
+    #[pyo3(signature = (room=None))]
+    fn join(&self, py: Python<'_>, room: Option<&str>) -> PyResult<String> {
+        Ok(self.client.join_nowait(room).map_err(|e| err(py, e))?.uid().to_owned())
+    }
+
+    /// Leaves a room: ends every subscription joined to it.
+    #[pyo3(signature = (room=None, timeout=None))]
+    fn leave(&self, py: Python<'_>, room: Option<&str>, timeout: Option<f64>) -> PyResult<()> {
+        wait(py, self.client.leave(room), self.limit(timeout))?.map_err(|e| err(py, e))
+    }
+
+    /// Sends a message to `room` with the extra fields of `extra_json`; returns it as stored.
+    #[pyo3(signature = (text, room=None, extra_json=None, timeout=None))]
+    fn send_with(
+        &self,
+        py: Python<'_>,
+        text: &str,
+        room: Option<&str>,
+        extra_json: Option<&str>,
+        timeout: Option<f64>,
+    ) -> PyResult<PyObject> {
+        let extra = self.extra(py, room, extra_json)?;
+        let m = wait(py, self.client.send_with(text, extra), self.limit(timeout))?.map_err(|e| err(py, e))?;
+        message_tuple(py, &m)
+    }
+
+    /// Like `send_with` without waiting; returns the request id of its reply event.
+    #[pyo3(signature = (text, room=None, extra_json=None))]
+    fn send_with_nowait(&self, py: Python<'_>, text: &str, room: Option<&str>, extra_json: Option<&str>) -> PyResult<u64> {
+        let extra = self.extra(py, room, extra_json)?;
+        self.client.send_with_nowait(text, extra).map_err(|e| err(py, e))
+    }
+
+    /// Up to `count` messages of `room` before `before` (a shown message's id), oldest first.
+    #[pyo3(signature = (room=None, before=None, count=50, timeout=None))]
+    fn load_older(
+        &self,
+        py: Python<'_>,
+        room: Option<&str>,
+        before: Option<&str>,
+        count: u32,
+        timeout: Option<f64>,
+    ) -> PyResult<Vec<PyObject>> {
+        let page = wait(py, self.client.load_older(room, before, count), self.limit(timeout))?.map_err(|e| err(py, e))?;
+        page.iter().map(|m| message_tuple(py, m)).collect()
+    }
+
+    /// Changes the text of one's own message; returns it as stored.
+    #[pyo3(signature = (id, text, timeout=None))]
+    fn edit_message(&self, py: Python<'_>, id: &str, text: &str, timeout: Option<f64>) -> PyResult<PyObject> {
+        let m = wait(py, self.client.edit_message(id, text), self.limit(timeout))?.map_err(|e| err(py, e))?;
+        message_tuple(py, &m)
+    }
+
+    /// Deletes one's own message.
+    #[pyo3(signature = (id, timeout=None))]
+    fn delete_message(&self, py: Python<'_>, id: &str, timeout: Option<f64>) -> PyResult<()> {
+        wait(py, self.client.delete_message(id), self.limit(timeout))?.map_err(|e| err(py, e))
+    }
+
+    /// Asks the server who the logged-in user is: `{id, first_name, last_name, email}`.
+    #[pyo3(signature = (timeout=None))]
+    fn whoami(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<PyObject> {
+        let me = wait(py, self.client.whoami(), self.limit(timeout))?.map_err(|e| err(py, e))?;
+        identity_dict(py, &me)
+    }
+
+    /// The logged-in user as far as known, without waiting.
+    fn me(&self, py: Python<'_>) -> PyResult<Option<PyObject>> {
+        self.client.me().map(|m| identity_dict(py, &m)).transpose()
     }
 
     /// Closes the session (requests on the wire may finish first).

@@ -33,7 +33,7 @@ from ._errors import (
     CancelledError,
     ServerError,
 )
-from ._events import ChatMessage, Event
+from ._events import ChatMessage, Event, User
 from ._logging import set_log_level
 from ._native import version as _core_version
 
@@ -62,6 +62,7 @@ __all__ = [
     "CancelledError",
     "ServerError",
     "Subscription",
+    "User",
     "core_version",
     "set_log_level",
 ]

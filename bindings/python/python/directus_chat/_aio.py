@@ -15,7 +15,7 @@ from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Sequence,
 
 from ._client import Client, Subscription
 from ._errors import ClosedError
-from ._events import ChatMessage, Event
+from ._events import ChatMessage, Event, User
 
 __all__ = ["AsyncClient", "AsyncSubscription"]
 
@@ -68,6 +68,12 @@ class AsyncSubscription:
         """The subscribed collection."""
         assert self._sub is not None
         return self._sub.collection
+
+    @property
+    def room(self) -> Optional[str]:
+        """The joined room (``None``: the lobby, or not a room)."""
+        assert self._sub is not None
+        return self._sub.room
 
     async def next(self, timeout: Optional[float] = None) -> Optional[Event]:
         """The next event; ``None`` on timeout; raises :class:`ClosedError` once ended."""
@@ -232,6 +238,50 @@ class AsyncClient:
     ) -> Any:
         """Deletes items."""
         return await self._run(functools.partial(self.client.delete, collection, id=id, ids=ids, query=query, timeout=timeout))
+
+    # ---- the chat API (see :class:`Client`)
+
+    async def join(self, room: Optional[str] = None, *, timeout: Optional[float] = None) -> AsyncSubscription:
+        """Joins a room (``None``: the lobby) and returns an async iterable of its events."""
+        client = self.client
+        sub = AsyncSubscription(asyncio.get_running_loop(), client._native)
+        sub._sub = await self._run(
+            functools.partial(client._subscribe, None, None, None, None, sub._push_threadsafe, timeout, True, room=room)
+        )
+        return sub
+
+    async def leave(self, room: Optional[str] = None, *, timeout: Optional[float] = None) -> None:
+        """Leaves a room."""
+        await self._run(functools.partial(self.client.leave, room, timeout=timeout))
+
+    async def send_to(
+        self, room: Optional[str], text: str, *, extra: Optional[Dict[str, Any]] = None, timeout: Optional[float] = None
+    ) -> ChatMessage:
+        """Sends a chat message to a room (with extra fields); returns it as stored."""
+        return await self._run(functools.partial(self.client.send, text, room=room, extra=extra, timeout=timeout))
+
+    async def load_older(
+        self, room: Optional[str] = None, *, before: Optional[str] = None, count: int = 50, timeout: Optional[float] = None
+    ) -> List[ChatMessage]:
+        """Older messages of a room, oldest first (see :meth:`Client.load_older`)."""
+        return await self._run(functools.partial(self.client.load_older, room, before=before, count=count, timeout=timeout))
+
+    async def edit_message(self, id: str, text: str, *, timeout: Optional[float] = None) -> ChatMessage:
+        """Changes the text of one's own message."""
+        return await self._run(functools.partial(self.client.edit_message, id, text, timeout=timeout))
+
+    async def delete_message(self, id: str, *, timeout: Optional[float] = None) -> None:
+        """Deletes one's own message."""
+        await self._run(functools.partial(self.client.delete_message, id, timeout=timeout))
+
+    async def whoami(self, *, timeout: Optional[float] = None) -> User:
+        """Asks the server who the logged-in user is."""
+        return await self._run(functools.partial(self.client.whoami, timeout=timeout))
+
+    @property
+    def me(self) -> Optional[User]:
+        """The logged-in user, once known."""
+        return self.client.me
 
     async def close(self) -> None:
         """Closes the client."""

@@ -7,11 +7,11 @@ import json
 import queue
 import threading
 import weakref
-from typing import Any, Callable, Dict, Iterator, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 from . import _native
 from ._errors import ClosedError, DirectusError, DirectusTimeoutError
-from ._events import ChatMessage, Event, NativeEvent
+from ._events import ChatMessage, Event, NativeEvent, User
 from ._logging import ensure_log_bridge, logger
 
 __all__ = ["Client", "Subscription", "EventCallback", "ErrorHook"]
@@ -23,6 +23,9 @@ ErrorHook = Callable[[BaseException, Event], None]
 """Called with an exception a user callback raised, and the event it was handling."""
 
 _END = None
+
+# `room=` of `_subscribe` when it makes a plain subscription, not a room's.
+_NOT_A_ROOM: Any = object()
 
 _live: "weakref.WeakSet[Client]" = weakref.WeakSet()
 
@@ -63,6 +66,7 @@ class Subscription:
         collection: str,
         sink: Optional[Callable[[Optional[Event]], None]],
         sink_counts: bool = False,
+        room: Any = _NOT_A_ROOM,
     ) -> None:
         self._client = client
         self._native = client._native
@@ -72,6 +76,10 @@ class Subscription:
         """The uid the server tags this subscription's events with."""
         self.collection = collection
         """The subscribed collection."""
+        self.is_room = room is not _NOT_A_ROOM
+        """Whether this is a room joined with :meth:`Client.join`."""
+        self.room: Optional[str] = room if self.is_room else None
+        """The joined room (``None``: the lobby)."""
         self._sink = sink
         self._queue: "queue.Queue[Optional[Event]]" = queue.Queue()
         self._ready = threading.Event()
@@ -219,6 +227,9 @@ class Client:
         heartbeat: Optional[float] = 30.0,
         client_ids: bool = False,
         max_buffered_events: int = 100_000,
+        room_field: Optional[str] = "room",
+        client_key: Optional[str] = None,
+        history_limit: int = 100,
         on_state: Optional[EventCallback] = None,
         on_event: Optional[EventCallback] = None,
         on_error: Optional[Callable[[DirectusError], None]] = None,
@@ -253,6 +264,9 @@ class Client:
             heartbeat=heartbeat,
             client_ids=client_ids,
             max_buffered_events=max_buffered_events,
+            room_field=room_field,
+            client_key=client_key,
+            history_limit=history_limit,
         )
         self._thread = threading.Thread(target=self._dispatch, name="directus-chat-dispatch", daemon=True)
         self._thread.start()
@@ -276,7 +290,7 @@ class Client:
                 if sub is not None and type_ == "subscription_error":
                     self._drop(sub.uid)
             if sub is not None:
-                sub._deliver(Event._from_native(native, sub.collection))
+                sub._deliver(Event._from_native(native, sub.collection, sub.room, sub.is_room))
             else:
                 self._native.consumed(1)
             return
@@ -388,19 +402,27 @@ class Client:
         sink: Optional[Callable[[Optional[Event]], None]],
         timeout: Optional[float],
         sink_counts: bool = False,
+        *,
+        room: Any = _NOT_A_ROOM,
     ) -> Subscription:
         if self._closed.is_set():
             raise ClosedError("CLOSED", "the client is closed")
+        limit = self.timeout if timeout is None else timeout
+        if room is not _NOT_A_ROOM:
+            # The user first, so the history says which messages are one's own.
+            self._native.known_me(limit)
         with self._lock:
             # Registered under the lock the dispatcher routes with, so the init cannot
             # arrive before the subscription is known.
-            uid = self._native.subscribe(collection, _dumps(query), event, _dumps(item))
-            sub = Subscription(self, uid, collection or self.collection, sink, sink_counts)
+            if room is _NOT_A_ROOM:
+                uid = self._native.subscribe(collection, _dumps(query), event, _dumps(item))
+            else:
+                uid = self._native.join(room)
+            sub = Subscription(self, uid, collection or self.collection, sink, sink_counts, room)
             if sink is not None:
                 self._subs[uid] = sub
             else:
                 self._weak_subs[uid] = sub
-        limit = self.timeout if timeout is None else timeout
         if self._on_dispatcher():
             # Called from a callback: deliver events here, or the init would wait for us.
             while not sub._ready.is_set() and not self._closed.is_set():
@@ -433,16 +455,82 @@ class Client:
         if not self._closed.is_set():
             self._native.unsubscribe(subscription.uid, timeout)
 
+    # ---- rooms
+
+    def join(self, room: Optional[str] = None, *, callback: Optional[EventCallback] = None, timeout: Optional[float] = None) -> Subscription:
+        """Joins a room (``None``: the lobby, the messages without a room) and returns
+        its subscription, once its history (the newest ``history_limit`` messages, the
+        first event) arrived. Its events name the room (``event.room``), their messages
+        say whether they are one's ``own`` and ``edited``, a ``delete`` event lists the
+        room's deleted keys (``event.deleted``). A client may be in several rooms.
+        """
+        sink: Optional[Callable[[Optional[Event]], None]] = None
+        if callback is not None:
+            cb = callback
+
+            def sink(ev: Optional[Event]) -> None:
+                if ev is not None:
+                    self._call(cb, ev)
+
+        return self._subscribe(None, None, None, None, sink, timeout, room=room)
+
+    def leave(self, room: Optional[str] = None, *, timeout: Optional[float] = None) -> None:
+        """Leaves a room: every subscription joined to it ends; no event of it comes after."""
+        with self._lock:
+            subs = [s for s in list(self._subs.values()) + list(self._weak_subs.values()) if s.is_room and s.room == room]
+            for sub in subs:
+                self._drop(sub.uid)
+        for sub in subs:
+            sub._end(discard=True)
+        if not self._closed.is_set():
+            self._native.leave(room, timeout)
+
     # ---- chat and items
 
-    def send(self, text: str, *, timeout: Optional[float] = None) -> ChatMessage:
-        """Sends a chat message and returns it as the server stored it."""
-        return ChatMessage._from_native(self._native.send(text, timeout))
+    def send(self, text: str, *, room: Optional[str] = None, extra: Optional[Dict[str, Any]] = None, timeout: Optional[float] = None) -> ChatMessage:
+        """Sends a chat message (to ``room``, with the ``extra`` fields of your schema)
+        and returns it as the server stored it. The client-made key (``client_ids``,
+        ``client_key``) that makes a retry after a lost connection safe is kept."""
+        if room is None and extra is None:
+            return ChatMessage._from_native(self._native.send(text, timeout))
+        return ChatMessage._from_native(self._native.send_with(text, room, _dumps(extra), timeout))
 
-    def send_nowait(self, text: str) -> int:
+    def send_nowait(self, text: str, *, room: Optional[str] = None, extra: Optional[Dict[str, Any]] = None) -> int:
         """Sends a chat message without waiting; its outcome arrives as a ``reply``
         event (to ``on_event``) carrying the returned request id."""
-        return self._native.send_nowait(text)
+        if room is None and extra is None:
+            return self._native.send_nowait(text)
+        return self._native.send_with_nowait(text, room, _dumps(extra))
+
+    def load_older(
+        self, room: Optional[str] = None, *, before: Optional[str] = None, count: int = 50, timeout: Optional[float] = None
+    ) -> List[ChatMessage]:
+        """Up to ``count`` messages of ``room`` older than ``before`` (the id of a
+        message this client showed; ``None``: the oldest it showed of that room),
+        oldest first. Pages go by date, then key, never by offset: paging back while
+        others post neither repeats nor skips a message, and never repeats what the
+        room's events delivered. An empty list is the beginning of the room."""
+        return [ChatMessage._from_native(m) for m in self._native.load_older(room, before, count, timeout)]
+
+    def edit_message(self, id: str, text: str, *, timeout: Optional[float] = None) -> ChatMessage:
+        """Changes the text of one's own message; raises :class:`ForbiddenError` for
+        another user's (with the schema kit's permissions)."""
+        return ChatMessage._from_native(self._native.edit_message(str(id), text, timeout))
+
+    def delete_message(self, id: str, *, timeout: Optional[float] = None) -> None:
+        """Deletes one's own message; raises :class:`ForbiddenError` for another user's."""
+        self._native.delete_message(str(id), timeout)
+
+    def whoami(self, *, timeout: Optional[float] = None) -> User:
+        """Asks the server who the logged-in user is. From then on (as after a join) the
+        user is learned again after every login and re-login."""
+        return User._from_native(self._native.whoami(timeout))
+
+    @property
+    def me(self) -> Optional[User]:
+        """The logged-in user, once known (after :meth:`whoami` or :meth:`join`)."""
+        d = self._native.me()
+        return None if d is None else User._from_native(d)
 
     def request(self, collection: str, action: str, payload: Optional[Dict[str, Any]] = None, *, timeout: Optional[float] = None) -> Any:
         """An items request: ``action`` is create/read/update/delete, ``payload`` a dict

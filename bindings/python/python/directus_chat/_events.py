@@ -7,12 +7,13 @@ from typing import Any, List, Optional, Tuple
 
 from ._errors import DirectusError, error_from_code
 
-__all__ = ["ChatMessage", "Event", "parse_date"]
+__all__ = ["ChatMessage", "Event", "User", "parse_date"]
 
+# One message from the native module: (id, text, author, date, raw) and, from the chat
+# API on, (room, author_id, own, edited, updated).
+NativeMessage = Tuple[Any, ...]
 # What the native module hands over for one event.
-NativeEvent = Tuple[
-    str, Optional[str], Optional[str], Any, Optional[str], Optional[str], int, List[Tuple[str, str, Optional[str], Optional[str], Any]]
-]
+NativeEvent = Tuple[str, Optional[str], Optional[str], Any, Optional[str], Optional[str], int, List[NativeMessage]]
 
 
 def parse_date(text: Optional[str]) -> Optional[_dt.datetime]:
@@ -33,23 +34,53 @@ def parse_date(text: Optional[str]) -> Optional[_dt.datetime]:
 
 
 class ChatMessage:
-    """One chat message: ``id``, ``text``, ``author`` (name), ``date`` and the ``raw`` item."""
+    """One chat message: ``id``, ``text``, ``author`` (name), ``date`` and the ``raw``
+    item; its ``room`` (``None``: the lobby), ``author_id``, whether it is the logged-in
+    user's ``own`` and whether it was ``edited`` (and when: ``updated``)."""
 
-    __slots__ = ("id", "text", "author", "date", "raw")
+    __slots__ = ("id", "text", "author", "date", "raw", "room", "author_id", "own", "edited", "updated")
 
-    def __init__(self, id: str, text: str, author: Optional[str], date: Optional[_dt.datetime], raw: Any) -> None:
+    def __init__(
+        self,
+        id: str,
+        text: str,
+        author: Optional[str],
+        date: Optional[_dt.datetime],
+        raw: Any,
+        room: Optional[str] = None,
+        author_id: Optional[str] = None,
+        own: bool = False,
+        edited: bool = False,
+        updated: Optional[_dt.datetime] = None,
+    ) -> None:
         self.id = id
         self.text = text
         self.author = author
         self.date = date
         self.raw = raw
+        self.room = room
+        self.author_id = author_id
+        self.own = own
+        self.edited = edited
+        self.updated = updated
 
     @classmethod
-    def _from_native(cls, t: Tuple[str, str, Optional[str], Optional[str], Any]) -> "ChatMessage":
-        return cls(t[0], t[1], t[2], parse_date(t[3]), t[4])
+    def _from_native(cls, t: NativeMessage) -> "ChatMessage":
+        m = cls(t[0], t[1], t[2], parse_date(t[3]), t[4])
+        if len(t) >= 10:
+            m.room, m.author_id, m.own, m.edited, m.updated = t[5], t[6], bool(t[7]), bool(t[8]), parse_date(t[9])
+        return m
 
     def __repr__(self) -> str:
-        return f"ChatMessage(id={self.id!r}, author={self.author!r}, text={self.text!r}, date={self.date!r})"
+        extra = "".join(
+            part
+            for part in (
+                f", room={self.room!r}" if self.room is not None else "",
+                ", own=True" if self.own else "",
+                ", edited=True" if self.edited else "",
+            )
+        )
+        return f"ChatMessage(id={self.id!r}, author={self.author!r}, text={self.text!r}, date={self.date!r}{extra})"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ChatMessage) and (self.id, self.text, self.author, self.date) == (
@@ -62,6 +93,35 @@ class ChatMessage:
     __hash__ = None  # type: ignore[assignment]
 
 
+class User:
+    """The logged-in user: ``id``, ``first_name``, ``last_name``, ``email``."""
+
+    __slots__ = ("id", "first_name", "last_name", "email")
+
+    def __init__(self, id: str, first_name: Optional[str] = None, last_name: Optional[str] = None, email: Optional[str] = None) -> None:
+        self.id = id
+        self.first_name = first_name
+        self.last_name = last_name
+        self.email = email
+
+    @classmethod
+    def _from_native(cls, d: Any) -> "User":
+        return cls(str(d["id"]), d.get("first_name"), d.get("last_name"), d.get("email"))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, User) and (self.id, self.first_name, self.last_name, self.email) == (
+            other.id,
+            other.first_name,
+            other.last_name,
+            other.email,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"User(id={self.id!r}, first_name={self.first_name!r}, last_name={self.last_name!r}, email={self.email!r})"
+
+
 class Event:
     """One event of a client or subscription.
 
@@ -71,10 +131,12 @@ class Event:
     ``"subscription_error"``, ``"reply"`` (outcome of ``send_nowait``), ``"error"`` or
     ``"unknown"``. ``data`` holds the items (dicts), deleted keys, or reply data;
     ``messages`` the items read as :class:`ChatMessage`; ``error`` a
-    :class:`DirectusError` for failures.
+    :class:`DirectusError` for failures. Events of a joined room (:meth:`Client.join`)
+    name it in ``room`` (``None``: the lobby; ``is_room`` tells them from other events)
+    and list the keys of deleted messages in ``deleted``, only that room's.
     """
 
-    __slots__ = ("type", "kind", "uid", "collection", "data", "messages", "error", "reason", "request")
+    __slots__ = ("type", "kind", "uid", "collection", "data", "messages", "error", "reason", "request", "room", "is_room", "deleted")
 
     def __init__(
         self,
@@ -97,9 +159,21 @@ class Event:
         self.error = error
         self.reason = reason
         self.request = request
+        self.room: Optional[str] = None
+        self.is_room = False
+        self.deleted: List[str] = []
 
     @classmethod
-    def _from_native(cls, t: NativeEvent, collection: Optional[str] = None) -> "Event":
+    def _from_native(cls, t: NativeEvent, collection: Optional[str] = None, room: Any = None, is_room: bool = False) -> "Event":
+        event = cls._make(t, collection)
+        if is_room:
+            event.room, event.is_room = room, True
+            if event.kind == "delete" and isinstance(event.data, list):
+                event.deleted = [str(k) for k in event.data]
+        return event
+
+    @classmethod
+    def _make(cls, t: NativeEvent, collection: Optional[str]) -> "Event":
         type_, kind, uid, data, code, message, request, messages = t
         error = error_from_code(code, message or "") if code is not None else None
         reason = message if type_ == "state" else None
@@ -117,7 +191,7 @@ class Event:
 
     def __repr__(self) -> str:
         parts = [f"type={self.type!r}"]
-        for name in ("kind", "uid", "collection"):
+        for name in ("kind", "uid", "collection", "room"):
             value = getattr(self, name)
             if value is not None:
                 parts.append(f"{name}={value!r}")
