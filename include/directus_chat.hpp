@@ -21,6 +21,7 @@
 #ifndef DIRECTUS_CHAT_HPP
 #define DIRECTUS_CHAT_HPP
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -85,6 +86,17 @@ struct chat_message {
     std::string text;                   ///< the message text
     std::optional<std::string> author;  ///< the author's name, when known
     std::optional<std::string> date;    ///< creation date (ISO 8601), when known
+    std::optional<std::string> room;    ///< its room; none for the lobby
+    std::optional<std::string> author_id; ///< the author's user id, when known
+    bool own = false;                   ///< written by the logged-in user
+    bool edited = false;                ///< edited since it was sent
+    std::optional<std::string> updated; ///< when it was last edited (ISO 8601)
+};
+
+/// The logged-in user (dchat_whoami).
+struct user {
+    std::string id;
+    std::optional<std::string> first_name, last_name, email;
 };
 
 /// An event, copied out of the library (see dchat_event_* in directus_chat.h).
@@ -98,6 +110,9 @@ struct event {
     std::optional<std::string> text;            ///< reason of a state change or error message
     std::string json;                           ///< the data as JSON (`null` when none)
     std::vector<chat_message> messages;         ///< chat messages of init/create/update events
+    bool is_chat = false;                       ///< an event of a joined room, or a history page
+    std::optional<std::string> room;            ///< a chat event's room; none for the lobby
+    std::vector<std::string> deleted;           ///< keys of a joined room's deleted messages
 
     /// Whether this is the client's final event (state CLOSED).
     bool is_closed() const noexcept { return kind == DCHAT_EVENT_STATE && state == DCHAT_STATE_CLOSED; }
@@ -120,8 +135,13 @@ struct event {
             const char *id = dchat_event_message_id(e, i);
             const char *text = dchat_event_message_text(e, i);
             ev.messages.push_back(chat_message{id ? id : "", text ? text : "", detail::opt(dchat_event_message_author(e, i)),
-                                               detail::opt(dchat_event_message_date(e, i))});
+                                               detail::opt(dchat_event_message_date(e, i)), detail::opt(dchat_event_message_room(e, i)),
+                                               detail::opt(dchat_event_message_author_id(e, i)), dchat_event_message_own(e, i),
+                                               dchat_event_message_edited(e, i), detail::opt(dchat_event_message_updated(e, i))});
         }
+        ev.is_chat = dchat_event_is_chat(e);
+        ev.room = detail::opt(dchat_event_room(e));
+        for (size_t i = 0; i < dchat_event_deleted_count(e); i++) ev.deleted.emplace_back(dchat_event_deleted_id(e, i));
         return ev;
     }
 };
@@ -146,6 +166,18 @@ public:
     }
     /// Client-chosen uuid keys for chat messages (uuid-keyed collections).
     options &client_ids(bool enabled) { client_ids_ = enabled; return *this; }
+    /// The other field names of the chat schema (see dchat_options_set_chat_fields): ""
+    /// turns the room, edit date or client key off. The schema kit's client key is
+    /// `client_key`; none is the default.
+    options &chat_fields(std::string id_field, std::string date_field, std::string user_field, std::string room_field,
+                         std::string updated_field, std::string client_key_field) {
+        fields_ = {std::move(id_field), std::move(date_field), std::move(user_field), std::move(room_field), std::move(updated_field),
+                   std::move(client_key_field)};
+        has_fields_ = true;
+        return *this;
+    }
+    /// How many of a room's newest messages its history holds (default 100).
+    options &history_limit(std::uint32_t messages) { history_ = messages; return *this; }
     /// The built-in trusted roots for wss://.
     options &tls_roots(dchat_tls_roots roots) { roots_ = roots; return *this; }
     /// Trust these CA certificates (PEM) in addition to the roots.
@@ -165,6 +197,10 @@ public:
         if (connect_ms_ || request_ms_) detail::check(dchat_options_set_timeouts(o, connect_ms_, request_ms_));
         if (has_schema_) detail::check(dchat_options_set_chat_schema(o, collection_.c_str(), text_field_.c_str(), author_path_.c_str()));
         if (client_ids_) detail::check(dchat_options_set_client_ids(o, *client_ids_));
+        if (has_fields_)
+            detail::check(dchat_options_set_chat_fields(o, fields_[0].c_str(), fields_[1].c_str(), fields_[2].c_str(), fields_[3].c_str(),
+                                                        fields_[4].c_str(), fields_[5].c_str()));
+        if (history_) detail::check(dchat_options_set_history_limit(o, history_));
         if (roots_) detail::check(dchat_options_set_tls_roots(o, *roots_));
         if (has_ca_pem_) detail::check(dchat_options_set_ca_pem(o, ca_pem_.c_str()));
         if (auth_mode_) detail::check(dchat_options_set_auth_mode(o, *auth_mode_));
@@ -177,7 +213,9 @@ private:
     // Plain members rather than std::optional<std::string>: GCC 12 under ASan reports
     // a false maybe-uninitialized on copies of the latter.
     std::uint32_t connect_ms_ = 0, request_ms_ = 0;
-    bool has_schema_ = false, has_ca_pem_ = false;
+    bool has_schema_ = false, has_ca_pem_ = false, has_fields_ = false;
+    std::array<std::string, 6> fields_;
+    std::uint32_t history_ = 0;
     std::string collection_, text_field_, author_path_, ca_pem_;
     std::optional<bool> client_ids_;
     std::optional<dchat_tls_roots> roots_;
@@ -347,6 +385,59 @@ public:
         return std::string(out);
     }
 
+    // ---- the chat API
+
+    /// Joins a room (none: the lobby) and waits for its history, the subscription's
+    /// first event. Its events are chat events (event::is_chat, event::room).
+    subscription join(const std::optional<std::string> &room = std::nullopt) {
+        std::uint64_t id = 0;
+        detail::check(dchat_join(handle(), room ? room->c_str() : nullptr, &id));
+        return subscription(core_, id);
+    }
+    /// Leaves a room (none: the lobby): ends every subscription joined to it.
+    void leave(const std::optional<std::string> &room = std::nullopt) { detail::check(dchat_leave(handle(), room ? room->c_str() : nullptr)); }
+
+    /// Sends a chat message to a room without waiting; the outcome is a reply event.
+    std::uint64_t send_to(const std::optional<std::string> &room, const std::string &text) {
+        std::uint64_t id = 0;
+        detail::check(dchat_send_to(handle(), room ? room->c_str() : nullptr, text.c_str(), &id));
+        return id;
+    }
+    /// Sends a chat message with extra fields (a JSON object) without waiting.
+    std::uint64_t send_with(const std::string &text, const std::string &extra_json) {
+        std::uint64_t id = 0;
+        detail::check(dchat_send_with(handle(), text.c_str(), extra_json.c_str(), &id));
+        return id;
+    }
+
+    /// Up to `count` messages of a room older than `before` (a shown message's id; none:
+    /// the oldest shown), oldest first; empty at the beginning of the room.
+    std::vector<chat_message> load_older(const std::optional<std::string> &room, const std::optional<std::string> &before = std::nullopt,
+                                         std::uint32_t count = 50) {
+        dchat_event *e = nullptr;
+        detail::check(dchat_load_older(handle(), room ? room->c_str() : nullptr, before ? before->c_str() : nullptr, count, &e));
+        std::unique_ptr<dchat_event, dchat_status (*)(dchat_event *)> guard(e, dchat_event_free);
+        return event::copy_of(e).messages;
+    }
+
+    /// Changes the text of one's own message (dchat::error with code FORBIDDEN for another's).
+    void edit_message(const std::string &id, const std::string &text) { detail::check(dchat_edit_message(handle(), id.c_str(), text.c_str())); }
+    /// Deletes one's own message.
+    void delete_message(const std::string &id) { detail::check(dchat_delete_message(handle(), id.c_str())); }
+
+    /// Asks the server who the logged-in user is.
+    user whoami() {
+        dchat_event *e = nullptr;
+        detail::check(dchat_whoami(handle(), &e));
+        return to_user(e).value_or(user{});
+    }
+    /// The logged-in user as far as known, without waiting.
+    std::optional<user> me() {
+        dchat_event *e = nullptr;
+        detail::check(dchat_me(handle(), &e));
+        return to_user(e);
+    }
+
     /// Poll mode: the next event within `timeout` (0: do not wait; negative: forever),
     /// or nothing. Throws dchat::error (DCHAT_ERR_CLOSED) once the final CLOSED event
     /// was taken, DCHAT_ERR_WRONG_MODE in callback mode.
@@ -371,6 +462,14 @@ public:
     }
 
 private:
+    static std::optional<user> to_user(dchat_event *e) {
+        std::unique_ptr<dchat_event, dchat_status (*)(dchat_event *)> guard(e, dchat_event_free);
+        if (dchat_event_item_count(e) == 0) return std::nullopt;
+        const char *id = dchat_event_item_string(e, 0, "/id");
+        return user{id ? id : "", detail::opt(dchat_event_item_string(e, 0, "/first_name")),
+                    detail::opt(dchat_event_item_string(e, 0, "/last_name")), detail::opt(dchat_event_item_string(e, 0, "/email"))};
+    }
+
     void connect(const std::string &url, const options &opts, bool callback_mode) {
         std::unique_ptr<dchat_options, dchat_status (*)(dchat_options *)> o(opts.make(), dchat_options_free);
         if (callback_mode) detail::check(dchat_options_set_callback(o.get(), &detail::core::dispatch, core_.get()));

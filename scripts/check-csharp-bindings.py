@@ -41,6 +41,9 @@ PARAM_TYPES = {
     "size_t": {"UIntPtr"},
     "size_t*": {"out UIntPtr"},
     "bool": {"[MarshalAs(UnmanagedType.I1)] bool"},
+    "bool*": {"[MarshalAs(UnmanagedType.I1)] out bool"},
+    "double*": {"out double"},
+    "int64_t*": {"out long"},
     "enum dchat_status": {"Status"},
 }
 RETURN_TYPES = {
@@ -52,6 +55,7 @@ RETURN_TYPES = {
     "uint32_t": "uint",
     "uint64_t": "ulong",
     "size_t": "UIntPtr",
+    "bool": "bool",  # with [return: MarshalAs(UnmanagedType.I1)]: C's bool is one byte
 }
 
 
@@ -106,6 +110,8 @@ def main():
         cs_ret, cs_params = bound[name]
         if RETURN_TYPES.get(ret) != cs_ret:
             problems.append(f"{name}: returns {ret} in C, {cs_ret} in C#")
+        if ret == "bool" and not re.search(r"\[return:\s*MarshalAs\(UnmanagedType\.I1\)\][^;]*\b" + name + r"\b", cs):
+            problems.append(f"{name}: a C bool return needs [return: MarshalAs(UnmanagedType.I1)] (one byte)")
         if len(params) != len(cs_params):
             problems.append(f"{name}: {len(params)} arguments in C, {len(cs_params)} in C#")
             continue

@@ -90,20 +90,20 @@ check 'cmake -S "$src" -B "$work/build-any" -DCMAKE_PREFIX_PATH="$prefix" -DDCHA
 
 # Each binary, driven like a user against the real server.
 testbed_start
-drive() { # label binary
-  local label="$1" bin="$2" history typed out="$work/$1.out"
+drive() { # label binary [own-mark]: the C example marks one's own lines " (you)"
+  local label="$1" bin="$2" mark="${3:-}" history typed out="$work/$1.out"
   history="history for the $label build $$ $RANDOM"
   typed="typed into the $label build $$ $RANDOM"
   curl -fsS -X POST -H "Content-Type: application/json" -H "Authorization: Bearer $DCHAT_USER2_TOKEN" \
     -d "{\"text\":\"$history\"}" "$DIRECTUS_URL/items/messages" >/dev/null
   { printf '%s\n' "$typed"; sleep 2; printf '/quit\n'; } \
     | timeout 60 "$bin" "$DIRECTUS_WS_URL" "$DCHAT_USER1_EMAIL" "$DCHAT_USER1_PASSWORD" >"$out" 2>&1 || true
-  if grep -qxF "$DCHAT_USER2_NAME: $history" "$out" && grep -qxF "$DCHAT_USER1_NAME: $typed" "$out"; then ok
+  if grep -qxF "$DCHAT_USER2_NAME: $history" "$out" && grep -qxF "$DCHAT_USER1_NAME$mark: $typed" "$out"; then ok
   else bad "the $label build did not chat:"; cat "$out" >&2; fi
 }
-drive pkg-config-shared "$work/chat_pc"
-drive pkg-config-static "$work/chat_pc_static"
-drive cmake-c-shared "$build/chat_c"
+drive pkg-config-shared "$work/chat_pc" " (you)"
+drive pkg-config-static "$work/chat_pc_static" " (you)"
+drive cmake-c-shared "$build/chat_c" " (you)"
 drive cmake-cpp-static "$build/chat_cpp"
 
 echo "chat_test install: $pass passed, $fail failed"

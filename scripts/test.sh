@@ -47,7 +47,7 @@ echo "== hosts: install (pkg-config, CMake), C log hook, C++, LuaJIT, API docs" 
 echo "== the README's demo command, driven like a user" >&2
 demo_out="$(mktemp)"
 { sleep 15; echo "hello from the demo $$"; sleep 3; echo /quit; } | timeout 180 scripts/demo.sh >"$demo_out" 2>/dev/null
-if grep -qxF "Kevin: hello from the demo $$" "$demo_out"; then echo "demo: 1 passed, 0 failed" | tee -a "$log"
+if grep -qxF "Kevin (you): hello from the demo $$" "$demo_out"; then echo "demo: 1 passed, 0 failed" | tee -a "$log"
 else echo "demo: 0 passed, 1 failed" | tee -a "$log"; cat "$demo_out" >&2; fi
 rm -f "$demo_out"
 

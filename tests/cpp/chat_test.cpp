@@ -195,6 +195,42 @@ int main(int argc, char **argv) {
         CHECK(e.code() == "FORBIDDEN");
     }
 
+    // The chat API: who am I, a room, sending there, an edit, another user's message,
+    // a deletion, older history.
+    const dchat::user me = kevin.whoami();
+    CHECK(me.first_name == name1 && !me.id.empty());
+    CHECK(kevin.me() && kevin.me()->id == me.id);
+    const std::string room = env("DCHAT_ROOM");
+    dchat::subscription kevin_room = kevin.join(room);
+    dchat::subscription ada_room = ada.join(room);
+    CHECK(ada.me().has_value());
+    const std::string in_room = tag() + " in the room";
+    kevin.send_to(room, in_room);
+    auto mine = kevin_events.wait([&](const dchat::event &ev) { return ev.sub_event == DCHAT_SUB_CREATE && ev.is_chat && has_text(ev, in_room); });
+    CHECK(mine && mine->room == room && mine->messages.at(0).own && mine->messages.at(0).room == room);
+    CHECK(mine && mine->messages.at(0).author_id == me.id && !mine->messages.at(0).edited);
+    const std::string id = mine ? mine->messages.at(0).id : "";
+    kevin.edit_message(id, in_room + " (changed)");
+    auto edited = poll_for(ada, [&](const dchat::event &ev) { return ev.sub_event == DCHAT_SUB_UPDATE && ev.subscription == ada_room.id(); });
+    CHECK(edited && edited->room == room && edited->messages.at(0).edited && !edited->messages.at(0).own && edited->messages.at(0).updated);
+    const std::string hers = tag() + " hers";
+    ada.send_with(hers, "{\"room\":\"" + room + "\"}");
+    auto her_ev = kevin_events.wait([&](const dchat::event &ev) { return ev.sub_event == DCHAT_SUB_CREATE && ev.is_chat && has_text(ev, hers); });
+    CHECK(her_ev && !her_ev->messages.at(0).own);
+    try {
+        kevin.edit_message(her_ev ? her_ev->messages.at(0).id : "0", "not yours");
+        CHECK(!"editing another user's message succeeded");
+    } catch (const dchat::error &e) {
+        CHECK(e.code() == "FORBIDDEN");
+    }
+    kevin.delete_message(id);
+    auto deleted = poll_for(ada, [&](const dchat::event &ev) { return ev.sub_event == DCHAT_SUB_DELETE && ev.subscription == ada_room.id(); });
+    CHECK(deleted && deleted->deleted.size() == 1 && deleted->deleted.at(0) == id && deleted->room == room);
+    const auto older = kevin.load_older(room, std::nullopt, 10);
+    for (const auto &m : older) CHECK(m.room == room && m.id != id);
+    kevin.leave(room);
+    ada_room.unsubscribe();
+
     // RAII: Ada's subscription ends with its scope; no event of it arrives afterwards.
     std::uint64_t old_id = ada_sub.id();
     { dchat::subscription gone = std::move(ada_sub); }

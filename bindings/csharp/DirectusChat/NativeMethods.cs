@@ -184,5 +184,120 @@ namespace DirectusChat
             System.Threading.Interlocked.Increment(ref released);
             return true;
         }
+
+        // ---- the chat API (rooms, older history, edits, who am I) and the item accessors
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_options_set_chat_fields(IntPtr options, byte[] idField, byte[] dateField, byte[] userField, byte[] roomField, byte[] updatedField, byte[] clientKeyField);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_options_set_history_limit(IntPtr options, uint messages);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_join(ClientHandle client, byte[] room, out ulong subscription);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_join_nowait(ClientHandle client, byte[] room, out ulong subscription);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_leave(ClientHandle client, byte[] room);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_leave_nowait(ClientHandle client, byte[] room);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_send_to(ClientHandle client, byte[] room, byte[] text, out ulong request);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_send_with(ClientHandle client, byte[] text, byte[] extraJson, out ulong request);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_load_older(ClientHandle client, byte[] room, byte[] beforeId, uint count, out IntPtr page);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_load_older_nowait(ClientHandle client, byte[] room, byte[] beforeId, uint count, out ulong request);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_edit_message(ClientHandle client, byte[] id, byte[] text);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_edit_message_nowait(ClientHandle client, byte[] id, byte[] text, out ulong request);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_delete_message(ClientHandle client, byte[] id);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_delete_message_nowait(ClientHandle client, byte[] id, out ulong request);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_whoami(ClientHandle client, out IntPtr user);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_me(ClientHandle client, out IntPtr user);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_items_event(ClientHandle client, byte[] collection, byte[] action, byte[] payloadJson, out IntPtr reply);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        [return: MarshalAs(UnmanagedType.I1)]
+        internal static extern bool dchat_event_is_chat(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_event_room(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_event_message_room(IntPtr ev, UIntPtr index);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_event_message_author_id(IntPtr ev, UIntPtr index);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_event_message_updated(IntPtr ev, UIntPtr index);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        [return: MarshalAs(UnmanagedType.I1)]
+        internal static extern bool dchat_event_message_edited(IntPtr ev, UIntPtr index);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        [return: MarshalAs(UnmanagedType.I1)]
+        internal static extern bool dchat_event_message_own(IntPtr ev, UIntPtr index);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern UIntPtr dchat_event_deleted_count(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_event_deleted_id(IntPtr ev, UIntPtr index);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern UIntPtr dchat_event_item_count(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_event_item_string(IntPtr ev, UIntPtr index, byte[] pointer);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        [return: MarshalAs(UnmanagedType.I1)]
+        internal static extern bool dchat_event_item_number(IntPtr ev, UIntPtr index, byte[] pointer, out double value);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        [return: MarshalAs(UnmanagedType.I1)]
+        internal static extern bool dchat_event_item_int(IntPtr ev, UIntPtr index, byte[] pointer, out long value);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        [return: MarshalAs(UnmanagedType.I1)]
+        internal static extern bool dchat_event_item_bool(IntPtr ev, UIntPtr index, byte[] pointer, [MarshalAs(UnmanagedType.I1)] out bool value);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        [return: MarshalAs(UnmanagedType.I1)]
+        internal static extern bool dchat_event_item_is_null(IntPtr ev, UIntPtr index, byte[] pointer);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        [return: MarshalAs(UnmanagedType.I1)]
+        internal static extern bool dchat_event_item_exists(IntPtr ev, UIntPtr index, byte[] pointer);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern UIntPtr dchat_event_item_array_len(IntPtr ev, UIntPtr index, byte[] pointer);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_event_item_json(IntPtr ev, UIntPtr index, byte[] pointer);
     }
 }
