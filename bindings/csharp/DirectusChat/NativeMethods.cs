@@ -155,36 +155,6 @@ namespace DirectusChat
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern IntPtr dchat_status_name(Status status);
-    }
-
-    /// <summary>
-    /// Owns one dchat_client. SafeHandle gives the guarantees dchat_free needs: it runs
-    /// once, never while a P/Invoke call on the same handle is in flight (the marshaller
-    /// holds a reference for the call), and from the finalizer if the owner was never
-    /// disposed.
-    /// </summary>
-    internal sealed class ClientHandle : SafeHandleZeroOrMinusOneIsInvalid
-    {
-        private static int released;
-
-        /// <summary>How many handles were freed in this process (for tests of the finalizer path).</summary>
-        internal static int Released
-        {
-            get { return System.Threading.Volatile.Read(ref released); }
-        }
-
-        // Made by the marshaller for dchat_connect's out-parameter.
-        public ClientHandle() : base(true) { }
-
-        protected override bool ReleaseHandle()
-        {
-            // Closes first if needed; no library thread calls into managed code, so this
-            // is safe on the finalizer thread too.
-            NativeMethods.dchat_free(handle);
-            System.Threading.Interlocked.Increment(ref released);
-            return true;
-        }
-
         // ---- the chat API (rooms, older history, edits, who am I) and the item accessors
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
@@ -299,5 +269,34 @@ namespace DirectusChat
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern IntPtr dchat_event_item_json(IntPtr ev, UIntPtr index, byte[] pointer);
+    }
+
+    /// <summary>
+    /// Owns one dchat_client. SafeHandle gives the guarantees dchat_free needs: it runs
+    /// once, never while a P/Invoke call on the same handle is in flight (the marshaller
+    /// holds a reference for the call), and from the finalizer if the owner was never
+    /// disposed.
+    /// </summary>
+    internal sealed class ClientHandle : SafeHandleZeroOrMinusOneIsInvalid
+    {
+        private static int released;
+
+        /// <summary>How many handles were freed in this process (for tests of the finalizer path).</summary>
+        internal static int Released
+        {
+            get { return System.Threading.Volatile.Read(ref released); }
+        }
+
+        // Made by the marshaller for dchat_connect's out-parameter.
+        public ClientHandle() : base(true) { }
+
+        protected override bool ReleaseHandle()
+        {
+            // Closes first if needed; no library thread calls into managed code, so this
+            // is safe on the finalizer thread too.
+            NativeMethods.dchat_free(handle);
+            System.Threading.Interlocked.Increment(ref released);
+            return true;
+        }
     }
 }
