@@ -17,7 +17,9 @@ gcc "${CFLAGS[@]}" -o "$out/ffi_stress" tests/c/ffi_stress.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -fsanitize=address -fno-omit-frame-pointer -o "$out/ffi_stress_asan" tests/c/ffi_stress.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -fsanitize=address -fno-omit-frame-pointer -o "$out/chat_test_asan" tests/c/chat_test.c "${LIBS[@]}"
 # A sanitizer run that silently lost its sanitizer would prove nothing.
-ldd "$out/ffi_stress_asan" | grep -q libasan || { echo "AddressSanitizer is not linked into ffi_stress_asan" >&2; exit 1; }
+# (ldd's output is taken whole first: with pipefail, `ldd | grep -q` fails when grep stops
+# reading early.)
+grep -q libasan <<<"$(ldd "$out/ffi_stress_asan")" || { echo "AddressSanitizer is not linked into ffi_stress_asan" >&2; exit 1; }
 # The header is C++-compatible too.
 g++ -std=c++17 -Wall -Wextra -Werror -Iinclude -x c++ -fsyntax-only - <<<'#include "directus_chat.h"
 int main() { return dchat_version_number() == 0; }'
@@ -32,7 +34,7 @@ set -a; . "$dir/env.txt"; set +a
 
 # The chat API read entirely through the accessors. It links no JSON library: every
 # library it loads is the C runtime's or ours.
-if ldd "$out/chat_api_test" | awk '{print $1}' | grep -Evq '^(linux-vdso\.so\.1|libdirectus_chat\.so|libc\.so\.6|libm\.so\.6|libgcc_s\.so\.1|libpthread\.so\.0|libdl\.so\.2|/lib64/ld-linux-x86-64\.so\.2|/lib/ld-linux-aarch64\.so\.1)$'; then
+if awk '{print $1}' <<<"$(ldd "$out/chat_api_test")" | grep -Ev '^(linux-vdso\.so\.1|libdirectus_chat\.so|libc\.so\.6|libm\.so\.6|libgcc_s\.so\.1|libpthread\.so\.0|libdl\.so\.2|/lib64/ld-linux-x86-64\.so\.2|/lib/ld-linux-aarch64\.so\.1)$' >/dev/null; then
   echo "chat_api_test links a library besides the C runtime and directus_chat:" >&2; ldd "$out/chat_api_test" >&2; exit 1
 fi
 if grep -Eiq '#include *[<"][^>"]*json' tests/c/chat_api_test.c; then echo "chat_api_test.c includes a JSON header" >&2; exit 1; fi
