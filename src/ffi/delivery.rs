@@ -6,7 +6,6 @@ use std::collections::VecDeque;
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
@@ -17,6 +16,7 @@ use super::status::{dchat_status, FfiError, FfiResult};
 use crate::chat::ChatConfig;
 use crate::event::Event;
 use crate::session::{EventSink, Flow};
+use crate::threads::{spawn_library_thread, LibraryThread};
 
 thread_local! {
     /// The client whose callback (or wake hook) this thread is running, as an address.
@@ -115,14 +115,14 @@ pub(crate) enum Deliverer {
     Callback {
         /// What the dispatcher thread needs, until `start` hands it over.
         pending: Mutex<Option<(mpsc::Receiver<Event>, EventFn, UserData)>>,
-        thread: Mutex<Option<JoinHandle<()>>>,
+        thread: Mutex<Option<LibraryThread>>,
         chat: Arc<ChatConfig>,
     },
     Poll {
         queue: Arc<PollQueue>,
         /// What the notifier thread needs, until `start` hands it over.
         pending: Mutex<Option<(mpsc::Receiver<Wake>, WakeFn, UserData)>>,
-        thread: Mutex<Option<JoinHandle<()>>>,
+        thread: Mutex<Option<LibraryThread>>,
     },
 }
 
@@ -167,12 +167,7 @@ impl Deliverer {
     /// Starts the delivery thread, once the client's handle (at address `owner`) exists;
     /// each event handed over is reported to `flow`.
     pub(crate) fn start(&self, owner: usize, flow: Arc<Flow>) -> FfiResult {
-        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
-            std::thread::Builder::new()
-                .name(name.into())
-                .spawn(f)
-                .map_err(|e| FfiError::new(dchat_status::DCHAT_ERR_PANIC, format!("cannot start a thread: {e}")))
-        };
+        let spawn = |name: &'static str, f: Box<dyn FnOnce() + Send>| spawn_library_thread(name, f).map_err(FfiError::no_thread);
         match self {
             Deliverer::Callback { pending, thread, chat } => {
                 if let Some((rx, cb, ud)) = pending.lock().take() {
@@ -228,14 +223,15 @@ impl Deliverer {
         }
     }
 
-    /// Waits until the delivery thread has handed over the final `Closed` event. Call
-    /// only after the session has closed.
+    /// Waits until the delivery thread has handed over the final `Closed` event and
+    /// ended (a process-wide shutdown may have joined it already). Call only after the
+    /// session has closed.
     pub(crate) fn join(&self) {
         let thread = match self {
             Deliverer::Callback { thread, .. } | Deliverer::Poll { thread, .. } => thread.lock().take(),
         };
         if let Some(t) = thread {
-            let _ = t.join();
+            t.join(None);
         }
     }
 }
