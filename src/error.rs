@@ -26,12 +26,18 @@ pub enum Error {
     QueueFull,
     /// The server sent something this library cannot read (bad JSON, a binary frame).
     Protocol(String),
+    /// The call would wait for the thread it runs on: it was made from a thread of the
+    /// library (an event callback, the log callback, a wake hook), e.g. [`crate::shutdown`].
+    InCallback,
+    /// [`crate::shutdown`] ran out of time; the text names what did not end (clients,
+    /// threads), which was left running.
+    ShutdownTimeout(String),
 }
 
 impl Error {
     /// A stable, upper-case code: the server's code for [`Error::Server`], else one of
-    /// `CONNECTION`, `TIMEOUT`, `CLOSED`, `INVALID_ARGUMENT`, `TLS`, `QUEUE_FULL`,
-    /// `PROTOCOL`.
+    /// `CONNECTION`, `TIMEOUT` (also for [`Error::ShutdownTimeout`]), `CLOSED`,
+    /// `INVALID_ARGUMENT`, `TLS`, `QUEUE_FULL`, `PROTOCOL`, `IN_CALLBACK`.
     pub fn code(&self) -> &str {
         match self {
             Error::Server(e) => &e.code,
@@ -42,6 +48,8 @@ impl Error {
             Error::Tls(_) => "TLS",
             Error::QueueFull => "QUEUE_FULL",
             Error::Protocol(_) => "PROTOCOL",
+            Error::InCallback => "IN_CALLBACK",
+            Error::ShutdownTimeout(_) => "TIMEOUT",
         }
     }
 
@@ -62,6 +70,10 @@ impl fmt::Display for Error {
             Error::Tls(r) => write!(f, "TLS error: {r}"),
             Error::QueueFull => f.write_str("the queue of waiting requests is full"),
             Error::Protocol(r) => write!(f, "protocol error: {r}"),
+            Error::InCallback => {
+                f.write_str("not allowed on a thread of the library (an event callback, the log callback, a wake hook): it would wait for itself")
+            }
+            Error::ShutdownTimeout(what) => write!(f, "shutdown timed out; still running: {what}"),
         }
     }
 }

@@ -45,6 +45,8 @@ pub mod protocol;
 mod runtime;
 mod secret;
 mod session;
+mod shutdown;
+mod threads;
 mod transport;
 
 pub use chat::{ChatConfig, ChatMessage};
@@ -54,3 +56,4 @@ pub use event::{ConnectionState, Event};
 pub use options::{AuthMode, ClientOptions, ReconnectPolicy, TlsOptions, TlsRoots};
 pub use protocol::{AuthCredentials, EventFilter, ItemAction, ServerError, SubscriptionKind};
 pub use secret::Secret;
+pub use shutdown::shutdown;

@@ -45,9 +45,13 @@ impl dchat_client {
     /// Closes the session and waits until the last event was handed over.
     fn shut_down(&self) -> FfiResult {
         self.refuse_in_callback("dchat_close/dchat_free")?;
-        match block_on(self.client.close()) {
-            Ok(()) | Err(Error::Closed) => {}
-            Err(e) => return Err(e.into()),
+        // A session that has ended (closed by `dchat_shutdown`, say) needs no waiting,
+        // and waiting would start the runtime again, just before an unload.
+        if !self.client.is_closed() {
+            match block_on(self.client.close()) {
+                Ok(()) | Err(Error::Closed) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         self.deliverer.join();
         Ok(())

@@ -129,6 +129,7 @@ pub(crate) fn start(
 ) -> (SessionHandle, oneshot::Receiver<Result<(), Error>>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let (ready_tx, ready_rx) = oneshot::channel();
+    crate::shutdown::register_session(&tx);
     crate::runtime::handle().spawn(supervisor::run(endpoint, options, sink, flow, batch, rx, ready_tx));
     (SessionHandle { commands: tx }, ready_rx)
 }
