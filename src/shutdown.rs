@@ -12,7 +12,6 @@
 
 use std::time::{Duration, Instant};
 
-use once_cell::sync::Lazy;
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::mpsc::{UnboundedSender, WeakUnboundedSender};
 
@@ -39,8 +38,10 @@ static RUNNING: Mutex<()> = Mutex::new(());
 type StopHook = fn(Instant) -> std::result::Result<(), String>;
 
 /// The threads that need a stop hook, by name: they are stopped last, after everything
-/// that could still hand them work has ended.
-static STOP_HOOKS: Lazy<Mutex<Vec<(&'static str, StopHook)>>> = Lazy::new(Default::default);
+/// that could still hand them work has ended. A fixed array: a shutdown leaves nothing
+/// allocated that only the library's statics point to (an unloaded library would
+/// leak it).
+static STOP_HOOKS: Mutex<[Option<(&'static str, StopHook)>; 2]> = Mutex::new([None; 2]);
 
 /// Registers a session when it starts, by its command channel.
 pub(crate) fn register_session(commands: &CommandSender) {
@@ -55,9 +56,11 @@ pub(crate) fn register_session(commands: &CommandSender) {
 /// Registers how every later shutdown stops the threads called `thread` (once per name).
 pub(crate) fn add_stop_hook(thread: &'static str, hook: StopHook) {
     let mut hooks = STOP_HOOKS.lock();
-    if !hooks.iter().any(|(name, _)| *name == thread) {
-        hooks.push((thread, hook));
+    if hooks.iter().flatten().any(|(name, _)| *name == thread) {
+        return;
     }
+    let free = hooks.iter_mut().find(|h| h.is_none()).expect("room for every stop hook");
+    *free = Some((thread, hook));
 }
 
 /// Counts the sessions that have not yet answered their close.
@@ -69,7 +72,10 @@ struct Closing {
 /// Asks every live session to close; waits until each has (its `Closed` event given to
 /// its sink) or `deadline` passes. The number of sessions still open.
 fn close_sessions(deadline: Instant) -> usize {
-    let senders: Vec<CommandSender> = SESSIONS.lock().live.drain(..).filter_map(|s| s.upgrade()).collect();
+    let senders: Vec<CommandSender> = {
+        let mut sessions = SESSIONS.lock();
+        std::mem::take(&mut sessions.live).into_iter().filter_map(|s| s.upgrade()).collect()
+    };
     if senders.is_empty() {
         return 0;
     }
@@ -129,15 +135,15 @@ fn shut_down_until(deadline: Instant) -> Result<()> {
         1 => late.push("1 client".to_string()),
         n => late.push(format!("{n} clients")),
     }
-    let hooks: Vec<(&'static str, StopHook)> = STOP_HOOKS.lock().clone();
-    let has_hook = |name: &str| hooks.iter().any(|(n, _)| *n == name);
+    let hooks = *STOP_HOOKS.lock();
+    let has_hook = |name: &str| hooks.iter().flatten().any(|(n, _)| *n == name);
     late.extend(crate::threads::join_all(deadline, |name| !has_hook(name)).into_iter().map(|n| format!("thread {n}")));
     // Sessions that did not close in time are dropped with the runtime: their event
     // streams end without the `Closed` event.
     if let Err(e) = crate::runtime::shut_down(deadline.saturating_duration_since(Instant::now())) {
         late.push(e);
     }
-    for (_, hook) in hooks {
+    for (_, hook) in hooks.into_iter().flatten() {
         if let Err(e) = hook(deadline) {
             late.push(e);
         }

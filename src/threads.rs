@@ -110,7 +110,12 @@ fn join_slot(slot: &Slot, deadline: Option<Instant>) -> bool {
                 st.joined = true;
                 slot.changed.notify_all();
                 drop(st);
-                LIVE.lock().remove(&slot.id);
+                let mut live = LIVE.lock();
+                live.remove(&slot.id);
+                if live.is_empty() {
+                    // Nothing left for an unloaded library to leak.
+                    live.shrink_to_fit();
+                }
                 return true;
             }
         }

@@ -192,6 +192,10 @@ fn stop_log_thread(deadline: Instant) -> Result<(), String> {
     let mut st = LOG.state.lock();
     st.stopping = false;
     if ended {
+        if st.records.is_empty() {
+            // Nothing left for an unloaded library to leak.
+            st.records = VecDeque::new();
+        }
         Ok(())
     } else {
         // Still in the callback: the stop is called off and the thread goes on.
