@@ -25,7 +25,8 @@ pub enum dchat_status {
     DCHAT_ERR_INVALID_ARGUMENT = 4,
     /// The connection failed or was lost before the answer came.
     DCHAT_ERR_CONNECTION = 5,
-    /// No answer within the timeout, or (from `dchat_poll`) no event within the wait.
+    /// No answer within the timeout, or (from `dchat_poll`) no event within the wait,
+    /// or (from `dchat_shutdown`) something did not end in time.
     DCHAT_ERR_TIMEOUT = 6,
     /// The server refused the request; `dchat_last_error_code` gives its code
     /// (`FORBIDDEN`, `INVALID_PAYLOAD`, ...).
@@ -34,7 +35,8 @@ pub enum dchat_status {
     DCHAT_ERR_AUTH = 8,
     /// The client is closed.
     DCHAT_ERR_CLOSED = 9,
-    /// The call is not allowed from inside this client's own callback (close, free).
+    /// The call is not allowed from inside this client's own callback (close, free),
+    /// or from any callback of the library (shutdown): it would wait for itself.
     DCHAT_ERR_IN_CALLBACK = 10,
     /// The call does not fit the client's event mode (e.g. `dchat_poll` in callback mode).
     DCHAT_ERR_WRONG_MODE = 11,
