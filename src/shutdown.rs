@@ -117,7 +117,8 @@ pub fn shutdown(timeout: Duration) -> Result<()> {
     if crate::threads::on_library_thread() {
         return Err(Error::InCallback);
     }
-    let deadline = Instant::now() + timeout;
+    // (A timeout too long to add, such as `Duration::MAX`, means no limit in practice.)
+    let deadline = Instant::now().checked_add(timeout).unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 86_400));
     if tokio::runtime::Handle::try_current().is_ok() {
         // Stopping a runtime inside an async context panics in tokio; a plain thread may.
         return std::thread::scope(|s| s.spawn(|| shut_down_until(deadline)).join().unwrap_or_else(|p| std::panic::resume_unwind(p)));

@@ -24,8 +24,8 @@ class DirectusError(Exception):
     ``code`` is the Directus error code for server errors (``AUTH_FAILED``,
     ``FORBIDDEN``, ``TOKEN_EXPIRED``, ``INVALID_PAYLOAD``, ...) or one of the library's
     codes (``CONNECTION``, ``TIMEOUT``, ``CLOSED``, ``INVALID_ARGUMENT``, ``TLS``,
-    ``QUEUE_FULL``, ``PROTOCOL``); ``message`` is the readable text. Neither ever
-    contains a password or token.
+    ``QUEUE_FULL``, ``PROTOCOL``, ``IN_CALLBACK``); ``message`` is the readable text.
+    Neither ever contains a password or token.
     """
 
     def __init__(self, code: str, message: str) -> None:
@@ -77,6 +77,7 @@ _LIBRARY_CODES: dict[str, type[DirectusError]] = {
     "TLS": DirectusConnectionError,
     "QUEUE_FULL": DirectusError,
     "PROTOCOL": ProtocolError,
+    "IN_CALLBACK": DirectusError,
 }
 
 
