@@ -11,6 +11,10 @@
 //! - [`Client`]: the Rust API, async and runtime-agnostic;
 //! - the C ABI (`dchat_*`, see `include/directus_chat.h`) and the Python module.
 //!
+//! The runtime and every other thread of the library start on demand; [`shutdown`]
+//! closes every client of the process and joins them all (before unloading the
+//! library, or at the end of a plugin's life).
+//!
 //! ```no_run
 //! # async fn demo() -> directus_chat::Result<()> {
 //! use directus_chat::{Client, ClientOptions, Event};
