@@ -70,9 +70,9 @@ impl fmt::Display for Error {
             Error::Tls(r) => write!(f, "TLS error: {r}"),
             Error::QueueFull => f.write_str("the queue of waiting requests is full"),
             Error::Protocol(r) => write!(f, "protocol error: {r}"),
-            Error::InCallback => {
-                f.write_str("not allowed on a thread of the library (an event callback, the log callback, a wake hook): it would wait for itself")
-            }
+            Error::InCallback => f.write_str(
+                "not allowed on a thread of the library (an event callback, the log callback, a wake hook): it would wait for itself",
+            ),
             Error::ShutdownTimeout(what) => write!(f, "shutdown timed out; still running: {what}"),
         }
     }

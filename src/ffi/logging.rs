@@ -372,7 +372,10 @@ mod tests {
         // (The new callback may start before or after the replacing call is woken: a
         // few rounds cover both.)
         for round in 0..10 {
-            assert!(replace_while_the_old_callback_runs(), "round {round}: the new callback ran under a lock the replacing call waited for");
+            assert!(
+                replace_while_the_old_callback_runs(),
+                "round {round}: the new callback ran under a lock the replacing call waited for"
+            );
         }
         // And the promise: once the call returned, the old callback is not running.
         let p: &'static Probe = Box::leak(Box::default());
