@@ -13,6 +13,7 @@ LIBS=(-Ltarget/debug -ldirectus_chat -Wl,-rpath,"$PWD/target/debug" -lpthread)
 gcc "${CFLAGS[@]}" -o "$out/chat_test" tests/c/chat_test.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -o "$out/chat" examples/c/chat.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -o "$out/ffi_stress" tests/c/ffi_stress.c "${LIBS[@]}"
+gcc "${CFLAGS[@]}" -o "$out/resource_test" tests/c/resource_test.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -fsanitize=address -fno-omit-frame-pointer -o "$out/ffi_stress_asan" tests/c/ffi_stress.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -fsanitize=address -fno-omit-frame-pointer -o "$out/chat_test_asan" tests/c/chat_test.c "${LIBS[@]}"
 # dlopen/dlclose: not linked with the library, which it loads by path.
@@ -35,6 +36,8 @@ set -a; . "$dir/env.txt"; set +a
 
 "$out/chat_test" callback
 "$out/chat_test" poll
+# A refused thread is DCHAT_ERR_RESOURCE (plain only: it limits the address space).
+timeout 60 "$out/resource_test"
 
 # Misuse and stress (NULLs, double close, use after close, 8 threads sending, 1,000
 # connect/free cycles) under AddressSanitizer (with LeakSanitizer) and under valgrind;
