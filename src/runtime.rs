@@ -25,7 +25,7 @@ fn workers() -> usize {
     std::env::var("DCHAT_WORKER_THREADS").ok().and_then(|v| v.parse::<usize>().ok()).filter(|n| *n > 0).unwrap_or(DEFAULT_WORKERS)
 }
 
-fn build() -> Runtime {
+fn build() -> std::io::Result<Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers())
         .thread_name("dchat-io")
@@ -38,12 +38,29 @@ fn build() -> Runtime {
         })
         .enable_all()
         .build()
-        .expect("cannot start the directus-chat runtime")
+}
+
+/// Starts the shared runtime unless it runs; fails if the system refuses its threads.
+/// (For surfaces that report that as an error rather than the panic of [`handle`].)
+pub(crate) fn start() -> std::io::Result<()> {
+    let mut runtime = RUNTIME.lock();
+    if runtime.is_none() {
+        // tokio panics, rather than failing, when the system refuses a worker thread.
+        let built = std::panic::catch_unwind(build).unwrap_or_else(|panic| {
+            let text = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+            Err(std::io::Error::other(text.unwrap_or_else(|| "the runtime did not start".into())))
+        });
+        *runtime = Some(built?);
+    }
+    Ok(())
 }
 
 /// A handle to the shared runtime, started on first use (again after a shutdown).
+///
+/// # Panics
+/// When the system refuses the runtime's threads.
 pub(crate) fn handle() -> Handle {
-    RUNTIME.lock().get_or_insert_with(build).handle().clone()
+    RUNTIME.lock().get_or_insert_with(|| build().expect("cannot start the directus-chat runtime")).handle().clone()
 }
 
 /// Stops the runtime: tasks still running are dropped, and its threads are joined if

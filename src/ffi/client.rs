@@ -78,6 +78,9 @@ pub extern "C" fn dchat_connect(url: *const c_char, options: *const dchat_option
             Some(o) => (o.inner.clone(), o.delivery),
             None => (ClientOptions::default(), Delivery::Poll(None, UserData(std::ptr::null_mut()))),
         };
+        // Started here, rather than on first use deep inside, so that a system that
+        // refuses its threads gives DCHAT_ERR_RESOURCE and not an internal error.
+        crate::runtime::start().map_err(FfiError::no_thread)?;
         let chat = Arc::new(inner.chat.clone());
         let (sink, deliverer) = Deliverer::new(delivery, chat.clone());
         let (client, ready, flow) = Client::start(url, inner, sink)?;
