@@ -150,6 +150,13 @@ fn shut_down_until(deadline: Instant) -> Result<()> {
         }
     }
     late.extend(crate::threads::join_all(deadline, |_| true).into_iter().map(|n| format!("thread {n}")));
+    // A log callback that made a blocking call while the last records were handed over
+    // may have started the runtime again: that one is stopped too (at once if none).
+    if late.is_empty() {
+        if let Err(e) = crate::runtime::shut_down(deadline.saturating_duration_since(Instant::now())) {
+            late.push(e);
+        }
+    }
     if late.is_empty() {
         Ok(())
     } else {
