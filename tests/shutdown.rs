@@ -40,10 +40,10 @@ fn chatting(server: &Directus, text: &str) -> (Client, Events) {
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match events.blocking_next(Some(left)).expect("own create event in time").expect("stream open") {
-            Event::Subscription { uid, kind: SubscriptionKind::Create, data } if uid == sub.uid() => {
-                if client.chat().messages(&data).iter().any(|m| m.text == text) {
-                    return (client, events);
-                }
+            Event::Subscription { uid, kind: SubscriptionKind::Create, data }
+                if uid == sub.uid() && client.chat().messages(&data).iter().any(|m| m.text == text) =>
+            {
+                return (client, events)
             }
             _ => {}
         }
