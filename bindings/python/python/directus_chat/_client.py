@@ -193,9 +193,10 @@ class Client:
             client_ids=client_ids,
         )
         self._thread = threading.Thread(target=self._dispatch, name="directus-chat-dispatch", daemon=True)
-        self._thread.start()
-        # Joined by the shutdown at exit (see _shutdown), once its client is closed.
+        # Registered before it runs a callback that might call shutdown(), which must see
+        # it is one of ours; joined by the shutdown at exit (see _shutdown).
         register_thread(self._thread)
+        self._thread.start()
 
     # ---- dispatching (the dispatcher thread)
 

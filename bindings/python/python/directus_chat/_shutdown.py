@@ -73,6 +73,8 @@ def shutdown(timeout: float = EXIT_TIMEOUT) -> None:
         # is released while the core waits), then end.
         native_shutdown()
         for thread in list(_threads):
+            if thread.ident is None:
+                continue  # registered, not started yet: nothing to join
             thread.join(left())
             if thread.is_alive():
                 late.append(f"thread {thread.name}")
