@@ -344,15 +344,18 @@ mod tests {
         assert!(wait_for(&p.old_running), "the old callback ran");
         assert!(p.lock_free_in_callback.load(Ordering::SeqCst), "the callback runs with the log thread's lock released");
         log::warn!(target: "directus_chat::test", "lockfix: a record for the new callback");
-        let starting = Arc::new(AtomicBool::new(false));
-        let s = starting.clone();
+        let before = LOG.state.lock().generation;
         let replacer = std::thread::spawn(move || {
-            s.store(true, Ordering::SeqCst);
             let status = set(Some(new_cb), p);
             p.replaced.store(true, Ordering::SeqCst);
             status
         });
-        assert!(wait_for(&starting));
+        // The new callback is set (the replacing call then waits for the old one; on a
+        // loaded machine its thread can start late, so wait for the setting itself).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while LOG.state.lock().generation == before && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         // Let the replacing call reach its wait, then end the old call: the log thread
         // goes straight on to the next record, for the new callback.
         let until = Instant::now() + Duration::from_micros(300);
