@@ -34,7 +34,7 @@ async fn chat_on(version: &'static str) {
                     break;
                 }
             }
-            Event::State { state: ConnectionState::Disconnected | ConnectionState::Closed, reason } => {
+            Event::State { state: ConnectionState::Disconnected | ConnectionState::Closed, reason, .. } => {
                 panic!("connection ended: {reason:?}")
             }
             _ => {}
@@ -77,13 +77,11 @@ async fn forbidden_subscribe_on(version: &'static str) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "issue 15: the client does not yet match uid-less errors (10.x, 11.x)"]
 async fn forbidden_subscribe_fails_fast_on_10_13_4() {
     forbidden_subscribe_on("10.13.4").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "issue 15: the client does not yet match uid-less errors (10.x, 11.x)"]
 async fn forbidden_subscribe_fails_fast_on_11_17_4() {
     forbidden_subscribe_on("11.17.4").await;
 }
