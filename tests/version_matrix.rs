@@ -76,7 +76,7 @@ async fn matrix(version: &'static str) {
     let sent = client.send_message(&text).await.unwrap();
     next_where(&mut events, &sub, |k, d| k == SubscriptionKind::Create && mentions(d, &text)).await;
     let edited = format!("edited {tag}");
-    client.update(&server.collection().to_owned(), sent.id.clone(), json!({ "text": edited })).await.unwrap();
+    client.update(server.collection(), sent.id.clone(), json!({ "text": edited })).await.unwrap();
     next_where(&mut events, &sub, |k, d| k == SubscriptionKind::Update && mentions(d, &edited)).await;
     client.delete(server.collection(), sent.id.clone()).await.unwrap();
     let (_, gone) = next_where(&mut events, &sub, |k, _| k == SubscriptionKind::Delete).await;
