@@ -19,6 +19,7 @@ scripts/bootstrap.sh
 # overlapping the build and the first suites (each install holds its own lock, so a
 # suite that needs one before it is done simply waits for it).
 install_log="$(mktemp)"
+trap 'rm -f "$log" "$install_log"' EXIT
 ( for v in 10.13.4 11.17.4; do DIRECTUS_VERSION=$v scripts/directus-install.sh >/dev/null || echo "install of $v failed"; done ) >"$install_log" 2>&1 &
 install_job=$!
 
@@ -61,7 +62,7 @@ scripts/fuzz.sh 200000 2>&1 | tee -a "$log"
 
 echo "== the schema kit on fresh Directus 10.13.4, 11.17.4 and 12.4.0 (raw REST and WebSocket)" >&2
 wait "$install_job" || true
-cat "$install_log" >&2; rm -f "$install_log"
+cat "$install_log" >&2
 scripts/test-schema-kit.sh 2>&1 | tee -a "$log"
 
 echo "== Python tests" >&2

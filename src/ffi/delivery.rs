@@ -5,7 +5,6 @@ use std::cell::Cell;
 use std::collections::VecDeque;
 use std::ffi::c_void;
 use std::sync::{mpsc, Arc};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
@@ -15,7 +14,8 @@ use super::options::{Delivery, UserData};
 use super::status::{dchat_status, FfiError, FfiResult};
 use crate::chat::state::ChatState;
 use crate::event::Event;
-use crate::session::{Outlet, Target};
+use crate::session::{Flow, Target};
+use crate::threads::{spawn_library_thread, LibraryThread};
 
 thread_local! {
     /// The client whose callback (or wake hook) this thread is running, as an address.
@@ -60,14 +60,14 @@ impl PollQueue {
     }
 
     /// The next event, waiting up to `timeout` (`None`: forever); each is counted as
-    /// taken by `outlet`, and those it holds back are skipped. After the `Closed` event
+    /// taken by `flow`, and those it holds back are skipped. After the `Closed` event
     /// was taken, every call fails with `DCHAT_ERR_CLOSED` at once.
-    pub(crate) fn pop(&self, timeout: Option<Duration>, outlet: &Outlet) -> FfiResult<Event> {
+    pub(crate) fn pop(&self, timeout: Option<Duration>, flow: &Flow) -> FfiResult<Event> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut st = self.state.lock();
         loop {
             if let Some(e) = st.events.pop_front() {
-                if !outlet.take(&e) {
+                if !flow.take(&e) {
                     continue;
                 }
                 st.closed_taken = e.is_closed();
@@ -128,14 +128,14 @@ pub(crate) enum Deliverer {
     Callback {
         /// What the dispatcher thread needs, until `start` hands it over.
         pending: Mutex<Option<(mpsc::Receiver<Event>, EventFn, UserData)>>,
-        thread: Mutex<Option<JoinHandle<()>>>,
+        thread: Mutex<Option<LibraryThread>>,
         chat: Arc<ChatState>,
     },
     Poll {
         queue: Arc<PollQueue>,
         /// What the notifier thread needs, until `start` hands it over.
         pending: Mutex<Option<(mpsc::Receiver<Wake>, WakeFn, UserData)>>,
-        thread: Mutex<Option<JoinHandle<()>>>,
+        thread: Mutex<Option<LibraryThread>>,
     },
 }
 
@@ -164,14 +164,9 @@ impl Deliverer {
     }
 
     /// Starts the delivery thread, once the client's handle (at address `owner`) exists;
-    /// each event handed over is counted as taken by `outlet`.
-    pub(crate) fn start(&self, owner: usize, outlet: Arc<Outlet>) -> FfiResult {
-        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
-            std::thread::Builder::new()
-                .name(name.into())
-                .spawn(f)
-                .map_err(|e| FfiError::new(dchat_status::DCHAT_ERR_PANIC, format!("cannot start a thread: {e}")))
-        };
+    /// each event handed over is counted as taken by `flow`.
+    pub(crate) fn start(&self, owner: usize, flow: Arc<Flow>) -> FfiResult {
+        let spawn = |name: &'static str, f: Box<dyn FnOnce() + Send>| spawn_library_thread(name, f).map_err(FfiError::no_thread);
         match self {
             Deliverer::Callback { pending, thread, chat } => {
                 if let Some((rx, cb, ud)) = pending.lock().take() {
@@ -180,7 +175,7 @@ impl Deliverer {
                         "dchat-dispatch",
                         Box::new(move || {
                             for event in rx {
-                                if !outlet.take(&event) {
+                                if !flow.take(&event) {
                                     continue;
                                 }
                                 let closed = event.is_closed();
@@ -225,14 +220,15 @@ impl Deliverer {
         }
     }
 
-    /// Waits until the delivery thread has handed over the final `Closed` event. Call
-    /// only after the session has closed.
+    /// Waits until the delivery thread has handed over the final `Closed` event and
+    /// ended (a process-wide shutdown may have joined it already). Call only after the
+    /// session has closed.
     pub(crate) fn join(&self) {
         let thread = match self {
             Deliverer::Callback { thread, .. } | Deliverer::Poll { thread, .. } => thread.lock().take(),
         };
         if let Some(t) = thread {
-            let _ = t.join();
+            t.join(None);
         }
     }
 }

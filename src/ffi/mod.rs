@@ -24,6 +24,7 @@ pub mod event;
 pub mod items;
 pub mod logging;
 pub mod options;
+pub mod shutdown;
 pub mod status;
 
 use std::ffi::c_char;

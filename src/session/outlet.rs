@@ -47,10 +47,21 @@ struct Held {
     events: Vec<Event>,
 }
 
-/// A session's events on their way to the user.
+/// A session's events on their way to the user: the producer's side, held by the
+/// session and the client (which gives the outcomes of `*_nowait` calls). Consumers hold
+/// only its [`Flow`], so a stream whose session is gone without its `Closed` event (a
+/// shutdown that ran out of time) still ends once the client is dropped too.
 pub(crate) struct Outlet {
     held: Mutex<Held>,
     target: Box<dyn Target>,
+    flow: Arc<Flow>,
+    /// Sees every event before it is counted and handed over.
+    view: Option<Arc<dyn View>>,
+}
+
+/// The consumer's side of an outlet: the count of events given and not yet taken, the
+/// subscriptions whose events must no longer be handed over, and the last state.
+pub(crate) struct Flow {
     waiting: AtomicUsize,
     limit: usize,
     resume: Notify,
@@ -61,8 +72,6 @@ pub(crate) struct Outlet {
     any_ended: AtomicBool,
     /// The last connection state given, for surfaces that show it without waiting.
     state: AtomicU8,
-    /// Sees every event before it is counted and handed over.
-    view: Option<Arc<dyn View>>,
 }
 
 const STATES: [ConnectionState; 5] = [
@@ -82,17 +91,20 @@ impl Outlet {
 
     /// An outlet whose events pass `view` first.
     pub(crate) fn with_view(limit: usize, target: impl Target + 'static, view: Option<Arc<dyn View>>) -> Arc<Self> {
-        Arc::new(Outlet {
-            held: Mutex::new(Held::default()),
-            target: Box::new(target),
+        let flow = Arc::new(Flow {
             waiting: AtomicUsize::new(0),
             limit: limit.max(1),
             resume: Notify::new(),
             ended: Mutex::default(),
             any_ended: AtomicBool::new(false),
             state: AtomicU8::new(0),
-            view,
-        })
+        });
+        Arc::new(Outlet { held: Mutex::new(Held::default()), target: Box::new(target), flow, view })
+    }
+
+    /// The consumer's side.
+    pub(crate) fn flow(&self) -> &Arc<Flow> {
+        &self.flow
     }
 
     // ---- the session's side
@@ -111,9 +123,9 @@ impl Outlet {
         }
         if let Event::State { state, .. } = &event {
             held.closed = *state == ConnectionState::Closed;
-            self.state.store(STATES.iter().position(|s| s == state).unwrap_or(0) as u8, Ordering::Release);
+            self.flow.state.store(STATES.iter().position(|s| s == state).unwrap_or(0) as u8, Ordering::Release);
         }
-        self.waiting.fetch_add(1, Ordering::AcqRel);
+        self.flow.waiting.fetch_add(1, Ordering::AcqRel);
         if held.holding {
             held.events.push(event);
         } else {
@@ -131,7 +143,7 @@ impl Outlet {
 
     /// Whether the session should stop reading its socket.
     pub(crate) fn is_full(&self) -> bool {
-        self.waiting.load(Ordering::Acquire) >= self.limit
+        self.flow.is_full()
     }
 
     /// Resolves when the user has taken events below the limit again.
@@ -139,11 +151,15 @@ impl Outlet {
         // `notify_one` leaves a permit when nobody waits, so a wake between the check
         // and the wait is not lost.
         while self.is_full() {
-            self.resume.notified().await;
+            self.flow.resume.notified().await;
         }
     }
+}
 
-    // ---- the user's side
+impl Flow {
+    fn is_full(&self) -> bool {
+        self.waiting.load(Ordering::Acquire) >= self.limit
+    }
 
     /// Counts `event` as taken and says whether to hand it over (false for an event of
     /// an ended subscription).
@@ -238,7 +254,7 @@ pub(crate) mod tests {
         outlet.give(state(ConnectionState::Connecting));
         let bursts: Vec<usize> = rec.0.lock().iter().map(Vec::len).collect();
         assert_eq!(bursts, vec![1, 2, 1], "one burst for the held events; nothing after Closed");
-        assert_eq!(outlet.state(), ConnectionState::Closed);
+        assert_eq!(outlet.flow().state(), ConnectionState::Closed);
     }
 
     #[test]
@@ -262,7 +278,7 @@ pub(crate) mod tests {
         assert!(!outlet.is_full());
         outlet.give(state(ConnectionState::Connected));
         assert!(outlet.is_full());
-        assert!(outlet.take(&state(ConnectionState::Connected)));
+        assert!(outlet.flow().take(&state(ConnectionState::Connected)));
         assert!(!outlet.is_full());
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async { tokio::time::timeout(std::time::Duration::from_millis(50), outlet.room()).await.unwrap() });
@@ -270,7 +286,7 @@ pub(crate) mod tests {
         outlet.give(state(ConnectionState::Authenticated));
         outlet.give(state(ConnectionState::Authenticated));
         assert!(outlet.is_full());
-        outlet.consumed(2);
+        outlet.flow().consumed(2);
         assert!(!outlet.is_full());
     }
 
@@ -281,10 +297,10 @@ pub(crate) mod tests {
         for _ in 0..3 {
             outlet.give(of("a"));
         }
-        outlet.end_subscription("a");
-        assert!(!outlet.take(&of("a")));
-        assert!(outlet.take(&of("b")));
-        assert!(outlet.take(&Event::Unknown(Value::Null)));
-        assert!(!outlet.admits(&of("a")));
+        outlet.flow().end_subscription("a");
+        assert!(!outlet.flow().take(&of("a")));
+        assert!(outlet.flow().take(&of("b")));
+        assert!(outlet.flow().take(&Event::Unknown(Value::Null)));
+        assert!(!outlet.flow().admits(&of("a")));
     }
 }

@@ -37,6 +37,10 @@ namespace DirectusChat
         Panic = 15,
         /// <summary>A buffer was too small (handled inside the wrapper).</summary>
         BufferTooSmall = 16,
+        /// <summary>The system refused a resource: a thread, a file descriptor, memory.</summary>
+        Resource = 17,
+        /// <summary>The request was cancelled before its outcome was known.</summary>
+        Cancelled = 18,
     }
 
     /// <summary>What an event is about (dchat_kind).</summary>

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import json
 import queue
 import threading
@@ -13,6 +12,7 @@ from . import _native
 from ._errors import ClosedError, DirectusError, DirectusTimeoutError
 from ._events import ChatMessage, Event, NativeEvent, User
 from ._logging import ensure_log_bridge, logger
+from ._shutdown import register_thread
 
 __all__ = ["Client", "Subscription", "EventCallback", "ErrorHook"]
 
@@ -26,23 +26,6 @@ _END = None
 
 # `room=` of `_subscribe` when it makes a plain subscription, not a room's.
 _NOT_A_ROOM: Any = object()
-
-_live: "weakref.WeakSet[Client]" = weakref.WeakSet()
-
-
-def _close_at_exit() -> None:
-    # A daemon dispatcher thread that comes back from the native wait while the
-    # interpreter finalizes is ended by pthread_exit inside Rust frames, which aborts
-    # the process (see _logging._stop_pump). Clients still open at exit are closed, and
-    # their threads joined, while that is still safe.
-    for client in list(_live):
-        try:
-            client.close(timeout=2.0)
-        except Exception:  # exiting anyway; the close is a courtesy to the server
-            logger.debug("closing a client at exit failed", exc_info=True)
-
-
-atexit.register(_close_at_exit)
 
 
 def _dumps(value: Any) -> Optional[str]:
@@ -269,8 +252,10 @@ class Client:
             history_limit=history_limit,
         )
         self._thread = threading.Thread(target=self._dispatch, name="directus-chat-dispatch", daemon=True)
+        # Registered before it runs a callback that might call shutdown(), which must see
+        # it is one of ours; joined by the shutdown at exit (see _shutdown).
+        register_thread(self._thread)
         self._thread.start()
-        _live.add(self)
 
     # ---- dispatching (the dispatcher thread)
 
