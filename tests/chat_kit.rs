@@ -1,7 +1,7 @@
 //! The schema kit applied to a fresh Directus (bootstrapped, nothing else) gives a
 //! working chat through the chat API: a room, who am I, sending, the other user seeing
-//! it, an edit, a deletion, older history, and (where the server names the request of
-//! an error: 12.4+) FORBIDDEN on another user's message. On each supported release.
+//! it, an edit, a deletion, older history, and FORBIDDEN on another user's message. On
+//! each supported release.
 
 use std::path::Path;
 use std::process::Command;
@@ -153,13 +153,13 @@ async fn chat_on_a_fresh_server(version: &str) {
     assert!(ada.load_older(Some("general"), None, 3).await.expect("older").is_empty(), "the beginning");
     let page = kevin.load_older(Some("general"), None, 3).await.expect("older");
     assert!(page.is_empty(), "kevin joined before he wrote: {page:?}");
-    // Another user's message: refused. Servers before 12.4 send the refusal without the
-    // request's uid (docs/server-versions.md), which the client cannot match yet.
-    if version.starts_with("12.") {
-        let hers = ada.send_to(Some("general"), "ada's").await.expect("send");
-        let denied = kevin.edit_message(&hers.id, "not yours").await.expect_err("forbidden");
-        assert_eq!(denied.kind(), ErrorKind::Forbidden, "{denied:?}");
-    }
+    // Another user's message: refused (servers before 12.4 send the refusal without the
+    // request's uid; the session matches it all the same).
+    let hers = ada.send_to(Some("general"), "ada's").await.expect("send");
+    let denied = kevin.edit_message(&hers.id, "not yours").await.expect_err("forbidden");
+    assert_eq!(denied.kind(), ErrorKind::Forbidden, "{denied:?}");
+    let denied = kevin.delete_message(&hers.id).await.expect_err("forbidden");
+    assert_eq!(denied.kind(), ErrorKind::Forbidden, "{denied:?}");
     kevin.close().await.expect("close");
     ada.close().await.expect("close");
 }
