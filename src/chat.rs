@@ -9,7 +9,7 @@ use std::cmp::Ordering;
 use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
-use crate::protocol::{ItemsRequest, SubscribeRequest};
+use crate::protocol::{ItemsRequest, SubscribeRequest, USER_KEY};
 
 mod api;
 mod event;
@@ -172,7 +172,7 @@ impl ChatConfig {
     /// The fields a chat query asks for: every field, the author's id and the author's
     /// name (relations are not expanded otherwise).
     pub fn chat_fields(&self) -> Vec<String> {
-        let mut fields = vec!["*".to_owned(), format!("{}.id", self.user_field)];
+        let mut fields = vec!["*".to_owned(), format!("{}.{USER_KEY}", self.user_field)];
         if self.author_path.contains('.') && !fields.contains(&self.author_path) {
             fields.push(self.author_path.clone());
         }
@@ -265,7 +265,7 @@ impl ChatConfig {
         // The author is a plain id in a create's answer, an object where the query
         // expanded the relation.
         let author_id = match obj.get(&self.user_field) {
-            Some(Value::Object(user)) => user.get("id").and_then(scalar_text),
+            Some(Value::Object(user)) => user.get(USER_KEY).and_then(scalar_text),
             Some(v) => scalar_text(v),
             None => None,
         };

@@ -4,10 +4,7 @@
 
 use serde_json::Value;
 
-use crate::protocol::SubscribeRequest;
-
-/// The fields of the user the client reads (the schema kit lets chat users read them).
-pub(crate) const FIELDS: [&str; 4] = ["id", "first_name", "last_name", "email"];
+use crate::protocol::{SubscribeRequest, USER_FIELDS, USER_KEY};
 
 /// The logged-in user.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,7 +22,7 @@ pub struct Identity {
 impl Identity {
     /// The subscription whose `init` names the user.
     pub(crate) fn request() -> SubscribeRequest {
-        SubscribeRequest::current_user(&FIELDS)
+        SubscribeRequest::current_user(&USER_FIELDS)
     }
 
     /// The user in that `init`'s data (a list of one user).
@@ -36,7 +33,8 @@ impl Identity {
             _ => return None,
         };
         let text = |f: &str| user.get(f).and_then(Value::as_str).map(str::to_owned);
-        Some(Identity { id: text("id")?, first_name: text("first_name"), last_name: text("last_name"), email: text("email") })
+        let [_, first, last, email] = USER_FIELDS;
+        Some(Identity { id: text(USER_KEY)?, first_name: text(first), last_name: text(last), email: text(email) })
     }
 
     /// The user as a JSON object (`id`, `first_name`, `last_name`, `email`), as the C and

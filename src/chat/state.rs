@@ -572,9 +572,21 @@ mod tests {
         assert!(!s.view(&mut init), "the user's own subscription never shows");
         assert!(matches!(rx.try_recv().map(|c| *c), Ok(Command::Unsubscribe { id: u, .. }) if u == id));
         assert_eq!(s.me().map(|m| m.id), Some("u-1".into()));
-        // A renewal of the same login keeps the user; a new login fetches again.
+        // A renewal of the same login keeps the user.
         assert!(s.view(&mut Event::state(ConnectionState::Authenticated)));
         assert!(rx.try_recv().is_err());
+        // A new connection's login fetches again.
+        for state in [ConnectionState::Disconnected, ConnectionState::Connecting, ConnectionState::Connected] {
+            assert!(s.view(&mut Event::state(state)));
+        }
+        assert!(rx.try_recv().is_err(), "nothing before the login");
+        assert!(s.view(&mut Event::state(ConnectionState::Authenticated)));
+        let Command::Subscribe { id: again, reply: _third, .. } = *rx.try_recv().unwrap() else { panic!() };
+        assert_ne!(again, id);
+        assert!(!s.view(&mut event(again, SubscriptionKind::Init, json!([{"id":"u-1","first_name":"Kevin"}]))));
+        assert!(matches!(rx.try_recv().map(|c| *c), Ok(Command::Unsubscribe { id: u, .. }) if u == again));
+        assert_eq!(s.me().map(|m| m.id), Some("u-1".into()));
+        // A new login of the user fetches again (and may be someone else).
         let n = s.login_requested().unwrap();
         assert!(s.view(&mut Event::state(ConnectionState::Authenticated)));
         let Command::Subscribe { id, reply: _second, .. } = *rx.try_recv().unwrap() else { panic!() };

@@ -16,6 +16,6 @@ mod server;
 
 pub use client::{AuthCredentials, ClientMessage, EventFilter, ItemAction};
 pub use codes::{ErrorCode, MessageKind};
-pub use queries::{newest_first, query, Filter, CURRENT_USER, USERS_COLLECTION};
+pub use queries::{newest_first, query, Filter, CURRENT_USER, USERS_COLLECTION, USER_FIELDS, USER_KEY};
 pub use requests::{is_system_collection, probe_answer, read_back_answer, ItemsRequest, SubscribeRequest};
 pub use server::{DecodeError, ServerError, ServerMessage, SubscriptionKind};

@@ -12,6 +12,13 @@ pub const USERS_COLLECTION: &str = "directus_users";
 /// The filter variable Directus replaces with the id of the user a request runs as.
 pub const CURRENT_USER: &str = "$CURRENT_USER";
 
+/// The key field of Directus' users (the related `id` of an author field).
+pub const USER_KEY: &str = "id";
+
+/// The fields of a user the chat reads: its key and the public parts of its profile
+/// (the schema kit lets chat users read them).
+pub const USER_FIELDS: [&str; 4] = [USER_KEY, "first_name", "last_name", "email"];
+
 /// A Directus filter object, built from the few operators the chat API needs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Filter(Value);
@@ -84,7 +91,7 @@ impl SubscribeRequest {
     /// and 12.4.
     pub fn current_user(fields: &[&str]) -> SubscribeRequest {
         let fields = fields.iter().map(|f| (*f).to_owned()).collect();
-        SubscribeRequest::new(USERS_COLLECTION).query(query(fields, Some(Filter::eq("id", CURRENT_USER)), None, None))
+        SubscribeRequest::new(USERS_COLLECTION).query(query(fields, Some(Filter::eq(USER_KEY, CURRENT_USER)), None, None))
     }
 }
 
