@@ -16,6 +16,7 @@ use super::action::Action;
 use super::core::{Control, Next, Session};
 use super::key::Ids;
 use super::outlet::Outlet;
+use super::reconnect::jitter_unit;
 use super::{Command, Commands};
 use crate::error::Error;
 use crate::event::{CloseCause, ConnectionState, Event};
@@ -90,13 +91,13 @@ async fn drive(
                         Exit::Closed => break ("closed by the client".into(), Error::Closed, CloseCause::ByUser),
                         Exit::Lost(reason) => {
                             log::warn!("connection lost: {reason}");
-                            session.lost(reason, random_unit())
+                            session.lost(reason, jitter_unit())
                         }
                     }
                 }
                 Err(e) => {
                     log::warn!("connecting failed: {e}");
-                    session.connect_failed(e.to_string(), random_unit())
+                    session.connect_failed(e.to_string(), jitter_unit())
                 }
             };
             settle(&mut session, &outlet);
@@ -292,12 +293,4 @@ fn refuse(commands: &mut Commands) {
 
 fn far() -> Instant {
     Instant::now() + Duration::from_secs(3600)
-}
-
-/// A number in [0, 1) for backoff jitter; quality does not matter, spread does.
-fn random_unit() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
