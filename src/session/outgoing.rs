@@ -96,6 +96,14 @@ impl Outgoing {
         Ok(now)
     }
 
+    /// Treats `key` as a request sent before (see [`ItemsRequest::repeated`]): a keyed
+    /// create that meets its own key is read back instead of failing.
+    pub(crate) fn mark_repeated(&mut self, key: Key) {
+        if let Some(r) = self.requests.get_mut(&key) {
+            r.retried = true;
+        }
+    }
+
     /// The session became ready: every queued frame, in order, to be written now.
     pub(crate) fn flush(&mut self) -> Vec<(Key, String)> {
         let mut out = Vec::with_capacity(self.queue.len());

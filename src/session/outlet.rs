@@ -52,6 +52,8 @@ pub(crate) struct Outlet {
     any_ended: AtomicBool,
     /// The last connection state given, for surfaces that show it without waiting.
     state: AtomicU8,
+    /// Woken when `Closed` is given (see [`Outlet::closed`]).
+    closing: Notify,
 }
 
 const STATES: [ConnectionState; 5] = [
@@ -74,6 +76,7 @@ impl Outlet {
             ended: Mutex::default(),
             any_ended: AtomicBool::new(false),
             state: AtomicU8::new(0),
+            closing: Notify::new(),
         })
     }
 
@@ -96,6 +99,24 @@ impl Outlet {
         } else {
             let mut one = vec![event];
             self.target.deliver(&mut one);
+        }
+        if held.closed {
+            self.closing.notify_waiters();
+        }
+    }
+
+    /// Resolves once the final `Closed` event has been given: the session has ended
+    /// (for parts of a client that live beside the session, like the outbox).
+    pub(crate) async fn closed(&self) {
+        loop {
+            let notified = self.closing.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a `Closed` given in between is not missed.
+            notified.as_mut().enable();
+            if self.state() == ConnectionState::Closed {
+                return;
+            }
+            notified.await;
         }
     }
 
