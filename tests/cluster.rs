@@ -38,7 +38,7 @@ async fn collect(
                     }
                 }
             }
-            Event::State { state: ConnectionState::Disconnected | ConnectionState::Closed, reason } => {
+            Event::State { state: ConnectionState::Disconnected | ConnectionState::Closed, reason, .. } => {
                 panic!("connection ended: {reason:?}")
             }
             _ => {}
