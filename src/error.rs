@@ -29,12 +29,43 @@ pub enum Error {
     /// The user cancelled the request before its outcome was known. If it had been
     /// sent already, the server may still apply it.
     Cancelled,
+    /// The outbox file cannot be used (see [`OutboxFault`]); the text names the file and
+    /// says why. The file is left as it was.
+    Outbox(OutboxFault, String),
+}
+
+/// Why an outbox file cannot be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OutboxFault {
+    /// Another client (in this process or another) has it open: `OUTBOX_LOCKED`.
+    Locked,
+    /// It is damaged, or not a SQLite database at all: `OUTBOX_CORRUPT`.
+    Corrupt,
+    /// It is a SQLite database of another application: `OUTBOX_FOREIGN`.
+    Foreign,
+    /// A newer version of this library wrote it: `OUTBOX_VERSION`.
+    Version,
+    /// Reading or writing it failed (disk full, permissions): `OUTBOX_IO`.
+    Io,
+}
+
+impl OutboxFault {
+    /// The code: `OUTBOX_LOCKED`, `OUTBOX_CORRUPT`, `OUTBOX_FOREIGN`, `OUTBOX_VERSION`, `OUTBOX_IO`.
+    pub fn code(self) -> &'static str {
+        match self {
+            OutboxFault::Locked => "OUTBOX_LOCKED",
+            OutboxFault::Corrupt => "OUTBOX_CORRUPT",
+            OutboxFault::Foreign => "OUTBOX_FOREIGN",
+            OutboxFault::Version => "OUTBOX_VERSION",
+            OutboxFault::Io => "OUTBOX_IO",
+        }
+    }
 }
 
 impl Error {
     /// A stable, upper-case code: the server's code for [`Error::Server`], else one of
     /// `CONNECTION`, `TIMEOUT`, `CLOSED`, `INVALID_ARGUMENT`, `TLS`, `QUEUE_FULL`,
-    /// `PROTOCOL`, `CANCELLED`.
+    /// `PROTOCOL`, `CANCELLED`, or an outbox code ([`OutboxFault::code`]).
     pub fn code(&self) -> &str {
         match self {
             Error::Server(e) => e.code.as_str(),
@@ -46,6 +77,7 @@ impl Error {
             Error::QueueFull => "QUEUE_FULL",
             Error::Protocol(_) => "PROTOCOL",
             Error::Cancelled => "CANCELLED",
+            Error::Outbox(fault, _) => fault.code(),
         }
     }
 
@@ -69,6 +101,7 @@ impl Error {
             Error::QueueFull => ErrorKind::QueueFull,
             Error::Protocol(_) => ErrorKind::Protocol,
             Error::Cancelled => ErrorKind::Cancelled,
+            Error::Outbox(..) => ErrorKind::Outbox,
         }
     }
 }
@@ -100,11 +133,13 @@ pub enum ErrorKind {
     Protocol,
     /// See [`Error::Cancelled`].
     Cancelled,
+    /// See [`Error::Outbox`].
+    Outbox,
 }
 
 impl ErrorKind {
     /// A lower-case name: `auth`, `forbidden`, `server`, `connection`, `timeout`,
-    /// `closed`, `invalid_argument`, `tls`, `queue_full`, `protocol`, `cancelled`.
+    /// `closed`, `invalid_argument`, `tls`, `queue_full`, `protocol`, `cancelled`, `outbox`.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Auth => "auth",
@@ -118,6 +153,7 @@ impl ErrorKind {
             ErrorKind::QueueFull => "queue_full",
             ErrorKind::Protocol => "protocol",
             ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Outbox => "outbox",
         }
     }
 
@@ -133,6 +169,7 @@ impl ErrorKind {
             "QUEUE_FULL" => ErrorKind::QueueFull,
             "PROTOCOL" => ErrorKind::Protocol,
             "CANCELLED" => ErrorKind::Cancelled,
+            outbox if outbox.starts_with("OUTBOX_") => ErrorKind::Outbox,
             server => Error::Server(crate::protocol::ServerError::new(server, "")).kind(),
         }
     }
@@ -150,6 +187,7 @@ impl fmt::Display for Error {
             Error::QueueFull => f.write_str("the queue of waiting requests is full"),
             Error::Protocol(r) => write!(f, "protocol error: {r}"),
             Error::Cancelled => f.write_str("the request was cancelled"),
+            Error::Outbox(_, r) => write!(f, "outbox error: {r}"),
         }
     }
 }

@@ -42,6 +42,7 @@ mod event;
 pub mod ffi;
 pub mod log_hub;
 mod options;
+pub mod outbox;
 pub mod protocol;
 mod runtime;
 mod secret;
@@ -50,8 +51,9 @@ mod transport;
 
 pub use chat::{ChatConfig, ChatMessage};
 pub use client::{Client, Consumption, Events, Subscription};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, OutboxFault, Result};
 pub use event::{CloseCause, ConnectionState, Event};
 pub use options::{AuthMode, ClientOptions, ReconnectPolicy, TlsOptions, TlsRoots};
+pub use outbox::{Outbox, OutboxEntry, OutboxState};
 pub use protocol::{AuthCredentials, ErrorCode, EventFilter, ItemAction, ItemsRequest, ServerError, SubscribeRequest, SubscriptionKind};
 pub use secret::Secret;

@@ -130,6 +130,10 @@ pub struct ClientOptions {
     pub heartbeat: Option<Duration>,
     /// The chat schema used by the chat helpers.
     pub chat: ChatConfig,
+    /// A file for the client's outbox (see [`crate::Outbox`]): sends written there
+    /// survive a crash of the app and are resumed, in order, by the next client that
+    /// opens it. `None` (the default): no outbox.
+    pub outbox_path: Option<std::path::PathBuf>,
 }
 
 impl Default for ClientOptions {
@@ -146,6 +150,7 @@ impl Default for ClientOptions {
             max_buffered_events: 100_000,
             heartbeat: Some(Duration::from_secs(30)),
             chat: ChatConfig::default(),
+            outbox_path: None,
         }
     }
 }
