@@ -49,6 +49,11 @@ pub enum dchat_status {
     DCHAT_ERR_BUFFER_TOO_SMALL = 16,
     /// The request was cancelled before its outcome was known.
     DCHAT_ERR_CANCELLED = 17,
+    /// The outbox file cannot be used; `dchat_last_error_code` says why:
+    /// `OUTBOX_LOCKED` (another client has it open), `OUTBOX_CORRUPT`, `OUTBOX_FOREIGN`
+    /// (another application's database), `OUTBOX_VERSION` (written by a newer version),
+    /// `OUTBOX_IO`. The file is left as it was.
+    DCHAT_ERR_OUTBOX = 18,
 }
 
 /// An error on its way to C: a status plus the code and text kept as the last error.
@@ -78,6 +83,7 @@ impl From<Error> for FfiError {
             ErrorKind::QueueFull => dchat_status::DCHAT_ERR_QUEUE_FULL,
             ErrorKind::Protocol => dchat_status::DCHAT_ERR_PROTOCOL,
             ErrorKind::Cancelled => dchat_status::DCHAT_ERR_CANCELLED,
+            ErrorKind::Outbox => dchat_status::DCHAT_ERR_OUTBOX,
         };
         FfiError { status, code: e.code().to_owned(), message: e.to_string() }
     }
@@ -111,6 +117,7 @@ fn status_name(status: dchat_status) -> &'static CStr {
         DCHAT_ERR_PANIC => c"DCHAT_ERR_PANIC",
         DCHAT_ERR_BUFFER_TOO_SMALL => c"DCHAT_ERR_BUFFER_TOO_SMALL",
         DCHAT_ERR_CANCELLED => c"DCHAT_ERR_CANCELLED",
+        DCHAT_ERR_OUTBOX => c"DCHAT_ERR_OUTBOX",
     }
 }
 
