@@ -48,6 +48,8 @@ pub(crate) struct Core {
     inputs: mpsc::UnboundedSender<Input>,
     released: watch::Sender<bool>,
     path: PathBuf,
+    /// Whether the missing-key warning was given.
+    warned: std::sync::atomic::AtomicBool,
 }
 
 impl Core {
@@ -73,6 +75,7 @@ impl Core {
             inputs,
             released: watch::Sender::new(false),
             path,
+            warned: Default::default(),
         });
         crate::runtime::handle().spawn(run(core.clone(), rx));
         core
@@ -86,10 +89,10 @@ impl Core {
 
     /// Queues a create of one item, with the key it carries in `key_field` or a new one.
     pub(crate) fn enqueue(&self, request: ItemsRequest) -> Result<OutboxEntry> {
-        let (key, data) = keyed(&request)?;
+        let (key, own_key, data) = keyed(&request)?;
         let mut inner = self.inner.lock();
         let store = self.open(&mut inner)?;
-        let entry = store.insert(request.collection_name(), request.key_field_name(), &key, &data)?;
+        let entry = store.insert(request.collection_name(), request.key_field_name(), &key, own_key, &data)?;
         inner.machine.add(entry.clone());
         // The local echo, in order with the session's events.
         self.outlet.give(Event::Outbox(entry.clone()));
@@ -175,7 +178,7 @@ impl Core {
                 let local_id = entry.local_id;
                 // Counted durably before it goes: after a crash, the next attempt knows
                 // the server may have it.
-                let counted = inner.store.as_mut().ok_or(Error::Closed).and_then(|s| s.attempt(local_id));
+                let counted = inner.store.as_mut().ok_or(Error::Closed).and_then(|s| s.attempt(local_id, !entry.own_key));
                 if let Err(e) = counted {
                     self.report(e);
                     inner.machine.attempt_not_recorded(local_id, now);
@@ -187,9 +190,10 @@ impl Core {
             Step::Verify { local_id, request } => self.submit(request, move |result| Input::Verify { local_id, result }),
             Step::Sent(entry) => {
                 // Had this failed, the next client would send it again and meet its key.
-                if let Some(Err(e)) = inner.store.as_mut().map(|s| s.remove(entry.local_id)) {
+                if let Some(Err(e)) = inner.store.as_mut().map(|s| s.remove_sent(entry.local_id)) {
                     self.report(e);
                 }
+                self.check_key_kept(&entry);
                 self.outlet.give(Event::Outbox(entry));
             }
             Step::Failed(entry) => {
@@ -201,6 +205,25 @@ impl Core {
                 self.outlet.give(Event::Outbox(entry));
             }
         }
+    }
+
+    /// Directus drops fields a collection does not have without a word: a stored item
+    /// without its key means resends cannot meet their first attempt. Said once.
+    fn check_key_kept(&self, entry: &OutboxEntry) {
+        let item = entry.item();
+        if !item.is_object() || item.get(&entry.key_field).and_then(Value::as_str) == Some(entry.key.as_str()) {
+            return;
+        }
+        if self.warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let why = format!(
+            "the server stored outbox entry {} without its key in `{}`: the collection `{}` lacks that unique field (or the user may not \
+             read it), so a message resent after a lost answer may be stored twice; add it (the schema kit's `client_key`)",
+            entry.local_id, entry.key_field, entry.collection
+        );
+        log::warn!("{why}");
+        self.outlet.give(Event::Error { error: Error::InvalidArgument(why) });
     }
 
     fn report(&self, error: Error) {
@@ -231,8 +254,8 @@ impl Core {
 }
 
 /// The key and data of a create the outbox can take: one item, whose key field holds
-/// a text key or nothing (then a new uuid goes there).
-fn keyed(request: &ItemsRequest) -> Result<(String, Value)> {
+/// a text key or nothing (then a new uuid goes there, and the key is the outbox's own).
+fn keyed(request: &ItemsRequest) -> Result<(String, bool, Value)> {
     request.validate()?;
     if request.action_kind() != ItemAction::Create {
         return Err(Error::InvalidArgument("the outbox takes creates only".into()));
@@ -242,16 +265,16 @@ fn keyed(request: &ItemsRequest) -> Result<(String, Value)> {
     };
     let mut fields: Map<String, Value> = fields.clone();
     let field = request.key_field_name();
-    let key = match fields.get(field) {
+    let (key, own) = match fields.get(field) {
         None | Some(Value::Null) => {
             let key = uuid::Uuid::new_v4().to_string();
             fields.insert(field.to_owned(), Value::String(key.clone()));
-            key
+            (key, true)
         }
-        Some(Value::String(k)) if !k.is_empty() => k.clone(),
+        Some(Value::String(k)) if !k.is_empty() => (k.clone(), false),
         Some(_) => return Err(Error::InvalidArgument(format!("the key field `{field}` must hold a text key (or nothing)"))),
     };
-    Ok((key, Value::Object(fields)))
+    Ok((key, own, Value::Object(fields)))
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {

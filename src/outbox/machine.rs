@@ -111,6 +111,9 @@ pub(crate) struct Machine {
 #[derive(Debug)]
 struct Slot {
     entry: OutboxEntry,
+    /// Whether an attempt may have been stored without the outbox hearing so (it
+    /// timed out on the wire, its connection dropped, the app stopped meanwhile).
+    maybe_stored: bool,
     /// Refusals that may pass, in a row.
     refusals: u32,
     /// The refusal to report if a verification finds the key missing.
@@ -140,7 +143,8 @@ impl Machine {
         if matches!(entry.state, OutboxState::Sending) {
             entry.state = OutboxState::Queued;
         }
-        self.entries.insert(entry.local_id, Slot { entry, refusals: 0, pending: None });
+        let maybe_stored = entry.attempts > 0;
+        self.entries.insert(entry.local_id, Slot { entry, maybe_stored, refusals: 0, pending: None });
     }
 
     /// The entries, oldest first.
@@ -161,7 +165,10 @@ impl Machine {
         self.not_before = None;
         let slot = self.entries.values_mut().find(|s| matches!(s.entry.state, OutboxState::Queued | OutboxState::Sending))?;
         let mut request = slot.entry.request();
-        if slot.entry.attempts > 0 {
+        // A key the outbox made can only be in the table through this entry, so a
+        // duplicate is always an earlier attempt; a key of the app's only once this
+        // entry was attempted.
+        if slot.entry.own_key || slot.entry.attempts > 0 {
             request = request.repeated();
         }
         slot.entry.attempts += 1;
@@ -214,6 +221,7 @@ impl Machine {
                 None
             }
             Class::Transient => {
+                slot.maybe_stored = true;
                 log::debug!("outbox entry {local_id}: attempt {} failed ({error}); trying again", slot.entry.attempts);
                 self.back_off(now);
                 None
@@ -226,7 +234,7 @@ impl Machine {
             }
             Class::Refused | Class::Rejected => {
                 let retryable = retryable(&class);
-                if slot.entry.attempts > 1 {
+                if slot.maybe_stored {
                     // An earlier attempt may have been stored: look before saying failed.
                     slot.pending = Some((error, retryable));
                     self.flight = Some(Flight::Verify(local_id));
@@ -263,6 +271,13 @@ impl Machine {
             Err(Error::Closed) => {
                 self.stopped = true;
                 None
+            }
+            // The server refuses the look-up too (the user may create but not read the
+            // key): the refusal stands. A retry by the app meets the key, if stored,
+            // and is read back the same way, so it is never stored twice.
+            Err(Error::Server(_)) => {
+                let (error, retryable) = self.entries.get_mut(&local_id)?.pending.take()?;
+                Some(self.fail(local_id, error, retryable))
             }
             // The key could not be looked up: the create goes again instead (it meets
             // its earlier attempt, or is refused and looked up again).
@@ -363,6 +378,7 @@ mod tests {
             state: OutboxState::Queued,
             attempts: 0,
             queued_at_ms: 0,
+            own_key: false,
         }
     }
 
@@ -384,7 +400,7 @@ mod tests {
         m.add(entry(3));
         let (id, request) = attempt(&mut m, now);
         assert_eq!(id, 1);
-        assert!(!request.repeated, "a first attempt is a plain keyed create");
+        assert!(!request.repeated, "a first attempt with the app's key is a plain keyed create");
         assert_eq!(request.keys_of_create(), Some(vec![json!("k1")]));
         assert!(m.next(now).is_none(), "one entry with the session at a time");
         let item = json!({"id": 7, "client_key": "k1"});
@@ -395,6 +411,13 @@ mod tests {
         assert_eq!(attempt(&mut m, now).0, 2);
         assert!(m.outcome(1, Ok(Value::Null), now).is_none(), "a stale outcome changes nothing");
         assert_eq!(m.list().iter().map(|e| e.local_id).collect::<Vec<_>>(), [2, 3]);
+    }
+
+    #[test]
+    fn a_key_the_outbox_made_reads_back_on_a_duplicate_from_the_first_attempt() {
+        let mut m = Machine::resume(vec![OutboxEntry { own_key: true, ..entry(1) }]);
+        let (_, request) = attempt(&mut m, Instant::now());
+        assert!(request.repeated, "only an earlier attempt of this entry can hold the key");
     }
 
     #[test]
@@ -450,10 +473,32 @@ mod tests {
     }
 
     #[test]
-    fn refusals_that_may_pass_are_tried_again_then_fail_as_retryable_after_a_look_at_the_key() {
+    fn refusals_that_may_pass_are_tried_again_then_fail_as_retryable() {
         let now = Instant::now();
         let mut m = Machine::resume(vec![entry(1)]);
-        for n in 0..REFUSALS - 1 {
+        for n in 0..REFUSALS {
+            let t = now + Duration::from_secs(100 * u64::from(n));
+            attempt(&mut m, t);
+            let step = m.outcome(1, Err(server("FORBIDDEN")), t);
+            if n + 1 < REFUSALS {
+                assert!(step.is_none(), "tried again");
+                continue;
+            }
+            // Every attempt was refused: nothing can be stored, no look-up needed.
+            match step {
+                Some(Step::Failed(e)) => assert!(matches!(e.state, OutboxState::Failed { retryable: true, .. }), "{e:?}"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_refusal_after_an_attempt_that_may_be_stored_looks_the_key_up_first() {
+        let now = Instant::now();
+        let mut m = Machine::resume(vec![entry(1)]);
+        attempt(&mut m, now);
+        assert!(m.outcome(1, Err(Error::Timeout), now).is_none(), "the answer never came: tried again");
+        for n in 1..REFUSALS {
             let t = now + Duration::from_secs(100 * u64::from(n));
             attempt(&mut m, t);
             assert!(m.outcome(1, Err(server("FORBIDDEN")), t).is_none());
@@ -470,6 +515,20 @@ mod tests {
         match m.verified(1, Ok(json!([])), t) {
             Some(Step::Failed(e)) => {
                 assert!(matches!(e.state, OutboxState::Failed { retryable: true, ref error } if error.code() == "FORBIDDEN"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_refused_look_up_lets_the_refusal_stand() {
+        let now = Instant::now();
+        let mut m = Machine::resume(vec![OutboxEntry { attempts: 1, ..entry(1) }]);
+        attempt(&mut m, now);
+        assert!(matches!(m.outcome(1, Err(server("INVALID_PAYLOAD")), now), Some(Step::Verify { .. })));
+        match m.verified(1, Err(server("FORBIDDEN")), now) {
+            Some(Step::Failed(e)) => {
+                assert!(matches!(e.state, OutboxState::Failed { retryable: false, ref error } if error.code() == "INVALID_PAYLOAD"))
             }
             other => panic!("{other:?}"),
         }

@@ -104,6 +104,9 @@ pub struct OutboxEntry {
     pub attempts: u32,
     /// When it was queued, in milliseconds since the Unix epoch.
     pub queued_at_ms: u64,
+    /// Whether the outbox made the key (a new uuid) rather than the app: such a key can
+    /// only ever be in the table through an attempt of this entry.
+    pub(crate) own_key: bool,
 }
 
 impl OutboxEntry {
@@ -198,7 +201,13 @@ impl Outbox {
     /// [`ChatConfig::client_ids`], else in [`ChatConfig::client_key_field`].
     pub fn send_message(&self, text: &str) -> Result<OutboxEntry> {
         let chat = &self.chat;
-        self.send(ItemsRequest::create(chat.collection.clone(), chat.new_message(text)).key_field(chat.outbox_key_field()))
+        let field = chat.outbox_key_field();
+        let mut data = chat.new_message(text);
+        // The outbox makes the key itself, so that it knows nothing else can hold it.
+        if let Some(fields) = data.as_object_mut() {
+            fields.remove(field);
+        }
+        self.send(ItemsRequest::create(chat.collection.clone(), data).key_field(field))
     }
 
     /// The entries not yet over (queued, being sent, failed), oldest first.

@@ -33,6 +33,7 @@ CREATE TABLE entries (
     key           TEXT NOT NULL UNIQUE,
     collection    TEXT NOT NULL,
     key_field     TEXT NOT NULL,
+    own_key       INTEGER NOT NULL,
     data          TEXT NOT NULL,
     failed        INTEGER NOT NULL DEFAULT 0,
     attempts      INTEGER NOT NULL DEFAULT 0,
@@ -46,6 +47,8 @@ CREATE TABLE entries (
 pub(crate) struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Whether `synchronous` is FULL now.
+    full: bool,
 }
 
 fn now_ms() -> u64 {
@@ -75,7 +78,7 @@ impl Store {
             log::debug!("outbox {shown}: journal mode {mode}");
         }
         conn.pragma_update(None, "synchronous", "FULL").map_err(fail)?;
-        Ok(Store { conn, path: path.to_owned() })
+        Ok(Store { conn, path: path.to_owned(), full: true })
     }
 
     /// Where the file is.
@@ -94,7 +97,8 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT local_id, key, collection, key_field, data, failed, attempts, error_code, error_message, retryable, queued_at
+                "SELECT local_id, key, collection, key_field, data, failed, attempts, error_code, error_message, retryable, queued_at,
+                        own_key
                  FROM entries ORDER BY local_id",
             )
             .map_err(|e| self.err(e))?;
@@ -112,12 +116,13 @@ impl Store {
                     r.get::<_, Option<String>>(8)?,
                     r.get::<_, bool>(9)?,
                     r.get::<_, i64>(10)?,
+                    r.get::<_, bool>(11)?,
                 ))
             })
             .map_err(|e| self.err(e))?;
         let mut entries = Vec::new();
         for row in rows {
-            let (local_id, key, collection, key_field, data, failed, attempts, code, message, retryable, queued_at) =
+            let (local_id, key, collection, key_field, data, failed, attempts, code, message, retryable, queued_at, own_key) =
                 row.map_err(|e| self.err(e))?;
             let data: Value = serde_json::from_str(&data).map_err(|e| {
                 Error::Outbox(
@@ -139,18 +144,21 @@ impl Store {
                 state,
                 attempts: attempts.clamp(0, i64::from(u32::MAX)) as u32,
                 queued_at_ms: queued_at.max(0) as u64,
+                own_key,
             });
         }
         Ok(entries)
     }
 
     /// Writes a new entry (durably, before it returns) and gives it its local id.
-    pub(crate) fn insert(&mut self, collection: &str, key_field: &str, key: &str, data: &Value) -> Result<OutboxEntry> {
+    /// `own_key`: the outbox made its key (a new uuid), rather than the app.
+    pub(crate) fn insert(&mut self, collection: &str, key_field: &str, key: &str, own_key: bool, data: &Value) -> Result<OutboxEntry> {
         let queued_at = now_ms();
+        self.durable(true)?;
         self.conn
             .execute(
-                "INSERT INTO entries (key, collection, key_field, data, queued_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![key, collection, key_field, data.to_string(), queued_at as i64],
+                "INSERT INTO entries (key, collection, key_field, own_key, data, queued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![key, collection, key_field, own_key, data.to_string(), queued_at as i64],
             )
             .map_err(|e| self.err(e))?;
         Ok(OutboxEntry {
@@ -162,7 +170,20 @@ impl Store {
             state: OutboxState::Queued,
             attempts: 0,
             queued_at_ms: queued_at,
+            own_key,
         })
+    }
+
+    /// Whether the next commits reach the disk before they return (`synchronous=FULL`),
+    /// or only the operating system (`NORMAL`, in WAL mode: they survive a crash of the
+    /// app, not a power cut). What the app decides is always durable; the bookkeeping of
+    /// sending need not be, because the key makes a resend of a stored entry meet itself.
+    fn durable(&mut self, full: bool) -> Result<()> {
+        if self.full != full {
+            self.conn.pragma_update(None, "synchronous", if full { "FULL" } else { "NORMAL" }).map_err(|e| self.err(e))?;
+            self.full = full;
+        }
+        Ok(())
     }
 
     fn change(&mut self, sql: &str, p: impl rusqlite::Params) -> Result<()> {
@@ -177,18 +198,30 @@ impl Store {
     }
 
     /// Counts an attempt before it goes out: an entry with attempts may be stored on the
-    /// server already, so its next attempt reads back on a duplicate key.
-    pub(crate) fn attempt(&mut self, local_id: u64) -> Result<()> {
+    /// server already, so its next attempt reads back on a duplicate key. `durable` for
+    /// keys the app chose, whose first attempt must not read back (their duplicate may
+    /// be another row); an outbox-made key reads back on every attempt.
+    pub(crate) fn attempt(&mut self, local_id: u64, durable: bool) -> Result<()> {
+        self.durable(durable)?;
         self.change("UPDATE entries SET attempts = attempts + 1 WHERE local_id = ?1", params![local_id as i64])
     }
 
-    /// The entry is over (sent, or cancelled): it leaves the file.
+    /// The entry was sent: it leaves the file. Lost to a power cut, it would be sent
+    /// again and meet its stored self.
+    pub(crate) fn remove_sent(&mut self, local_id: u64) -> Result<()> {
+        self.durable(false)?;
+        self.change("DELETE FROM entries WHERE local_id = ?1", params![local_id as i64])
+    }
+
+    /// The app cancelled the entry: it leaves the file.
     pub(crate) fn remove(&mut self, local_id: u64) -> Result<()> {
+        self.durable(true)?;
         self.change("DELETE FROM entries WHERE local_id = ?1", params![local_id as i64])
     }
 
     /// The entry failed for good; it stays until the app retries, edits or cancels it.
     pub(crate) fn fail(&mut self, local_id: u64, error: &Error, retryable: bool) -> Result<()> {
+        self.durable(true)?;
         self.change(
             "UPDATE entries SET failed = 1, error_code = ?2, error_message = ?3, retryable = ?4 WHERE local_id = ?1",
             params![local_id as i64, error.code(), error_text(error), retryable],
@@ -197,6 +230,7 @@ impl Store {
 
     /// A failed entry goes back in the queue (the app retries it).
     pub(crate) fn requeue(&mut self, local_id: u64) -> Result<()> {
+        self.durable(true)?;
         self.change(
             "UPDATE entries SET failed = 0, error_code = NULL, error_message = NULL, retryable = 0 WHERE local_id = ?1",
             params![local_id as i64],
@@ -205,6 +239,7 @@ impl Store {
 
     /// New data for an entry not yet sent.
     pub(crate) fn set_data(&mut self, local_id: u64, data: &Value) -> Result<()> {
+        self.durable(true)?;
         self.change("UPDATE entries SET data = ?2 WHERE local_id = ?1", params![local_id as i64, data.to_string()])
     }
 }
@@ -319,11 +354,11 @@ mod tests {
         let (_dir, path) = temp();
         {
             let mut s = Store::open(&path).unwrap();
-            let a = s.insert("messages", "client_key", "k1", &json!({"text":"a","client_key":"k1"})).unwrap();
-            let b = s.insert("messages", "client_key", "k2", &json!({"text":"b","client_key":"k2"})).unwrap();
-            let c = s.insert("messages", "id", "k3", &json!({"text":"c","id":"k3"})).unwrap();
+            let a = s.insert("messages", "client_key", "k1", true, &json!({"text":"a","client_key":"k1"})).unwrap();
+            let b = s.insert("messages", "client_key", "k2", true, &json!({"text":"b","client_key":"k2"})).unwrap();
+            let c = s.insert("messages", "id", "k3", false, &json!({"text":"c","id":"k3"})).unwrap();
             assert!(a.local_id < b.local_id && b.local_id < c.local_id);
-            s.attempt(a.local_id).unwrap();
+            s.attempt(a.local_id, false).unwrap();
             s.fail(b.local_id, &Error::Server(ServerError::new("INVALID_PAYLOAD", "bad")), false).unwrap();
             s.set_data(c.local_id, &json!({"text":"c2","id":"k3"})).unwrap();
         }
@@ -333,6 +368,7 @@ mod tests {
         assert_eq!(all[0].attempts, 1);
         assert!(matches!(&all[1].state, OutboxState::Failed { error, retryable: false } if error.code() == "INVALID_PAYLOAD"));
         assert_eq!(all[2].data["text"], "c2");
+        assert!(all[0].own_key && !all[2].own_key);
         assert!(s.fail(99, &Error::Timeout, true).is_err(), "an unknown entry is an error");
     }
 
@@ -380,7 +416,7 @@ mod tests {
             let mut s = Store::open(&path).unwrap();
             for i in 0..200 {
                 let key = format!("key-{i}");
-                s.insert("messages", "client_key", &key, &json!({"text": "x".repeat(200), "client_key": key})).unwrap();
+                s.insert("messages", "client_key", &key, true, &json!({"text": "x".repeat(200), "client_key": key})).unwrap();
             }
         }
         // Overwrite the middle of the file (table pages) with garbage.
