@@ -12,6 +12,7 @@ LIBS=(-Ltarget/debug -ldirectus_chat -Wl,-rpath,"$PWD/target/debug" -lpthread)
 gcc "${CFLAGS[@]}" -o "$out/chat_test" tests/c/chat_test.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -o "$out/chat" examples/c/chat.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -o "$out/ffi_stress" tests/c/ffi_stress.c "${LIBS[@]}"
+gcc "${CFLAGS[@]}" -fsanitize=address -fno-omit-frame-pointer -o "$out/outbox_test_asan" tests/c/outbox_test.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -fsanitize=address -fno-omit-frame-pointer -o "$out/ffi_stress_asan" tests/c/ffi_stress.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -fsanitize=address -fno-omit-frame-pointer -o "$out/chat_test_asan" tests/c/chat_test.c "${LIBS[@]}"
 # A sanitizer run that silently lost its sanitizer would prove nothing.
@@ -27,6 +28,9 @@ set -a; . "$dir/env.txt"; set +a
 
 "$out/chat_test" callback
 "$out/chat_test" poll
+# The outbox (issue 14): local echo and reconcile, the lock, cancel/edit/resume, a
+# foreign file; under AddressSanitizer with its leak check.
+ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 "$out/outbox_test_asan"
 
 # Misuse and stress (NULLs, double close, use after close, 8 threads sending, 1,000
 # connect/free cycles) under AddressSanitizer (with LeakSanitizer) and under valgrind;
