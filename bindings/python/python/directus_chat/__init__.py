@@ -31,10 +31,12 @@ from ._errors import (
     InvalidArgumentError,
     ProtocolError,
     CancelledError,
+    OutboxError,
     ServerError,
 )
 from ._events import ChatMessage, Event
 from ._logging import set_log_level
+from ._outbox import Outbox, OutboxEntry
 from ._native import version as _core_version
 
 __version__ = "0.1.0"
@@ -60,6 +62,9 @@ __all__ = [
     "InvalidArgumentError",
     "ProtocolError",
     "CancelledError",
+    "Outbox",
+    "OutboxEntry",
+    "OutboxError",
     "ServerError",
     "Subscription",
     "core_version",
