@@ -10,6 +10,8 @@
 //!   requests, subscriptions, heartbeat, reconnect) driven by one async loop that owns
 //!   the socket on a shared tokio runtime;
 //! - [`Client`]: the Rust API, async and runtime-agnostic;
+//! - [`outbox`]: sends written to a local SQLite file first, resumed after a crash and
+//!   stored exactly once ([`ClientOptions::outbox_path`], [`Client::outbox`]);
 //! - the C ABI (`dchat_*`, see `include/directus_chat.h`) and the Python module.
 //!
 //! ```no_run

@@ -189,7 +189,7 @@ fn an_app_killed_with_sigkill_while_the_server_is_down_sends_all_200_once_in_ord
         .collect();
     assert_eq!(queued.len(), 200);
     // The outbox is locked for every other client, in another process too.
-    let e = Client::connect_nowait(&server.ws_url(), options(&outbox, false)).err().expect("the outbox is in use");
+    let e = Client::connect_nowait(&server.ws_url(), options(&outbox, false)).expect_err("the outbox is in use");
     assert_eq!(e.code(), "OUTBOX_LOCKED", "{e}");
     app.kill();
 
@@ -497,7 +497,7 @@ async fn a_locked_damaged_or_foreign_outbox_is_refused_clearly_and_left_as_it_wa
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("outbox.db");
     let (first, _events) = Client::connect(&server.ws_url(), options(&path, false)).await.unwrap();
-    let e = Client::connect(&server.ws_url(), options(&path, false)).await.err().expect("locked");
+    let e = Client::connect(&server.ws_url(), options(&path, false)).await.expect_err("locked");
     assert_eq!((e.code(), e.kind()), ("OUTBOX_LOCKED", directus_chat::ErrorKind::Outbox));
     assert!(e.to_string().contains("in use by another client"), "{e}");
     first.close().await.unwrap();
@@ -520,14 +520,14 @@ async fn a_locked_damaged_or_foreign_outbox_is_refused_clearly_and_left_as_it_wa
     assert!(n > 12 * 4096, "{n}");
     bytes[6 * 4096..9 * 4096].fill(0x5A);
     std::fs::write(&damaged, &bytes).unwrap();
-    let e = Client::connect(&server.ws_url(), options(&damaged, false)).await.err().expect("damaged");
+    let e = Client::connect(&server.ws_url(), options(&damaged, false)).await.expect_err("damaged");
     assert_eq!(e.code(), "OUTBOX_CORRUPT", "{e}");
     assert_eq!(std::fs::read(&damaged).unwrap(), bytes, "left as it was");
 
     // Not a database; another application's database.
     let text = dir.path().join("notes.txt");
     std::fs::write(&text, "my notes, not an outbox\n".repeat(20)).unwrap();
-    let e = Client::connect(&server.ws_url(), options(&text, false)).await.err().expect("not a database");
+    let e = Client::connect(&server.ws_url(), options(&text, false)).await.expect_err("not a database");
     assert_eq!(e.code(), "OUTBOX_CORRUPT", "{e}");
     assert_eq!(std::fs::read_to_string(&text).unwrap(), "my notes, not an outbox\n".repeat(20));
     let foreign = dir.path().join("app.db");
@@ -536,7 +536,7 @@ async fn a_locked_damaged_or_foreign_outbox_is_refused_clearly_and_left_as_it_wa
         .execute_batch("CREATE TABLE settings (k TEXT, v TEXT); INSERT INTO settings VALUES ('a','b');")
         .unwrap();
     let before = std::fs::read(&foreign).unwrap();
-    let e = Client::connect(&server.ws_url(), options(&foreign, false)).await.err().expect("foreign");
+    let e = Client::connect(&server.ws_url(), options(&foreign, false)).await.expect_err("foreign");
     assert_eq!(e.code(), "OUTBOX_FOREIGN", "{e}");
     assert!(e.to_string().contains("settings"), "{e}");
     assert_eq!(std::fs::read(&foreign).unwrap(), before);

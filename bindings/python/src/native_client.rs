@@ -26,7 +26,7 @@ pub struct NativeClient {
 }
 
 /// One event for the Python package: `(type, kind, uid, data, code, message, request, messages)`.
-type EventTuple<'a> = (&'a str, Option<&'a str>, Option<String>, PyObject, Option<String>, Option<String>, u64, Vec<PyObject>);
+pub(crate) type EventTuple<'a> = (&'a str, Option<&'a str>, Option<String>, PyObject, Option<String>, Option<String>, u64, Vec<PyObject>);
 
 fn err(py: Python<'_>, e: Error) -> PyErr {
     to_pyerr(py, &e)

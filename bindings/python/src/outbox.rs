@@ -4,17 +4,13 @@ use directus_chat::{ChatConfig, OutboxEntry, OutboxState};
 use pyo3::prelude::*;
 
 use crate::convert::to_py;
-use crate::native_client::message_tuple;
+use crate::native_client::{message_tuple, EventTuple};
 
 /// An outbox event in the package's event tuple: type `outbox`, the state as its kind,
 /// the key where subscription events have their uid, the entry (a dict) as data, the
 /// error of a failure, the local id where replies have their request id, and the chat
 /// message of the local echo.
-pub fn event_tuple<'a>(
-    py: Python<'_>,
-    chat: &ChatConfig,
-    entry: OutboxEntry,
-) -> PyResult<(&'a str, Option<&'a str>, Option<String>, PyObject, Option<String>, Option<String>, u64, Vec<PyObject>)> {
+pub fn event_tuple<'a>(py: Python<'_>, chat: &ChatConfig, entry: OutboxEntry) -> PyResult<EventTuple<'a>> {
     let messages = if entry.collection == chat.collection {
         chat.echo(entry.item(), &entry.key).map(|m| message_tuple(py, &m)).into_iter().collect::<PyResult<Vec<_>>>()?
     } else {
