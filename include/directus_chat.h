@@ -99,6 +99,11 @@ typedef enum dchat_status {
   DCHAT_ERR_RESOURCE = 17,
   // The request was cancelled before its outcome was known.
   DCHAT_ERR_CANCELLED = 18,
+  // The outbox file cannot be used; `dchat_last_error_code` says why:
+  // `OUTBOX_LOCKED` (another client has it open), `OUTBOX_CORRUPT`, `OUTBOX_FOREIGN`
+  // (another application's database), `OUTBOX_VERSION` (written by a newer version),
+  // `OUTBOX_IO`. The file is left as it was.
+  DCHAT_ERR_OUTBOX = 19,
 } dchat_status;
 
 // What an event is about.
@@ -115,6 +120,10 @@ typedef enum dchat_kind {
   DCHAT_EVENT_ERROR = 4,
   // A message of a type this library does not know; its JSON is kept.
   DCHAT_EVENT_UNKNOWN = 5,
+  // An outbox entry changed state: see `dchat_event_outbox_state` and the other
+  // `dchat_event_outbox_*` accessors; its item is the JSON, its chat message (the
+  // local echo) is message 0; a failure has a code and text.
+  DCHAT_EVENT_OUTBOX = 6,
 } dchat_kind;
 
 // Connection states.
@@ -158,6 +167,25 @@ typedef enum dchat_log_level {
   // Details for debugging (dropped events, catch-up reads).
   DCHAT_LOG_DEBUG = 4,
 } dchat_log_level;
+
+// Where an outbox entry stands (`dchat_event_outbox_state`).
+typedef enum dchat_outbox_state {
+  // Not an outbox event.
+  DCHAT_OUTBOX_NONE = 0,
+  // Written to the outbox, waiting for its turn: the local echo (also after an edit,
+  // a retry, or when a new client finds it in the file).
+  DCHAT_OUTBOX_QUEUED = 1,
+  // Handed to the server (again, after a lost connection or a wire timeout: the
+  // attempt count says which); it may wait for the connection and the login.
+  DCHAT_OUTBOX_SENDING = 2,
+  // Stored by the server, once; the JSON is the stored item. It left the outbox.
+  DCHAT_OUTBOX_SENT = 3,
+  // Refused; `dchat_event_code` says why, `dchat_event_outbox_retryable` whether
+  // retrying may help. It stays until retried, edited or cancelled.
+  DCHAT_OUTBOX_FAILED = 4,
+  // Cancelled by the app before it went out.
+  DCHAT_OUTBOX_CANCELLED = 5,
+} dchat_outbox_state;
 
 // Where the built-in trusted roots for `wss://` come from.
 typedef enum dchat_tls_roots {
@@ -345,6 +373,12 @@ size_t dchat_event_message_count(const struct dchat_event *event);
 // The primary key of chat message `index`, as text; NULL if out of range.
 const char *dchat_event_message_id(const struct dchat_event *event, size_t index);
 
+// The key of chat message `index`: the key the client made for it when it went
+// through the outbox (its `client_key`, or its primary key with client ids), else its
+// primary key. An outbox entry's local echo and the message the server stores have the
+// same key, so a view keyed by it shows each message once. NULL if out of range.
+const char *dchat_event_message_key(const struct dchat_event *event, size_t index);
+
 // The text of chat message `index`; NULL if out of range.
 const char *dchat_event_message_text(const struct dchat_event *event, size_t index);
 
@@ -439,6 +473,74 @@ enum dchat_status dchat_options_set_callback(struct dchat_options *options,
 enum dchat_status dchat_options_set_poll(struct dchat_options *options,
                                          dchat_wake_cb wake,
                                          void *user_data);
+
+// Keeps the client's sends in an outbox file at `path` (made if missing): each
+// `dchat_outbox_send` is written there before it returns and survives a crash of the
+// app; the next client opened on the file resumes what was not sent, in order.
+// `dchat_connect` fails with `DCHAT_ERR_OUTBOX` when the file cannot be used (another
+// client has it open: `OUTBOX_LOCKED`; damaged: `OUTBOX_CORRUPT`; another
+// application's: `OUTBOX_FOREIGN`), leaving it as it was. NULL turns the outbox off.
+enum dchat_status dchat_options_set_outbox(struct dchat_options *options, const char *path);
+
+// Queues a chat message in the outbox and writes its local id to `*local_id_out`.
+// Returns once it is in the file; its local echo (`DCHAT_OUTBOX_QUEUED`) and every
+// later state arrive as `DCHAT_EVENT_OUTBOX` events with that id. The message never
+// times out: it is sent, one at a time and in order, until the server stored it
+// (`DCHAT_OUTBOX_SENT`) or refused it (`DCHAT_OUTBOX_FAILED`). Its key goes in
+// `client_key` (the schema kit's unique field), or in the primary key with
+// `dchat_options_set_client_ids`. `DCHAT_ERR_INVALID_ARGUMENT` when the client has no
+// outbox.
+enum dchat_status dchat_outbox_send(const struct dchat_client *client,
+                                    const char *text,
+                                    uint64_t *local_id_out);
+
+// Queues the create of one item (`data_json`, a JSON object) in `collection` through
+// the outbox, like `dchat_outbox_send`. Its key is the text in `key_field` (NULL:
+// `"id"`), or a new uuid put there when the data has none; that field must be unique
+// on the server (the primary key of a uuid-keyed collection, or e.g. `client_key`).
+enum dchat_status dchat_outbox_create(const struct dchat_client *client,
+                                      const char *collection,
+                                      const char *data_json,
+                                      const char *key_field,
+                                      uint64_t *local_id_out);
+
+// Writes the entries not yet over (queued, being sent, failed), oldest first, as a
+// JSON array to `*json_out` (the caller frees it with `dchat_string_free`). Each entry
+// has `local_id`, `key`, `collection`, `key_field`, `data`, `state`, `attempts`,
+// `queued_at_ms`, and when failed `error` (`{code, message}`) and `retryable`.
+enum dchat_status dchat_outbox_list(const struct dchat_client *client, char **json_out);
+
+// Cancels an entry that never went out, or that failed (reported as
+// `DCHAT_OUTBOX_CANCELLED`). One already handed to the server may be stored, so it
+// cannot be cancelled: `DCHAT_ERR_INVALID_ARGUMENT`, as for an unknown id.
+enum dchat_status dchat_outbox_cancel(const struct dchat_client *client, uint64_t local_id);
+
+// Edits an entry that never went out (or failed): the fields of `patch_json` (a JSON
+// object, e.g. `{"text":"new text"}`) replace those queued; the key cannot change.
+// Reported as an outbox event with the entry's state and new item.
+enum dchat_status dchat_outbox_edit(const struct dchat_client *client,
+                                    uint64_t local_id,
+                                    const char *patch_json);
+
+// Puts a failed entry back in the queue, in its place and with its key.
+enum dchat_status dchat_outbox_retry(const struct dchat_client *client, uint64_t local_id);
+
+// For `DCHAT_EVENT_OUTBOX`: the entry's new state; else `DCHAT_OUTBOX_NONE`.
+enum dchat_outbox_state dchat_event_outbox_state(const struct dchat_event *event);
+
+// For `DCHAT_EVENT_OUTBOX`: the entry's local id (`dchat_outbox_send` gave it); else 0.
+uint64_t dchat_event_outbox_id(const struct dchat_event *event);
+
+// For `DCHAT_EVENT_OUTBOX`: the entry's key (what `dchat_event_message_key` gives for
+// the stored message); else NULL. Borrowed from the event.
+const char *dchat_event_outbox_key(const struct dchat_event *event);
+
+// For `DCHAT_EVENT_OUTBOX`: how many times the entry was handed to the server.
+uint32_t dchat_event_outbox_attempts(const struct dchat_event *event);
+
+// For a failed entry: whether retrying (`dchat_outbox_retry`) may help (the refusal
+// depends on the server's state, e.g. `FORBIDDEN`) rather than on the message itself.
+bool dchat_event_outbox_retryable(const struct dchat_event *event);
 
 // Closes every client of the process and ends every thread of the library, waiting up
 // to `timeout_ms` milliseconds in all. Call it before `dlclose` (or at the end of a

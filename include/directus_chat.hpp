@@ -85,6 +85,7 @@ struct chat_message {
     std::string text;                   ///< the message text
     std::optional<std::string> author;  ///< the author's name, when known
     std::optional<std::string> date;    ///< creation date (ISO 8601), when known
+    std::string key;                    ///< the client-made key (outbox), else the primary key
 };
 
 /// An event, copied out of the library (see dchat_event_* in directus_chat.h).
@@ -97,7 +98,12 @@ struct event {
     std::optional<std::string> code;            ///< error code; a reply with one has failed
     std::optional<std::string> text;            ///< reason of a state change or error message
     std::string json;                           ///< the data as JSON (`null` when none)
-    std::vector<chat_message> messages;         ///< chat messages of init/create/update events
+    std::vector<chat_message> messages;         ///< chat messages of init/create/update events (and an outbox echo)
+    dchat_outbox_state outbox_state = DCHAT_OUTBOX_NONE; ///< for DCHAT_EVENT_OUTBOX: queued, sending, sent, ...
+    std::uint64_t outbox_id = 0;                ///< the outbox entry's local id
+    std::string outbox_key;                     ///< the outbox entry's key (same as its message's key)
+    std::uint32_t outbox_attempts = 0;          ///< how often it was handed to the server
+    bool outbox_retryable = false;              ///< for a failed entry: whether retrying may help
 
     /// Whether this is the client's final event (state CLOSED).
     bool is_closed() const noexcept { return kind == DCHAT_EVENT_STATE && state == DCHAT_STATE_CLOSED; }
@@ -118,10 +124,17 @@ struct event {
         ev.messages.reserve(n);
         for (size_t i = 0; i < n; i++) {
             const char *id = dchat_event_message_id(e, i);
+            const char *key = dchat_event_message_key(e, i);
             const char *text = dchat_event_message_text(e, i);
             ev.messages.push_back(chat_message{id ? id : "", text ? text : "", detail::opt(dchat_event_message_author(e, i)),
-                                               detail::opt(dchat_event_message_date(e, i))});
+                                               detail::opt(dchat_event_message_date(e, i)), key ? key : ""});
         }
+        ev.outbox_state = dchat_event_outbox_state(e);
+        ev.outbox_id = dchat_event_outbox_id(e);
+        const char *outbox_key = dchat_event_outbox_key(e);
+        ev.outbox_key = outbox_key ? outbox_key : "";
+        ev.outbox_attempts = dchat_event_outbox_attempts(e);
+        ev.outbox_retryable = dchat_event_outbox_retryable(e);
         return ev;
     }
 };
@@ -156,6 +169,8 @@ public:
     options &max_buffered_events(size_t events) { max_buffered_ = events; return *this; }
     /// The largest message accepted from the server, in bytes.
     options &max_message_size(size_t bytes) { max_message_ = bytes; return *this; }
+    /// Sends through a durable outbox in this file (see dchat_options_set_outbox).
+    options &outbox(std::string path) { outbox_ = std::move(path); has_outbox_ = true; return *this; }
 
     /// Makes the C options (the caller frees them with dchat_options_free).
     dchat_options *make() const {
@@ -170,6 +185,7 @@ public:
         if (auth_mode_) detail::check(dchat_options_set_auth_mode(o, *auth_mode_));
         if (max_buffered_) detail::check(dchat_options_set_max_buffered_events(o, *max_buffered_));
         if (max_message_) detail::check(dchat_options_set_max_message_size(o, *max_message_));
+        if (has_outbox_) detail::check(dchat_options_set_outbox(o, outbox_.c_str()));
         return guard.release();
     }
 
@@ -177,8 +193,8 @@ private:
     // Plain members rather than std::optional<std::string>: GCC 12 under ASan reports
     // a false maybe-uninitialized on copies of the latter.
     std::uint32_t connect_ms_ = 0, request_ms_ = 0;
-    bool has_schema_ = false, has_ca_pem_ = false;
-    std::string collection_, text_field_, author_path_, ca_pem_;
+    bool has_schema_ = false, has_ca_pem_ = false, has_outbox_ = false;
+    std::string collection_, text_field_, author_path_, ca_pem_, outbox_;
     std::optional<bool> client_ids_;
     std::optional<dchat_tls_roots> roots_;
     std::optional<dchat_auth_mode> auth_mode_;
@@ -338,6 +354,35 @@ public:
         detail::check(dchat_send(handle(), text.c_str(), &id));
         return id;
     }
+
+    /// Queues a chat message in the outbox (written to its file before this returns);
+    /// returns its local id. Its states arrive as DCHAT_EVENT_OUTBOX events.
+    std::uint64_t outbox_send(const std::string &text) {
+        std::uint64_t id = 0;
+        detail::check(dchat_outbox_send(handle(), text.c_str(), &id));
+        return id;
+    }
+    /// Queues the create of one item (JSON object) through the outbox; its key goes in `key_field`.
+    std::uint64_t outbox_create(const std::string &collection, const std::string &data_json, const std::string &key_field = "id") {
+        std::uint64_t id = 0;
+        detail::check(dchat_outbox_create(handle(), collection.c_str(), data_json.c_str(), key_field.c_str(), &id));
+        return id;
+    }
+    /// The entries not yet over, oldest first, as a JSON array.
+    std::string outbox_list() {
+        char *out = nullptr;
+        detail::check(dchat_outbox_list(handle(), &out));
+        std::unique_ptr<char, dchat_status (*)(char *)> guard(out, dchat_string_free);
+        return std::string(out);
+    }
+    /// Cancels an entry that never went out (or failed).
+    void outbox_cancel(std::uint64_t local_id) { detail::check(dchat_outbox_cancel(handle(), local_id)); }
+    /// Edits an entry that never went out (or failed): `patch_json` holds the fields to change.
+    void outbox_edit(std::uint64_t local_id, const std::string &patch_json) {
+        detail::check(dchat_outbox_edit(handle(), local_id, patch_json.c_str()));
+    }
+    /// Puts a failed entry back in the queue.
+    void outbox_retry(std::uint64_t local_id) { detail::check(dchat_outbox_retry(handle(), local_id)); }
 
     /// An items request (`create`, `read`, `update`, `delete`); returns the server's data as JSON.
     std::string items(const std::string &collection, const std::string &action, const std::optional<std::string> &payload_json = std::nullopt) {

@@ -48,6 +48,8 @@ RETURN_TYPES = {
     "enum dchat_kind": "EventKind",
     "enum dchat_state": "ConnectionState",
     "enum dchat_sub_event": "SubscriptionEvent",
+    "enum dchat_outbox_state": "OutboxState",
+    "bool": "bool",
     "const char*": "IntPtr",
     "uint32_t": "uint",
     "uint64_t": "ulong",

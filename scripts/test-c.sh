@@ -14,6 +14,7 @@ gcc "${CFLAGS[@]}" -o "$out/chat_test" tests/c/chat_test.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -o "$out/chat" examples/c/chat.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -o "$out/ffi_stress" tests/c/ffi_stress.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -o "$out/resource_test" tests/c/resource_test.c "${LIBS[@]}"
+gcc "${CFLAGS[@]}" -fsanitize=address -fno-omit-frame-pointer -o "$out/outbox_test_asan" tests/c/outbox_test.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -fsanitize=address -fno-omit-frame-pointer -o "$out/ffi_stress_asan" tests/c/ffi_stress.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -fsanitize=address -fno-omit-frame-pointer -o "$out/chat_test_asan" tests/c/chat_test.c "${LIBS[@]}"
 # dlopen/dlclose: not linked with the library, which it loads by path.
@@ -38,6 +39,9 @@ set -a; . "$dir/env.txt"; set +a
 "$out/chat_test" poll
 # A refused thread is DCHAT_ERR_RESOURCE (plain only: it limits the address space).
 timeout 60 "$out/resource_test"
+# The outbox (issue 14): local echo and reconcile, the lock, cancel/edit/resume, a
+# foreign file; under AddressSanitizer with its leak check.
+ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 "$out/outbox_test_asan"
 
 # Misuse and stress (NULLs, double close, use after close, 8 threads sending, 1,000
 # connect/free cycles) under AddressSanitizer (with LeakSanitizer) and under valgrind;

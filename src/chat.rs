@@ -26,6 +26,11 @@ pub struct ChatConfig {
     /// Default 100 (the server's own default limit), so the history is the latest
     /// messages rather than the oldest.
     pub history_limit: u32,
+    /// The unique field holding the key the client makes for each message sent through
+    /// the outbox when the primary key is an integer (`client_ids` off). Default
+    /// `client_key`, the field the schema kit adds (with a unique index): a resent
+    /// message meets its own key there and is read back, so it is stored once.
+    pub client_key_field: String,
 }
 
 impl Default for ChatConfig {
@@ -38,6 +43,7 @@ impl Default for ChatConfig {
             id_field: "id".into(),
             history_limit: 100,
             client_ids: false,
+            client_key_field: "client_key".into(),
         }
     }
 }
@@ -53,6 +59,11 @@ pub struct ChatMessage {
     pub author: Option<String>,
     /// The creation date as the server sent it (ISO 8601).
     pub date: Option<String>,
+    /// The key the client made for it when it was sent through the outbox (the value
+    /// of [`ChatConfig::client_key_field`]), else the primary key: what an outbox
+    /// entry's local echo and the stored message have in common (see
+    /// [`crate::OutboxEntry::key`]).
+    pub key: String,
     /// The whole item as the server sent it.
     pub raw: Value,
 }
@@ -70,6 +81,7 @@ fn scalar_text(v: &Value) -> Option<Cow<'_, str>> {
 /// without the copy of the whole item a [`ChatMessage`] keeps.
 pub(crate) struct MessageParts<'a> {
     pub id: Cow<'a, str>,
+    pub key: Cow<'a, str>,
     pub text: Cow<'a, str>,
     pub author: Option<Cow<'a, str>>,
     pub date: Option<Cow<'a, str>>,
@@ -80,6 +92,7 @@ impl MessageParts<'_> {
     fn into_message(self) -> ChatMessage {
         ChatMessage {
             id: self.id.into_owned(),
+            key: self.key.into_owned(),
             text: self.text.into_owned(),
             author: self.author.map(Cow::into_owned),
             date: self.date.map(Cow::into_owned),
@@ -119,13 +132,44 @@ impl ChatConfig {
         self.parts(item).map(MessageParts::into_message)
     }
 
+    /// The field that carries the client-made key of a message sent through the outbox:
+    /// the primary key with [`ChatConfig::client_ids`], else
+    /// [`ChatConfig::client_key_field`].
+    pub fn outbox_key_field(&self) -> &str {
+        if self.client_ids {
+            &self.id_field
+        } else {
+            &self.client_key_field
+        }
+    }
+
     fn parts<'a>(&self, item: &'a Value) -> Option<MessageParts<'a>> {
+        let id = item.as_object()?.get(&self.id_field).and_then(scalar_text)?;
+        self.parts_with_id(item, id)
+    }
+
+    fn parts_with_id<'a>(&self, item: &'a Value, id: Cow<'a, str>) -> Option<MessageParts<'a>> {
         let obj = item.as_object()?;
-        let id = obj.get(&self.id_field).and_then(scalar_text)?;
+        let key = obj.get(&self.client_key_field).and_then(scalar_text).unwrap_or_else(|| id.clone());
         let text = obj.get(&self.text_field).and_then(scalar_text).unwrap_or_default();
         let author = self.author_path.split('.').try_fold(item, |v, key| v.get(key)).and_then(scalar_text);
         let date = obj.get(&self.date_field).and_then(scalar_text);
-        Some(MessageParts { id, text, author, date, item })
+        Some(MessageParts { id, key, text, author, date, item })
+    }
+
+    /// The local echo of a message in the outbox: its item as queued (or as stored, once
+    /// sent). Until the server gave it a primary key, its id is its client-made `key`.
+    pub(crate) fn echo_parts<'a>(&self, item: &'a Value, key: &'a str) -> Option<MessageParts<'a>> {
+        let id = item.as_object()?.get(&self.id_field).and_then(scalar_text).unwrap_or(Cow::Borrowed(key));
+        let mut parts = self.parts_with_id(item, id)?;
+        parts.key = Cow::Borrowed(key);
+        Some(parts)
+    }
+
+    /// The local echo of an outbox entry as a chat message (see [`ChatMessage::key`]);
+    /// `None` when its item is not an object.
+    pub fn echo(&self, item: &Value, key: &str) -> Option<ChatMessage> {
+        self.echo_parts(item, key).map(MessageParts::into_message)
     }
 
     /// Reads every item of an event's data (an array, or a single object) as chat
@@ -177,6 +221,20 @@ mod tests {
         assert_eq!(c.message(&json!({"content":"no id"})), None);
         assert_eq!(c.messages(&json!([{"id":1},5,{"id":2}])).len(), 2);
         assert_eq!(c.messages(&json!(["1", "2"])).len(), 0, "delete keys are not messages");
+    }
+
+    #[test]
+    fn the_local_echo_and_the_stored_message_share_their_key() {
+        let c = ChatConfig::default();
+        assert_eq!(c.outbox_key_field(), "client_key");
+        let echo = c.echo(&json!({"text":"hi","client_key":"k1"}), "k1").unwrap();
+        assert_eq!((echo.id.as_str(), echo.key.as_str(), echo.text.as_str()), ("k1", "k1", "hi"), "no id yet: the key stands in");
+        let stored = c.message(&json!({"id":42,"text":"hi","client_key":"k1"})).unwrap();
+        assert_eq!((stored.id.as_str(), stored.key.as_str()), ("42", "k1"));
+        assert_eq!(c.message(&json!({"id":43,"text":"old","client_key":null})).unwrap().key, "43", "sent without the outbox");
+        let uuid = ChatConfig { client_ids: true, ..ChatConfig::default() };
+        assert_eq!(uuid.outbox_key_field(), "id");
+        assert_eq!(uuid.message(&json!({"id":"u1","text":"hi"})).unwrap().key, "u1");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::chat::{ChatConfig, ChatMessage};
 use crate::error::{Error, Result};
 use crate::event::{ConnectionState, Event};
 use crate::options::ClientOptions;
+use crate::outbox::{self, Outbox};
 use crate::protocol::{AuthCredentials, ItemsRequest, SubscribeRequest};
 use crate::secret::Secret;
 use crate::session::{self, Command, Flow, Ids, Key, Outlet, Reply, SessionHandle, Target};
@@ -165,6 +166,7 @@ pub struct Client {
     options: Arc<ClientOptions>,
     outlet: Arc<Outlet>,
     ids: Arc<Ids>,
+    outbox: Option<Outbox>,
 }
 
 impl std::fmt::Debug for Client {
@@ -187,7 +189,8 @@ impl Client {
         match ready.await.unwrap_or(Err(Error::Closed)) {
             Ok(()) => Ok((client, events)),
             Err(e) => {
-                client.close_nowait();
+                // Awaited, so that the outbox file is released when this returns.
+                let _ = client.close().await;
                 Err(e)
             }
         }
@@ -213,11 +216,20 @@ impl Client {
         target: impl Target + 'static,
     ) -> Result<(Client, oneshot::Receiver<Result<()>>)> {
         let endpoint = Endpoint::parse(url)?;
+        // Before the session starts: a file that cannot be used fails the call.
+        let opened = options.outbox_path.as_deref().map(outbox::open).transpose()?;
         let options = Arc::new(options);
         let outlet = Outlet::new(options.max_buffered_events, target);
         let ids = Arc::new(Ids::default());
         let (session, ready) = session::start(endpoint, options.clone(), outlet.clone(), ids.clone());
-        Ok((Client { session, options, outlet, ids }, ready))
+        let outbox = opened.map(|o| Outbox::start(o, outlet.clone(), session.downgrade(), ids.clone(), options.chat.clone()));
+        Ok((Client { session, options, outlet, ids, outbox }, ready))
+    }
+
+    /// The outbox of this client ([`ClientOptions::outbox_path`]); an
+    /// [`Error::InvalidArgument`] when it has none.
+    pub fn outbox(&self) -> Result<&Outbox> {
+        self.outbox.as_ref().ok_or_else(|| Error::InvalidArgument("this client has no outbox (set its outbox path)".into()))
     }
 
     /// The consumer's side of this client's events (counting what the user took), for
@@ -428,11 +440,17 @@ impl Client {
     }
 
     /// Closes the session: pending requests fail with [`Error::Closed`], the event
-    /// stream ends with the `Closed` state event. Closing twice is fine.
+    /// stream ends with the `Closed` state event. Closing twice is fine. The outbox
+    /// (if any) keeps what was not sent in its file, for the next client.
     pub async fn close(&self) -> Result<()> {
         let (reply, rx) = Reply::oneshot();
         self.session.send(Command::Close { reply });
-        outcome(rx).await.map(drop)
+        let closed = outcome(rx).await.map(drop);
+        // The outbox file is closed (and its lock released) by the time this returns.
+        if let Some(outbox) = &self.outbox {
+            outbox.released().await;
+        }
+        closed
     }
 
     /// Asks the session to close without waiting.

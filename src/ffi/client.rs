@@ -21,7 +21,7 @@ use crate::protocol::{EventFilter, ItemAction, ItemsRequest, SubscribeRequest};
 /// Every function may be called from any thread, except that `dchat_free` must not race
 /// with other calls on the same client.
 pub struct dchat_client {
-    client: Client,
+    pub(super) client: Client,
     deliverer: Deliverer,
     /// Shared by every event this client hands out.
     chat: Arc<ChatConfig>,
@@ -85,7 +85,8 @@ pub extern "C" fn dchat_connect(url: *const c_char, options: *const dchat_option
         let (sink, deliverer) = Deliverer::new(delivery, chat.clone());
         let (client, ready) = Client::start(url, inner, sink)?;
         if let Err(e) = block_on(ready).unwrap_or(Err(Error::Closed)) {
-            client.close_nowait();
+            // Waited for, so that an outbox file is released when this returns.
+            let _ = block_on(client.close());
             return Err(e.into());
         }
         let handle = Box::new(dchat_client { client, deliverer, chat });

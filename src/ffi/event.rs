@@ -30,6 +30,10 @@ pub enum dchat_kind {
     DCHAT_EVENT_ERROR = 4,
     /// A message of a type this library does not know; its JSON is kept.
     DCHAT_EVENT_UNKNOWN = 5,
+    /// An outbox entry changed state: see `dchat_event_outbox_state` and the other
+    /// `dchat_event_outbox_*` accessors; its item is the JSON, its chat message (the
+    /// local echo) is message 0; a failure has a code and text.
+    DCHAT_EVENT_OUTBOX = 6,
 }
 
 /// Connection states.
@@ -68,6 +72,7 @@ pub enum dchat_sub_event {
 
 struct Message {
     id: CString,
+    key: CString,
     text: CString,
     author: Option<CString>,
     date: Option<CString>,
@@ -90,9 +95,11 @@ pub struct dchat_event {
     chat: Arc<ChatConfig>,
     json: OnceCell<CString>,
     messages: OnceCell<Vec<Message>>,
+    /// For `DCHAT_EVENT_OUTBOX`: the entry's parts.
+    pub(super) outbox: Option<super::outbox::EventOutbox>,
 }
 
-fn c(text: &str) -> CString {
+pub(super) fn c(text: &str) -> CString {
     // Interior NULs cannot cross into C strings; they are dropped rather than truncating.
     // Text without one (all but hostile input) is copied once.
     CString::new(text).unwrap_or_else(|_| CString::new(text.replace('\0', "")).unwrap_or_default())
@@ -112,6 +119,7 @@ impl dchat_event {
             chat,
             json: OnceCell::new(),
             messages: OnceCell::new(),
+            outbox: None,
         };
         let set_error = |e: &mut dchat_event, err: &Error| {
             e.code = Some(c(err.code()));
@@ -161,25 +169,42 @@ impl dchat_event {
                 e.kind = dchat_kind::DCHAT_EVENT_UNKNOWN;
                 e.data = v;
             }
+            Event::Outbox(entry) => {
+                e.kind = dchat_kind::DCHAT_EVENT_OUTBOX;
+                if let crate::outbox::OutboxState::Failed { error, .. } = &entry.state {
+                    set_error(&mut e, error);
+                }
+                e.data = entry.item().clone();
+                e.outbox = Some(super::outbox::EventOutbox::new(entry));
+            }
         }
         e
     }
 
     fn messages(&self) -> &[Message] {
         self.messages.get_or_init(|| {
-            if self.sub_event == dchat_sub_event::DCHAT_SUB_DELETE || self.kind != dchat_kind::DCHAT_EVENT_SUBSCRIPTION {
-                return Vec::new();
-            }
-            self.chat
-                .message_parts(&self.data)
+            let parts = match (&self.outbox, self.kind) {
+                (Some(o), _) if o.collection == self.chat.collection => self.chat.echo_parts(&self.data, &o.key_text).into_iter().collect(),
+                (_, dchat_kind::DCHAT_EVENT_SUBSCRIPTION) if self.sub_event != dchat_sub_event::DCHAT_SUB_DELETE => {
+                    self.chat.message_parts(&self.data)
+                }
+                _ => Vec::new(),
+            };
+            parts
                 .into_iter()
-                .map(|m| Message { id: c(&m.id), text: c(&m.text), author: m.author.as_deref().map(c), date: m.date.as_deref().map(c) })
+                .map(|m| Message {
+                    id: c(&m.id),
+                    key: c(&m.key),
+                    text: c(&m.text),
+                    author: m.author.as_deref().map(c),
+                    date: m.date.as_deref().map(c),
+                })
                 .collect()
         })
     }
 }
 
-fn with_event<T: Copy>(event: *const dchat_event, fallback: T, f: impl FnOnce(&dchat_event) -> T) -> T {
+pub(super) fn with_event<T: Copy>(event: *const dchat_event, fallback: T, f: impl FnOnce(&dchat_event) -> T) -> T {
     // SAFETY: the caller passes NULL or an event that is still valid.
     match unsafe { event.as_ref() } {
         Some(e) => boundary_value(fallback, || f(e)),
@@ -187,7 +212,7 @@ fn with_event<T: Copy>(event: *const dchat_event, fallback: T, f: impl FnOnce(&d
     }
 }
 
-fn opt_ptr(s: Option<&CString>) -> *const c_char {
+pub(super) fn opt_ptr(s: Option<&CString>) -> *const c_char {
     s.map_or(std::ptr::null(), |s| s.as_ptr())
 }
 
@@ -254,6 +279,15 @@ pub extern "C" fn dchat_event_message_count(event: *const dchat_event) -> usize 
 #[no_mangle]
 pub extern "C" fn dchat_event_message_id(event: *const dchat_event, index: usize) -> *const c_char {
     with_event(event, std::ptr::null(), |e| e.messages().get(index).map_or(std::ptr::null(), |m| m.id.as_ptr()))
+}
+
+/// The key of chat message `index`: the key the client made for it when it went
+/// through the outbox (its `client_key`, or its primary key with client ids), else its
+/// primary key. An outbox entry's local echo and the message the server stores have the
+/// same key, so a view keyed by it shows each message once. NULL if out of range.
+#[no_mangle]
+pub extern "C" fn dchat_event_message_key(event: *const dchat_event, index: usize) -> *const c_char {
+    with_event(event, std::ptr::null(), |e| e.messages().get(index).map_or(std::ptr::null(), |m| m.key.as_ptr()))
 }
 
 /// The text of chat message `index`; NULL if out of range.

@@ -22,6 +22,7 @@ mod delivery;
 pub mod event;
 pub mod logging;
 pub mod options;
+pub mod outbox;
 pub mod shutdown;
 pub mod status;
 

@@ -113,6 +113,28 @@ impl SessionHandle {
     pub(crate) fn is_closed(&self) -> bool {
         self.commands.is_closed()
     }
+
+    /// A handle that does not keep the session alive: the session still ends when the
+    /// user's last handle is dropped (for parts of a client that live beside it).
+    pub(crate) fn downgrade(&self) -> WeakSessionHandle {
+        WeakSessionHandle(self.commands.downgrade())
+    }
+}
+
+/// A [`SessionHandle`] that does not keep the session alive.
+#[derive(Clone)]
+pub(crate) struct WeakSessionHandle(mpsc::WeakUnboundedSender<Box<Command>>);
+
+impl WeakSessionHandle {
+    /// Hands a command to the session, or gives it back if the session has ended or
+    /// every user handle is gone.
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn try_send(&self, command: Command) -> Result<(), Command> {
+        match self.0.upgrade() {
+            Some(tx) => tx.send(Box::new(command)).map_err(|e| *e.0),
+            None => Err(command),
+        }
+    }
 }
 
 /// Starts a session task on the shared runtime, reporting to `outlet`. The receiver

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <iostream>
@@ -14,6 +15,8 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+
+#include <unistd.h>
 
 #include "directus_chat.hpp"
 
@@ -236,6 +239,40 @@ int main(int argc, char **argv) {
         CHECK(!"poll in callback mode succeeded");
     } catch (const dchat::error &e) {
         CHECK(e.status() == DCHAT_ERR_WRONG_MODE);
+    }
+
+    // The outbox: local echoes, then sent, keyed alike; the file is locked for a second client.
+    {
+        const std::string path = "/tmp/dchat-cpp-outbox-" + label + "-" + std::to_string(::getpid()) + ".db";
+        std::remove(path.c_str());
+        dchat::client sender(url, dchat::options().timeouts(10s, 15s).outbox(path));
+        try {
+            dchat::client second(url, dchat::options().outbox(path));
+            CHECK(!"a second client opened a locked outbox");
+        } catch (const dchat::error &e) {
+            CHECK(e.status() == DCHAT_ERR_OUTBOX);
+            CHECK(e.code() == "OUTBOX_LOCKED");
+        }
+        sender.login_token(token2);
+        const std::string text = tag() + " outbox";
+        std::uint64_t ids[3];
+        for (auto &id : ids) id = sender.outbox_send(text);
+        CHECK(ids[0] < ids[1] && ids[1] < ids[2]);
+        int queued = 0, sent = 0;
+        for (int spins = 0; sent < 3 && spins < 300; spins++) {
+            auto ev = sender.poll(100ms);
+            if (!ev || ev->kind != DCHAT_EVENT_OUTBOX) continue;
+            CHECK(ev->messages.size() == 1 && ev->messages[0].key == ev->outbox_key && ev->messages[0].text == text);
+            if (ev->outbox_state == DCHAT_OUTBOX_QUEUED) queued++;
+            if (ev->outbox_state == DCHAT_OUTBOX_SENT) {
+                sent++;
+                CHECK(ev->json.find(ev->outbox_key) != std::string::npos);
+            }
+        }
+        CHECK(queued == 3 && sent == 3);
+        CHECK(sender.outbox_list() == "[]");
+        sender.close();
+        std::remove(path.c_str());
     }
 
     // The log handler saw the session, never a secret, and survived its own throw.

@@ -41,6 +41,8 @@ namespace DirectusChat
         Resource = 17,
         /// <summary>The request was cancelled before its outcome was known.</summary>
         Cancelled = 18,
+        /// <summary>The outbox file cannot be used (OUTBOX_LOCKED, OUTBOX_CORRUPT, OUTBOX_FOREIGN, ...).</summary>
+        Outbox = 19,
     }
 
     /// <summary>What an event is about (dchat_kind).</summary>
@@ -58,6 +60,25 @@ namespace DirectusChat
         Error = 4,
         /// <summary>A message of a type the library does not know; <see cref="ChatEvent.Json"/> holds it.</summary>
         Unknown = 5,
+        /// <summary>An outbox entry changed state (dchat_event_outbox_*).</summary>
+        Outbox = 6,
+    }
+
+    /// <summary>Where an outbox entry stands (dchat_outbox_state).</summary>
+    public enum OutboxState
+    {
+        /// <summary>Not an outbox event.</summary>
+        None = 0,
+        /// <summary>In the outbox, waiting for its turn: the local echo.</summary>
+        Queued = 1,
+        /// <summary>Handed to the server.</summary>
+        Sending = 2,
+        /// <summary>Stored by the server, once.</summary>
+        Sent = 3,
+        /// <summary>Refused; the code says why.</summary>
+        Failed = 4,
+        /// <summary>Cancelled before it went out.</summary>
+        Cancelled = 5,
     }
 
     /// <summary>Connection states (dchat_state).</summary>

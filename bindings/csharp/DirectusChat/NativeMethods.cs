@@ -114,7 +114,48 @@ namespace DirectusChat
         internal static extern IntPtr dchat_event_message_date(IntPtr ev, UIntPtr index);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_event_message_key(IntPtr ev, UIntPtr index);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern Status dchat_event_free(IntPtr ev);
+
+        // The outbox (issue 14): sends written to a local file first, sent exactly once.
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_options_set_outbox(IntPtr options, byte[] path);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_outbox_send(ClientHandle client, byte[] text, out ulong localId);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_outbox_create(ClientHandle client, byte[] collection, byte[] dataJson, byte[] keyField, out ulong localId);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_outbox_list(ClientHandle client, out IntPtr json);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_outbox_cancel(ClientHandle client, ulong localId);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_outbox_edit(ClientHandle client, ulong localId, byte[] patchJson);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_outbox_retry(ClientHandle client, ulong localId);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern OutboxState dchat_event_outbox_state(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ulong dchat_event_outbox_id(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_event_outbox_key(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint dchat_event_outbox_attempts(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        [return: MarshalAs(UnmanagedType.I1)]
+        internal static extern bool dchat_event_outbox_retryable(IntPtr ev);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern Status dchat_options_new(out IntPtr options);

@@ -26,14 +26,14 @@ pub struct NativeClient {
 }
 
 /// One event for the Python package: `(type, kind, uid, data, code, message, request, messages)`.
-type EventTuple<'a> = (&'a str, Option<&'a str>, Option<String>, PyObject, Option<String>, Option<String>, u64, Vec<PyObject>);
+pub(crate) type EventTuple<'a> = (&'a str, Option<&'a str>, Option<String>, PyObject, Option<String>, Option<String>, u64, Vec<PyObject>);
 
 fn err(py: Python<'_>, e: Error) -> PyErr {
     to_pyerr(py, &e)
 }
 
-fn message_tuple(py: Python<'_>, m: &ChatMessage) -> PyResult<PyObject> {
-    (m.id.as_str(), m.text.as_str(), m.author.as_deref(), m.date.as_deref(), to_py(py, &m.raw)?).into_py_any(py)
+pub(crate) fn message_tuple(py: Python<'_>, m: &ChatMessage) -> PyResult<PyObject> {
+    (m.id.as_str(), m.text.as_str(), m.author.as_deref(), m.date.as_deref(), to_py(py, &m.raw)?, m.key.as_str()).into_py_any(py)
 }
 
 impl NativeClient {
@@ -63,6 +63,7 @@ impl NativeClient {
             },
             Event::Error { error } => ("error", None, None, none(), Some(error.code().to_owned()), Some(error.to_string()), 0, Vec::new()),
             Event::Unknown(v) => ("unknown", None, None, to_py(py, &v)?, None, None, 0, Vec::new()),
+            Event::Outbox(entry) => crate::outbox::event_tuple(py, self.client.chat(), entry)?,
         };
         tuple.into_py_any(py)
     }
@@ -72,7 +73,7 @@ impl NativeClient {
 impl NativeClient {
     /// Connects (blocking, GIL released) to `url`.
     #[new]
-    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0), client_ids=false, max_buffered_events=100_000))]
+    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0), client_ids=false, max_buffered_events=100_000, outbox=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -87,6 +88,7 @@ impl NativeClient {
         heartbeat: Option<f64>,
         client_ids: bool,
         max_buffered_events: usize,
+        outbox: Option<std::path::PathBuf>,
     ) -> PyResult<Self> {
         if max_buffered_events == 0 {
             return Err(err(py, Error::InvalidArgument("max_buffered_events must be at least 1".into())));
@@ -106,6 +108,7 @@ impl NativeClient {
         }
         options.heartbeat = seconds(heartbeat);
         options.max_buffered_events = max_buffered_events;
+        options.outbox_path = outbox;
         let url = url.to_owned();
         let (client, mut events) = wait(py, Client::connect(&url, options), None)?.map_err(|e| err(py, e))?;
         let consumption = events.defer_consumption();
@@ -259,6 +262,52 @@ impl NativeClient {
         }
         drop(guard);
         batch.into_iter().map(|e| self.event_tuple(py, e)).collect()
+    }
+
+    /// Queues a chat message in the outbox (written to its file first, GIL released);
+    /// returns the entry as a dict.
+    fn outbox_send(&self, py: Python<'_>, text: &str) -> PyResult<PyObject> {
+        let outbox = self.client.outbox().map_err(|e| err(py, e))?;
+        let entry = py.allow_threads(|| outbox.send_message(text)).map_err(|e| err(py, e))?;
+        to_py(py, &entry.to_json())
+    }
+
+    /// Queues the create of one item in the outbox; returns the entry as a dict.
+    #[pyo3(signature = (collection, data_json, key_field="id"))]
+    fn outbox_create(&self, py: Python<'_>, collection: &str, data_json: &str, key_field: &str) -> PyResult<PyObject> {
+        let outbox = self.client.outbox().map_err(|e| err(py, e))?;
+        let data = parse_json(Some(data_json)).map_err(|e| err(py, e))?.unwrap_or(Value::Null);
+        let request = ItemsRequest::create(collection, data).key_field(key_field);
+        let entry = py.allow_threads(|| outbox.send(request)).map_err(|e| err(py, e))?;
+        to_py(py, &entry.to_json())
+    }
+
+    /// The entries not yet over, oldest first, as dicts.
+    fn outbox_list(&self, py: Python<'_>) -> PyResult<Vec<PyObject>> {
+        let outbox = self.client.outbox().map_err(|e| err(py, e))?;
+        outbox.list().iter().map(|e| to_py(py, &e.to_json())).collect()
+    }
+
+    /// Cancels an entry that never went out (or failed).
+    fn outbox_cancel(&self, py: Python<'_>, local_id: u64) -> PyResult<PyObject> {
+        let outbox = self.client.outbox().map_err(|e| err(py, e))?;
+        let entry = py.allow_threads(|| outbox.cancel(local_id)).map_err(|e| err(py, e))?;
+        to_py(py, &entry.to_json())
+    }
+
+    /// Edits an entry that never went out (or failed) with a JSON object of fields.
+    fn outbox_edit(&self, py: Python<'_>, local_id: u64, patch_json: &str) -> PyResult<PyObject> {
+        let outbox = self.client.outbox().map_err(|e| err(py, e))?;
+        let patch = parse_json(Some(patch_json)).map_err(|e| err(py, e))?.unwrap_or(Value::Null);
+        let entry = py.allow_threads(|| outbox.edit(local_id, patch)).map_err(|e| err(py, e))?;
+        to_py(py, &entry.to_json())
+    }
+
+    /// Puts a failed entry back in the queue.
+    fn outbox_retry(&self, py: Python<'_>, local_id: u64) -> PyResult<PyObject> {
+        let outbox = self.client.outbox().map_err(|e| err(py, e))?;
+        let entry = py.allow_threads(|| outbox.retry(local_id)).map_err(|e| err(py, e))?;
+        to_py(py, &entry.to_json())
     }
 
     fn __repr__(&self) -> String {

@@ -16,6 +16,7 @@ from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Sequence,
 from ._client import Client, Subscription
 from ._errors import ClosedError
 from ._events import ChatMessage, Event
+from ._outbox import Outbox
 
 __all__ = ["AsyncClient", "AsyncSubscription"]
 
@@ -159,6 +160,12 @@ class AsyncClient:
         if self._client is None:
             raise ClosedError("CLOSED", "not connected: use `async with` or AsyncClient.connect")
         return self._client
+
+    @property
+    def outbox(self) -> Outbox:
+        """The client's outbox (``outbox=PATH``); its calls write a local file (a few
+        milliseconds) and return, so they may be called from the loop."""
+        return self.client.outbox
 
     async def _run(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(None, fn)

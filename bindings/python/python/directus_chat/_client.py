@@ -9,10 +9,11 @@ import weakref
 from typing import Any, Callable, Dict, Iterator, Optional, Sequence
 
 from . import _native
-from ._errors import ClosedError, DirectusError, DirectusTimeoutError
+from ._errors import ClosedError, DirectusError, DirectusTimeoutError, InvalidArgumentError
 from ._events import ChatMessage, Event, NativeEvent
 from ._logging import ensure_log_bridge, logger
 from ._shutdown import register_thread
+from ._outbox import Outbox
 
 __all__ = ["Client", "Subscription", "EventCallback", "ErrorHook"]
 
@@ -183,6 +184,10 @@ class Client:
     collections) the client picks each message's key, so a message whose answer was
     lost with the connection is resent safely and stored once.
 
+    With ``outbox`` (a file path), ``client.outbox`` sends through a durable outbox
+    (see :class:`Outbox`): written to the file before the call returns, resumed by the
+    next client on the file after a crash, stored exactly once, never timed out.
+
     At most ``max_buffered_events`` events wait for the user (in subscription queues,
     or for callbacks to return); at that mark the session stops reading the socket
     until the user catches up, so memory stays bounded.
@@ -202,6 +207,7 @@ class Client:
         heartbeat: Optional[float] = 30.0,
         client_ids: bool = False,
         max_buffered_events: int = 100_000,
+        outbox: Optional[str] = None,
         on_state: Optional[EventCallback] = None,
         on_event: Optional[EventCallback] = None,
         on_error: Optional[Callable[[DirectusError], None]] = None,
@@ -236,7 +242,9 @@ class Client:
             heartbeat=heartbeat,
             client_ids=client_ids,
             max_buffered_events=max_buffered_events,
+            outbox=outbox,
         )
+        self._outbox = Outbox(self._native) if outbox is not None else None
         self._thread = threading.Thread(target=self._dispatch, name="directus-chat-dispatch", daemon=True)
         # Registered before it runs a callback that might call shutdown(), which must see
         # it is one of ours; joined by the shutdown at exit (see _shutdown).
@@ -419,6 +427,13 @@ class Client:
             self._native.unsubscribe(subscription.uid, timeout)
 
     # ---- chat and items
+
+    @property
+    def outbox(self) -> Outbox:
+        """The client's outbox; :class:`InvalidArgumentError` without one."""
+        if self._outbox is None:
+            raise InvalidArgumentError("INVALID_ARGUMENT", "this client has no outbox: pass outbox=PATH")
+        return self._outbox
 
     def send(self, text: str, *, timeout: Optional[float] = None) -> ChatMessage:
         """Sends a chat message and returns it as the server stored it."""

@@ -6,12 +6,13 @@ import datetime as _dt
 from typing import Any, List, Optional, Tuple
 
 from ._errors import DirectusError, error_from_code
+from ._outbox import OutboxEntry
 
 __all__ = ["ChatMessage", "Event", "parse_date"]
 
 # What the native module hands over for one event.
 NativeEvent = Tuple[
-    str, Optional[str], Optional[str], Any, Optional[str], Optional[str], int, List[Tuple[str, str, Optional[str], Optional[str], Any]]
+    str, Optional[str], Optional[str], Any, Optional[str], Optional[str], int, List[Tuple[str, str, Optional[str], Optional[str], Any, str]]
 ]
 
 
@@ -33,20 +34,26 @@ def parse_date(text: Optional[str]) -> Optional[_dt.datetime]:
 
 
 class ChatMessage:
-    """One chat message: ``id``, ``text``, ``author`` (name), ``date`` and the ``raw`` item."""
+    """One chat message: ``id``, ``text``, ``author`` (name), ``date`` and the ``raw`` item.
 
-    __slots__ = ("id", "text", "author", "date", "raw")
+    ``key`` is the key the client made for it when it was sent through the outbox (its
+    ``client_key``, or its primary key with client ids), else its ``id``: an outbox
+    entry's local echo and the message the server stored have the same key.
+    """
 
-    def __init__(self, id: str, text: str, author: Optional[str], date: Optional[_dt.datetime], raw: Any) -> None:
+    __slots__ = ("id", "text", "author", "date", "raw", "key")
+
+    def __init__(self, id: str, text: str, author: Optional[str], date: Optional[_dt.datetime], raw: Any, key: str = "") -> None:
         self.id = id
         self.text = text
         self.author = author
         self.date = date
         self.raw = raw
+        self.key = key or id
 
     @classmethod
-    def _from_native(cls, t: Tuple[str, str, Optional[str], Optional[str], Any]) -> "ChatMessage":
-        return cls(t[0], t[1], t[2], parse_date(t[3]), t[4])
+    def _from_native(cls, t: Tuple[str, str, Optional[str], Optional[str], Any, str]) -> "ChatMessage":
+        return cls(t[0], t[1], t[2], parse_date(t[3]), t[4], t[5])
 
     def __repr__(self) -> str:
         return f"ChatMessage(id={self.id!r}, author={self.author!r}, text={self.text!r}, date={self.date!r})"
@@ -68,13 +75,15 @@ class Event:
     ``type`` is ``"subscription"`` (with ``kind`` ``init``/``create``/``update``/
     ``delete``), ``"state"`` (``kind`` is the new state: ``connecting``, ``connected``,
     ``authenticated``, ``disconnected``, ``closed``; ``reason`` says why),
-    ``"subscription_error"``, ``"reply"`` (outcome of ``send_nowait``), ``"error"`` or
-    ``"unknown"``. ``data`` holds the items (dicts), deleted keys, or reply data;
+    ``"subscription_error"``, ``"reply"`` (outcome of ``send_nowait``), ``"error"``,
+    ``"unknown"`` or ``"outbox"`` (``kind`` is the entry's new state: ``queued``,
+    ``sending``, ``sent``, ``failed``, ``cancelled``; ``outbox`` is the
+    :class:`OutboxEntry`, ``messages`` its local echo). ``data`` holds the items (dicts), deleted keys, or reply data;
     ``messages`` the items read as :class:`ChatMessage`; ``error`` a
     :class:`DirectusError` for failures.
     """
 
-    __slots__ = ("type", "kind", "uid", "collection", "data", "messages", "error", "reason", "request")
+    __slots__ = ("type", "kind", "uid", "collection", "data", "messages", "error", "reason", "request", "outbox")
 
     def __init__(
         self,
@@ -87,6 +96,7 @@ class Event:
         error: Optional[DirectusError] = None,
         reason: Optional[str] = None,
         request: int = 0,
+        outbox: Optional[OutboxEntry] = None,
     ) -> None:
         self.type = type
         self.kind = kind
@@ -97,6 +107,8 @@ class Event:
         self.error = error
         self.reason = reason
         self.request = request
+        self.outbox = outbox
+        """For ``outbox`` events: the entry."""
 
     @classmethod
     def _from_native(cls, t: NativeEvent, collection: Optional[str] = None) -> "Event":
@@ -113,6 +125,7 @@ class Event:
             error,
             reason,
             request,
+            OutboxEntry(data) if type_ == "outbox" else None,
         )
 
     def __repr__(self) -> str:
