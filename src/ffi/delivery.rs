@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use super::event::dchat_event;
+use super::loop_io::{EventFd, RawFd};
 use super::options::{Delivery, UserData};
 use super::status::{dchat_status, FfiError, FfiResult};
 use crate::chat::ChatConfig;
@@ -44,6 +45,18 @@ pub(crate) struct PollQueue {
 struct PollState {
     events: VecDeque<Event>,
     closed_taken: bool,
+    /// The host's event fd, once asked for: readable exactly while `events` is not
+    /// empty, kept so under this lock.
+    signal: Option<EventFd>,
+}
+
+impl PollState {
+    fn signal(&mut self) {
+        let queued = !self.events.is_empty();
+        if let Some(fd) = &mut self.signal {
+            fd.set(queued);
+        }
+    }
 }
 
 impl PollQueue {
@@ -53,6 +66,7 @@ impl PollQueue {
             let mut st = self.state.lock();
             let was_empty = st.events.is_empty();
             st.events.extend(events.drain(..));
+            st.signal();
             was_empty
         };
         self.ready.notify_all();
@@ -67,6 +81,7 @@ impl PollQueue {
         let mut st = self.state.lock();
         loop {
             if let Some(e) = st.events.pop_front() {
+                st.signal();
                 if !outlet.take(&e) {
                     continue;
                 }
@@ -85,6 +100,41 @@ impl PollQueue {
                 }
             }
         }
+    }
+
+    /// Up to `max` events that are queued now, without waiting (see [`PollQueue::pop`]);
+    /// `DCHAT_ERR_CLOSED` only when none is left after the `Closed` event was taken.
+    pub(crate) fn pop_many(&self, max: usize, outlet: &Outlet) -> FfiResult<Vec<Event>> {
+        let mut st = self.state.lock();
+        let mut taken = Vec::with_capacity(max.min(st.events.len()));
+        while taken.len() < max && !st.closed_taken {
+            let Some(e) = st.events.pop_front() else { break };
+            if outlet.take(&e) {
+                st.closed_taken = e.is_closed();
+                taken.push(e);
+            }
+        }
+        st.signal();
+        if taken.is_empty() && st.closed_taken {
+            return Err(FfiError::new(dchat_status::DCHAT_ERR_CLOSED, "the client is closed and every event was taken"));
+        }
+        Ok(taken)
+    }
+
+    /// The file descriptor that is readable while events are queued, made on first use.
+    pub(crate) fn event_fd(&self) -> std::io::Result<RawFd> {
+        let mut st = self.state.lock();
+        let fd = match &st.signal {
+            Some(fd) => fd.raw(),
+            None => {
+                let fd = EventFd::new()?;
+                let raw = fd.raw();
+                st.signal = Some(fd);
+                raw
+            }
+        };
+        st.signal();
+        Ok(fd)
     }
 }
 
