@@ -14,6 +14,10 @@ gcc "${CFLAGS[@]}" -o "$out/chat" examples/c/chat.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -o "$out/ffi_stress" tests/c/ffi_stress.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -fsanitize=address -fno-omit-frame-pointer -o "$out/ffi_stress_asan" tests/c/ffi_stress.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -fsanitize=address -fno-omit-frame-pointer -o "$out/chat_test_asan" tests/c/chat_test.c "${LIBS[@]}"
+# Never block the host (issue 11): the 60 fps loop through a slow and an unreachable
+# server, and the event fd in an epoll loop.
+gcc "${CFLAGS[@]}" -o "$out/nowait_test" tests/c/nowait_test.c "${LIBS[@]}"
+gcc "${CFLAGS[@]}" -o "$out/epoll_test" tests/c/epoll_test.c "${LIBS[@]}"
 # A sanitizer run that silently lost its sanitizer would prove nothing.
 ldd "$out/ffi_stress_asan" | grep -q libasan || { echo "AddressSanitizer is not linked into ffi_stress_asan" >&2; exit 1; }
 # The header is C++-compatible too.
@@ -27,6 +31,8 @@ set -a; . "$dir/env.txt"; set +a
 
 "$out/chat_test" callback
 "$out/chat_test" poll
+"$out/epoll_test"
+DCHAT_DELAY_PROXY="$PWD/tests/support/delay_proxy.py" timeout 300 "$out/nowait_test"
 
 # Misuse and stress (NULLs, double close, use after close, 8 threads sending, 1,000
 # connect/free cycles) under AddressSanitizer (with LeakSanitizer) and under valgrind;

@@ -34,6 +34,13 @@ fn run_as_callback_of(owner: usize, f: impl FnOnce()) {
     IN_CALLBACK.with(|c| c.set(0));
 }
 
+/// How long a poll that must not wait tries to take the queue's lock.
+const LOCK_NOW: Duration = Duration::from_micros(300);
+
+fn busy() -> FfiError {
+    FfiError::new(dchat_status::DCHAT_ERR_TIMEOUT, "no event ready (the queue was busy)")
+}
+
 /// The queue of a poll-mode client.
 #[derive(Default)]
 pub(crate) struct PollQueue {
@@ -78,7 +85,10 @@ impl PollQueue {
     /// was taken, every call fails with `DCHAT_ERR_CLOSED` at once.
     pub(crate) fn pop(&self, timeout: Option<Duration>, outlet: &Outlet) -> FfiResult<Event> {
         let deadline = timeout.map(|t| Instant::now() + t);
-        let mut st = self.state.lock();
+        let mut st = match timeout {
+            Some(Duration::ZERO) => self.lock_now().ok_or_else(busy)?,
+            _ => self.state.lock(),
+        };
         loop {
             if let Some(e) = st.events.pop_front() {
                 st.signal();
@@ -102,10 +112,34 @@ impl PollQueue {
         }
     }
 
+    /// The queue's lock for a call that must not wait (a frame's poll). The session
+    /// holds it only to append a burst, but a loaded machine may preempt it right then
+    /// (often for the very thread its event fd just woke), so this spins briefly, then
+    /// yields the CPU a few times, and gives up after [`LOCK_NOW`]: the events are
+    /// still there on the next call, and the fd still readable.
+    fn lock_now(&self) -> Option<parking_lot::MutexGuard<'_, PollState>> {
+        let start = Instant::now();
+        let mut spins = 0u32;
+        loop {
+            if let Some(st) = self.state.try_lock() {
+                return Some(st);
+            }
+            if start.elapsed() > LOCK_NOW {
+                return None;
+            }
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+
     /// Up to `max` events that are queued now, without waiting (see [`PollQueue::pop`]);
     /// `DCHAT_ERR_CLOSED` only when none is left after the `Closed` event was taken.
     pub(crate) fn pop_many(&self, max: usize, outlet: &Outlet) -> FfiResult<Vec<Event>> {
-        let mut st = self.state.lock();
+        let Some(mut st) = self.lock_now() else { return Ok(Vec::new()) };
         let mut taken = Vec::with_capacity(max.min(st.events.len()));
         while taken.len() < max && !st.closed_taken {
             let Some(e) = st.events.pop_front() else { break };
