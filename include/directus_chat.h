@@ -532,6 +532,15 @@ enum dchat_status dchat_close_nowait(const struct dchat_client *client);
 // subscription. Unknown and finished ids are ignored. Returns at once.
 enum dchat_status dchat_cancel(const struct dchat_client *client, uint64_t request);
 
+// Closes (if needed) and frees the client without waiting for the network, for
+// destructors and a game's exit path: after it returns no callback or wake hook of this
+// client runs any more (it waits only for one in progress) and the event fd is closed;
+// requests on the wire still get up to 5 s to finish in the background, and their
+// outcomes are dropped. `dchat_free` instead waits for the close to complete. NULL is
+// fine; must not be called twice with the same pointer. From inside this client's own
+// callback it returns `DCHAT_ERR_IN_CALLBACK` and frees nothing.
+enum dchat_status dchat_free_nowait(struct dchat_client *client);
+
 // Makes options with the defaults: poll mode without a wake hook, 10 s connect and
 // 30 s request timeouts, bundled TLS roots, chat schema `messages` / `text` /
 // `user_created.first_name`. Writes `*out` only on success.

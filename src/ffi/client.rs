@@ -32,7 +32,7 @@ impl dchat_client {
         self as *const dchat_client as usize
     }
 
-    fn refuse_in_callback(&self, what: &str) -> FfiResult {
+    pub(crate) fn refuse_in_callback(&self, what: &str) -> FfiResult {
         if in_callback_of(self.owner()) {
             return Err(FfiError::new(
                 dchat_status::DCHAT_ERR_IN_CALLBACK,

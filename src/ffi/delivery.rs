@@ -214,14 +214,21 @@ pub(crate) enum Deliverer {
         pending: Mutex<Option<(mpsc::Receiver<Event>, EventFn, UserData)>>,
         thread: Mutex<Option<JoinHandle<()>>>,
         chat: Arc<ChatConfig>,
+        gate: Gate,
     },
     Poll {
         queue: Arc<PollQueue>,
         /// What the notifier thread needs, until `start` hands it over.
         pending: Mutex<Option<(mpsc::Receiver<Wake>, WakeFn, UserData)>>,
         thread: Mutex<Option<JoinHandle<()>>>,
+        gate: Gate,
     },
 }
+
+/// Whether the delivery thread may still call the user (false once the client was
+/// freed without waiting); held while it does, so closing it waits for a call in
+/// progress and no call starts after.
+pub(crate) type Gate = Arc<Mutex<bool>>;
 
 impl Deliverer {
     /// The sink to give the session, and the deliverer that will hand its events over.
@@ -229,7 +236,8 @@ impl Deliverer {
         match delivery {
             Delivery::Callback(cb, user_data) => {
                 let (tx, rx) = mpsc::channel();
-                let d = Deliverer::Callback { pending: Mutex::new(Some((rx, cb, user_data))), thread: Mutex::new(None), chat };
+                let pending = Mutex::new(Some((rx, cb, user_data)));
+                let d = Deliverer::Callback { pending, thread: Mutex::new(None), chat, gate: Arc::new(Mutex::new(true)) };
                 (Sink::Callback(tx), d)
             }
             Delivery::Poll(wake, user_data) => {
@@ -242,7 +250,8 @@ impl Deliverer {
                     }
                 };
                 let sink = Sink::Poll { queue: queue.clone(), wake };
-                (sink, Deliverer::Poll { queue, pending: Mutex::new(pending), thread: Mutex::new(None) })
+                let gate = Arc::new(Mutex::new(true));
+                (sink, Deliverer::Poll { queue, pending: Mutex::new(pending), thread: Mutex::new(None), gate })
             }
         }
     }
@@ -257,9 +266,10 @@ impl Deliverer {
                 .map_err(|e| FfiError::new(dchat_status::DCHAT_ERR_PANIC, format!("cannot start a thread: {e}")))
         };
         match self {
-            Deliverer::Callback { pending, thread, chat } => {
+            Deliverer::Callback { pending, thread, chat, gate } => {
                 if let Some((rx, cb, ud)) = pending.lock().take() {
                     let chat = chat.clone();
+                    let gate = gate.clone();
                     let handle = spawn(
                         "dchat-dispatch",
                         Box::new(move || {
@@ -269,8 +279,13 @@ impl Deliverer {
                                 }
                                 let closed = event.is_closed();
                                 let ev = dchat_event::new(event, chat.clone());
+                                let open = gate.lock();
+                                if !*open {
+                                    break;
+                                }
                                 // SAFETY: the user's callback, called as the header documents.
                                 run_as_callback_of(owner, || unsafe { cb(ud.ptr(), &ev) });
+                                drop(open);
                                 if closed {
                                     break;
                                 }
@@ -280,14 +295,20 @@ impl Deliverer {
                     *thread.lock() = Some(handle);
                 }
             }
-            Deliverer::Poll { pending, thread, .. } => {
+            Deliverer::Poll { pending, thread, gate, .. } => {
                 if let Some((rx, wake, ud)) = pending.lock().take() {
+                    let gate = gate.clone();
                     let handle = spawn(
                         "dchat-notify",
                         Box::new(move || {
                             for w in rx {
+                                let open = gate.lock();
+                                if !*open {
+                                    break;
+                                }
                                 // SAFETY: the user's wake hook, called as the header documents.
                                 run_as_callback_of(owner, || unsafe { wake(ud.ptr()) });
+                                drop(open);
                                 if matches!(w, Wake::Last) {
                                     break;
                                 }
@@ -306,6 +327,22 @@ impl Deliverer {
         match self {
             Deliverer::Poll { queue, .. } => Some(queue),
             Deliverer::Callback { .. } => None,
+        }
+    }
+
+    /// Stops calling the user without waiting for the session to end: waits only for a
+    /// callback (or wake hook) in progress; the delivery thread ends by itself once the
+    /// session, closing in the background, has handed over its last event. Never call
+    /// it from that thread.
+    pub(crate) fn detach(&self) {
+        let (gate, thread) = match self {
+            Deliverer::Callback { gate, thread, .. } | Deliverer::Poll { gate, thread, .. } => (gate, thread),
+        };
+        *gate.lock() = false;
+        drop(thread.lock().take());
+        if let Deliverer::Poll { queue, .. } = self {
+            // The host's fd closes now, not when the session ends in the background.
+            queue.state.lock().signal = None;
         }
     }
 

@@ -183,3 +183,26 @@ pub extern "C" fn dchat_cancel(client: *const dchat_client, request: u64) -> dch
         Ok(())
     })
 }
+
+/// Closes (if needed) and frees the client without waiting for the network, for
+/// destructors and a game's exit path: after it returns no callback or wake hook of this
+/// client runs any more (it waits only for one in progress) and the event fd is closed;
+/// requests on the wire still get up to 5 s to finish in the background, and their
+/// outcomes are dropped. `dchat_free` instead waits for the close to complete. NULL is
+/// fine; must not be called twice with the same pointer. From inside this client's own
+/// callback it returns `DCHAT_ERR_IN_CALLBACK` and frees nothing.
+#[no_mangle]
+pub extern "C" fn dchat_free_nowait(client: *mut dchat_client) -> dchat_status {
+    boundary(|| {
+        if client.is_null() {
+            return Ok(());
+        }
+        let c = handle_arg(client as *const dchat_client, "client")?;
+        c.refuse_in_callback("dchat_free_nowait")?;
+        c.client.close_nowait();
+        c.deliverer.detach();
+        // SAFETY: made by `dchat_connect*` (Box::into_raw) and not freed before.
+        drop(unsafe { Box::from_raw(client) });
+        Ok(())
+    })
+}

@@ -61,7 +61,7 @@ static double now_us(void) {
 
 enum {
     T_CONNECT, T_LOGIN, T_SUBSCRIBE, T_SEND, T_ITEMS, T_CANCEL, T_UNSUBSCRIBE, T_CLOSE, T_RECONNECT,
-    T_POLL_MANY, T_EVENT_READ, T_EVENT_FREE, T_STATE, T_FREE, T_COUNT
+    T_POLL_MANY, T_EVENT_READ, T_EVENT_FREE, T_STATE, T_FREE, T_FREE_NOWAIT, T_COUNT
 };
 
 typedef struct {
@@ -80,6 +80,7 @@ static stat_t stats[T_COUNT] = {
     {"dchat_reconnect_now", 0, 0, 0, 0, 0}, {"dchat_poll_many", 0, 0, 0, 0, 0},
     {"dchat_event_* (one event)", 0, 0, 0, 0, 0}, {"dchat_event_free", 0, 0, 0, 0, 0},
     {"dchat_client_state", 0, 0, 0, 0, 0}, {"dchat_free (after CLOSED)", 0, 0, 0, 0, 0},
+    {"dchat_free_nowait (connected)", 0, 0, 0, 0, 0},
 };
 
 typedef struct {
@@ -450,6 +451,46 @@ static void gave_up(void) {
     print_stats("gave up");
 }
 
+/* A client freed in the middle of things (connected through the slow proxy, a read on
+ * the wire) by dchat_free_nowait: returns at once, and no callback runs after it. */
+static volatile int freed, callbacks_after_free, connected_seen;
+
+static void on_event(void *user_data, const dchat_event *ev) {
+    (void)user_data;
+    if (freed) callbacks_after_free++;
+    if (dchat_event_kind(ev) == DCHAT_EVENT_STATE && dchat_event_state(ev) == DCHAT_STATE_CONNECTED) connected_seen = 1;
+    usleep(20000); /* a slow callback: the free must wait for it, not the other way round */
+}
+
+static void free_without_waiting(void) {
+    int port = free_port();
+    pid_t proxy = start_proxy(port);
+    for (int i = 0; i < 100 && !port_open(port); i++) usleep(50000);
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/websocket", port);
+    dchat_options *o;
+    dchat_options_new(&o);
+    dchat_options_set_callback(o, on_event, NULL);
+    dchat_client *c;
+    REQUIRE(dchat_connect_nowait(url, o, &c) == DCHAT_OK, "connect_nowait in callback mode");
+    dchat_options_free(o);
+    uint64_t id;
+    dchat_login_nowait(c, env("DCHAT_USER1_EMAIL"), env("DCHAT_USER1_PASSWORD"), &id);
+    for (int i = 0; i < 300 && !connected_seen; i++) usleep(20000);
+    CHECK(connected_seen, "connected through the proxy");
+    dchat_items_nowait(c, "messages", "read", NULL, &id);
+    usleep(100000); /* the read is on the wire, its answer 4 s away */
+    dchat_status st;
+    TIMED(T_FREE_NOWAIT, st, dchat_free_nowait(c));
+    freed = 1;
+    CHECK(st == DCHAT_OK, "free_nowait");
+    sleep(3);
+    printf("free without waiting: %d callbacks after dchat_free_nowait returned\n", callbacks_after_free);
+    CHECK(callbacks_after_free == 0, "no callback after free_nowait (%d)", callbacks_after_free);
+    stop_proxy(proxy);
+    print_stats("free without waiting");
+}
+
 /* Arguments checked like every call; the nowait calls refuse a NULL client. */
 static void misuse(void) {
     uint64_t id;
@@ -459,6 +500,7 @@ static void misuse(void) {
     CHECK(dchat_login_nowait(NULL, "a", "b", &id) == DCHAT_ERR_NULL_ARGUMENT, "NULL client");
     CHECK(dchat_cancel(NULL, 1) == DCHAT_ERR_NULL_ARGUMENT, "NULL client");
     CHECK(dchat_client_state(NULL) == DCHAT_STATE_CLOSED, "NULL client state");
+    CHECK(dchat_free_nowait(NULL) == DCHAT_OK, "free_nowait(NULL)");
     CHECK(dchat_event_attempt(NULL) == 0 && dchat_event_retry_ms(NULL) == -1 && dchat_event_close_cause(NULL) == DCHAT_CLOSE_NONE,
           "NULL event accessors");
     int fd;
@@ -474,6 +516,7 @@ int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     misuse();
     gave_up();
+    free_without_waiting();
     run(SLOW, "slow (every chunk delayed " DELAY_S " s)");
     run(UNREACHABLE, "unreachable, then slow");
     report();
