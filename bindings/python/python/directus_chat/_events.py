@@ -115,6 +115,30 @@ class Event:
             request,
         )
 
+    def _state_detail(self, key: str) -> Any:
+        return self.data.get(key) if self.type == "state" and isinstance(self.data, dict) else None
+
+    @property
+    def attempt(self) -> int:
+        """State events: which connection attempt in a row the state belongs to (0 for
+        a connection that is or was open, n for the n-th attempt since); else 0."""
+        value = self._state_detail("attempt")
+        return int(value) if value is not None else 0
+
+    @property
+    def retry_in(self) -> Optional[float]:
+        """``disconnected`` events: seconds before the next attempt, ``None`` when no
+        attempt follows (the client is about to close); else ``None``."""
+        value = self._state_detail("retry_in")
+        return float(value) if value is not None else None
+
+    @property
+    def cause(self) -> Optional[str]:
+        """The ``closed`` event: why the client closed: ``by_user``, ``gave_up``
+        (the reconnect attempts are spent), ``auth_refused`` or ``failed``; else ``None``."""
+        value = self._state_detail("cause")
+        return str(value) if value is not None else None
+
     def __repr__(self) -> str:
         parts = [f"type={self.type!r}"]
         for name in ("kind", "uid", "collection"):
