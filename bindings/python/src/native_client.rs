@@ -269,9 +269,9 @@ impl NativeClient {
         let events: &mut Events = &mut guard;
         let deadline = Instant::now() + seconds(Some(timeout)).unwrap_or_default();
         let mut batch = Vec::new();
-        // A game loop's poll (timeout 0) only takes what is there.
-        while timeout > 0.0 {
-            if events.is_ended() {
+        loop {
+            // A game loop's poll (timeout 0) only takes what is there.
+            if events.is_ended() || timeout <= 0.0 {
                 break;
             }
             let slice = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
