@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
@@ -93,8 +95,16 @@ def public_server() -> Iterator[Server]:
                 data=None if body is None else json.dumps(body).encode(),
                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
             )
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.load(response)
+            # A loaded machine makes Directus shed load with 503 (its pressure limiter): retry.
+            for attempt in range(20):
+                try:
+                    with urllib.request.urlopen(request, timeout=30) as response:
+                        return json.load(response)
+                except urllib.error.HTTPError as e:
+                    if e.code != 503 or attempt == 19:
+                        raise
+                    time.sleep(1.0)
+            raise AssertionError("unreachable")
 
         policies = api("GET", "/policies?fields=id,name")
         assert isinstance(policies, dict)
