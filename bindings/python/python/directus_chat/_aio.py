@@ -309,7 +309,9 @@ class AsyncClient:
         try:
             await self._await(done, sub._sub.request, spec.timeout)
         except BaseException:
+            # An init that came before the cancel is nobody's: counted as consumed, dropped.
             client._forget(sub._sub)
+            sub._release()
             raise
         return sub
 

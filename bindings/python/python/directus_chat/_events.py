@@ -68,8 +68,10 @@ class Event:
     ``type`` is ``"subscription"`` (with ``kind`` ``init``/``create``/``update``/
     ``delete``), ``"state"`` (``kind`` is the new state: ``connecting``, ``connected``,
     ``authenticated``, ``disconnected``, ``closed``; ``reason`` says why),
-    ``"subscription_error"``, ``"reply"`` (outcome of ``send_nowait``), ``"error"`` or
-    ``"unknown"``. ``data`` holds the items (dicts), deleted keys, or reply data;
+    ``"subscription_error"``, ``"reply"`` (the outcome of a ``*_nowait`` call, whose id
+    is ``request``), ``"error"`` or ``"unknown"``. State events also tell the connection
+    attempt (``attempt``), the delay before the next one (``retry_in``) and why the
+    client closed (``cause``). ``data`` holds the items (dicts), deleted keys, or reply data;
     ``messages`` the items read as :class:`ChatMessage`; ``error`` a
     :class:`DirectusError` for failures.
     """
@@ -147,10 +149,12 @@ class Event:
                 parts.append(f"{name}={value!r}")
         if self.messages:
             parts.append(f"messages={self.messages!r}")
-        elif self.data is not None:
+        elif self.data is not None and self.type != "state":
             text = repr(self.data)
             parts.append(f"data={text if len(text) <= 200 else text[:197] + '...'}")
-        for name in ("error", "reason"):
+        if self.attempt:
+            parts.append(f"attempt={self.attempt}")
+        for name in ("retry_in", "cause", "error", "reason"):
             value = getattr(self, name)
             if value is not None:
                 parts.append(f"{name}={value!r}")
