@@ -17,8 +17,9 @@
  *   char** out-parameter belong to the caller: free them with dchat_string_free().
  *
  * Threads
- * - The library runs its network I/O on two internal threads ("dchat-io"). Your code
- *   never runs on them.
+ * - The library runs its network I/O on internal threads ("dchat-io"): two, or as many
+ *   as the environment variable DCHAT_WORKER_THREADS says (read when they start), plus
+ *   short-lived ones that resolve host names. Your code never runs on them.
  * - Callback mode (dchat_options_set_callback): each client has one dispatcher thread
  *   ("dchat-dispatch") that calls your callback with every event, in order, with no
  *   library lock held. The callback may call any dchat_ function, including blocking
@@ -33,6 +34,8 @@
  *   always wakes up.
  * - The log callback (dchat_set_log_callback) is process-wide and runs on one
  *   dedicated log thread ("dchat-log"), never on a network thread.
+ * - Every thread starts on demand. dchat_shutdown() closes every client and joins
+ *   every thread of the library, e.g. before dlclose(); the library stays usable.
  */
 
 #ifndef DIRECTUS_CHAT_H
@@ -66,7 +69,8 @@ typedef enum dchat_status {
   DCHAT_ERR_INVALID_ARGUMENT = 4,
   // The connection failed or was lost before the answer came.
   DCHAT_ERR_CONNECTION = 5,
-  // No answer within the timeout, or (from `dchat_poll`) no event within the wait.
+  // No answer within the timeout, or (from `dchat_poll`) no event within the wait,
+  // or (from `dchat_shutdown`) something did not end in time.
   DCHAT_ERR_TIMEOUT = 6,
   // The server refused the request; `dchat_last_error_code` gives its code
   // (`FORBIDDEN`, `INVALID_PAYLOAD`, ...).
@@ -75,7 +79,8 @@ typedef enum dchat_status {
   DCHAT_ERR_AUTH = 8,
   // The client is closed.
   DCHAT_ERR_CLOSED = 9,
-  // The call is not allowed from inside this client's own callback (close, free).
+  // The call is not allowed from inside this client's own callback (close, free),
+  // or from any callback of the library (shutdown): it would wait for itself.
   DCHAT_ERR_IN_CALLBACK = 10,
   // The call does not fit the client's event mode (e.g. `dchat_poll` in callback mode).
   DCHAT_ERR_WRONG_MODE = 11,
@@ -89,8 +94,11 @@ typedef enum dchat_status {
   DCHAT_ERR_PANIC = 15,
   // A caller-provided buffer is too small; the needed size was written.
   DCHAT_ERR_BUFFER_TOO_SMALL = 16,
+  // The system refused a resource the call needed: a thread, a file descriptor,
+  // memory.
+  DCHAT_ERR_RESOURCE = 17,
   // The request was cancelled before its outcome was known.
-  DCHAT_ERR_CANCELLED = 17,
+  DCHAT_ERR_CANCELLED = 18,
 } dchat_status;
 
 // Connection states.
@@ -417,14 +425,18 @@ enum dchat_status dchat_event_free(struct dchat_event *event);
 // `dchat_log_level` value; any other is `DCHAT_ERR_INVALID_ARGUMENT`) are passed
 // to `callback(user_data, level, target, message)` on one dedicated log thread
 // ("dchat-log"), never on a network thread and never under a library lock, one at a
-// time and in order. The callback may call any `dchat_` function, this one included.
+// time and in order. The callback may call any `dchat_` function, this one included
+// (but not `dchat_shutdown`: `DCHAT_ERR_IN_CALLBACK`).
 // NULL (or `DCHAT_LOG_OFF`) removes it; when this returns, the previous callback is
 // not running and will not be called again (unless this is called from inside it, in
 // which case that one call finishes). Records never hold a password or token; records
 // of the libraries underneath are passed only at `DCHAT_LOG_WARN` and above. When the
-// callback falls behind by more than 10,000 records, the oldest are dropped. Returns
-// `DCHAT_ERR_INVALID_ARGUMENT` for a bad `level`, or if another Rust `log` logger owns the process
-// (possible only when the library is linked into a Rust program that installed one).
+// callback falls behind by more than 10,000 records, the oldest are dropped.
+// `dchat_shutdown` stops the log thread after handing over the records queued so far;
+// the callback stays set, and the thread starts again with the next record. Returns
+// `DCHAT_ERR_INVALID_ARGUMENT` for a bad `level`, or if another Rust `log` logger owns
+// the process (possible only when the library is linked into a Rust program that
+// installed one); `DCHAT_ERR_RESOURCE` if the log thread cannot be started.
 enum dchat_status dchat_set_log_callback(dchat_log_cb callback, uint32_t level, void *user_data);
 
 // Poll mode: writes to `*fd_out` a file descriptor that is readable exactly while
@@ -605,11 +617,38 @@ enum dchat_status dchat_options_set_poll(struct dchat_options *options,
                                          dchat_wake_cb wake,
                                          void *user_data);
 
+// Closes every client of the process and ends every thread of the library, waiting up
+// to `timeout_ms` milliseconds in all. Call it before `dlclose` (or at the end of a
+// plugin's life): when it returns `DCHAT_OK`, no thread of the library runs any more,
+// so its code may be unloaded.
+//
+// Each live client is closed as by `dchat_close` (requests on the wire may finish; its
+// last event is the state `DCHAT_STATE_CLOSED`, delivered as usual), then every thread
+// of the library is joined: the network threads ("dchat-io"), each client's
+// dispatcher ("dchat-dispatch") or notifier ("dchat-notify") and the log thread
+// ("dchat-log"). The clients' handles stay valid: free them with `dchat_free` as
+// usual (before or after; calls on them fail with `DCHAT_ERR_CLOSED`). The library
+// stays usable: a later `dchat_connect` starts the network threads again, and the log
+// thread restarts with the next record (the log callback stays set). A call that
+// needs the network threads after the shutdown (even one on a closed client, such as
+// `dchat_login`) starts them again, so call nothing between this and `dlclose`.
+// Clients connected while a shutdown runs may or may not be closed by it.
+//
+// Returns `DCHAT_ERR_IN_CALLBACK` when called on a thread of the library (an event
+// callback, the log callback, a wake hook), which it would have to wait for, and
+// `DCHAT_ERR_TIMEOUT` when something did not end in time: `dchat_last_error_message`
+// names it (clients, threads), and it was left running, so the library must then not
+// be unloaded.
+enum dchat_status dchat_shutdown(uint32_t timeout_ms);
+
 // Copies the message of the last error on this thread into `buf` (NUL-terminated) and
 // its length into `out_len` (may be NULL). The last error is the one of the most recent
 // call on this thread that did not return `DCHAT_OK`; with none yet, the text is empty.
-// Returns `DCHAT_ERR_BUFFER_TOO_SMALL` with the needed size (NUL included) in `out_len`
-// when `len` is too small. Never contains a password or token.
+// When `len` is too small, `buf` gets as much of the message as fits (cut at a UTF-8
+// character boundary, NUL-terminated; nothing when `len` is 0) and the result is
+// `DCHAT_ERR_BUFFER_TOO_SMALL` with the needed size (NUL included) in `out_len`. A NULL
+// `buf` gives `DCHAT_ERR_NULL_ARGUMENT`, also with the needed size in `out_len`. Never
+// contains a password or token.
 enum dchat_status dchat_last_error_message(char *buf, size_t len, size_t *out_len);
 
 // Like `dchat_last_error_message`, for the last error's code: the Directus code for
@@ -617,9 +656,16 @@ enum dchat_status dchat_last_error_message(char *buf, size_t len, size_t *out_le
 // status name without prefix (`TIMEOUT`, `NULL_ARGUMENT`, ...).
 enum dchat_status dchat_last_error_code(char *buf, size_t len, size_t *out_len);
 
-// A static, NUL-terminated name for a status (`"DCHAT_ERR_TIMEOUT"`). Never NULL; do
-// not free it.
-const char *dchat_status_name(enum dchat_status status);
+// A static, NUL-terminated name for a status (`"DCHAT_ERR_TIMEOUT"`); for a value that
+// is no `dchat_status` (from a newer header, or garbage), `"DCHAT_UNKNOWN"`. Never
+// NULL; do not free it.
+const char *dchat_status_name(uint32_t status);
+
+// A static, NUL-terminated English sentence describing a status, for messages to
+// people (`"the client is closed"`); for a value that is no `dchat_status`, `"unknown
+// status"`. It says what the status means in general: the reason of a particular
+// failure is in `dchat_last_error_message`. Never NULL; do not free it.
+const char *dchat_status_text(uint32_t status);
 
 #ifdef __cplusplus
 }  // extern "C"

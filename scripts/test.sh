@@ -5,6 +5,7 @@
 #   - the C ABI tests (callback and poll mode) and the C example;
 #   - a short fuzz run of the protocol decoder (scripts/fuzz.sh runs the long one);
 #   - the game hosts: the SDL overlay, the C# bindings on Mono, the LÖVE overlay;
+#   - the schema kit on fresh Directus 10.13.4, 11.17.4 and 12.4.0 (scripts/test-schema-kit.sh);
 #   - the Python package: pip install, mypy --strict, pytest (blocking and asyncio);
 #   - cargo fmt --check and cargo clippy -D warnings over the whole workspace;
 #   - in CI, a check that the committed C header matches a fresh one.
@@ -14,6 +15,13 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
 scripts/bootstrap.sh
+# The older Directus releases the schema kit is tested on install in the background,
+# overlapping the build and the first suites (each install holds its own lock, so a
+# suite that needs one before it is done simply waits for it).
+install_log="$(mktemp)"
+trap 'rm -f "$log" "$install_log"' EXIT
+( for v in 10.13.4 11.17.4; do DIRECTUS_VERSION=$v scripts/directus-install.sh >/dev/null || echo "install of $v failed"; done ) >"$install_log" 2>&1 &
+install_job=$!
 
 echo "== cargo fmt --check, cargo clippy -D warnings (every crate of the workspace)" >&2
 if cargo fmt --all --check >/dev/null 2>&1; then echo "lint fmt: 1 passed, 0 failed" | tee -a "$log"
@@ -52,6 +60,11 @@ echo "== wss:// through nginx with a test CA, from C" >&2; scripts/test-nginx.sh
 echo "== a short fuzz run of the protocol decoder" >&2
 scripts/fuzz.sh 200000 2>&1 | tee -a "$log"
 
+echo "== the schema kit on fresh Directus 10.13.4, 11.17.4 and 12.4.0 (raw REST and WebSocket)" >&2
+wait "$install_job" || true
+cat "$install_log" >&2
+scripts/test-schema-kit.sh 2>&1 | tee -a "$log"
+
 echo "== Python tests" >&2
 scripts/test-python.sh 2>&1 | tee -a "$log"
 
@@ -65,6 +78,7 @@ awk '
   /^(sdl_overlay|csharp|love): [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
   /^fuzz: [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }
   /^bench smoke: [0-9]+ passed, [0-9]+ failed$/ { p += $3; f += $5 }
+  /^schema_kit: [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
   /^([0-9]+ failed, )?[0-9]+ passed.* in [0-9.]+s/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1) } }
   END { printf "all suites: %d passed, %d failed\n", p, f; exit (f > 0) }
 ' "$log"

@@ -12,7 +12,7 @@ use crate::event::{ConnectionState, Event};
 use crate::options::ClientOptions;
 use crate::protocol::{AuthCredentials, ItemsRequest, SubscribeRequest};
 use crate::secret::Secret;
-use crate::session::{self, Command, Ids, Key, Outlet, Reply, SessionHandle, Target};
+use crate::session::{self, Command, Flow, Ids, Key, Outlet, Reply, SessionHandle, Target};
 use crate::transport::Endpoint;
 
 /// A live subscription. Its uid is on every event it produces.
@@ -47,7 +47,7 @@ impl Subscription {
 pub struct Events {
     rx: mpsc::UnboundedReceiver<Event>,
     ended: bool,
-    outlet: Arc<Outlet>,
+    flow: Arc<Flow>,
     /// Whether taking an event counts it as consumed (see [`Events::defer_consumption`]).
     counting: bool,
 }
@@ -73,7 +73,7 @@ impl Target for Channel {
 /// Counts events as consumed for a stream whose consumer keeps its own queue (see
 /// [`Events::defer_consumption`]).
 #[derive(Clone)]
-pub struct Consumption(Arc<Outlet>);
+pub struct Consumption(Arc<Flow>);
 
 impl Consumption {
     /// The user took `n` more events from the consumer's own queue.
@@ -93,10 +93,10 @@ impl Events {
     fn take(&mut self, event: Option<Event>) -> std::result::Result<Option<Event>, ()> {
         match event {
             Some(e) => {
-                let admitted = if self.counting { self.outlet.take(&e) } else { self.outlet.admits(&e) };
+                let admitted = if self.counting { self.flow.take(&e) } else { self.flow.admits(&e) };
                 if !admitted {
                     if !self.counting {
-                        self.outlet.consumed(1);
+                        self.flow.consumed(1);
                     }
                     return Err(());
                 }
@@ -150,7 +150,7 @@ impl Events {
     /// [`ClientOptions::max_buffered_events`] bounds that queue too.
     pub fn defer_consumption(&mut self) -> Consumption {
         self.counting = false;
-        Consumption(self.outlet.clone())
+        Consumption(self.flow.clone())
     }
 }
 
@@ -201,7 +201,7 @@ impl Client {
     pub fn connect_nowait(url: &str, options: ClientOptions) -> Result<(Client, Events, oneshot::Receiver<Result<()>>)> {
         let (tx, rx) = mpsc::unbounded_channel();
         let (client, ready) = Client::start(url, options, Channel(tx))?;
-        let events = Events { rx, ended: false, outlet: client.outlet.clone(), counting: true };
+        let events = Events { rx, ended: false, flow: client.flow().clone(), counting: true };
         Ok((client, events, ready))
     }
 
@@ -220,9 +220,10 @@ impl Client {
         Ok((Client { session, options, outlet, ids }, ready))
     }
 
-    /// The outlet this client's events leave through, for the surfaces' consumers.
-    pub(crate) fn outlet(&self) -> &Arc<Outlet> {
-        &self.outlet
+    /// The consumer's side of this client's events (counting what the user took), for
+    /// the surfaces.
+    pub(crate) fn flow(&self) -> &Arc<Flow> {
+        self.outlet.flow()
     }
 
     /// The chat schema of this client.
@@ -243,7 +244,7 @@ impl Client {
     /// The connection state as of the last state event the session reported (which
     /// the event stream may not have delivered yet).
     pub fn state(&self) -> ConnectionState {
-        self.outlet.state()
+        self.outlet.flow().state()
     }
 
     /// A reply for a caller who waits, from now, at most the request timeout.
@@ -347,7 +348,7 @@ impl Client {
 
     /// Ends a subscription. No event of it is delivered after this call.
     pub async fn unsubscribe(&self, subscription: &Subscription) -> Result<()> {
-        self.outlet.end_subscription(&subscription.uid);
+        self.flow().end_subscription(&subscription.uid);
         let id = subscription.id;
         self.call(|reply| Command::Unsubscribe { id, reply }).await.map(drop)
     }
@@ -359,7 +360,7 @@ impl Client {
 
     /// Ends a subscription without waiting for the server's confirmation.
     pub fn unsubscribe_nowait(&self, subscription: &Subscription) {
-        self.outlet.end_subscription(&subscription.uid);
+        self.flow().end_subscription(&subscription.uid);
         self.session.send(Command::Unsubscribe { id: subscription.id, reply: Reply::ignore() });
     }
 
@@ -367,7 +368,7 @@ impl Client {
     /// reports the server's confirmation as one [`Event::Reply`] with the returned
     /// request id (a new number: the subscription's own number is its subscribe's).
     pub fn unsubscribe_nowait_with_reply(&self, subscription: &Subscription) -> Result<u64> {
-        self.outlet.end_subscription(&subscription.uid);
+        self.flow().end_subscription(&subscription.uid);
         let id = self.ids.next();
         self.send_nowait(Command::Unsubscribe { id: subscription.id, reply: self.reply_as_event(id) })?;
         Ok(id)

@@ -29,12 +29,18 @@ pub enum Error {
     /// The user cancelled the request before its outcome was known. If it had been
     /// sent already, the server may still apply it.
     Cancelled,
+    /// The call would wait for the thread it runs on: it was made from a thread of the
+    /// library (an event callback, the log callback, a wake hook), e.g. [`crate::shutdown`].
+    InCallback,
+    /// [`crate::shutdown`] ran out of time; the text names what did not end (clients,
+    /// threads), which was left running.
+    ShutdownTimeout(String),
 }
 
 impl Error {
     /// A stable, upper-case code: the server's code for [`Error::Server`], else one of
-    /// `CONNECTION`, `TIMEOUT`, `CLOSED`, `INVALID_ARGUMENT`, `TLS`, `QUEUE_FULL`,
-    /// `PROTOCOL`, `CANCELLED`.
+    /// `CONNECTION`, `TIMEOUT` (also for [`Error::ShutdownTimeout`]), `CLOSED`,
+    /// `INVALID_ARGUMENT`, `TLS`, `QUEUE_FULL`, `PROTOCOL`, `CANCELLED`, `IN_CALLBACK`.
     pub fn code(&self) -> &str {
         match self {
             Error::Server(e) => e.code.as_str(),
@@ -46,6 +52,8 @@ impl Error {
             Error::QueueFull => "QUEUE_FULL",
             Error::Protocol(_) => "PROTOCOL",
             Error::Cancelled => "CANCELLED",
+            Error::InCallback => "IN_CALLBACK",
+            Error::ShutdownTimeout(_) => "TIMEOUT",
         }
     }
 
@@ -69,6 +77,8 @@ impl Error {
             Error::QueueFull => ErrorKind::QueueFull,
             Error::Protocol(_) => ErrorKind::Protocol,
             Error::Cancelled => ErrorKind::Cancelled,
+            Error::InCallback => ErrorKind::InCallback,
+            Error::ShutdownTimeout(_) => ErrorKind::Timeout,
         }
     }
 }
@@ -100,11 +110,14 @@ pub enum ErrorKind {
     Protocol,
     /// See [`Error::Cancelled`].
     Cancelled,
+    /// See [`Error::InCallback`].
+    InCallback,
 }
 
 impl ErrorKind {
     /// A lower-case name: `auth`, `forbidden`, `server`, `connection`, `timeout`,
-    /// `closed`, `invalid_argument`, `tls`, `queue_full`, `protocol`, `cancelled`.
+    /// `closed`, `invalid_argument`, `tls`, `queue_full`, `protocol`, `cancelled`,
+    /// `in_callback`.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Auth => "auth",
@@ -118,6 +131,7 @@ impl ErrorKind {
             ErrorKind::QueueFull => "queue_full",
             ErrorKind::Protocol => "protocol",
             ErrorKind::Cancelled => "cancelled",
+            ErrorKind::InCallback => "in_callback",
         }
     }
 
@@ -133,6 +147,7 @@ impl ErrorKind {
             "QUEUE_FULL" => ErrorKind::QueueFull,
             "PROTOCOL" => ErrorKind::Protocol,
             "CANCELLED" => ErrorKind::Cancelled,
+            "IN_CALLBACK" => ErrorKind::InCallback,
             server => Error::Server(crate::protocol::ServerError::new(server, "")).kind(),
         }
     }
@@ -150,6 +165,10 @@ impl fmt::Display for Error {
             Error::QueueFull => f.write_str("the queue of waiting requests is full"),
             Error::Protocol(r) => write!(f, "protocol error: {r}"),
             Error::Cancelled => f.write_str("the request was cancelled"),
+            Error::InCallback => f.write_str(
+                "not allowed on a thread of the library (an event callback, the log callback, a wake hook): it would wait for itself",
+            ),
+            Error::ShutdownTimeout(what) => write!(f, "shutdown timed out; still running: {what}"),
         }
     }
 }

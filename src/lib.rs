@@ -12,6 +12,10 @@
 //! - [`Client`]: the Rust API, async and runtime-agnostic;
 //! - the C ABI (`dchat_*`, see `include/directus_chat.h`) and the Python module.
 //!
+//! The runtime and every other thread of the library start on demand; [`shutdown`]
+//! closes every client of the process and joins them all (before unloading the
+//! library, or at the end of a plugin's life).
+//!
 //! ```no_run
 //! # async fn demo() -> directus_chat::Result<()> {
 //! use directus_chat::{Client, ClientOptions, Event};
@@ -46,6 +50,8 @@ pub mod protocol;
 mod runtime;
 mod secret;
 mod session;
+mod shutdown;
+mod threads;
 mod transport;
 
 pub use chat::{ChatConfig, ChatMessage};
@@ -55,3 +61,4 @@ pub use event::{CloseCause, ConnectionState, Event};
 pub use options::{AuthMode, ClientOptions, ReconnectPolicy, TlsOptions, TlsRoots};
 pub use protocol::{AuthCredentials, ErrorCode, EventFilter, ItemAction, ItemsRequest, ServerError, SubscribeRequest, SubscriptionKind};
 pub use secret::Secret;
+pub use shutdown::shutdown;

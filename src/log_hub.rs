@@ -102,6 +102,11 @@ pub fn set_sink(name: &'static str, level: LevelFilter, sink: Option<Sink>) -> R
     if let Some(sink) = sink {
         sinks.push(Entry { name, level, sink });
     }
+    if sinks.is_empty() {
+        // Nothing left that only the library's statics point to: a library unloaded
+        // after its last sink was removed leaks nothing.
+        *sinks = Vec::new();
+    }
     let max = sinks.iter().map(|e| e.level).max().unwrap_or(LevelFilter::Off);
     log::set_max_level(max.min(LevelFilter::Debug));
     Ok(())

@@ -128,6 +128,13 @@ pub struct ClientOptions {
     /// answer within the same time again, the connection counts as lost. `None` turns
     /// the client's own liveness check off (the server's pings are always answered).
     pub heartbeat: Option<Duration>,
+    /// Whether the server names the failed request (echoes its uid) on every error, as
+    /// Directus 12.4 and later do. Before 12.4 a failed `items` request or a refused
+    /// subscribe is answered without its uid, so the session sends them one at a time to
+    /// know which one failed. `None` (the default): the session finds out with one probe
+    /// (a read that fails on every version) after each login until it knows, and sends
+    /// one at a time until then. `Some(_)` skips the probe.
+    pub error_uids: Option<bool>,
     /// The chat schema used by the chat helpers.
     pub chat: ChatConfig,
 }
@@ -145,6 +152,7 @@ impl Default for ClientOptions {
             track_limit: 10_000,
             max_buffered_events: 100_000,
             heartbeat: Some(Duration::from_secs(30)),
+            error_uids: None,
             chat: ChatConfig::default(),
         }
     }

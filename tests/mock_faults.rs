@@ -35,8 +35,14 @@ async fn mock_each(
     url
 }
 
+/// The defaults, for a mock server: it cannot answer the capability probe as Directus
+/// does, so the session is told that the server echoes uids (as 12.4 does).
+fn mock_options() -> ClientOptions {
+    ClientOptions { error_uids: Some(true), ..ClientOptions::default() }
+}
+
 fn no_reconnect() -> ClientOptions {
-    ClientOptions { reconnect: ReconnectPolicy::never(), ..ClientOptions::default() }
+    ClientOptions { reconnect: ReconnectPolicy::never(), ..mock_options() }
 }
 
 async fn recv_json(ws: &mut Ws) -> Value {
@@ -97,7 +103,7 @@ async fn garbage_binary_and_unknown_frames_are_events_and_the_session_lives() {
         })
     })
     .await;
-    let (client, mut events) = Client::connect(&url, ClientOptions::default()).await.unwrap();
+    let (client, mut events) = Client::connect(&url, mock_options()).await.unwrap();
     client.login_with_token("static").await.unwrap();
     // Give the server's frames time to arrive before the request.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -157,7 +163,7 @@ async fn a_server_that_never_answers_times_requests_out() {
         })
     })
     .await;
-    let options = ClientOptions { request_timeout: Duration::from_millis(300), ..ClientOptions::default() };
+    let options = ClientOptions { request_timeout: Duration::from_millis(300), ..mock_options() };
     let (client, _events) = Client::connect(&url, options).await.unwrap();
     assert_eq!(client.login_with_token("t").await, Err(Error::Timeout));
     // Requests made before the login succeeded wait for it, then time out too.
@@ -170,9 +176,9 @@ async fn connect_errors_are_clear() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
-    let err = Client::connect(&format!("ws://127.0.0.1:{port}/websocket"), ClientOptions::default()).await.unwrap_err();
+    let err = Client::connect(&format!("ws://127.0.0.1:{port}/websocket"), mock_options()).await.unwrap_err();
     assert!(matches!(err, Error::Connection(_)), "{err:?}");
-    let err = Client::connect("gopher://x", ClientOptions::default()).await.unwrap_err();
+    let err = Client::connect("gopher://x", mock_options()).await.unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
 }
 
@@ -240,7 +246,7 @@ async fn reconnects_reauthenticates_with_the_rotated_token_and_resubscribes_with
     .await;
     let options = ClientOptions {
         reconnect: ReconnectPolicy { first_delay: Duration::from_millis(50), ..ReconnectPolicy::default() },
-        ..ClientOptions::default()
+        ..mock_options()
     };
     let (client, mut events) = Client::connect(&url, options).await.unwrap();
     client.login("kevin@example.com", "pw").await.unwrap();
@@ -378,7 +384,7 @@ async fn a_keyed_create_cut_off_is_retried_and_read_back_never_doubled() {
     .await;
     let options = ClientOptions {
         reconnect: ReconnectPolicy { first_delay: Duration::from_millis(50), ..ReconnectPolicy::default() },
-        ..ClientOptions::default()
+        ..mock_options()
     };
     let (client, _events) = Client::connect(&url, options).await.unwrap();
     client.login_with_token("t").await.unwrap();
@@ -550,7 +556,7 @@ async fn invalid_utf8_in_a_text_frame_closes_with_a_reason_and_the_client_recove
     .await;
     let options = ClientOptions {
         reconnect: ReconnectPolicy { first_delay: Duration::from_millis(50), ..ReconnectPolicy::default() },
-        ..ClientOptions::default()
+        ..mock_options()
     };
     let (client, mut events) = Client::connect(&url, options).await.unwrap();
     client.login_with_token("t").await.unwrap();

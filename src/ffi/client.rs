@@ -45,9 +45,13 @@ impl dchat_client {
     /// Closes the session and waits until the last event was handed over.
     fn shut_down(&self) -> FfiResult {
         self.refuse_in_callback("dchat_close/dchat_free")?;
-        match block_on(self.client.close()) {
-            Ok(()) | Err(Error::Closed) => {}
-            Err(e) => return Err(e.into()),
+        // A session that has ended (closed by `dchat_shutdown`, say) needs no waiting,
+        // and waiting would start the runtime again, just before an unload.
+        if !self.client.is_closed() {
+            match block_on(self.client.close()) {
+                Ok(()) | Err(Error::Closed) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         self.deliverer.join();
         Ok(())
@@ -80,6 +84,9 @@ pub(crate) fn open(url: *const c_char, options: *const dchat_options, client_out
         Some(o) => (o.inner.clone(), o.delivery),
         None => (ClientOptions::default(), Delivery::Poll(None, UserData(std::ptr::null_mut()))),
     };
+    // Started here, rather than on first use deep inside, so that a system that
+    // refuses its threads gives DCHAT_ERR_RESOURCE and not an internal error.
+    crate::runtime::start().map_err(FfiError::no_thread)?;
     let chat = Arc::new(inner.chat.clone());
     let (sink, deliverer) = Deliverer::new(delivery, chat.clone());
     let (client, ready) = Client::start(url, inner, sink)?;
@@ -91,7 +98,7 @@ pub(crate) fn open(url: *const c_char, options: *const dchat_options, client_out
     }
     let handle = Box::new(dchat_client { client, deliverer, chat });
     let owner = handle.owner();
-    if let Err(e) = handle.deliverer.start(owner, handle.client.outlet().clone()) {
+    if let Err(e) = handle.deliverer.start(owner, handle.client.flow().clone()) {
         let _ = handle.shut_down();
         return Err(e);
     }
@@ -280,7 +287,7 @@ pub extern "C" fn dchat_poll(client: *const dchat_client, timeout_ms: i32, event
             .queue()
             .ok_or_else(|| FfiError::new(dchat_status::DCHAT_ERR_WRONG_MODE, "dchat_poll needs a client in poll mode"))?;
         let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
-        let event = queue.pop(timeout, c.client.outlet())?;
+        let event = queue.pop(timeout, c.client.flow())?;
         out.write(Box::into_raw(Box::new(dchat_event::new(event, c.chat.clone()))));
         Ok(())
     })

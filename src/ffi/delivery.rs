@@ -5,7 +5,6 @@ use std::cell::Cell;
 use std::collections::VecDeque;
 use std::ffi::c_void;
 use std::sync::{mpsc, Arc};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
@@ -16,7 +15,8 @@ use super::options::{Delivery, UserData};
 use super::status::{dchat_status, FfiError, FfiResult};
 use crate::chat::ChatConfig;
 use crate::event::Event;
-use crate::session::{Outlet, Target};
+use crate::session::{Flow, Target};
+use crate::threads::{spawn_library_thread, LibraryThread};
 
 thread_local! {
     /// The client whose callback (or wake hook) this thread is running, as an address.
@@ -81,9 +81,9 @@ impl PollQueue {
     }
 
     /// The next event, waiting up to `timeout` (`None`: forever); each is counted as
-    /// taken by `outlet`, and those it holds back are skipped. After the `Closed` event
+    /// taken by `flow`, and those it holds back are skipped. After the `Closed` event
     /// was taken, every call fails with `DCHAT_ERR_CLOSED` at once.
-    pub(crate) fn pop(&self, timeout: Option<Duration>, outlet: &Outlet) -> FfiResult<Event> {
+    pub(crate) fn pop(&self, timeout: Option<Duration>, flow: &Flow) -> FfiResult<Event> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut st = match timeout {
             Some(Duration::ZERO) => self.lock_now().ok_or_else(busy)?,
@@ -92,7 +92,7 @@ impl PollQueue {
         loop {
             if let Some(e) = st.events.pop_front() {
                 st.signal();
-                if !outlet.take(&e) {
+                if !flow.take(&e) {
                     continue;
                 }
                 st.closed_taken = e.is_closed();
@@ -138,12 +138,12 @@ impl PollQueue {
 
     /// Up to `max` events that are queued now, without waiting (see [`PollQueue::pop`]);
     /// `DCHAT_ERR_CLOSED` only when none is left after the `Closed` event was taken.
-    pub(crate) fn pop_many(&self, max: usize, outlet: &Outlet) -> FfiResult<Vec<Event>> {
+    pub(crate) fn pop_many(&self, max: usize, flow: &Flow) -> FfiResult<Vec<Event>> {
         let Some(mut st) = self.lock_now() else { return Ok(Vec::new()) };
         let mut taken = Vec::with_capacity(max.min(st.events.len()));
         while taken.len() < max && !st.closed_taken {
             let Some(e) = st.events.pop_front() else { break };
-            if outlet.take(&e) {
+            if flow.take(&e) {
                 st.closed_taken = e.is_closed();
                 taken.push(e);
             }
@@ -212,7 +212,7 @@ pub(crate) enum Deliverer {
     Callback {
         /// What the dispatcher thread needs, until `start` hands it over.
         pending: Mutex<Option<(mpsc::Receiver<Event>, EventFn, UserData)>>,
-        thread: Mutex<Option<JoinHandle<()>>>,
+        thread: Mutex<Option<LibraryThread>>,
         chat: Arc<ChatConfig>,
         gate: Gate,
     },
@@ -220,7 +220,7 @@ pub(crate) enum Deliverer {
         queue: Arc<PollQueue>,
         /// What the notifier thread needs, until `start` hands it over.
         pending: Mutex<Option<(mpsc::Receiver<Wake>, WakeFn, UserData)>>,
-        thread: Mutex<Option<JoinHandle<()>>>,
+        thread: Mutex<Option<LibraryThread>>,
         gate: Gate,
     },
 }
@@ -257,14 +257,9 @@ impl Deliverer {
     }
 
     /// Starts the delivery thread, once the client's handle (at address `owner`) exists;
-    /// each event handed over is counted as taken by `outlet`.
-    pub(crate) fn start(&self, owner: usize, outlet: Arc<Outlet>) -> FfiResult {
-        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
-            std::thread::Builder::new()
-                .name(name.into())
-                .spawn(f)
-                .map_err(|e| FfiError::new(dchat_status::DCHAT_ERR_PANIC, format!("cannot start a thread: {e}")))
-        };
+    /// each event handed over is counted as taken by `flow`.
+    pub(crate) fn start(&self, owner: usize, flow: Arc<Flow>) -> FfiResult {
+        let spawn = |name: &'static str, f: Box<dyn FnOnce() + Send>| spawn_library_thread(name, f).map_err(FfiError::no_thread);
         match self {
             Deliverer::Callback { pending, thread, chat, gate } => {
                 if let Some((rx, cb, ud)) = pending.lock().take() {
@@ -274,7 +269,7 @@ impl Deliverer {
                         "dchat-dispatch",
                         Box::new(move || {
                             for event in rx {
-                                if !outlet.take(&event) {
+                                if !flow.take(&event) {
                                     continue;
                                 }
                                 let closed = event.is_closed();
@@ -332,8 +327,8 @@ impl Deliverer {
 
     /// Stops calling the user without waiting for the session to end: waits only for a
     /// callback (or wake hook) in progress; the delivery thread ends by itself once the
-    /// session, closing in the background, has handed over its last event. Never call
-    /// it from that thread.
+    /// session, closing in the background, has handed over its last event (a
+    /// process-wide shutdown still joins it). Never call it from that thread.
     pub(crate) fn detach(&self) {
         let (gate, thread) = match self {
             Deliverer::Callback { gate, thread, .. } | Deliverer::Poll { gate, thread, .. } => (gate, thread),
@@ -346,14 +341,15 @@ impl Deliverer {
         }
     }
 
-    /// Waits until the delivery thread has handed over the final `Closed` event. Call
-    /// only after the session has closed.
+    /// Waits until the delivery thread has handed over the final `Closed` event and
+    /// ended (a process-wide shutdown may have joined it already). Call only after the
+    /// session has closed.
     pub(crate) fn join(&self) {
         let thread = match self {
             Deliverer::Callback { thread, .. } | Deliverer::Poll { thread, .. } => thread.lock().take(),
         };
         if let Some(t) = thread {
-            let _ = t.join();
+            t.join(None);
         }
     }
 }

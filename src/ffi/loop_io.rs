@@ -165,18 +165,18 @@ pub extern "C" fn dchat_poll_many(
             return Err(FfiError::new(dchat_status::DCHAT_ERR_INVALID_ARGUMENT, "`max` must be at least 1"));
         }
         let queue = poll_queue(c, "dchat_poll_many")?;
-        let outlet = c.client.outlet();
+        let flow = c.client.flow();
         let mut taken = Vec::new();
         if timeout_ms != 0 {
             let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
-            match queue.pop(timeout, outlet) {
+            match queue.pop(timeout, flow) {
                 Ok(e) => taken.push(e),
                 Err(e) if e.status == dchat_status::DCHAT_ERR_TIMEOUT => {}
                 Err(e) => return Err(e),
             }
         }
         if !taken.last().is_some_and(Event::is_closed) && taken.len() < max {
-            match queue.pop_many(max - taken.len(), outlet) {
+            match queue.pop_many(max - taken.len(), flow) {
                 Ok(more) => taken.extend(more),
                 Err(e) if taken.is_empty() => return Err(e),
                 Err(_) => {}

@@ -25,6 +25,7 @@ pub mod logging;
 pub mod loop_io;
 pub mod nowait;
 pub mod options;
+pub mod shutdown;
 pub mod status;
 
 use std::ffi::c_char;

@@ -140,6 +140,18 @@ fn put_str(map: &mut Map<String, Value>, key: &str, value: &Option<String>) {
     put(map, key, value.clone().map(Value::String));
 }
 
+/// A primary key as it is sent: integer keys as text. Directus matches an update or a
+/// delete to item subscriptions by comparing the event's keys with the subscription's
+/// item as text, so an integer key sent as a number never reaches another client's item
+/// subscription (every version from 10.13 to 12.4; REST calls, whose keys come from the
+/// URL, always send text).
+fn key_on_wire(key: &Value) -> Value {
+    match key {
+        Value::Number(n) => Value::String(n.to_string()),
+        other => other.clone(),
+    }
+}
+
 impl ClientMessage {
     /// The JSON object of this message.
     pub fn to_json(&self) -> Value {
@@ -178,8 +190,8 @@ impl ClientMessage {
                 m.insert("collection".into(), r.collection.clone().into());
                 m.insert("action".into(), r.action.as_str().into());
                 put(&mut m, "data", r.data.clone());
-                put(&mut m, "id", r.id.clone());
-                put(&mut m, "ids", r.ids.clone().map(Value::Array));
+                put(&mut m, "id", r.id.as_ref().map(key_on_wire));
+                put(&mut m, "ids", r.ids.as_ref().map(|ids| Value::Array(ids.iter().map(key_on_wire).collect())));
                 put(&mut m, "query", r.query.clone());
                 put_str(&mut m, "uid", uid);
             }
@@ -265,8 +277,10 @@ mod tests {
     fn items_and_control_messages() {
         let m = ClientMessage::Items { request: ItemsRequest::create("messages", json!({"text":"hi"})), uid: Some("c1".into()) };
         assert_eq!(enc(m), json!({"type":"items","collection":"messages","action":"create","data":{"text":"hi"},"uid":"c1"}));
-        let m = ClientMessage::Items { request: ItemsRequest::delete("messages").ids(vec![json!(1), json!(2)]), uid: None };
-        assert_eq!(enc(m), json!({"type":"items","collection":"messages","action":"delete","ids":[1,2]}));
+        let m = ClientMessage::Items { request: ItemsRequest::delete("messages").ids(vec![json!(1), json!("u2")]), uid: None };
+        assert_eq!(enc(m), json!({"type":"items","collection":"messages","action":"delete","ids":["1","u2"]}), "integer keys as text");
+        let m = ClientMessage::Items { request: ItemsRequest::update("messages", json!({"text":"x"})).id(7), uid: None };
+        assert_eq!(enc(m)["id"], json!("7"));
         assert_eq!(enc(ClientMessage::Unsubscribe { uid: Some("s".into()) }), json!({"type":"unsubscribe","uid":"s"}));
         assert_eq!(enc(ClientMessage::Ping { uid: None }), json!({"type":"ping"}));
         assert_eq!(enc(ClientMessage::Pong { uid: None }), json!({"type":"pong"}));

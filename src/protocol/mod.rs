@@ -15,5 +15,5 @@ mod server;
 
 pub use client::{AuthCredentials, ClientMessage, EventFilter, ItemAction};
 pub use codes::{ErrorCode, MessageKind};
-pub use requests::{is_system_collection, read_back_answer, ItemsRequest, SubscribeRequest};
+pub use requests::{is_system_collection, probe_answer, read_back_answer, ItemsRequest, SubscribeRequest};
 pub use server::{DecodeError, ServerError, ServerMessage, SubscriptionKind};

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::client::{ClientMessage, EventFilter, ItemAction};
+use super::codes::ErrorCode;
 use crate::error::{Error, Result};
 
 /// Whether `collection` is one of Directus' own. The server refuses them over `items`
@@ -234,6 +235,29 @@ impl ClientMessage {
             }
         }
         Some(ClientMessage::Items { request: ItemsRequest::read(subscription.collection.clone()).query(query), uid: Some(uid) })
+    }
+}
+
+impl ClientMessage {
+    /// A read that fails in the server's data layer on every Directus version (a filter
+    /// with an operator that does not exist: `INVALID_QUERY`), on the collection `collection`
+    /// whose key field is `key_field`. Directus 12.4 and later answer it with the uid, as
+    /// every failed request; earlier versions answer without, so a client must send their
+    /// requests one at a time to know which one failed. See [`probe_answer`].
+    pub fn uid_probe(collection: &str, key_field: &str, uid: String) -> ClientMessage {
+        let query = serde_json::json!({ "filter": { key_field: { "_directus_chat_probe": 1 } }, "limit": 1 });
+        ClientMessage::Items { request: ItemsRequest::read(collection).query(query), uid: Some(uid) }
+    }
+}
+
+/// What the answer to [`ClientMessage::uid_probe`], carrying its uid, says: `Some(true)`
+/// when the server echoes uids on every error (the probe failed in the data layer and
+/// kept its uid), `None` when it says nothing (the collection is missing, which every
+/// version reports with the uid, or the server read something after all).
+pub fn probe_answer(error: Option<&ErrorCode>) -> Option<bool> {
+    match error {
+        Some(ErrorCode::InvalidQuery | ErrorCode::Forbidden) => Some(true),
+        _ => None,
     }
 }
 

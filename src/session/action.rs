@@ -31,12 +31,14 @@ impl std::fmt::Debug for Action {
     }
 }
 
-/// The actions one input produced, and the requests it put on the wire (whose
-/// deadlines start now).
+/// The actions one input produced, the requests it put on the wire (whose deadlines
+/// start now), and the reads of the session's own it wants made (which go in the items
+/// lane, see `outgoing`).
 #[derive(Default, Debug)]
 pub(crate) struct Actions {
     pub(crate) list: Vec<Action>,
     pub(crate) written: Vec<Key>,
+    pub(crate) reads: Vec<(Key, String)>,
 }
 
 impl Actions {
@@ -49,6 +51,11 @@ impl Actions {
     pub(crate) fn write_request(&mut self, key: Key, frame: String) {
         self.written.push(key);
         self.list.push(Action::Write(frame));
+    }
+
+    /// Asks for a read of the session's own, sent when the items lane allows.
+    pub(crate) fn read(&mut self, key: Key, message: &ClientMessage) {
+        self.reads.push((key, message.encode()));
     }
 
     pub(crate) fn emit(&mut self, event: Event) {

@@ -19,6 +19,8 @@ pub(crate) enum Key {
     ReadBack(u64),
     /// The read after a subscription's `init` that finds what the join window hid.
     CatchUp(u64),
+    /// The read that tells whether the server echoes the uid of a failed request.
+    Probe(u64),
 }
 
 /// Which answer a uid arrived on: the server echoes a subscription's uid on its events
@@ -40,6 +42,7 @@ impl Key {
             Key::Items(n) => format!("r-{n}"),
             Key::ReadBack(n) => format!("b-{n}"),
             Key::CatchUp(n) => format!("c-{n}"),
+            Key::Probe(n) => format!("p-{n}"),
         }
     }
 
@@ -56,6 +59,7 @@ impl Key {
             ("r", _) => Key::Items(n),
             ("b", _) => Key::ReadBack(n),
             ("c", _) => Key::CatchUp(n),
+            ("p", _) => Key::Probe(n),
             _ => return None,
         })
     }
@@ -96,7 +100,7 @@ mod tests {
 
     #[test]
     fn uids_round_trip() {
-        for key in [Key::Auth(1), Key::Subscribe(2), Key::Items(3), Key::ReadBack(4), Key::CatchUp(5)] {
+        for key in [Key::Auth(1), Key::Subscribe(2), Key::Items(3), Key::ReadBack(4), Key::CatchUp(5), Key::Probe(6)] {
             assert_eq!(Key::of_answer(&key.uid(), Answer::Request), Some(key));
         }
         assert_eq!(Key::of_answer(&Key::Unsubscribe(7).uid(), Answer::Unsubscribe), Some(Key::Unsubscribe(7)));

@@ -34,7 +34,7 @@ use crate::options::ClientOptions;
 use crate::protocol::{AuthCredentials, ItemsRequest, SubscribeRequest};
 use crate::transport::Endpoint;
 pub(crate) use key::{Ids, Key};
-pub(crate) use outlet::{Outlet, Target};
+pub(crate) use outlet::{Flow, Outlet, Target};
 pub(crate) use reply::Reply;
 
 /// A request to the session. Numbers come from the client's [`Ids`].
@@ -125,6 +125,7 @@ pub(crate) fn start(
 ) -> (SessionHandle, oneshot::Receiver<Result<(), Error>>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let (ready_tx, ready_rx) = oneshot::channel();
+    crate::shutdown::register_session(&tx);
     crate::runtime::handle().spawn(driver::run(endpoint, options, outlet, ids, rx, ready_tx));
     (SessionHandle { commands: tx }, ready_rx)
 }

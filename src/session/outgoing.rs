@@ -1,6 +1,10 @@
-//! Requests on their way to the server: queued until the session is ready, on the wire
-//! until answered, and what happens to them when the connection is lost before their
-//! answer (sent again when that is safe, else failed: never done twice).
+//! Requests on their way to the server: queued until they may go, on the wire until
+//! answered, and what happens to them when the connection is lost before their answer
+//! (sent again when that is safe, else failed: never done twice).
+//!
+//! Items requests share one lane. Directus before 12.4 answers a failed `items` request
+//! without its uid, so on such servers only one of them is on the wire at a time, and an
+//! error without uid belongs to that one.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -22,6 +26,9 @@ pub(crate) enum Retry {
     CreateWithKeys { collection: String, key_field: String, one: bool, keys: Vec<Value> },
     /// An unsubscribe: a lost connection ends every subscription anyway, so it is done.
     Unsubscribe,
+    /// A read of the session's own (a catch-up, a read-back, the capability probe): it
+    /// goes with the connection, and whoever needs it asks again.
+    Drop,
 }
 
 impl Retry {
@@ -61,62 +68,103 @@ pub(crate) struct Settled {
     pub failed: Vec<Key>,
 }
 
+/// Whether a request travels in the items lane (an `items` message).
+fn in_lane(key: Key) -> bool {
+    matches!(key, Key::Items(_) | Key::ReadBack(_) | Key::CatchUp(_) | Key::Probe(_))
+}
+
 /// The requests of a session between their submission and their answer.
 pub(crate) struct Outgoing {
     requests: HashMap<Key, Request>,
-    /// Waiting for the session to be ready, in order.
+    /// Waiting to be written, in order.
     queue: VecDeque<Key>,
     max_queued: usize,
     next_seq: u64,
     /// Reads of duplicate creates in flight: read-back → the create it answers.
     read_backs: HashMap<Key, Key>,
+    /// One items request on the wire at a time (see the module's doc).
+    serial: bool,
 }
 
 impl Outgoing {
     pub(crate) fn new(max_queued: usize) -> Self {
-        Outgoing { requests: HashMap::new(), queue: VecDeque::new(), max_queued, next_seq: 0, read_backs: HashMap::new() }
+        Outgoing { requests: HashMap::new(), queue: VecDeque::new(), max_queued, next_seq: 0, read_backs: HashMap::new(), serial: true }
     }
 
-    /// Takes a request: its frame is returned to be written now when the session is
-    /// ready, else it waits in the queue. `Err(())` when the queue is full.
-    pub(crate) fn submit(&mut self, key: Key, frame: String, retry: Retry, ready: bool) -> Result<Option<String>, ()> {
-        if !ready && self.queue.len() >= self.max_queued {
+    /// Lets items requests be pipelined (the server echoes the uid on every error), or not.
+    pub(crate) fn set_serial(&mut self, serial: bool) {
+        self.serial = serial;
+    }
+
+    /// Queues a request; [`Outgoing::sendable`] says when it goes. `Err(())` when the
+    /// session is not ready and `max_queued` requests of the user wait already.
+    pub(crate) fn submit(&mut self, key: Key, frame: String, retry: Retry, ready: bool) -> Result<(), ()> {
+        if !ready && retry != Retry::Drop && self.queue.iter().filter(|k| self.is_users(**k)).count() >= self.max_queued {
             return Err(());
         }
-        let mut request = Request { frame, retry, retried: false, on_wire: None };
-        let now = ready.then(|| {
-            self.next_seq += 1;
-            request.on_wire = Some(self.next_seq);
-            request.frame.clone()
-        });
-        if now.is_none() {
-            self.queue.push_back(key);
-        }
-        self.requests.insert(key, request);
-        Ok(now)
+        self.requests.insert(key, Request { frame, retry, retried: false, on_wire: None });
+        self.queue.push_back(key);
+        Ok(())
     }
 
-    /// The session became ready: every queued frame, in order, to be written now.
-    pub(crate) fn flush(&mut self) -> Vec<(Key, String)> {
-        let mut out = Vec::with_capacity(self.queue.len());
-        while let Some(key) = self.queue.pop_front() {
-            if let Some(r) = self.requests.get_mut(&key) {
-                self.next_seq += 1;
-                r.on_wire = Some(self.next_seq);
-                out.push((key, r.frame.clone()));
-            }
+    /// Queues a request of the session's own ahead of everything else.
+    pub(crate) fn submit_first(&mut self, key: Key, frame: String) {
+        self.requests.insert(key, Request { frame, retry: Retry::Drop, retried: false, on_wire: None });
+        self.queue.push_front(key);
+    }
+
+    fn is_users(&self, key: Key) -> bool {
+        self.requests.get(&key).is_some_and(|r| r.retry != Retry::Drop)
+    }
+
+    fn lane_busy(&self) -> bool {
+        self.requests.iter().any(|(k, r)| in_lane(*k) && r.on_wire.is_some())
+    }
+
+    /// The frames that may be written now, in order: nothing while the session is not
+    /// ready; in serial mode at most one items request on the wire.
+    pub(crate) fn sendable(&mut self, ready: bool) -> Vec<(Key, String)> {
+        let mut out = Vec::new();
+        if !ready {
+            return out;
         }
+        let mut lane_free = !(self.serial && self.lane_busy());
+        let mut waiting = VecDeque::with_capacity(self.queue.len());
+        while let Some(key) = self.queue.pop_front() {
+            let Some(r) = self.requests.get_mut(&key) else { continue };
+            if in_lane(key) && !lane_free {
+                waiting.push_back(key);
+                continue;
+            }
+            if in_lane(key) && self.serial {
+                lane_free = false;
+            }
+            self.next_seq += 1;
+            r.on_wire = Some(self.next_seq);
+            out.push((key, r.frame.clone()));
+        }
+        self.queue = waiting;
         out
     }
 
-    /// The request is over (answered, expired, cancelled): forget it. True if it was
-    /// still queued, i.e. never written.
-    pub(crate) fn forget(&mut self, key: Key) -> bool {
-        let queued = self.requests.remove(&key).is_some_and(|r| r.on_wire.is_none());
-        if queued {
+    /// The one items request on the wire, in serial mode: the one an error without uid
+    /// answers.
+    pub(crate) fn lone_in_lane(&self) -> Option<Key> {
+        if !self.serial {
+            return None;
+        }
+        let mut on_wire = self.requests.iter().filter(|(k, r)| in_lane(**k) && r.on_wire.is_some()).map(|(k, _)| *k);
+        match (on_wire.next(), on_wire.next()) {
+            (Some(key), None) => Some(key),
+            _ => None,
+        }
+    }
+
+    /// The request is over (answered, expired, cancelled): forget it.
+    pub(crate) fn forget(&mut self, key: Key) {
+        if self.requests.remove(&key).is_some_and(|r| r.on_wire.is_none()) {
             self.queue.retain(|k| *k != key);
         }
-        queued
     }
 
     /// Takes a request back if it was never written; one on the wire stays until its
@@ -129,32 +177,33 @@ impl Outgoing {
     }
 
     /// A retried create met its own first attempt (`RECORD_NOT_UNIQUE`): the read that
-    /// fetches what it stored, with its key, to be written now. `None` if `key` is not
-    /// such a create.
-    pub(crate) fn duplicate(&mut self, key: Key, ids: &Ids) -> Option<(Key, ClientMessage)> {
-        let r = self.requests.get_mut(&key)?;
-        let Retry::CreateWithKeys { collection, key_field, keys, .. } = &r.retry else { return None };
+    /// fetches what it stored goes first. False if `key` is not such a create.
+    pub(crate) fn duplicate(&mut self, key: Key, ids: &Ids) -> bool {
+        let Some(r) = self.requests.get_mut(&key) else { return false };
+        let Retry::CreateWithKeys { collection, key_field, keys, .. } = &r.retry else { return false };
         if !r.retried {
-            return None;
+            return false;
         }
         let read = Key::ReadBack(ids.next());
-        let msg = ClientMessage::read_back(collection, key_field, keys, read.uid());
+        let frame = ClientMessage::read_back(collection, key_field, keys, read.uid()).encode();
         r.on_wire = None;
         self.read_backs.insert(read, key);
-        Some((read, msg))
+        self.submit_first(read, frame);
+        true
     }
 
     /// The create a read-back answers, once it is answered, and whether that create
     /// made one item (its answer is the item, not a list).
     pub(crate) fn read_back_done(&mut self, read: Key) -> Option<(Key, bool)> {
+        self.requests.remove(&read);
         let original = self.read_backs.remove(&read)?;
         let one = self.requests.remove(&original).is_some_and(|r| matches!(r.retry, Retry::CreateWithKeys { one: true, .. }));
         Some((original, one))
     }
 
-    /// Whether nothing written on this connection waits for its answer.
+    /// Whether nothing of the user's written on this connection waits for its answer.
     pub(crate) fn is_idle(&self) -> bool {
-        self.read_backs.is_empty() && self.requests.values().all(|r| r.on_wire.is_none())
+        self.read_backs.is_empty() && self.requests.values().all(|r| r.on_wire.is_none() || r.retry == Retry::Drop)
     }
 
     /// The connection was lost. Requests still wanted (`wanted`) that may be sent again
@@ -164,6 +213,11 @@ impl Outgoing {
         // A create being read back goes again as it was: the read-back follows again.
         unanswered.extend(self.read_backs.drain().map(|(_, original)| (0, original)));
         unanswered.sort();
+        // The session's own reads go with the connection, written or not.
+        let own: Vec<Key> = self.requests.iter().filter(|(_, r)| r.retry == Retry::Drop).map(|(k, _)| *k).collect();
+        for key in own {
+            self.forget(key);
+        }
         let mut settled = Settled::default();
         let mut resend = Vec::new();
         for (_, key) in unanswered {
@@ -220,32 +274,63 @@ mod tests {
         );
     }
 
+    fn keys(out: Vec<(Key, String)>) -> Vec<Key> {
+        out.into_iter().map(|(k, _)| k).collect()
+    }
+
+    /// A queue that pipelines, as on a server that echoes uids on errors.
+    fn pipelined(max_queued: usize) -> Outgoing {
+        let mut o = Outgoing::new(max_queued);
+        o.set_serial(false);
+        o
+    }
+
     #[test]
     fn queued_until_ready_then_in_order_and_bounded() {
-        let mut o = Outgoing::new(2);
-        assert_eq!(o.submit(Key::Items(1), "f1".into(), Retry::Resend, false), Ok(None));
-        assert_eq!(o.submit(Key::Items(2), "f2".into(), Retry::Resend, false), Ok(None));
+        let mut o = pipelined(2);
+        assert_eq!(o.submit(Key::Items(1), "f1".into(), Retry::Resend, false), Ok(()));
+        assert_eq!(o.submit(Key::Items(2), "f2".into(), Retry::Resend, false), Ok(()));
         assert_eq!(o.submit(Key::Items(3), "f3".into(), Retry::Resend, false), Err(()));
-        assert!(o.forget(Key::Items(1)), "it was never written");
-        assert_eq!(o.flush(), vec![(Key::Items(2), "f2".to_string())]);
+        assert!(o.sendable(false).is_empty(), "not ready");
+        o.forget(Key::Items(1));
+        assert_eq!(o.sendable(true), vec![(Key::Items(2), "f2".to_string())]);
         assert!(!o.is_idle());
-        assert!(!o.forget(Key::Items(2)), "it was written");
+        o.forget(Key::Items(2));
         assert!(o.is_idle());
     }
 
     #[test]
-    fn a_lost_connection_resends_what_is_safe_fails_the_rest_and_ends_unsubscribes() {
+    fn in_serial_mode_one_items_request_is_on_the_wire_and_an_error_without_uid_is_its() {
         let mut o = Outgoing::new(10);
+        for n in 1..=3 {
+            o.submit(Key::Items(n), format!("f{n}"), Retry::Resend, true).unwrap();
+        }
+        o.submit(Key::Unsubscribe(9), "u".into(), Retry::Unsubscribe, true).unwrap();
+        assert_eq!(keys(o.sendable(true)), vec![Key::Items(1), Key::Unsubscribe(9)], "unsubscribes are not in the lane");
+        assert_eq!(o.lone_in_lane(), Some(Key::Items(1)));
+        assert!(o.sendable(true).is_empty());
+        o.forget(Key::Items(1));
+        assert_eq!(keys(o.sendable(true)), vec![Key::Items(2)]);
+        // The server turns out to echo uids: the rest goes at once.
+        o.set_serial(false);
+        assert_eq!(o.lone_in_lane(), None);
+        assert_eq!(keys(o.sendable(true)), vec![Key::Items(3)]);
+    }
+
+    #[test]
+    fn a_lost_connection_resends_what_is_safe_fails_the_rest_and_ends_unsubscribes() {
+        let mut o = pipelined(10);
         o.submit(Key::Items(1), "create".into(), create(None), true).unwrap();
         o.submit(Key::Items(2), "read".into(), Retry::Resend, true).unwrap();
         o.submit(Key::Unsubscribe(3), "unsub".into(), Retry::Unsubscribe, true).unwrap();
         o.submit(Key::Items(4), "keyed".into(), create(Some("u4")), true).unwrap();
         o.submit(Key::Items(5), "read, abandoned".into(), Retry::Resend, true).unwrap();
+        o.submit(Key::CatchUp(7), "the session's own".into(), Retry::Drop, true).unwrap();
+        o.sendable(true);
         o.submit(Key::Items(6), "queued".into(), Retry::Never, false).unwrap();
         let settled = o.disconnected(|k| k != Key::Items(5));
         assert_eq!(settled, Settled { done: vec![Key::Unsubscribe(3)], failed: vec![Key::Items(1)] });
-        let again: Vec<Key> = o.flush().into_iter().map(|(k, _)| k).collect();
-        assert_eq!(again, vec![Key::Items(2), Key::Items(4), Key::Items(6)], "resent first, in order");
+        assert_eq!(keys(o.sendable(true)), vec![Key::Items(2), Key::Items(4), Key::Items(6)], "resent first, in order");
     }
 
     #[test]
@@ -253,15 +338,20 @@ mod tests {
         let ids = Ids::default();
         let mut o = Outgoing::new(10);
         o.submit(Key::Items(1), "keyed".into(), create(Some("u1")), true).unwrap();
-        assert!(o.duplicate(Key::Items(1), &ids).is_none(), "a first attempt's duplicate is a real conflict");
+        o.sendable(true);
+        assert!(!o.duplicate(Key::Items(1), &ids), "a first attempt's duplicate is a real conflict");
         o.disconnected(|_| true);
-        o.flush();
-        let (_, msg) = o.duplicate(Key::Items(1), &ids).expect("read back");
-        assert_eq!(msg.to_json()["query"]["filter"], json!({"id":{"_in":["u1"]}}));
+        o.sendable(true);
+        assert!(o.duplicate(Key::Items(1), &ids));
+        let sent = o.sendable(true);
+        assert_eq!(sent.len(), 1, "the read-back takes the lane");
+        let read: serde_json::Value = serde_json::from_str(&sent[0].1).unwrap();
+        assert_eq!(read["query"]["filter"], json!({"id":{"_in":["u1"]}}));
         // Cut again while reading back: the create goes again, as it was.
         o.disconnected(|_| true);
-        assert_eq!(o.flush().len(), 1);
-        let (read, _) = o.duplicate(Key::Items(1), &ids).unwrap();
+        assert_eq!(keys(o.sendable(true)), vec![Key::Items(1)]);
+        assert!(o.duplicate(Key::Items(1), &ids));
+        let read = o.sendable(true)[0].0;
         assert_eq!(o.read_back_done(read), Some((Key::Items(1), true)));
         assert!(o.is_idle());
     }
@@ -269,12 +359,14 @@ mod tests {
     #[test]
     fn a_create_keyed_by_another_unique_field_is_read_back_by_that_field() {
         let ids = Ids::default();
-        let mut o = Outgoing::new(10);
+        let mut o = pipelined(10);
         let req = ItemsRequest::create("m", json!({"client_key":"k1","text":"x"})).key_field("client_key");
         o.submit(Key::Items(1), "keyed".into(), Retry::of(&req), true).unwrap();
+        o.sendable(true);
         o.disconnected(|_| true);
-        o.flush();
-        let (_, msg) = o.duplicate(Key::Items(1), &ids).unwrap();
-        assert_eq!(msg.to_json()["query"], json!({"filter":{"client_key":{"_in":["k1"]}},"limit":-1}));
+        o.sendable(true);
+        assert!(o.duplicate(Key::Items(1), &ids));
+        let read: serde_json::Value = serde_json::from_str(&o.sendable(true)[0].1).unwrap();
+        assert_eq!(read["query"], json!({"filter":{"client_key":{"_in":["k1"]}},"limit":-1}));
     }
 }

@@ -38,10 +38,19 @@ struct Held {
     events: Vec<Event>,
 }
 
-/// A session's events on their way to the user.
+/// A session's events on their way to the user: the producer's side, held by the
+/// session and the client (which gives the outcomes of `*_nowait` calls). Consumers hold
+/// only its [`Flow`], so a stream whose session is gone without its `Closed` event (a
+/// shutdown that ran out of time) still ends once the client is dropped too.
 pub(crate) struct Outlet {
     held: Mutex<Held>,
     target: Box<dyn Target>,
+    flow: Arc<Flow>,
+}
+
+/// The consumer's side of an outlet: the count of events given and not yet taken, the
+/// subscriptions whose events must no longer be handed over, and the last state.
+pub(crate) struct Flow {
     waiting: AtomicUsize,
     limit: usize,
     resume: Notify,
@@ -65,16 +74,20 @@ const STATES: [ConnectionState; 5] = [
 impl Outlet {
     /// An outlet in front of `target` that holds the session back at `limit` waiting events.
     pub(crate) fn new(limit: usize, target: impl Target + 'static) -> Arc<Self> {
-        Arc::new(Outlet {
-            held: Mutex::new(Held::default()),
-            target: Box::new(target),
+        let flow = Arc::new(Flow {
             waiting: AtomicUsize::new(0),
             limit: limit.max(1),
             resume: Notify::new(),
             ended: Mutex::default(),
             any_ended: AtomicBool::new(false),
             state: AtomicU8::new(0),
-        })
+        });
+        Arc::new(Outlet { held: Mutex::new(Held::default()), target: Box::new(target), flow })
+    }
+
+    /// The consumer's side.
+    pub(crate) fn flow(&self) -> &Arc<Flow> {
+        &self.flow
     }
 
     // ---- the session's side
@@ -88,9 +101,9 @@ impl Outlet {
         }
         if let Event::State { state, .. } = &event {
             held.closed = *state == ConnectionState::Closed;
-            self.state.store(STATES.iter().position(|s| s == state).unwrap_or(0) as u8, Ordering::Release);
+            self.flow.state.store(STATES.iter().position(|s| s == state).unwrap_or(0) as u8, Ordering::Release);
         }
-        self.waiting.fetch_add(1, Ordering::AcqRel);
+        self.flow.waiting.fetch_add(1, Ordering::AcqRel);
         if held.holding {
             held.events.push(event);
         } else {
@@ -108,7 +121,7 @@ impl Outlet {
 
     /// Whether the session should stop reading its socket.
     pub(crate) fn is_full(&self) -> bool {
-        self.waiting.load(Ordering::Acquire) >= self.limit
+        self.flow.is_full()
     }
 
     /// Resolves when the user has taken events below the limit again.
@@ -116,11 +129,15 @@ impl Outlet {
         // `notify_one` leaves a permit when nobody waits, so a wake between the check
         // and the wait is not lost.
         while self.is_full() {
-            self.resume.notified().await;
+            self.flow.resume.notified().await;
         }
     }
+}
 
-    // ---- the user's side
+impl Flow {
+    fn is_full(&self) -> bool {
+        self.waiting.load(Ordering::Acquire) >= self.limit
+    }
 
     /// Counts `event` as taken and says whether to hand it over (false for an event of
     /// an ended subscription).
@@ -215,7 +232,7 @@ pub(crate) mod tests {
         outlet.give(state(ConnectionState::Connecting));
         let bursts: Vec<usize> = rec.0.lock().iter().map(Vec::len).collect();
         assert_eq!(bursts, vec![1, 2, 1], "one burst for the held events; nothing after Closed");
-        assert_eq!(outlet.state(), ConnectionState::Closed);
+        assert_eq!(outlet.flow().state(), ConnectionState::Closed);
     }
 
     #[test]
@@ -239,7 +256,7 @@ pub(crate) mod tests {
         assert!(!outlet.is_full());
         outlet.give(state(ConnectionState::Connected));
         assert!(outlet.is_full());
-        assert!(outlet.take(&state(ConnectionState::Connected)));
+        assert!(outlet.flow().take(&state(ConnectionState::Connected)));
         assert!(!outlet.is_full());
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async { tokio::time::timeout(std::time::Duration::from_millis(50), outlet.room()).await.unwrap() });
@@ -247,7 +264,7 @@ pub(crate) mod tests {
         outlet.give(state(ConnectionState::Authenticated));
         outlet.give(state(ConnectionState::Authenticated));
         assert!(outlet.is_full());
-        outlet.consumed(2);
+        outlet.flow().consumed(2);
         assert!(!outlet.is_full());
     }
 
@@ -258,10 +275,10 @@ pub(crate) mod tests {
         for _ in 0..3 {
             outlet.give(of("a"));
         }
-        outlet.end_subscription("a");
-        assert!(!outlet.take(&of("a")));
-        assert!(outlet.take(&of("b")));
-        assert!(outlet.take(&Event::Unknown(Value::Null)));
-        assert!(!outlet.admits(&of("a")));
+        outlet.flow().end_subscription("a");
+        assert!(!outlet.flow().take(&of("a")));
+        assert!(outlet.flow().take(&of("b")));
+        assert!(outlet.flow().take(&Event::Unknown(Value::Null)));
+        assert!(!outlet.flow().admits(&of("a")));
     }
 }

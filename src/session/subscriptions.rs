@@ -40,11 +40,14 @@ struct Sub {
 pub(crate) enum Refusal {
     /// The server refused the subscription with this number; it is gone.
     Refused(u64),
+    /// The server could not read an event of a subscription it keeps (the user's
+    /// permissions changed; before 12.4 the error does not say which subscription):
+    /// the subscriptions concerned are subscribed again, and their new `init` brings
+    /// what was missed, or the refusal.
+    Resync,
     /// Not a refusal (a read skipped while the login renews, or the answer to a
     /// subscription the user ended already).
     Ignored,
-    /// No subscription it could be about: report it as a general error.
-    Unmatched,
 }
 
 /// The subscription set of one session.
@@ -69,7 +72,6 @@ impl Subscriptions {
     }
 
     /// Whether subscribes go one at a time.
-    #[cfg(test)]
     pub(crate) fn set_serial(&mut self, serial: bool) {
         self.serial = serial;
     }
@@ -158,7 +160,7 @@ impl Subscriptions {
             let read = ids.next();
             if let Some(msg) = ClientMessage::catch_up(&sub.request, Key::CatchUp(read).uid()) {
                 self.catch_ups.insert(read, id);
-                actions.write_request(Key::CatchUp(read), msg.encode());
+                actions.read(Key::CatchUp(read), &msg);
             }
         }
         init
@@ -187,20 +189,21 @@ impl Subscriptions {
         let id = match id {
             Some(id) => id,
             // Only when it cannot be another's: one subscribe at a time, or just one out.
-            None if self.serial || self.awaiting.len() == 1 => match self.awaiting.front() {
-                Some(id) => *id,
-                None if !authenticated => return Refusal::Ignored,
-                None => return Refusal::Unmatched,
-            },
-            None if !authenticated && self.awaiting.is_empty() => return Refusal::Ignored,
-            None => return Refusal::Unmatched,
+            None if !self.awaiting.is_empty() && (self.serial || self.awaiting.len() == 1) => self.awaiting[0],
+            // Nothing awaits an answer: before 12.4 this is how the server says it could
+            // not read an event of some subscription for this user.
+            None if !authenticated => return Refusal::Ignored,
+            None => return self.resync(None),
         };
-        let state = self.subs.get(&id).map(|s| s.state);
-        if !authenticated && state.is_some_and(|s| s != SubState::Awaiting) {
-            // Not a refusal: while the login renews, the server fails every event read of
-            // the subscriptions it keeps, and they are already marked to catch up.
-            log::info!("subscription s-{id} skipped an event while the login renews; it catches up after");
-            return Refusal::Ignored;
+        match self.subs.get(&id).map(|s| s.state) {
+            // Not a refusal: while the login renews, the server fails every event read
+            // of the subscriptions it keeps, and they are already marked to catch up.
+            Some(SubState::Live | SubState::Stale | SubState::Unsent) if !authenticated => {
+                log::info!("subscription s-{id} skipped an event while the login renews; it catches up after");
+                return Refusal::Ignored;
+            }
+            Some(SubState::Live | SubState::Stale) => return self.resync(Some(id)),
+            _ => {}
         }
         let was_awaiting = self.awaiting.contains(&id);
         self.answered(id, actions);
@@ -212,8 +215,22 @@ impl Subscriptions {
                 Refusal::Refused(id)
             }
             None if was_awaiting => Refusal::Ignored,
-            None => Refusal::Unmatched,
+            None => {
+                log::debug!("a subscribe error for ended subscription s-{id}: {}", error.code);
+                Refusal::Ignored
+            }
         }
+    }
+
+    /// Marks subscription `id` (or every live one) to be subscribed again.
+    fn resync(&mut self, id: Option<u64>) -> Refusal {
+        for (n, sub) in self.subs.iter_mut() {
+            if id.is_none_or(|id| id == *n) && sub.state == SubState::Live {
+                log::warn!("the server could not deliver an event of {}; subscribing again to catch up", sub.uid);
+                sub.state = SubState::Stale;
+            }
+        }
+        Refusal::Resync
     }
 
     /// The server expired the login: live subscriptions miss events until the renewal.
@@ -248,7 +265,8 @@ mod tests {
     use crate::session::action::Action;
     use serde_json::json;
 
-    /// What the machine did: frames as JSON, events as they are.
+    /// What the machine did: frames as JSON (the reads it asked for last), events as
+    /// they are.
     fn drain(a: &mut Actions) -> (Vec<Value>, Vec<Event>) {
         let (mut frames, mut events) = (Vec::new(), Vec::new());
         for action in a.list.drain(..) {
@@ -258,6 +276,7 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+        frames.extend(a.reads.drain(..).map(|(_, f)| serde_json::from_str::<Value>(&f).unwrap()));
         a.written.clear();
         (frames, events)
     }
@@ -342,7 +361,7 @@ mod tests {
         assert_eq!(s.on_error(Some(4), forbidden(), true, &mut a), Refusal::Refused(4));
         let (_, events) = drain(&mut a);
         assert_eq!(events, vec![Event::SubscriptionError { uid: "s-4".into(), error: forbidden() }]);
-        assert_eq!(s.on_error(Some(4), forbidden(), true, &mut a), Refusal::Unmatched);
+        assert_eq!(s.on_error(Some(4), forbidden(), true, &mut a), Refusal::Ignored);
         assert!(!feed(&mut s, r#"{"type":"subscription","event":"create","data":[{"id":1}],"uid":"s-4"}"#, &ids, &mut a));
     }
 
@@ -391,7 +410,30 @@ mod tests {
         s.set_serial(false);
         s.add(1, SubscribeRequest::new("a"), true, &mut a);
         s.add(2, SubscribeRequest::new("b"), true, &mut a);
-        assert_eq!(s.on_error(None, forbidden(), true, &mut a), Refusal::Unmatched);
+        assert_eq!(s.on_error(None, forbidden(), true, &mut a), Refusal::Resync);
+        assert_eq!(s.state(1), Some(SubState::Awaiting));
+    }
+
+    #[test]
+    fn an_event_the_server_could_not_deliver_makes_the_subscription_catch_up() {
+        let (ids, mut a) = (Ids::default(), Actions::default());
+        let mut s = Subscriptions::new(100);
+        s.add(1, chat(), true, &mut a);
+        s.add(2, SubscribeRequest::new("rooms").query(json!({"limit": -1})), true, &mut a);
+        feed(&mut s, r#"{"type":"subscription","event":"init","data":[],"uid":"s-1"}"#, &ids, &mut a);
+        feed(&mut s, r#"{"type":"subscription","event":"init","data":[],"uid":"s-2"}"#, &ids, &mut a);
+        drain(&mut a);
+        // 12.4 names the subscription: only it subscribes again, and no error is reported.
+        assert_eq!(s.on_error(Some(1), forbidden(), true, &mut a), Refusal::Resync);
+        assert_eq!((s.state(1), s.state(2)), (Some(SubState::Stale), Some(SubState::Live)));
+        s.on_ready(&mut a);
+        let (frames, events) = drain(&mut a);
+        assert_eq!(frames.iter().map(|f| f["uid"].clone()).collect::<Vec<_>>(), vec![json!("s-1")]);
+        assert!(events.is_empty());
+        // Before 12.4 it does not say which one: every live subscription catches up.
+        feed(&mut s, r#"{"type":"subscription","event":"init","data":[],"uid":"s-1"}"#, &ids, &mut a);
+        assert_eq!(s.on_error(None, forbidden(), true, &mut a), Refusal::Resync);
+        assert_eq!((s.state(1), s.state(2)), (Some(SubState::Stale), Some(SubState::Stale)));
     }
 
     #[test]

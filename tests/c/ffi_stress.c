@@ -75,6 +75,28 @@ static void null_everywhere(void) {
     CHECK(dchat_last_error_message(NULL, 0, &n) == DCHAT_ERR_NULL_ARGUMENT && n > 0);
     CHECK(dchat_last_error_message(buf, sizeof buf, &n) == DCHAT_ERR_BUFFER_TOO_SMALL);
     CHECK(strcmp(dchat_status_name(DCHAT_ERR_CLOSED), "DCHAT_ERR_CLOSED") == 0);
+    /* A value outside the enum (a newer header, garbage) has a name too: it used to be
+     * read past the table, a wild pointer. */
+    CHECK(strcmp(dchat_status_name(99), "DCHAT_UNKNOWN") == 0);
+    CHECK(strcmp(dchat_status_name(0xffffffffu), "DCHAT_UNKNOWN") == 0);
+    CHECK(strcmp(dchat_status_name(DCHAT_ERR_RESOURCE), "DCHAT_ERR_RESOURCE") == 0);
+    CHECK(strcmp(dchat_status_text(DCHAT_ERR_CLOSED), "the client is closed") == 0);
+    CHECK(strcmp(dchat_status_text(99), "unknown status") == 0);
+    /* A short buffer gets the start of the message, NUL-terminated, and the full size. */
+    {
+        char full[256], small[6], code[5];
+        size_t full_len = 0, need = 0;
+        memset(small, 'x', sizeof small);
+        CHECK(dchat_connect(NULL, NULL, &c) == DCHAT_ERR_NULL_ARGUMENT);
+        CHECK(dchat_last_error_message(full, sizeof full, &full_len) == DCHAT_OK && full_len > sizeof small);
+        CHECK(dchat_last_error_message(small, sizeof small, &need) == DCHAT_ERR_BUFFER_TOO_SMALL);
+        CHECK(need == full_len + 1);
+        CHECK(small[sizeof small - 1] == '\0' && strncmp(small, full, sizeof small - 1) == 0);
+        CHECK(dchat_last_error_code(code, sizeof code, &need) == DCHAT_ERR_BUFFER_TOO_SMALL);
+        CHECK(strcmp(code, "NULL") == 0 && need == strlen("NULL_ARGUMENT") + 1);
+    }
+    /* Nothing to shut down from a thread of the host: fine, and the library goes on. */
+    CHECK(dchat_shutdown(5000) == DCHAT_OK);
 }
 
 static dchat_client *logged_in(const char *url, const char *token) {

@@ -10,6 +10,8 @@ use std::sync::OnceLock;
 /// A user of the seeded schema.
 #[derive(Clone, Debug)]
 pub struct User {
+    /// The user's uuid (`directus_users.id`).
+    pub id: String,
     pub email: String,
     pub password: String,
     pub name: String,
@@ -25,11 +27,20 @@ pub struct ServerOptions {
     pub key_type: String,
     /// Server settings, e.g. `("WEBSOCKETS_HEARTBEAT_PERIOD", "2")`.
     pub env: Vec<(String, String)>,
+    /// The Directus release, e.g. `Some("10.13.4")`; `None`: `DIRECTUS_VERSION` from the
+    /// environment, else the test bed's default (12.4.0).
+    pub version: Option<&'static str>,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        ServerOptions { collection: "messages".into(), text_field: "text".into(), key_type: "integer".into(), env: Vec::new() }
+        ServerOptions {
+            collection: "messages".into(),
+            text_field: "text".into(),
+            key_type: "integer".into(),
+            env: Vec::new(),
+            version: None,
+        }
     }
 }
 
@@ -55,6 +66,9 @@ impl Directus {
         cmd.arg("start").arg(dir.path());
         cmd.args(["--collection", &opts.collection, "--text-field", &opts.text_field, "--key-type", &opts.key_type]);
         cmd.args(["--watch-pid", &std::process::id().to_string()]);
+        if let Some(version) = opts.version {
+            cmd.args(["--version", version]);
+        }
         for (k, v) in &opts.env {
             cmd.arg("--env").arg(format!("{k}={v}"));
         }
@@ -96,6 +110,7 @@ impl Directus {
 
     fn user(&self, n: u8) -> User {
         User {
+            id: self.get(&format!("DCHAT_USER{n}_ID")),
             email: self.get(&format!("DCHAT_USER{n}_EMAIL")),
             password: self.get(&format!("DCHAT_USER{n}_PASSWORD")),
             name: self.get(&format!("DCHAT_USER{n}_NAME")),
@@ -109,6 +124,16 @@ impl Directus {
 
     pub fn user2(&self) -> User {
         self.user(2)
+    }
+
+    /// The Directus release that runs, as the server reports it (e.g. `12.4.0`).
+    pub fn version(&self) -> String {
+        self.get("DIRECTUS_VERSION")
+    }
+
+    /// The room every chat user may post to (`general`).
+    pub fn room(&self) -> String {
+        self.get("DCHAT_ROOM")
     }
 
     pub fn admin_token(&self) -> String {
@@ -153,9 +178,16 @@ impl Directus {
 
     /// An admin REST call; returns the response body.
     pub fn rest(&self, method: &str, path: &str, body: Option<&str>) -> String {
+        self.rest_as(Some(&self.admin_token()), method, path, body)
+    }
+
+    /// A REST call with `token` (none: public); returns the response body.
+    pub fn rest_as(&self, token: Option<&str>, method: &str, path: &str, body: Option<&str>) -> String {
         let mut cmd = Command::new("curl");
         cmd.args(["-sS", "-g", "-m", "30", "-X", method, "-H", "Content-Type: application/json"]);
-        cmd.arg("-H").arg(format!("Authorization: Bearer {}", self.admin_token()));
+        if let Some(token) = token {
+            cmd.arg("-H").arg(format!("Authorization: Bearer {token}"));
+        }
         if let Some(b) = body {
             cmd.args(["-d", b]);
         }
@@ -163,6 +195,17 @@ impl Directus {
         let out = cmd.output().expect("curl");
         assert!(out.status.success(), "curl {method} {path}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Directus {
+    /// Logs `user` in over REST: `(access_token, refresh_token)`.
+    pub fn rest_login(&self, user: &User) -> (String, String) {
+        let body = format!(r#"{{"email":"{}","password":"{}"}}"#, user.email, user.password);
+        let answer: serde_json::Value =
+            serde_json::from_str(&self.rest_as(None, "POST", "/auth/login", Some(&body))).expect("JSON from /auth/login");
+        let tokens = |k: &str| answer["data"][k].as_str().unwrap_or_else(|| panic!("no {k} in {answer}")).to_owned();
+        (tokens("access_token"), tokens("refresh_token"))
     }
 }
 

@@ -37,8 +37,10 @@ namespace DirectusChat
         Panic = 15,
         /// <summary>A buffer was too small (handled inside the wrapper).</summary>
         BufferTooSmall = 16,
+        /// <summary>The system refused a resource: a thread, a file descriptor, memory.</summary>
+        Resource = 17,
         /// <summary>The request was cancelled (<see cref="Client.Cancel"/>) before its outcome was known.</summary>
-        Cancelled = 17,
+        Cancelled = 18,
     }
 
     /// <summary>Why a client closed for good, on its final Closed state event (dchat_close_cause).</summary>

@@ -154,7 +154,13 @@ namespace DirectusChat
         internal static extern Status dchat_last_error_code(byte[] buf, UIntPtr len, out UIntPtr outLen);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern IntPtr dchat_status_name(Status status);
+        internal static extern IntPtr dchat_status_name(uint status);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_status_text(uint status);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_shutdown(uint timeoutMs);
 
         // ---- Calls that return at once (issue 11): each completes as one Reply event.
 

@@ -9,6 +9,7 @@
 mod convert;
 mod log_bridge;
 mod native_client;
+mod shutdown;
 
 use pyo3::prelude::*;
 
@@ -18,6 +19,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<native_client::NativeClient>()?;
     m.add_function(wrap_pyfunction!(log_bridge::install_log_bridge, m)?)?;
     m.add_function(wrap_pyfunction!(log_bridge::next_logs, m)?)?;
+    m.add_function(wrap_pyfunction!(shutdown::shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_function(wrap_pyfunction!(error_kind, m)?)?;
     Ok(())

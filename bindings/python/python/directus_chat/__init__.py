@@ -36,6 +36,7 @@ from ._errors import (
 from ._events import ChatMessage, Event
 from ._logging import set_log_level
 from ._native import version as _core_version
+from ._shutdown import shutdown
 
 __version__ = "0.1.0"
 """The package version."""
@@ -64,4 +65,5 @@ __all__ = [
     "Subscription",
     "core_version",
     "set_log_level",
+    "shutdown",
 ]

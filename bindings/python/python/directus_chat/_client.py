@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import queue
 import threading
 import weakref
@@ -14,6 +13,7 @@ from ._calls import dumps as _dumps
 from ._errors import ClosedError, DirectusError, DirectusTimeoutError, InvalidArgumentError
 from ._events import Event, NativeEvent
 from ._logging import ensure_log_bridge, logger
+from ._shutdown import register_thread
 from ._typing import AuthMode
 
 __all__ = ["Client", "Subscription", "EventCallback", "ErrorHook"]
@@ -25,23 +25,6 @@ ErrorHook = Callable[[BaseException, Event], None]
 """Called with an exception a user callback raised, and the event it was handling."""
 
 _END = None
-
-_live: "weakref.WeakSet[Client]" = weakref.WeakSet()
-
-
-def _close_at_exit() -> None:
-    # A daemon dispatcher thread that comes back from the native wait while the
-    # interpreter finalizes is ended by pthread_exit inside Rust frames, which aborts
-    # the process (see _logging._stop_pump). Clients still open at exit are closed, and
-    # their threads joined, while that is still safe.
-    for client in list(_live):
-        try:
-            client.close(timeout=2.0)
-        except Exception:  # exiting anyway; the close is a courtesy to the server
-            logger.debug("closing a client at exit failed", exc_info=True)
-
-
-atexit.register(_close_at_exit)
 
 
 class Subscription:
@@ -283,9 +266,12 @@ class Client:
             max_queued=max_queued,
         )
         self._thread = threading.Thread(target=self._dispatch, name="directus-chat-dispatch", daemon=True)
+        # Registered before it runs a callback that might call shutdown(), which must see
+        # it is one of ours; joined by the shutdown at exit (see _shutdown). A poll-mode
+        # client has none running: the shutdown closes it natively.
+        register_thread(self._thread)
         if not poll:
             self._thread.start()
-        _live.add(self)
 
     # ---- dispatching (the dispatcher thread)
 

@@ -22,7 +22,7 @@ class DirectusError(Exception):
     ``code`` is the Directus error code for server errors (``AUTH_FAILED``,
     ``FORBIDDEN``, ``TOKEN_EXPIRED``, ``INVALID_PAYLOAD``, ...) or one of the library's
     codes (``CONNECTION``, ``TIMEOUT``, ``CLOSED``, ``INVALID_ARGUMENT``, ``TLS``,
-    ``QUEUE_FULL``, ``PROTOCOL``, ``CANCELLED``); ``message`` is the readable text.
+    ``QUEUE_FULL``, ``PROTOCOL``, ``CANCELLED``, ``IN_CALLBACK``); ``message`` is the readable text.
     Neither ever contains a password or token.
     """
 
@@ -86,6 +86,7 @@ _KINDS: dict[str, type[DirectusError]] = {
     "queue_full": DirectusError,
     "protocol": ProtocolError,
     "cancelled": CancelledError,
+    "in_callback": DirectusError,
 }
 
 
