@@ -106,6 +106,36 @@ typedef enum dchat_status {
   DCHAT_ERR_OUTBOX = 19,
 } dchat_status;
 
+// Connection states.
+typedef enum dchat_state {
+  // Opening the WebSocket.
+  DCHAT_STATE_CONNECTING = 0,
+  // Open, not authenticated.
+  DCHAT_STATE_CONNECTED = 1,
+  // Authenticated.
+  DCHAT_STATE_AUTHENTICATED = 2,
+  // The connection was lost; the text says why.
+  DCHAT_STATE_DISCONNECTED = 3,
+  // Closed for good: always the last event of a client.
+  DCHAT_STATE_CLOSED = 4,
+} dchat_state;
+
+// Why a client closed for good, on its final `DCHAT_STATE_CLOSED` event
+// (`dchat_event_close_cause`).
+typedef enum dchat_close_cause {
+  // Not a `CLOSED` state event.
+  DCHAT_CLOSE_NONE = 0,
+  // The user closed it (`dchat_close`, `dchat_close_nowait`, `dchat_free`).
+  DCHAT_CLOSE_BY_USER = 1,
+  // The connection was lost (or never opened) and the reconnect policy's attempts
+  // are spent; `dchat_event_text` says after how many.
+  DCHAT_CLOSE_GAVE_UP = 2,
+  // The server refused the credentials and nothing else was left to present.
+  DCHAT_CLOSE_AUTH_REFUSED = 3,
+  // The session could not run (TLS could not be set up, an internal error).
+  DCHAT_CLOSE_FAILED = 4,
+} dchat_close_cause;
+
 // What an event is about.
 typedef enum dchat_kind {
   // The connection changed state: see `dchat_event_state` and `dchat_event_text`.
@@ -125,20 +155,6 @@ typedef enum dchat_kind {
   // local echo) is message 0; a failure has a code and text.
   DCHAT_EVENT_OUTBOX = 6,
 } dchat_kind;
-
-// Connection states.
-typedef enum dchat_state {
-  // Opening the WebSocket.
-  DCHAT_STATE_CONNECTING = 0,
-  // Open, not authenticated.
-  DCHAT_STATE_CONNECTED = 1,
-  // Authenticated.
-  DCHAT_STATE_AUTHENTICATED = 2,
-  // The connection was lost; the text says why.
-  DCHAT_STATE_DISCONNECTED = 3,
-  // Closed for good: always the last event of a client.
-  DCHAT_STATE_CLOSED = 4,
-} dchat_state;
 
 // The event of a subscription event.
 typedef enum dchat_sub_event {
@@ -338,6 +354,53 @@ enum dchat_status dchat_free(struct dchat_client *client);
 // Frees a string returned by this library (e.g. by `dchat_items`). NULL is fine.
 enum dchat_status dchat_string_free(char *s);
 
+// The client's connection state as of the last state event the session reported
+// (which may still wait in the poll queue), without waiting: for a status line drawn
+// every frame. NULL gives `DCHAT_STATE_CLOSED`.
+enum dchat_state dchat_client_state(const struct dchat_client *client);
+
+// Skips the wait before the next reconnect attempt (a "retry now" button). Returns at
+// once; does nothing while connected or while an attempt is in progress.
+// `DCHAT_ERR_CLOSED` once the client has closed.
+enum dchat_status dchat_reconnect_now(const struct dchat_client *client);
+
+// For state events: which connection attempt in a row the state belongs to. 0 for a
+// connection that is (or was) open; n for the n-th attempt to open one since the last
+// open connection (or since the client started). 0 for other events and NULL.
+uint32_t dchat_event_attempt(const struct dchat_event *event);
+
+// For `DCHAT_STATE_DISCONNECTED` events: the delay in milliseconds before the next
+// attempt starts (for a "reconnecting in 3 s" line); -1 when no attempt follows (the
+// client is about to close) and for every other event.
+int64_t dchat_event_retry_ms(const struct dchat_event *event);
+
+// For the final `DCHAT_STATE_CLOSED` event: why the client closed (by the user, gave
+// up reconnecting, credentials refused, failed). `DCHAT_CLOSE_NONE` for other events
+// and NULL.
+enum dchat_close_cause dchat_event_close_cause(const struct dchat_event *event);
+
+// Sets the reconnect policy: the delay before the first attempt after a lost (or
+// never opened) connection, the factor each delay grows by (at least 1.0), the
+// longest delay, and how many attempts in a row before the client gives up and closes
+// (`DCHAT_CLOSE_GAVE_UP`): 0 never reconnects, -1 tries forever. Each delay gets up to
+// 20% of random spread. Defaults: 2000 ms, 1.5, 30000 ms, 20 attempts.
+enum dchat_status dchat_options_set_reconnect(struct dchat_options *options,
+                                              uint32_t first_delay_ms,
+                                              double factor,
+                                              uint32_t max_delay_ms,
+                                              int32_t max_attempts);
+
+// Sets the client's own liveness check: after `interval_ms` of silence the client
+// pings, and a server silent for as long again counts as lost (the session
+// reconnects). 0 turns the check off (the server's pings are always answered).
+// Default 30000.
+enum dchat_status dchat_options_set_heartbeat(struct dchat_options *options, uint32_t interval_ms);
+
+// Sets how many requests may wait for the login or a reconnect; one more fails with
+// the code `QUEUE_FULL` (`DCHAT_ERR_QUEUE_FULL` from a blocking call, a failed
+// `DCHAT_EVENT_REPLY` for a nowait one). At least 1; default 1024.
+enum dchat_status dchat_options_set_max_queued(struct dchat_options *options, size_t requests);
+
 // The kind of the event. NULL gives `DCHAT_EVENT_ERROR`.
 enum dchat_kind dchat_event_kind(const struct dchat_event *event);
 
@@ -409,6 +472,120 @@ enum dchat_status dchat_event_free(struct dchat_event *event);
 // the process (possible only when the library is linked into a Rust program that
 // installed one); `DCHAT_ERR_RESOURCE` if the log thread cannot be started.
 enum dchat_status dchat_set_log_callback(dchat_log_cb callback, uint32_t level, void *user_data);
+
+// Poll mode: writes to `*fd_out` a file descriptor that is readable exactly while
+// events wait in the client's queue (an eventfd on Linux, a pipe elsewhere). Wait on it
+// with epoll/poll/select, libuv (`uv_poll_t`), a Qt `QSocketNotifier` or an engine's
+// loop, then take the events with `dchat_poll` / `dchat_poll_many` until the queue is
+// empty: the library resets the descriptor itself when the last queued event is taken
+// (level-triggered: a drain that stops early leaves it readable). Never read from, write
+// to or close it; it lives until `dchat_free`, and the same one is returned every time.
+// Once the final `CLOSED` event has been taken it stays unreadable. Returns
+// `DCHAT_ERR_WRONG_MODE` in callback mode, `DCHAT_ERR_INVALID_ARGUMENT` on platforms
+// without file descriptors.
+enum dchat_status dchat_event_fd(const struct dchat_client *client, int *fd_out);
+
+// Poll mode: takes up to `max` events at once, in order, into `events_out[0..n)` and
+// writes `n` to `*count_out`; the caller frees each with `dchat_event_free`. Waits up
+// to `timeout_ms` for the first event (0: not at all, as a frame does; -1: forever),
+// never for the others, so a frame that calls it once caps its chat work at `max`
+// events and leaves the rest for the next frame. `DCHAT_OK` with `*count_out == 0`
+// when nothing came; `DCHAT_ERR_CLOSED` once the final `CLOSED` event has been taken
+// (by an earlier call); `DCHAT_ERR_WRONG_MODE` in callback mode; `max` 0 is
+// `DCHAT_ERR_INVALID_ARGUMENT`.
+enum dchat_status dchat_poll_many(const struct dchat_client *client,
+                                  int32_t timeout_ms,
+                                  struct dchat_event **events_out,
+                                  size_t max,
+                                  size_t *count_out);
+
+// Like `dchat_connect`, without waiting for anything: writes the new client to
+// `*client_out` at once. The session opens the socket in the background and reports
+// its progress as state events: `CONNECTING` (with `dchat_event_attempt`), `CONNECTED`,
+// or `DISCONNECTED` with the reason and the delay before the next attempt
+// (`dchat_event_retry_ms`). A first attempt that fails is retried like a lost
+// connection, as the reconnect policy allows (`dchat_options_set_reconnect`); when the
+// attempts are spent the client closes with `DCHAT_CLOSE_GAVE_UP`. Requests made
+// meanwhile wait for the connection (and the login). Only a bad URL or argument fails
+// here; a TLS setup that cannot work (bad CA PEM) closes the client with
+// `DCHAT_CLOSE_FAILED`. Free it with `dchat_free` like any client.
+enum dchat_status dchat_connect_nowait(const char *url,
+                                       const struct dchat_options *options,
+                                       struct dchat_client **client_out);
+
+// Logs in with email and password without waiting: writes a request id to
+// `*request_out`; the outcome is a `DCHAT_EVENT_REPLY` with that id (a refusal has
+// the code `AUTH_FAILED`), and the state `AUTHENTICATED` follows a success. Made before
+// the socket is open, the login goes out once it is. One login at a time: a second
+// while one is in progress fails with `DCHAT_ERR_INVALID_ARGUMENT` (as its reply).
+enum dchat_status dchat_login_nowait(const struct dchat_client *client,
+                                     const char *email,
+                                     const char *password,
+                                     uint64_t *request_out);
+
+// Logs in with an access token (a static token or a JWT) without waiting, like
+// `dchat_login_nowait`.
+enum dchat_status dchat_login_token_nowait(const struct dchat_client *client,
+                                           const char *access_token,
+                                           uint64_t *request_out);
+
+// Logs in with a refresh token without waiting, like `dchat_login_nowait`.
+enum dchat_status dchat_login_refresh_nowait(const struct dchat_client *client,
+                                             const char *refresh_token,
+                                             uint64_t *request_out);
+
+// Subscribes without waiting (arguments as `dchat_subscribe`). Writes the subscription
+// id to `*subscription_out` and the request id of its reply to `*request_out` (may be
+// NULL): they are the same number, so the reply and the subscription's events carry the
+// same id (`dchat_event_request` on the reply, `dchat_event_subscription` on its
+// events). The history arrives first (`DCHAT_SUB_INIT`), then the
+// `DCHAT_EVENT_REPLY` that completes the subscribe; a refusal is a
+// `DCHAT_EVENT_SUBSCRIPTION_ERROR` and a failed reply with the code (`FORBIDDEN`).
+// Made before the login, it goes out after it.
+enum dchat_status dchat_subscribe_nowait(const struct dchat_client *client,
+                                         const char *collection,
+                                         const char *query_json,
+                                         const char *event,
+                                         uint64_t *subscription_out,
+                                         uint64_t *request_out);
+
+// Subscribes to the chat collection without waiting (see `dchat_subscribe_chat` and
+// `dchat_subscribe_nowait`).
+enum dchat_status dchat_subscribe_chat_nowait(const struct dchat_client *client,
+                                              uint64_t *subscription_out,
+                                              uint64_t *request_out);
+
+// Ends a subscription without waiting: no event of it is delivered after this returns.
+// Writes the request id of the server's confirmation to `*request_out` (may be NULL; a
+// new number, not the subscription's): a `DCHAT_EVENT_REPLY` with that id follows.
+enum dchat_status dchat_unsubscribe_nowait(const struct dchat_client *client,
+                                           uint64_t subscription,
+                                           uint64_t *request_out);
+
+// Asks the client to close and returns at once. Requests on the wire may finish (up to
+// 5 s), the others fail with `CLOSED`; the close completes with the client's final
+// event, the state `DCHAT_STATE_CLOSED` with `dchat_event_close_cause` ==
+// `DCHAT_CLOSE_BY_USER` (no `REPLY` event: nothing may follow the final event). Closing
+// a closed client is fine. Still free the client with `dchat_free`, which then does not
+// wait. Allowed inside the client's own callback.
+enum dchat_status dchat_close_nowait(const struct dchat_client *client);
+
+// Cancels the request with this id (from a nowait call, or a subscription's id while
+// its subscribe is in progress): it completes at once with a `DCHAT_EVENT_REPLY` whose
+// code is `CANCELLED` (`DCHAT_ERR_CANCELLED`). A request still waiting for the
+// connection or the login is never sent; one already sent may still be applied by the
+// server, and is not sent again after a reconnect; a cancelled subscribe ends the
+// subscription. Unknown and finished ids are ignored. Returns at once.
+enum dchat_status dchat_cancel(const struct dchat_client *client, uint64_t request);
+
+// Closes (if needed) and frees the client without waiting for the network, for
+// destructors and a game's exit path: after it returns no callback or wake hook of this
+// client runs any more (it waits only for one in progress) and the event fd is closed;
+// requests on the wire still get up to 5 s to finish in the background, and their
+// outcomes are dropped. `dchat_free` instead waits for the close to complete. NULL is
+// fine; must not be called twice with the same pointer. From inside this client's own
+// callback it returns `DCHAT_ERR_IN_CALLBACK` and frees nothing.
+enum dchat_status dchat_free_nowait(struct dchat_client *client);
 
 // Makes options with the defaults: poll mode without a wake hook, 10 s connect and
 // 30 s request timeouts, bundled TLS roots, chat schema `messages` / `text` /

@@ -338,6 +338,17 @@ impl Client {
         sub
     }
 
+    /// Subscribes without waiting, like [`Client::subscribe_nowait`], and reports the
+    /// outcome as one [`Event::Reply`] whose request id is the subscription's number
+    /// ([`Subscription::id`]): `Ok(null)` right after the subscription's `init` event, or
+    /// the refusal (which also arrives as [`Event::SubscriptionError`]). Like every
+    /// nowait request it waits for the connection and the login without timing out.
+    pub fn subscribe_nowait_with_reply(&self, request: SubscribeRequest) -> Result<Subscription> {
+        let sub = Subscription::from_id(self.ids.next());
+        self.send_nowait(Command::Subscribe { id: sub.id, request, reply: self.reply_as_event(sub.id) })?;
+        Ok(sub)
+    }
+
     /// The chat subscription: every field plus the author's name, with the newest
     /// [`ChatConfig::history_limit`] messages as history (see
     /// [`ChatConfig::subscription_query`]); [`ChatConfig::messages`] reads them oldest
@@ -363,6 +374,16 @@ impl Client {
     pub fn unsubscribe_nowait(&self, subscription: &Subscription) {
         self.flow().end_subscription(&subscription.uid);
         self.session.send(Command::Unsubscribe { id: subscription.id, reply: Reply::ignore() });
+    }
+
+    /// Ends a subscription without waiting, like [`Client::unsubscribe_nowait`], and
+    /// reports the server's confirmation as one [`Event::Reply`] with the returned
+    /// request id (a new number: the subscription's own number is its subscribe's).
+    pub fn unsubscribe_nowait_with_reply(&self, subscription: &Subscription) -> Result<u64> {
+        self.flow().end_subscription(&subscription.uid);
+        let id = self.ids.next();
+        self.send_nowait(Command::Unsubscribe { id: subscription.id, reply: self.reply_as_event(id) })?;
+        Ok(id)
     }
 
     // ---- items

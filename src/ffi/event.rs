@@ -6,6 +6,7 @@ use std::sync::Arc;
 use once_cell::sync::OnceCell;
 use serde_json::Value;
 
+use super::connection::dchat_close_cause;
 use super::status::{boundary, boundary_value};
 use crate::chat::ChatConfig;
 use crate::client::Subscription;
@@ -92,6 +93,11 @@ pub struct dchat_event {
     /// The reason of a state change or the message of an error.
     text: Option<CString>,
     data: Value,
+    /// For state events: the attempt, the delay before the next one, why it closed
+    /// (see `connection.rs`).
+    pub(crate) attempt: u32,
+    pub(crate) retry_ms: i64,
+    pub(crate) cause: dchat_close_cause,
     chat: Arc<ChatConfig>,
     json: OnceCell<CString>,
     messages: OnceCell<Vec<Message>>,
@@ -116,6 +122,9 @@ impl dchat_event {
             code: None,
             text: None,
             data: Value::Null,
+            attempt: 0,
+            retry_ms: -1,
+            cause: dchat_close_cause::DCHAT_CLOSE_NONE,
             chat,
             json: OnceCell::new(),
             messages: OnceCell::new(),
@@ -126,7 +135,10 @@ impl dchat_event {
             e.text = Some(c(&err.to_string()));
         };
         match event {
-            Event::State { state, reason, .. } => {
+            Event::State { state, reason, attempt, retry_in, cause } => {
+                e.attempt = attempt;
+                e.retry_ms = retry_in.map_or(-1, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+                e.cause = dchat_close_cause::of(cause);
                 e.state = match state {
                     ConnectionState::Connecting => dchat_state::DCHAT_STATE_CONNECTING,
                     ConnectionState::Connected => dchat_state::DCHAT_STATE_CONNECTED,
@@ -204,7 +216,7 @@ impl dchat_event {
     }
 }
 
-pub(super) fn with_event<T: Copy>(event: *const dchat_event, fallback: T, f: impl FnOnce(&dchat_event) -> T) -> T {
+pub(crate) fn with_event<T: Copy>(event: *const dchat_event, fallback: T, f: impl FnOnce(&dchat_event) -> T) -> T {
     // SAFETY: the caller passes NULL or an event that is still valid.
     match unsafe { event.as_ref() } {
         Some(e) => boundary_value(fallback, || f(e)),

@@ -18,9 +18,12 @@
 
 mod args;
 pub mod client;
+pub mod connection;
 mod delivery;
 pub mod event;
 pub mod logging;
+pub mod loop_io;
+pub mod nowait;
 pub mod options;
 pub mod outbox;
 pub mod shutdown;

@@ -74,10 +74,9 @@ async fn drive(
         Ok(tls) => loop {
             session.connecting();
             settle(&mut session, &outlet);
-            let opened = match offline(&mut session, commands, &outlet, transport::open(&endpoint, &options, tls.clone())).await {
+            let opened = match offline(&mut session, commands, &outlet, transport::open(&endpoint, &options, tls.clone()), false).await {
                 Offline::Done(opened) => opened,
-                // Only a wait between attempts can be cut short.
-                Offline::Skipped => continue,
+                Offline::Skipped => continue, // not skippable: never returned here
                 Offline::Closed => break ("closed by the client".into(), Error::Closed, CloseCause::ByUser),
             };
             if let Some(r) = ready.take() {
@@ -103,7 +102,7 @@ async fn drive(
             settle(&mut session, &outlet);
             match next {
                 Next::Retry(delay) => {
-                    if let Offline::Closed = offline(&mut session, commands, &outlet, tokio::time::sleep(delay)).await {
+                    if let Offline::Closed = offline(&mut session, commands, &outlet, tokio::time::sleep(delay), true).await {
                         break ("closed by the client".into(), Error::Closed, CloseCause::ByUser);
                     }
                 }
@@ -127,8 +126,14 @@ enum Offline<T> {
 }
 
 /// Takes commands and ticks while not connected, until `until` completes, the user asks
-/// to reconnect now, or the user closes.
-async fn offline<F: Future>(session: &mut Session, commands: &mut Commands, outlet: &Outlet, until: F) -> Offline<F::Output> {
+/// to reconnect now (if `skippable`: an attempt in progress is never restarted), or closes.
+async fn offline<F: Future>(
+    session: &mut Session,
+    commands: &mut Commands,
+    outlet: &Outlet,
+    until: F,
+    skippable: bool,
+) -> Offline<F::Output> {
     tokio::pin!(until);
     loop {
         let wake = session.next_wake().unwrap_or_else(far);
@@ -139,8 +144,8 @@ async fn offline<F: Future>(session: &mut Session, commands: &mut Commands, outl
                 settle(session, outlet);
                 match control {
                     Control::Close => return Offline::Closed,
-                    Control::ReconnectNow => return Offline::Skipped,
-                    Control::Continue => {}
+                    Control::ReconnectNow if skippable => return Offline::Skipped,
+                    Control::ReconnectNow | Control::Continue => {}
                 }
             }
             _ = tokio::time::sleep_until(wake) => {

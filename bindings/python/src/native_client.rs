@@ -4,10 +4,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use directus_chat::{
-    ChatMessage, Client, ClientOptions, Consumption, Error, Event, EventFilter, Events, ItemAction, ItemsRequest, ReconnectPolicy,
-    SubscribeRequest, Subscription, TlsRoots,
+    AuthCredentials, AuthMode, ChatMessage, Client, ClientOptions, Consumption, Error, Event, EventFilter, Events, ItemAction,
+    ItemsRequest, ReconnectPolicy, Secret, SubscribeRequest, Subscription, TlsRoots,
 };
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use pyo3::IntoPyObjectExt;
 use serde_json::Value;
 
@@ -32,6 +33,13 @@ fn err(py: Python<'_>, e: Error) -> PyErr {
     to_pyerr(py, &e)
 }
 
+fn items_request(py: Python<'_>, collection: &str, action: &str, payload_json: Option<&str>) -> PyResult<ItemsRequest> {
+    let action = ItemAction::parse(action)
+        .ok_or_else(|| err(py, Error::InvalidArgument(format!("unknown action {action:?} (create, read, update, delete)"))))?;
+    let payload = parse_json(payload_json).map_err(|e| err(py, e))?.unwrap_or(Value::Null);
+    ItemsRequest::from_payload(collection, action, payload).map_err(|e| err(py, e))
+}
+
 pub(crate) fn message_tuple(py: Python<'_>, m: &ChatMessage) -> PyResult<PyObject> {
     (m.id.as_str(), m.text.as_str(), m.author.as_deref(), m.date.as_deref(), to_py(py, &m.raw)?, m.key.as_str()).into_py_any(py)
 }
@@ -49,7 +57,14 @@ impl NativeClient {
     fn event_tuple(&self, py: Python<'_>, event: Event) -> PyResult<PyObject> {
         let none = || py.None();
         let tuple: EventTuple<'_> = match event {
-            Event::State { state, reason, .. } => ("state", Some(state.as_str()), None, none(), None, reason, 0, Vec::new()),
+            Event::State { state, reason, attempt, retry_in, cause } => {
+                // For status lines: the attempt, the delay before the next one, why it closed.
+                let data = PyDict::new(py);
+                data.set_item("attempt", attempt)?;
+                data.set_item("retry_in", retry_in.map(|d| d.as_secs_f64()))?;
+                data.set_item("cause", cause.map(|c| c.as_str()))?;
+                ("state", Some(state.as_str()), None, data.into_any().unbind(), None, reason, 0, Vec::new())
+            }
             Event::Subscription { uid, kind, data } => {
                 let messages = if kind == directus_chat::SubscriptionKind::Delete { Vec::new() } else { self.messages(py, &data)? };
                 ("subscription", Some(kind.as_str()), Some(uid), to_py(py, &data)?, None, None, 0, messages)
@@ -73,7 +88,7 @@ impl NativeClient {
 impl NativeClient {
     /// Connects (blocking, GIL released) to `url`.
     #[new]
-    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0), client_ids=false, max_buffered_events=100_000, outbox=None))]
+    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0), client_ids=false, max_buffered_events=100_000, outbox=None, nowait=false, public=false, max_queued=1024))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -89,9 +104,12 @@ impl NativeClient {
         client_ids: bool,
         max_buffered_events: usize,
         outbox: Option<std::path::PathBuf>,
+        nowait: bool,
+        public: bool,
+        max_queued: usize,
     ) -> PyResult<Self> {
-        if max_buffered_events == 0 {
-            return Err(err(py, Error::InvalidArgument("max_buffered_events must be at least 1".into())));
+        if max_buffered_events == 0 || max_queued == 0 {
+            return Err(err(py, Error::InvalidArgument("max_buffered_events and max_queued must be at least 1".into())));
         }
         let timeout = seconds(Some(timeout)).unwrap_or(Duration::from_secs(30));
         let mut options = ClientOptions { request_timeout: timeout, connect_timeout: timeout, ..ClientOptions::default() };
@@ -109,8 +127,17 @@ impl NativeClient {
         options.heartbeat = seconds(heartbeat);
         options.max_buffered_events = max_buffered_events;
         options.outbox_path = outbox;
+        options.max_queued = max_queued;
+        if public {
+            options.auth_mode = AuthMode::Public;
+        }
         let url = url.to_owned();
-        let (client, mut events) = wait(py, Client::connect(&url, options), None)?.map_err(|e| err(py, e))?;
+        let (client, mut events) = if nowait {
+            // The socket opens in the background; state events report how it goes.
+            Client::connect_nowait(&url, options).map(|(client, events, _first)| (client, events)).map_err(|e| err(py, e))?
+        } else {
+            wait(py, Client::connect(&url, options), None)?.map_err(|e| err(py, e))?
+        };
         let consumption = events.defer_consumption();
         Ok(NativeClient { client, events: Mutex::new(events), consumption, timeout })
     }
@@ -140,7 +167,9 @@ impl NativeClient {
 
     /// Subscribes without waiting; returns the uid. The init (or a refusal) arrives as
     /// an event. `collection=None` means the chat collection with the chat query.
-    #[pyo3(signature = (collection=None, query_json=None, event=None, item_json=None))]
+    /// `reply`: a reply event whose request id is the subscription's number
+    /// (`subscription_id`) follows the init, or carries the refusal.
+    #[pyo3(signature = (collection=None, query_json=None, event=None, item_json=None, reply=false))]
     fn subscribe(
         &self,
         py: Python<'_>,
@@ -148,6 +177,7 @@ impl NativeClient {
         query_json: Option<&str>,
         event: Option<&str>,
         item_json: Option<&str>,
+        reply: bool,
     ) -> PyResult<String> {
         let mut request = match collection {
             None => self.client.chat_subscription(),
@@ -164,7 +194,17 @@ impl NativeClient {
                 .ok_or_else(|| err(py, Error::InvalidArgument(format!("unknown event {e:?} (create, update, delete)"))))?;
             request = request.event(filter);
         }
-        Ok(self.client.subscribe_nowait(request).uid().to_owned())
+        let sub = if reply {
+            self.client.subscribe_nowait_with_reply(request).map_err(|e| err(py, e))?
+        } else {
+            self.client.subscribe_nowait(request)
+        };
+        Ok(sub.uid().to_owned())
+    }
+
+    /// The number of the subscription with this uid: the request id of its reply.
+    fn subscription_id(&self, py: Python<'_>, uid: &str) -> PyResult<u64> {
+        Subscription::id_of_uid(uid).ok_or_else(|| err(py, Error::InvalidArgument(format!("not a subscription uid: {uid}"))))
     }
 
     /// Ends the subscription with this uid.
@@ -192,10 +232,7 @@ impl NativeClient {
         payload_json: Option<&str>,
         timeout: Option<f64>,
     ) -> PyResult<PyObject> {
-        let action = ItemAction::parse(action)
-            .ok_or_else(|| err(py, Error::InvalidArgument(format!("unknown action {action:?} (create, read, update, delete)"))))?;
-        let payload = parse_json(payload_json).map_err(|e| err(py, e))?.unwrap_or(Value::Null);
-        let request = ItemsRequest::from_payload(collection, action, payload).map_err(|e| err(py, e))?;
+        let request = items_request(py, collection, action, payload_json)?;
         let data = wait(py, self.client.request(request), self.limit(timeout))?.map_err(|e| err(py, e))?;
         to_py(py, &data)
     }
@@ -236,7 +273,8 @@ impl NativeClient {
         let deadline = Instant::now() + seconds(Some(timeout)).unwrap_or_default();
         let mut batch = Vec::new();
         loop {
-            if events.is_ended() {
+            // A game loop's poll (timeout 0) only takes what is there.
+            if events.is_ended() || timeout <= 0.0 {
                 break;
             }
             let slice = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
@@ -312,5 +350,63 @@ impl NativeClient {
 
     fn __repr__(&self) -> String {
         format!("<NativeClient closed={}>", self.client.is_closed())
+    }
+
+    // ---- calls that return at once: each returns a request id, completed by one reply event
+
+    /// Logs in without waiting.
+    fn login_nowait(&self, py: Python<'_>, email: &str, password: &str) -> PyResult<u64> {
+        let credentials = AuthCredentials::Password { email: email.into(), password: Secret::new(password) };
+        self.client.authenticate_nowait(credentials).map_err(|e| err(py, e))
+    }
+
+    /// Logs in with an access token without waiting.
+    fn login_with_token_nowait(&self, py: Python<'_>, token: &str) -> PyResult<u64> {
+        self.client.authenticate_nowait(AuthCredentials::AccessToken(Secret::new(token))).map_err(|e| err(py, e))
+    }
+
+    /// Logs in with a refresh token without waiting.
+    fn login_with_refresh_token_nowait(&self, py: Python<'_>, token: &str) -> PyResult<u64> {
+        self.client.authenticate_nowait(AuthCredentials::RefreshToken(Secret::new(token))).map_err(|e| err(py, e))
+    }
+
+    /// Ends the subscription with this uid without waiting; returns the request id of
+    /// the confirmation's reply event.
+    fn unsubscribe_with_reply(&self, py: Python<'_>, uid: &str) -> PyResult<u64> {
+        let id = Subscription::id_of_uid(uid).ok_or_else(|| err(py, Error::InvalidArgument(format!("not a subscription uid: {uid}"))))?;
+        self.client.unsubscribe_nowait_with_reply(&self.client.subscription(id)).map_err(|e| err(py, e))
+    }
+
+    /// An items request without waiting.
+    #[pyo3(signature = (collection, action, payload_json=None))]
+    fn request_nowait(&self, py: Python<'_>, collection: &str, action: &str, payload_json: Option<&str>) -> PyResult<u64> {
+        let request = items_request(py, collection, action, payload_json)?;
+        self.client.request_nowait(request).map_err(|e| err(py, e))
+    }
+
+    /// Cancels a request: its reply comes at once with the code CANCELLED.
+    fn cancel(&self, request: u64) {
+        self.client.cancel(request)
+    }
+
+    /// Asks the session to close; the `closed` state event completes it.
+    fn close_nowait(&self) {
+        self.client.close_nowait()
+    }
+
+    /// Skips the wait before the next reconnect attempt.
+    fn reconnect_now(&self) {
+        self.client.reconnect_now()
+    }
+
+    /// The connection state as of the last state event the session reported.
+    fn state(&self) -> &'static str {
+        self.client.state().as_str()
+    }
+
+    /// A stored chat message (a send's reply data, as JSON) as `(id, text, author, date, raw)`.
+    fn message_of(&self, py: Python<'_>, item_json: &str) -> PyResult<Option<PyObject>> {
+        let item = parse_json(Some(item_json)).map_err(|e| err(py, e))?.unwrap_or(Value::Null);
+        self.client.chat().message(&item).map(|m| message_tuple(py, &m)).transpose()
     }
 }

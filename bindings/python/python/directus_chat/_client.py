@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import weakref
-from typing import Any, Callable, Dict, Iterator, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from . import _native
+from ._calls import Calls, blocking
+from ._calls import dumps as _dumps
 from ._errors import ClosedError, DirectusError, DirectusTimeoutError, InvalidArgumentError
-from ._events import ChatMessage, Event, NativeEvent
+from ._events import Event, NativeEvent
 from ._logging import ensure_log_bridge, logger
-from ._shutdown import register_thread
 from ._outbox import Outbox
+from ._shutdown import register_thread
+from ._typing import AuthMode
 
 __all__ = ["Client", "Subscription", "EventCallback", "ErrorHook"]
 
@@ -24,10 +26,6 @@ ErrorHook = Callable[[BaseException, Event], None]
 """Called with an exception a user callback raised, and the event it was handling."""
 
 _END = None
-
-
-def _dumps(value: Any) -> Optional[str]:
-    return None if value is None else json.dumps(value)
 
 
 class Subscription:
@@ -61,6 +59,9 @@ class Subscription:
         self._ready = threading.Event()
         self._error: Optional[DirectusError] = None
         self._ended = False
+        self.request = 0
+        """For a subscription made without waiting: the request id of the ``reply``
+        event that completes its subscribe (after the ``init``), else 0."""
 
     # Called on the client's dispatcher thread. An event counts as consumed (so the
     # session may read on) once the user has taken it: when a callback returns, or when
@@ -123,6 +124,8 @@ class Subscription:
         Returns ``None`` on timeout; raises :class:`ClosedError` once the subscription
         has ended and every event was taken.
         """
+        if self._client._poll_mode:
+            raise InvalidArgumentError("INVALID_ARGUMENT", "a poll-mode client hands out every event from Client.poll()")
         try:
             event = self._queue.get(timeout=timeout)
         except queue.Empty:
@@ -191,6 +194,16 @@ class Client:
     At most ``max_buffered_events`` events wait for the user (in subscription queues,
     or for callbacks to return); at that mark the session stops reading the socket
     until the user catches up, so memory stays bounded.
+
+    Never blocking the caller: with ``nowait=True`` the constructor returns at once and
+    the socket opens in the background (``state`` events report it; a failed attempt is
+    retried like a lost connection); requests made meanwhile wait for it and for the
+    login, without timing out. Every request has a ``*_nowait`` form that returns a
+    request id, completed by one ``reply`` event. With ``poll=True`` the client has no
+    dispatcher thread: a game loop takes the events with :meth:`poll`, e.g. once per
+    frame. ``auth_mode="public"`` is for servers that serve requests before a login
+    (``WEBSOCKETS_REST_AUTH=public``); ``max_queued`` bounds the requests that wait for
+    the login or a reconnect.
     """
 
     def __init__(
@@ -208,6 +221,10 @@ class Client:
         client_ids: bool = False,
         max_buffered_events: int = 100_000,
         outbox: Optional[str] = None,
+        max_queued: int = 1024,
+        auth_mode: AuthMode = "handshake",
+        nowait: bool = False,
+        poll: bool = False,
         on_state: Optional[EventCallback] = None,
         on_event: Optional[EventCallback] = None,
         on_error: Optional[Callable[[DirectusError], None]] = None,
@@ -218,8 +235,16 @@ class Client:
         """The default timeout of blocking calls, in seconds."""
         self.collection = collection
         """The chat collection."""
-        self.state = "connecting"
-        """The connection state: connecting, connected, authenticated, disconnected, closed."""
+        if auth_mode not in ("handshake", "public"):
+            raise InvalidArgumentError("INVALID_ARGUMENT", f"auth_mode is {auth_mode!r}: use 'handshake' or 'public'")
+        self._poll_mode = poll
+        # Request id -> what completes it (the asyncio client's futures), and what wants
+        # to see each state event; both called on the dispatcher thread.
+        self._replies: Dict[int, Callable[[Event], None]] = {}
+        self._state_hooks: List[Callable[[Event], None]] = []
+        # The state event that settled the first attempt to connect (connected,
+        # disconnected or closed), for those who wait for it.
+        self._first: Optional[Event] = None
         self._on_state = on_state
         self._on_event = on_event
         self._on_error = on_error
@@ -243,13 +268,18 @@ class Client:
             client_ids=client_ids,
             max_buffered_events=max_buffered_events,
             outbox=outbox,
+            nowait=nowait,
+            public=auth_mode == "public",
+            max_queued=max_queued,
         )
         self._outbox = Outbox(self._native) if outbox is not None else None
         self._thread = threading.Thread(target=self._dispatch, name="directus-chat-dispatch", daemon=True)
         # Registered before it runs a callback that might call shutdown(), which must see
-        # it is one of ours; joined by the shutdown at exit (see _shutdown).
+        # it is one of ours; joined by the shutdown at exit (see _shutdown). A poll-mode
+        # client has none running: the shutdown closes it natively.
         register_thread(self._thread)
-        self._thread.start()
+        if not poll:
+            self._thread.start()
 
     # ---- dispatching (the dispatcher thread)
 
@@ -274,6 +304,12 @@ class Client:
                 self._native.consumed(1)
             return
         try:
+            if type_ == "reply":
+                with self._lock:
+                    hook = self._replies.pop(native[6], None)
+                if hook is not None:
+                    hook(Event._from_native(native))
+                    return
             self._route_client_event(native)
         finally:
             self._native.consumed(1)
@@ -282,7 +318,12 @@ class Client:
         type_ = native[0]
         event = Event._from_native(native)
         if type_ == "state" and event.kind is not None:
-            self.state = event.kind
+            with self._lock:
+                if self._first is None and event.kind in ("connected", "disconnected", "closed"):
+                    self._first = event
+                hooks = list(self._state_hooks)
+            for hook in hooks:
+                hook(event)
             if self._on_state is not None:
                 self._call(self._on_state, event)
             if event.kind == "closed":
@@ -328,19 +369,11 @@ class Client:
     def _on_dispatcher(self) -> bool:
         return threading.current_thread() is self._thread
 
-    # ---- authentication
+    # ---- authentication (the requests of both clients are described in _calls.py)
 
-    def login(self, email: str, password: str, *, timeout: Optional[float] = None) -> None:
-        """Logs in with email and password; raises :class:`AuthError` (``AUTH_FAILED``) if refused."""
-        self._native.login(email, password, timeout)
-
-    def login_with_token(self, token: str, *, timeout: Optional[float] = None) -> None:
-        """Logs in with an access token (a user's static token or a JWT)."""
-        self._native.login_with_token(token, timeout)
-
-    def login_with_refresh_token(self, token: str, *, timeout: Optional[float] = None) -> None:
-        """Logs in with a refresh token (they rotate: the client keeps the newest)."""
-        self._native.login_with_refresh_token(token, timeout)
+    login = blocking(Calls.login)
+    login_with_token = blocking(Calls.login_with_token)
+    login_with_refresh_token = blocking(Calls.login_with_refresh_token)
 
     # ---- subscriptions
 
@@ -362,15 +395,43 @@ class Client:
         subscription's first event: the history). Raises :class:`ForbiddenError` and
         friends when refused.
         """
-        sink: Optional[Callable[[Optional[Event]], None]] = None
-        if callback is not None:
-            cb = callback
+        return self._subscribe(collection, query, event, item, self._sink_of(callback), timeout)
 
-            def sink(ev: Optional[Event]) -> None:
-                if ev is not None:
-                    self._call(cb, ev)
+    def _sink_of(self, callback: Optional[EventCallback]) -> Optional[Callable[[Optional[Event]], None]]:
+        if callback is None:
+            return None
+        cb = callback
 
-        return self._subscribe(collection, query, event, item, sink, timeout)
+        def sink(ev: Optional[Event]) -> None:
+            if ev is not None:
+                self._call(cb, ev)
+
+        return sink
+
+    def _register(
+        self,
+        collection: Optional[str],
+        sink: Optional[Callable[[Optional[Event]], None]],
+        sink_counts: bool,
+        start: Callable[[], Tuple[str, int]],
+    ) -> Subscription:
+        """Starts a subscription with ``start`` (a native call giving its uid and the
+        request id of its reply) and makes it known to the dispatcher."""
+        if self._closed.is_set():
+            raise ClosedError("CLOSED", "the client is closed")
+        with self._lock:
+            # Registered under the lock the dispatcher routes with, so the init cannot
+            # arrive before the subscription is known.
+            uid, request = start()
+            sub = Subscription(self, uid, collection or self.collection, sink, sink_counts)
+            sub.request = request
+            # Poll mode keeps every subscription: its events come from poll(), not from
+            # the object, so dropping the object must not end it.
+            if sink is not None or self._poll_mode:
+                self._subs[uid] = sub
+            else:
+                self._weak_subs[uid] = sub
+        return sub
 
     def _subscribe(
         self,
@@ -382,17 +443,10 @@ class Client:
         timeout: Optional[float],
         sink_counts: bool = False,
     ) -> Subscription:
-        if self._closed.is_set():
-            raise ClosedError("CLOSED", "the client is closed")
-        with self._lock:
-            # Registered under the lock the dispatcher routes with, so the init cannot
-            # arrive before the subscription is known.
-            uid = self._native.subscribe(collection, _dumps(query), event, _dumps(item))
-            sub = Subscription(self, uid, collection or self.collection, sink, sink_counts)
-            if sink is not None:
-                self._subs[uid] = sub
-            else:
-                self._weak_subs[uid] = sub
+        if self._poll_mode:
+            raise InvalidArgumentError("INVALID_ARGUMENT", "a poll-mode client subscribes with subscribe_nowait() and takes events with poll()")
+        sub = self._register(collection, sink, sink_counts, lambda: (self._native.subscribe(collection, _dumps(query), event, _dumps(item)), 0))
+        uid = sub.uid
         limit = self.timeout if timeout is None else timeout
         if self._on_dispatcher():
             # Called from a callback: deliver events here, or the init would wait for us.
@@ -426,6 +480,95 @@ class Client:
         if not self._closed.is_set():
             self._native.unsubscribe(subscription.uid, timeout)
 
+    # ---- calls that return at once: each completes as one ``reply`` event with the id it returns
+
+    def login_nowait(self, email: str, password: str) -> int:
+        """Logs in without waiting; made before the socket is open, it goes out once it is."""
+        return self._native.login_nowait(email, password)
+
+    def login_with_token_nowait(self, token: str) -> int:
+        """Logs in with an access token without waiting."""
+        return self._native.login_with_token_nowait(token)
+
+    def login_with_refresh_token_nowait(self, token: str) -> int:
+        """Logs in with a refresh token without waiting."""
+        return self._native.login_with_refresh_token_nowait(token)
+
+    def subscribe_nowait(
+        self, collection: Optional[str] = None, *, query: Optional[Dict[str, Any]] = None, event: Optional[str] = None, item: Any = None, callback: Optional[EventCallback] = None
+    ) -> Subscription:
+        """Subscribes without waiting (arguments as :meth:`subscribe`). The history
+        arrives as the subscription's first event, then a ``reply`` event whose
+        ``request`` is ``Subscription.request`` completes the subscribe (or carries the
+        refusal). Made before the login, it goes out after it."""
+        if callback is not None and self._poll_mode:
+            raise InvalidArgumentError("INVALID_ARGUMENT", "a poll-mode client hands out every event from Client.poll(): no callbacks")
+        sink = self._sink_of(callback)
+        return self._register(collection, sink, False, lambda: self._start_subscription(collection, query, event, item))
+
+    def _start_subscription(self, collection: Optional[str], query: Optional[Dict[str, Any]], event: Optional[str], item: Any) -> Tuple[str, int]:
+        uid = self._native.subscribe(collection, _dumps(query), event, _dumps(item), reply=True)
+        return uid, self._native.subscription_id(uid)
+
+    def subscribe_chat_nowait(self, *, callback: Optional[EventCallback] = None) -> Subscription:
+        """The chat subscription without waiting (see :meth:`subscribe_nowait`)."""
+        return self.subscribe_nowait(None, callback=callback)
+
+    def unsubscribe_nowait(self, subscription: Subscription) -> int:
+        """Ends a subscription without waiting: no event of it is delivered after this
+        returns; the server's confirmation is a ``reply`` event with the returned id."""
+        self._forget(subscription)
+        return self._native.unsubscribe_with_reply(subscription.uid)
+
+    def request_nowait(self, collection: str, action: str, payload: Optional[Dict[str, Any]] = None) -> int:
+        """An items request without waiting (arguments as :meth:`request`)."""
+        return self._native.request_nowait(collection, action, _dumps(payload))
+
+    def cancel(self, request: int) -> None:
+        """Cancels a request made without waiting: its ``reply`` comes at once with
+        :class:`CancelledError` (code ``CANCELLED``). One still waiting for the connection
+        or the login is never sent; unknown and finished ids are ignored."""
+        self._native.cancel(request)
+
+    def reconnect_now(self) -> None:
+        """Skips the wait before the next reconnect attempt (a "retry now" button)."""
+        self._native.reconnect_now()
+
+    def close_nowait(self) -> None:
+        """Asks the client to close and returns at once; the ``closed`` state event
+        (``reason`` says why) completes it."""
+        self._native.close_nowait()
+
+    @property
+    def state(self) -> str:
+        """The connection state (``connecting``, ``connected``, ``authenticated``,
+        ``disconnected``, ``closed``) as of the last state event the session reported,
+        without waiting: for a status line drawn every frame."""
+        return self._native.state()
+
+    def poll(self, max: int = 100, timeout: float = 0.0) -> List[Event]:
+        """Poll mode (``poll=True``): up to ``max`` events, in order, waiting up to
+        ``timeout`` seconds for the first (0: not at all, as a frame does). A game loop
+        calls it once per frame; ``max`` caps the frame's chat work, the rest waits for
+        the next frame. Empty when nothing came, and after the ``closed`` state event."""
+        if not self._poll_mode:
+            raise InvalidArgumentError("INVALID_ARGUMENT", "poll() is for clients made with poll=True; this one has a dispatcher thread")
+        natives = self._native.next_events(max, timeout)
+        # Handed to the user now: counted as consumed now.
+        self._native.consumed(len(natives))
+        events = []
+        for native in natives:
+            sub = self._lookup(native[2]) if native[0] in ("subscription", "subscription_error") else None
+            event = Event._from_native(native, sub.collection if sub is not None else None)
+            if sub is not None and native[0] == "subscription_error":
+                with self._lock:
+                    self._drop(sub.uid)
+                sub._ended = True
+            if event.type == "state" and event.kind == "closed":
+                self._finish()
+            events.append(event)
+        return events
+
     # ---- chat and items
 
     @property
@@ -435,62 +578,17 @@ class Client:
             raise InvalidArgumentError("INVALID_ARGUMENT", "this client has no outbox: pass outbox=PATH")
         return self._outbox
 
-    def send(self, text: str, *, timeout: Optional[float] = None) -> ChatMessage:
-        """Sends a chat message and returns it as the server stored it."""
-        return ChatMessage._from_native(self._native.send(text, timeout))
+    send = blocking(Calls.send)
+    request = blocking(Calls.request)
+    create = blocking(Calls.create)
+    read = blocking(Calls.read)
+    update = blocking(Calls.update)
+    delete = blocking(Calls.delete)
 
     def send_nowait(self, text: str) -> int:
         """Sends a chat message without waiting; its outcome arrives as a ``reply``
-        event (to ``on_event``) carrying the returned request id."""
+        event (to ``on_event``, or from :meth:`poll`) carrying the returned request id."""
         return self._native.send_nowait(text)
-
-    def request(self, collection: str, action: str, payload: Optional[Dict[str, Any]] = None, *, timeout: Optional[float] = None) -> Any:
-        """An items request: ``action`` is create/read/update/delete, ``payload`` a dict
-        with any of ``data``, ``id``, ``ids``, ``query``. Returns the server's data."""
-        return self._native.request(collection, action, _dumps(payload), timeout)
-
-    def create(self, collection: str, data: Any, *, timeout: Optional[float] = None) -> Any:
-        """Creates one item (``data`` a dict) or several (a list); returns them as stored."""
-        return self.request(collection, "create", {"data": data}, timeout=timeout)
-
-    def read(
-        self,
-        collection: str,
-        *,
-        id: Any = None,
-        ids: Optional[Sequence[Any]] = None,
-        query: Optional[Dict[str, Any]] = None,
-        timeout: Optional[float] = None,
-    ) -> Any:
-        """Reads one item (``id``), several (``ids``) or those matching ``query``."""
-        return self.request(collection, "read", _target(id, ids, query), timeout=timeout)
-
-    def update(
-        self,
-        collection: str,
-        data: Dict[str, Any],
-        *,
-        id: Any = None,
-        ids: Optional[Sequence[Any]] = None,
-        query: Optional[Dict[str, Any]] = None,
-        timeout: Optional[float] = None,
-    ) -> Any:
-        """Updates the chosen items with ``data``; returns them as stored."""
-        payload = _target(id, ids, query)
-        payload["data"] = data
-        return self.request(collection, "update", payload, timeout=timeout)
-
-    def delete(
-        self,
-        collection: str,
-        *,
-        id: Any = None,
-        ids: Optional[Sequence[Any]] = None,
-        query: Optional[Dict[str, Any]] = None,
-        timeout: Optional[float] = None,
-    ) -> Any:
-        """Deletes the chosen items (the server requires ``id``, ``ids`` or ``query``)."""
-        return self.request(collection, "delete", _target(id, ids, query), timeout=timeout)
 
     # ---- lifecycle
 
@@ -503,7 +601,7 @@ class Client:
         """Closes the client: requests already sent may finish, subscriptions end, the
         last event is the ``closed`` state. Closing twice is fine."""
         self._native.close(timeout)
-        if not self._on_dispatcher():
+        if self._thread.is_alive() and not self._on_dispatcher():
             self._thread.join(self.timeout if timeout is None else timeout)
 
     def __enter__(self) -> "Client":
@@ -514,16 +612,3 @@ class Client:
 
     def __repr__(self) -> str:
         return f"<directus_chat.Client state={self.state!r} subscriptions={len(self._subs) + len(self._weak_subs)}>"
-
-
-def _target(id: Any, ids: Optional[Sequence[Any]], query: Optional[Dict[str, Any]]) -> Dict[str, Any]:
-    payload: Dict[str, Any] = {}
-    if id is not None:
-        payload["id"] = id
-    if ids is not None:
-        payload["ids"] = list(ids)
-    if query is not None:
-        payload["query"] = query
-    return payload
-
-

@@ -75,10 +75,12 @@ class Event:
     ``type`` is ``"subscription"`` (with ``kind`` ``init``/``create``/``update``/
     ``delete``), ``"state"`` (``kind`` is the new state: ``connecting``, ``connected``,
     ``authenticated``, ``disconnected``, ``closed``; ``reason`` says why),
-    ``"subscription_error"``, ``"reply"`` (outcome of ``send_nowait``), ``"error"``,
-    ``"unknown"`` or ``"outbox"`` (``kind`` is the entry's new state: ``queued``,
-    ``sending``, ``sent``, ``failed``, ``cancelled``; ``outbox`` is the
-    :class:`OutboxEntry`, ``messages`` its local echo). ``data`` holds the items (dicts), deleted keys, or reply data;
+    ``"subscription_error"``, ``"reply"`` (the outcome of a ``*_nowait`` call, whose id
+    is ``request``), ``"error"``, ``"unknown"`` or ``"outbox"`` (``kind`` is the entry's
+    new state: ``queued``, ``sending``, ``sent``, ``failed``, ``cancelled``; ``outbox`` is
+    the :class:`OutboxEntry`, ``messages`` its local echo). State events also tell the
+    connection attempt (``attempt``), the delay before the next one (``retry_in``) and why
+    the client closed (``cause``). ``data`` holds the items (dicts), deleted keys, or reply data;
     ``messages`` the items read as :class:`ChatMessage`; ``error`` a
     :class:`DirectusError` for failures.
     """
@@ -128,6 +130,30 @@ class Event:
             OutboxEntry(data) if type_ == "outbox" else None,
         )
 
+    def _state_detail(self, key: str) -> Any:
+        return self.data.get(key) if self.type == "state" and isinstance(self.data, dict) else None
+
+    @property
+    def attempt(self) -> int:
+        """State events: which connection attempt in a row the state belongs to (0 for
+        a connection that is or was open, n for the n-th attempt since); else 0."""
+        value = self._state_detail("attempt")
+        return int(value) if value is not None else 0
+
+    @property
+    def retry_in(self) -> Optional[float]:
+        """``disconnected`` events: seconds before the next attempt, ``None`` when no
+        attempt follows (the client is about to close); else ``None``."""
+        value = self._state_detail("retry_in")
+        return float(value) if value is not None else None
+
+    @property
+    def cause(self) -> Optional[str]:
+        """The ``closed`` event: why the client closed: ``by_user``, ``gave_up``
+        (the reconnect attempts are spent), ``auth_refused`` or ``failed``; else ``None``."""
+        value = self._state_detail("cause")
+        return str(value) if value is not None else None
+
     def __repr__(self) -> str:
         parts = [f"type={self.type!r}"]
         for name in ("kind", "uid", "collection"):
@@ -136,10 +162,12 @@ class Event:
                 parts.append(f"{name}={value!r}")
         if self.messages:
             parts.append(f"messages={self.messages!r}")
-        elif self.data is not None:
+        elif self.data is not None and self.type != "state":
             text = repr(self.data)
             parts.append(f"data={text if len(text) <= 200 else text[:197] + '...'}")
-        for name in ("error", "reason"):
+        if self.attempt:
+            parts.append(f"attempt={self.attempt}")
+        for name in ("retry_in", "cause", "error", "reason"):
             value = getattr(self, name)
             if value is not None:
                 parts.append(f"{name}={value!r}")
