@@ -103,6 +103,7 @@ inline const char *to_string(dchat_kind k) noexcept {
     case DCHAT_EVENT_REPLY: return "reply";
     case DCHAT_EVENT_ERROR: return "error";
     case DCHAT_EVENT_UNKNOWN: return "unknown";
+    case DCHAT_EVENT_OUTBOX: return "outbox";
     }
     return "unknown";
 }
