@@ -69,18 +69,27 @@ def main() -> None:
     ap.add_argument("--results", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--chart", required=True)
-    ap.add_argument("--events", type=int, required=True)
-    ap.add_argument("--repeat", type=int, required=True)
-    ap.add_argument("--profile", required=True)
-    ap.add_argument("--sdk-version", default="?")
+    # The run's sizes come from the results' meta line (written by scripts/bench.sh); these
+    # override it.
+    ap.add_argument("--events", type=int)
+    ap.add_argument("--repeat", type=int)
+    ap.add_argument("--profile")
+    ap.add_argument("--sdk-version")
     ap.add_argument("--smoke", action="store_true")
     a = ap.parse_args()
 
     lines = [json.loads(l) for l in open(a.results) if l.strip()]
+    meta = next((l for l in lines if l["kind"] == "meta"), {})
+    lines = [l for l in lines if l["kind"] != "meta"]
+    a.events = a.events if a.events is not None else meta.get("events", 0)
+    a.repeat = a.repeat if a.repeat is not None else meta.get("repeat", 1)
+    a.profile = a.profile or meta.get("profile", "?")
+    a.sdk_version = a.sdk_version or meta.get("sdk_version", "?")
     failed = [l for l in lines if "failed" in l]
     flood = flood_table([l["result"] for l in lines if l["kind"] == "flood" and "result" in l])
     scale = [l["result"] for l in lines if l["kind"] == "scale" and "result" in l]
     latency = {l["result"]["client"]: l["result"] for l in lines if l["kind"] == "latency" and "result" in l}
+    across = {l["result"]["client"]: l["result"] for l in lines if l["kind"] == "latency_cluster" and "result" in l}
 
     raw = flood.get(RAW, {}).get("events_per_s")
     js_name = next((c for c in flood if c.startswith(JS)), None)
@@ -90,9 +99,16 @@ def main() -> None:
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     md.append("# Benchmarks")
     md.append("")
-    md.append(f"Written by `scripts/bench.sh` on {now}" + (" (SMOKE RUN: tiny sizes, debug build; numbers mean nothing)" if a.smoke else "") + ".")
+    written = meta.get("date", now)
+    md.append(f"Written by `scripts/bench.sh` on {written}" + (" (SMOKE RUN: tiny sizes, debug build; numbers mean nothing)" if a.smoke else "") + ".")
+    for rerun in meta.get("reruns", []):
+        md.append(
+            f"The {rerun['what']} were run again on {rerun['date']} (`scripts/bench.sh --only {rerun.get('only', 'roundtrip')}`); "
+            "the other rows are from the full run."
+        )
     md.append("")
-    md += machine()
+    # A partial run's report describes the machine of the full run (most rows are from it).
+    md += meta.get("machine") or machine()
     md.append(f"- build: {a.profile}; @directus/sdk {a.sdk_version}")
     md.append("")
     md.append("## Event flood")
@@ -148,6 +164,27 @@ def main() -> None:
     for name, l in latency.items():
         md.append(f"| {name} | {l['messages']:,} | {l['p50_ms']:.2f} | {l['p99_ms']:.2f} | {l['mean_ms']:.2f} | {l['max_ms']:.2f} |")
     md.append("")
+    md.append("## Round trip across a cluster")
+    md.append("")
+    md.append(
+        "Directus 12.4.0 as a cluster from the test bed (`scripts/cluster.sh`: two instances sharing PostgreSQL "
+        "and Redis, on this machine): one client sends a chat message on instance A, another, the only "
+        "subscriber, receives its `create` event on instance B; the event travels from A to B on the Redis bus. "
+        "The time from the send to the event; sender and receiver are both ours (Rust API) or both raw "
+        "tokio-tungstenite clients, in one process, in alternating blocks of 50 messages."
+    )
+    md.append("")
+    md.append("| client (sender on A, receiver on B) | messages | p50 ms | p99 ms | mean ms | max ms | p50 vs raw |")
+    md.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    raw_across = across.get("raw tokio-tungstenite")
+    for name, l in across.items():
+        vs = fmt_ratio(ratio(l["p50_ms"], raw_across["p50_ms"] if raw_across else None))
+        md.append(
+            f"| {name} | {l['messages']:,} | {l['p50_ms']:.2f} | {l['p99_ms']:.2f} | {l['mean_ms']:.2f} | {l['max_ms']:.2f} | {vs} |"
+        )
+    if not across:
+        md.append("| (not run) | | | | | | |")
+    md.append("")
 
     # Targets of issue #5, checked against this run.
     md.append("## Targets")
@@ -182,6 +219,11 @@ def main() -> None:
         p50, p99 = ratio(ours["p50_ms"], rawl["p50_ms"]), ratio(ours["p99_ms"], rawl["p99_ms"])
         target("round trip within 1.05× of raw (p50)", fmt_ratio(p50), p50 is not None and p50 <= 1.05)
         target("round trip within 1.05× of raw (p99)", fmt_ratio(p99), p99 is not None and p99 <= 1.05)
+    ours_x, raw_x = across.get("directus-chat Rust API"), across.get("raw tokio-tungstenite")
+    if ours_x and raw_x:
+        p50, p99 = ratio(ours_x["p50_ms"], raw_x["p50_ms"]), ratio(ours_x["p99_ms"], raw_x["p99_ms"])
+        target("(for reference) round trip across the cluster vs raw (p50)", fmt_ratio(p50), None)
+        target("(for reference) round trip across the cluster vs raw (p99)", fmt_ratio(p99), None)
     md.append("")
     if failed:
         md.append("## Runs that failed")
@@ -219,7 +261,7 @@ def main() -> None:
     ax2.set_xlabel("client CPU µs per delivered event (log)")
     ax2.invert_yaxis()
     ax2.set_yticklabels([])
-    fig.suptitle(f"{a.events:,}-event flood on loopback ({now}); ours in blue")
+    fig.suptitle(f"{a.events:,}-event flood on loopback ({written}); ours in blue")
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(a.chart)), exist_ok=True)
     fig.savefig(a.chart, dpi=110)

@@ -99,7 +99,42 @@ typedef enum dchat_status {
   DCHAT_ERR_RESOURCE = 17,
   // The request was cancelled before its outcome was known.
   DCHAT_ERR_CANCELLED = 18,
+  // The outbox file cannot be used; `dchat_last_error_code` says why:
+  // `OUTBOX_LOCKED` (another client has it open), `OUTBOX_CORRUPT`, `OUTBOX_FOREIGN`
+  // (another application's database), `OUTBOX_VERSION` (written by a newer version),
+  // `OUTBOX_IO`. The file is left as it was.
+  DCHAT_ERR_OUTBOX = 19,
 } dchat_status;
+
+// Connection states.
+typedef enum dchat_state {
+  // Opening the WebSocket.
+  DCHAT_STATE_CONNECTING = 0,
+  // Open, not authenticated.
+  DCHAT_STATE_CONNECTED = 1,
+  // Authenticated.
+  DCHAT_STATE_AUTHENTICATED = 2,
+  // The connection was lost; the text says why.
+  DCHAT_STATE_DISCONNECTED = 3,
+  // Closed for good: always the last event of a client.
+  DCHAT_STATE_CLOSED = 4,
+} dchat_state;
+
+// Why a client closed for good, on its final `DCHAT_STATE_CLOSED` event
+// (`dchat_event_close_cause`).
+typedef enum dchat_close_cause {
+  // Not a `CLOSED` state event.
+  DCHAT_CLOSE_NONE = 0,
+  // The user closed it (`dchat_close`, `dchat_close_nowait`, `dchat_free`).
+  DCHAT_CLOSE_BY_USER = 1,
+  // The connection was lost (or never opened) and the reconnect policy's attempts
+  // are spent; `dchat_event_text` says after how many.
+  DCHAT_CLOSE_GAVE_UP = 2,
+  // The server refused the credentials and nothing else was left to present.
+  DCHAT_CLOSE_AUTH_REFUSED = 3,
+  // The session could not run (TLS could not be set up, an internal error).
+  DCHAT_CLOSE_FAILED = 4,
+} dchat_close_cause;
 
 // What an event is about.
 typedef enum dchat_kind {
@@ -115,21 +150,11 @@ typedef enum dchat_kind {
   DCHAT_EVENT_ERROR = 4,
   // A message of a type this library does not know; its JSON is kept.
   DCHAT_EVENT_UNKNOWN = 5,
+  // An outbox entry changed state: see `dchat_event_outbox_state` and the other
+  // `dchat_event_outbox_*` accessors; its item is the JSON, its chat message (the
+  // local echo) is message 0; a failure has a code and text.
+  DCHAT_EVENT_OUTBOX = 6,
 } dchat_kind;
-
-// Connection states.
-typedef enum dchat_state {
-  // Opening the WebSocket.
-  DCHAT_STATE_CONNECTING = 0,
-  // Open, not authenticated.
-  DCHAT_STATE_CONNECTED = 1,
-  // Authenticated.
-  DCHAT_STATE_AUTHENTICATED = 2,
-  // The connection was lost; the text says why.
-  DCHAT_STATE_DISCONNECTED = 3,
-  // Closed for good: always the last event of a client.
-  DCHAT_STATE_CLOSED = 4,
-} dchat_state;
 
 // The event of a subscription event.
 typedef enum dchat_sub_event {
@@ -158,6 +183,25 @@ typedef enum dchat_log_level {
   // Details for debugging (dropped events, catch-up reads).
   DCHAT_LOG_DEBUG = 4,
 } dchat_log_level;
+
+// Where an outbox entry stands (`dchat_event_outbox_state`).
+typedef enum dchat_outbox_state {
+  // Not an outbox event.
+  DCHAT_OUTBOX_NONE = 0,
+  // Written to the outbox, waiting for its turn: the local echo (also after an edit,
+  // a retry, or when a new client finds it in the file).
+  DCHAT_OUTBOX_QUEUED = 1,
+  // Handed to the server (again, after a lost connection or a wire timeout: the
+  // attempt count says which); it may wait for the connection and the login.
+  DCHAT_OUTBOX_SENDING = 2,
+  // Stored by the server, once; the JSON is the stored item. It left the outbox.
+  DCHAT_OUTBOX_SENT = 3,
+  // Refused; `dchat_event_code` says why, `dchat_event_outbox_retryable` whether
+  // retrying may help. It stays until retried, edited or cancelled.
+  DCHAT_OUTBOX_FAILED = 4,
+  // Cancelled by the app before it went out.
+  DCHAT_OUTBOX_CANCELLED = 5,
+} dchat_outbox_state;
 
 // Where the built-in trusted roots for `wss://` come from.
 typedef enum dchat_tls_roots {
@@ -223,8 +267,9 @@ uint32_t dchat_version_number(void);
 // Sets the field names of the chat schema beyond `dchat_options_set_chat_schema`:
 // the primary key (`id`), the creation date (`date_created`), the author relation
 // (`user_created`), the room (`room`), the edit date (`date_updated`) and the client
-// key (none by default; the schema kit's is `client_key`, which makes sends exactly
-// once on integer-keyed collections). NULL keeps a name; `""` turns the room, edit
+// key: naming it makes every message carry a new key there (the schema kit's is
+// `client_key`; that makes sends exactly once on integer-keyed collections; off by
+// default). NULL keeps a name (and the client key off or on); `""` turns the room, edit
 // date or client key off (a schema without them). The chat accessors read messages
 // with these names.
 enum dchat_status dchat_options_set_chat_fields(struct dchat_options *options,
@@ -460,6 +505,53 @@ enum dchat_status dchat_free(struct dchat_client *client);
 // Frees a string returned by this library (e.g. by `dchat_items`). NULL is fine.
 enum dchat_status dchat_string_free(char *s);
 
+// The client's connection state as of the last state event the session reported
+// (which may still wait in the poll queue), without waiting: for a status line drawn
+// every frame. NULL gives `DCHAT_STATE_CLOSED`.
+enum dchat_state dchat_client_state(const struct dchat_client *client);
+
+// Skips the wait before the next reconnect attempt (a "retry now" button). Returns at
+// once; does nothing while connected or while an attempt is in progress.
+// `DCHAT_ERR_CLOSED` once the client has closed.
+enum dchat_status dchat_reconnect_now(const struct dchat_client *client);
+
+// For state events: which connection attempt in a row the state belongs to. 0 for a
+// connection that is (or was) open; n for the n-th attempt to open one since the last
+// open connection (or since the client started). 0 for other events and NULL.
+uint32_t dchat_event_attempt(const struct dchat_event *event);
+
+// For `DCHAT_STATE_DISCONNECTED` events: the delay in milliseconds before the next
+// attempt starts (for a "reconnecting in 3 s" line); -1 when no attempt follows (the
+// client is about to close) and for every other event.
+int64_t dchat_event_retry_ms(const struct dchat_event *event);
+
+// For the final `DCHAT_STATE_CLOSED` event: why the client closed (by the user, gave
+// up reconnecting, credentials refused, failed). `DCHAT_CLOSE_NONE` for other events
+// and NULL.
+enum dchat_close_cause dchat_event_close_cause(const struct dchat_event *event);
+
+// Sets the reconnect policy: the delay before the first attempt after a lost (or
+// never opened) connection, the factor each delay grows by (at least 1.0), the
+// longest delay, and how many attempts in a row before the client gives up and closes
+// (`DCHAT_CLOSE_GAVE_UP`): 0 never reconnects, -1 tries forever. Each delay gets up to
+// 20% of random spread. Defaults: 2000 ms, 1.5, 30000 ms, 20 attempts.
+enum dchat_status dchat_options_set_reconnect(struct dchat_options *options,
+                                              uint32_t first_delay_ms,
+                                              double factor,
+                                              uint32_t max_delay_ms,
+                                              int32_t max_attempts);
+
+// Sets the client's own liveness check: after `interval_ms` of silence the client
+// pings, and a server silent for as long again counts as lost (the session
+// reconnects). 0 turns the check off (the server's pings are always answered).
+// Default 30000.
+enum dchat_status dchat_options_set_heartbeat(struct dchat_options *options, uint32_t interval_ms);
+
+// Sets how many requests may wait for the login or a reconnect; one more fails with
+// the code `QUEUE_FULL` (`DCHAT_ERR_QUEUE_FULL` from a blocking call, a failed
+// `DCHAT_EVENT_REPLY` for a nowait one). At least 1; default 1024.
+enum dchat_status dchat_options_set_max_queued(struct dchat_options *options, size_t requests);
+
 // The kind of the event. NULL gives `DCHAT_EVENT_ERROR`.
 enum dchat_kind dchat_event_kind(const struct dchat_event *event);
 
@@ -494,6 +586,12 @@ size_t dchat_event_message_count(const struct dchat_event *event);
 
 // The primary key of chat message `index`, as text; NULL if out of range.
 const char *dchat_event_message_id(const struct dchat_event *event, size_t index);
+
+// The key of chat message `index`: the key the client made for it when it went
+// through the outbox (its `client_key`, or its primary key with client ids), else its
+// primary key. An outbox entry's local echo and the message the server stores have the
+// same key, so a view keyed by it shows each message once. NULL if out of range.
+const char *dchat_event_message_key(const struct dchat_event *event, size_t index);
 
 // The text of chat message `index`; NULL if out of range.
 const char *dchat_event_message_text(const struct dchat_event *event, size_t index);
@@ -579,6 +677,120 @@ const char *dchat_event_item_json(const struct dchat_event *event,
 // installed one); `DCHAT_ERR_RESOURCE` if the log thread cannot be started.
 enum dchat_status dchat_set_log_callback(dchat_log_cb callback, uint32_t level, void *user_data);
 
+// Poll mode: writes to `*fd_out` a file descriptor that is readable exactly while
+// events wait in the client's queue (an eventfd on Linux, a pipe elsewhere). Wait on it
+// with epoll/poll/select, libuv (`uv_poll_t`), a Qt `QSocketNotifier` or an engine's
+// loop, then take the events with `dchat_poll` / `dchat_poll_many` until the queue is
+// empty: the library resets the descriptor itself when the last queued event is taken
+// (level-triggered: a drain that stops early leaves it readable). Never read from, write
+// to or close it; it lives until `dchat_free`, and the same one is returned every time.
+// Once the final `CLOSED` event has been taken it stays unreadable. Returns
+// `DCHAT_ERR_WRONG_MODE` in callback mode, `DCHAT_ERR_INVALID_ARGUMENT` on platforms
+// without file descriptors.
+enum dchat_status dchat_event_fd(const struct dchat_client *client, int *fd_out);
+
+// Poll mode: takes up to `max` events at once, in order, into `events_out[0..n)` and
+// writes `n` to `*count_out`; the caller frees each with `dchat_event_free`. Waits up
+// to `timeout_ms` for the first event (0: not at all, as a frame does; -1: forever),
+// never for the others, so a frame that calls it once caps its chat work at `max`
+// events and leaves the rest for the next frame. `DCHAT_OK` with `*count_out == 0`
+// when nothing came; `DCHAT_ERR_CLOSED` once the final `CLOSED` event has been taken
+// (by an earlier call); `DCHAT_ERR_WRONG_MODE` in callback mode; `max` 0 is
+// `DCHAT_ERR_INVALID_ARGUMENT`.
+enum dchat_status dchat_poll_many(const struct dchat_client *client,
+                                  int32_t timeout_ms,
+                                  struct dchat_event **events_out,
+                                  size_t max,
+                                  size_t *count_out);
+
+// Like `dchat_connect`, without waiting for anything: writes the new client to
+// `*client_out` at once. The session opens the socket in the background and reports
+// its progress as state events: `CONNECTING` (with `dchat_event_attempt`), `CONNECTED`,
+// or `DISCONNECTED` with the reason and the delay before the next attempt
+// (`dchat_event_retry_ms`). A first attempt that fails is retried like a lost
+// connection, as the reconnect policy allows (`dchat_options_set_reconnect`); when the
+// attempts are spent the client closes with `DCHAT_CLOSE_GAVE_UP`. Requests made
+// meanwhile wait for the connection (and the login). Only a bad URL or argument fails
+// here; a TLS setup that cannot work (bad CA PEM) closes the client with
+// `DCHAT_CLOSE_FAILED`. Free it with `dchat_free` like any client.
+enum dchat_status dchat_connect_nowait(const char *url,
+                                       const struct dchat_options *options,
+                                       struct dchat_client **client_out);
+
+// Logs in with email and password without waiting: writes a request id to
+// `*request_out`; the outcome is a `DCHAT_EVENT_REPLY` with that id (a refusal has
+// the code `AUTH_FAILED`), and the state `AUTHENTICATED` follows a success. Made before
+// the socket is open, the login goes out once it is. One login at a time: a second
+// while one is in progress fails with `DCHAT_ERR_INVALID_ARGUMENT` (as its reply).
+enum dchat_status dchat_login_nowait(const struct dchat_client *client,
+                                     const char *email,
+                                     const char *password,
+                                     uint64_t *request_out);
+
+// Logs in with an access token (a static token or a JWT) without waiting, like
+// `dchat_login_nowait`.
+enum dchat_status dchat_login_token_nowait(const struct dchat_client *client,
+                                           const char *access_token,
+                                           uint64_t *request_out);
+
+// Logs in with a refresh token without waiting, like `dchat_login_nowait`.
+enum dchat_status dchat_login_refresh_nowait(const struct dchat_client *client,
+                                             const char *refresh_token,
+                                             uint64_t *request_out);
+
+// Subscribes without waiting (arguments as `dchat_subscribe`). Writes the subscription
+// id to `*subscription_out` and the request id of its reply to `*request_out` (may be
+// NULL): they are the same number, so the reply and the subscription's events carry the
+// same id (`dchat_event_request` on the reply, `dchat_event_subscription` on its
+// events). The history arrives first (`DCHAT_SUB_INIT`), then the
+// `DCHAT_EVENT_REPLY` that completes the subscribe; a refusal is a
+// `DCHAT_EVENT_SUBSCRIPTION_ERROR` and a failed reply with the code (`FORBIDDEN`).
+// Made before the login, it goes out after it.
+enum dchat_status dchat_subscribe_nowait(const struct dchat_client *client,
+                                         const char *collection,
+                                         const char *query_json,
+                                         const char *event,
+                                         uint64_t *subscription_out,
+                                         uint64_t *request_out);
+
+// Subscribes to the chat collection without waiting (see `dchat_subscribe_chat` and
+// `dchat_subscribe_nowait`).
+enum dchat_status dchat_subscribe_chat_nowait(const struct dchat_client *client,
+                                              uint64_t *subscription_out,
+                                              uint64_t *request_out);
+
+// Ends a subscription without waiting: no event of it is delivered after this returns.
+// Writes the request id of the server's confirmation to `*request_out` (may be NULL; a
+// new number, not the subscription's): a `DCHAT_EVENT_REPLY` with that id follows.
+enum dchat_status dchat_unsubscribe_nowait(const struct dchat_client *client,
+                                           uint64_t subscription,
+                                           uint64_t *request_out);
+
+// Asks the client to close and returns at once. Requests on the wire may finish (up to
+// 5 s), the others fail with `CLOSED`; the close completes with the client's final
+// event, the state `DCHAT_STATE_CLOSED` with `dchat_event_close_cause` ==
+// `DCHAT_CLOSE_BY_USER` (no `REPLY` event: nothing may follow the final event). Closing
+// a closed client is fine. Still free the client with `dchat_free`, which then does not
+// wait. Allowed inside the client's own callback.
+enum dchat_status dchat_close_nowait(const struct dchat_client *client);
+
+// Cancels the request with this id (from a nowait call, or a subscription's id while
+// its subscribe is in progress): it completes at once with a `DCHAT_EVENT_REPLY` whose
+// code is `CANCELLED` (`DCHAT_ERR_CANCELLED`). A request still waiting for the
+// connection or the login is never sent; one already sent may still be applied by the
+// server, and is not sent again after a reconnect; a cancelled subscribe ends the
+// subscription. Unknown and finished ids are ignored. Returns at once.
+enum dchat_status dchat_cancel(const struct dchat_client *client, uint64_t request);
+
+// Closes (if needed) and frees the client without waiting for the network, for
+// destructors and a game's exit path: after it returns no callback or wake hook of this
+// client runs any more (it waits only for one in progress) and the event fd is closed;
+// requests on the wire still get up to 5 s to finish in the background, and their
+// outcomes are dropped. `dchat_free` instead waits for the close to complete. NULL is
+// fine; must not be called twice with the same pointer. From inside this client's own
+// callback it returns `DCHAT_ERR_IN_CALLBACK` and frees nothing.
+enum dchat_status dchat_free_nowait(struct dchat_client *client);
+
 // Makes options with the defaults: poll mode without a wake hook, 10 s connect and
 // 30 s request timeouts, bundled TLS roots, chat schema `messages` / `text` /
 // `user_created.first_name`. Writes `*out` only on success.
@@ -642,6 +854,74 @@ enum dchat_status dchat_options_set_callback(struct dchat_options *options,
 enum dchat_status dchat_options_set_poll(struct dchat_options *options,
                                          dchat_wake_cb wake,
                                          void *user_data);
+
+// Keeps the client's sends in an outbox file at `path` (made if missing): each
+// `dchat_outbox_send` is written there before it returns and survives a crash of the
+// app; the next client opened on the file resumes what was not sent, in order.
+// `dchat_connect` fails with `DCHAT_ERR_OUTBOX` when the file cannot be used (another
+// client has it open: `OUTBOX_LOCKED`; damaged: `OUTBOX_CORRUPT`; another
+// application's: `OUTBOX_FOREIGN`), leaving it as it was. NULL turns the outbox off.
+enum dchat_status dchat_options_set_outbox(struct dchat_options *options, const char *path);
+
+// Queues a chat message in the outbox and writes its local id to `*local_id_out`.
+// Returns once it is in the file; its local echo (`DCHAT_OUTBOX_QUEUED`) and every
+// later state arrive as `DCHAT_EVENT_OUTBOX` events with that id. The message never
+// times out: it is sent, one at a time and in order, until the server stored it
+// (`DCHAT_OUTBOX_SENT`) or refused it (`DCHAT_OUTBOX_FAILED`). Its key goes in
+// `client_key` (the schema kit's unique field), or in the primary key with
+// `dchat_options_set_client_ids`. `DCHAT_ERR_INVALID_ARGUMENT` when the client has no
+// outbox.
+enum dchat_status dchat_outbox_send(const struct dchat_client *client,
+                                    const char *text,
+                                    uint64_t *local_id_out);
+
+// Queues the create of one item (`data_json`, a JSON object) in `collection` through
+// the outbox, like `dchat_outbox_send`. Its key is the text in `key_field` (NULL:
+// `"id"`), or a new uuid put there when the data has none; that field must be unique
+// on the server (the primary key of a uuid-keyed collection, or e.g. `client_key`).
+enum dchat_status dchat_outbox_create(const struct dchat_client *client,
+                                      const char *collection,
+                                      const char *data_json,
+                                      const char *key_field,
+                                      uint64_t *local_id_out);
+
+// Writes the entries not yet over (queued, being sent, failed), oldest first, as a
+// JSON array to `*json_out` (the caller frees it with `dchat_string_free`). Each entry
+// has `local_id`, `key`, `collection`, `key_field`, `data`, `state`, `attempts`,
+// `queued_at_ms`, and when failed `error` (`{code, message}`) and `retryable`.
+enum dchat_status dchat_outbox_list(const struct dchat_client *client, char **json_out);
+
+// Cancels an entry that never went out, or that failed (reported as
+// `DCHAT_OUTBOX_CANCELLED`). One already handed to the server may be stored, so it
+// cannot be cancelled: `DCHAT_ERR_INVALID_ARGUMENT`, as for an unknown id.
+enum dchat_status dchat_outbox_cancel(const struct dchat_client *client, uint64_t local_id);
+
+// Edits an entry that never went out (or failed): the fields of `patch_json` (a JSON
+// object, e.g. `{"text":"new text"}`) replace those queued; the key cannot change.
+// Reported as an outbox event with the entry's state and new item.
+enum dchat_status dchat_outbox_edit(const struct dchat_client *client,
+                                    uint64_t local_id,
+                                    const char *patch_json);
+
+// Puts a failed entry back in the queue, in its place and with its key.
+enum dchat_status dchat_outbox_retry(const struct dchat_client *client, uint64_t local_id);
+
+// For `DCHAT_EVENT_OUTBOX`: the entry's new state; else `DCHAT_OUTBOX_NONE`.
+enum dchat_outbox_state dchat_event_outbox_state(const struct dchat_event *event);
+
+// For `DCHAT_EVENT_OUTBOX`: the entry's local id (`dchat_outbox_send` gave it); else 0.
+uint64_t dchat_event_outbox_id(const struct dchat_event *event);
+
+// For `DCHAT_EVENT_OUTBOX`: the entry's key (what `dchat_event_message_key` gives for
+// the stored message); else NULL. Borrowed from the event.
+const char *dchat_event_outbox_key(const struct dchat_event *event);
+
+// For `DCHAT_EVENT_OUTBOX`: how many times the entry was handed to the server.
+uint32_t dchat_event_outbox_attempts(const struct dchat_event *event);
+
+// For a failed entry: whether retrying (`dchat_outbox_retry`) may help (the refusal
+// depends on the server's state, e.g. `FORBIDDEN`) rather than on the message itself.
+bool dchat_event_outbox_retryable(const struct dchat_event *event);
 
 // Closes every client of the process and ends every thread of the library, waiting up
 // to `timeout_ms` milliseconds in all. Call it before `dlclose` (or at the end of a

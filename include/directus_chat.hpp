@@ -14,7 +14,12 @@
 //   ("dchat-dispatch"), in order. An exception thrown by it is caught before it can
 //   reach the C library, handed to the error hook (or, without one, written to stderr),
 //   and the session goes on with the next event.
-// - Poll mode: client::poll(timeout) on the host's own thread, e.g. once per frame.
+// - Poll mode: client::poll(timeout) on the host's own thread, e.g. once per frame,
+//   or client::poll_many(max) with client::event_fd() in the host's own loop.
+// - Never blocking the host: client(url, dchat::nowait, ...) connects in the background
+//   and every *_nowait call returns at once with a request id, completed by one
+//   DCHAT_EVENT_REPLY event. No destructor waits on the network: ~subscription ends the
+//   subscription with dchat_unsubscribe_nowait, ~client frees with dchat_free_nowait.
 //
 // Threads are those of the C API (see directus_chat.h): never destroy a client from
 // inside its own callback (the C library refuses, and the connection would leak).
@@ -80,12 +85,59 @@ inline void check(dchat_status status) {
 inline std::optional<std::string> opt(const char *s) { return s ? std::optional<std::string>(s) : std::nullopt; }
 }  // namespace detail
 
+/// Names of the C enums, for logs and status lines ("authenticated", "reply", ...).
+inline const char *to_string(dchat_state s) noexcept {
+    switch (s) {
+    case DCHAT_STATE_CONNECTING: return "connecting";
+    case DCHAT_STATE_CONNECTED: return "connected";
+    case DCHAT_STATE_AUTHENTICATED: return "authenticated";
+    case DCHAT_STATE_DISCONNECTED: return "disconnected";
+    case DCHAT_STATE_CLOSED: return "closed";
+    }
+    return "unknown";
+}
+inline const char *to_string(dchat_kind k) noexcept {
+    switch (k) {
+    case DCHAT_EVENT_STATE: return "state";
+    case DCHAT_EVENT_SUBSCRIPTION: return "subscription";
+    case DCHAT_EVENT_SUBSCRIPTION_ERROR: return "subscription_error";
+    case DCHAT_EVENT_REPLY: return "reply";
+    case DCHAT_EVENT_ERROR: return "error";
+    case DCHAT_EVENT_UNKNOWN: return "unknown";
+    case DCHAT_EVENT_OUTBOX: return "outbox";
+    }
+    return "unknown";
+}
+inline const char *to_string(dchat_sub_event e) noexcept {
+    switch (e) {
+    case DCHAT_SUB_NONE: return "none";
+    case DCHAT_SUB_INIT: return "init";
+    case DCHAT_SUB_CREATE: return "create";
+    case DCHAT_SUB_UPDATE: return "update";
+    case DCHAT_SUB_DELETE: return "delete";
+    }
+    return "unknown";
+}
+inline const char *to_string(dchat_close_cause c) noexcept {
+    switch (c) {
+    case DCHAT_CLOSE_NONE: return "none";
+    case DCHAT_CLOSE_BY_USER: return "by_user";
+    case DCHAT_CLOSE_GAVE_UP: return "gave_up";
+    case DCHAT_CLOSE_AUTH_REFUSED: return "auth_refused";
+    case DCHAT_CLOSE_FAILED: return "failed";
+    }
+    return "unknown";
+}
+/// The status name ("DCHAT_ERR_TIMEOUT").
+inline const char *to_string(dchat_status s) noexcept { return dchat_status_name(s); }
+
 /// One chat message of a subscription event, read with the client's chat schema.
 struct chat_message {
     std::string id;                     ///< primary key, as text
     std::string text;                   ///< the message text
     std::optional<std::string> author;  ///< the author's name, when known
     std::optional<std::string> date;    ///< creation date (ISO 8601), when known
+    std::string key;                    ///< the client-made key (outbox), else the primary key
     std::optional<std::string> room;    ///< its room; none for the lobby
     std::optional<std::string> author_id; ///< the author's user id, when known
     bool own = false;                   ///< written by the logged-in user
@@ -109,10 +161,18 @@ struct event {
     std::optional<std::string> code;            ///< error code; a reply with one has failed
     std::optional<std::string> text;            ///< reason of a state change or error message
     std::string json;                           ///< the data as JSON (`null` when none)
-    std::vector<chat_message> messages;         ///< chat messages of init/create/update events
+    std::vector<chat_message> messages;         ///< chat messages of init/create/update events (and an outbox echo)
     bool is_chat = false;                       ///< an event of a joined room, or a history page
     std::optional<std::string> room;            ///< a chat event's room; none for the lobby
     std::vector<std::string> deleted;           ///< keys of a joined room's deleted messages
+    dchat_outbox_state outbox_state = DCHAT_OUTBOX_NONE; ///< for DCHAT_EVENT_OUTBOX: queued, sending, sent, ...
+    std::uint64_t outbox_id = 0;                ///< the outbox entry's local id
+    std::string outbox_key;                     ///< the outbox entry's key (same as its message's key)
+    std::uint32_t outbox_attempts = 0;          ///< how often it was handed to the server
+    bool outbox_retryable = false;              ///< for a failed entry: whether retrying may help
+    std::uint32_t attempt = 0;                  ///< state events: the connection attempt in a row (0: open)
+    std::optional<std::chrono::milliseconds> retry_in; ///< DISCONNECTED: the delay before the next attempt
+    dchat_close_cause close_cause = DCHAT_CLOSE_NONE;  ///< CLOSED: by the user, gave up, auth refused, failed
 
     /// Whether this is the client's final event (state CLOSED).
     bool is_closed() const noexcept { return kind == DCHAT_EVENT_STATE && state == DCHAT_STATE_CLOSED; }
@@ -127,21 +187,33 @@ struct event {
         ev.request = dchat_event_request(e);
         ev.code = detail::opt(dchat_event_code(e));
         ev.text = detail::opt(dchat_event_text(e));
+        ev.attempt = dchat_event_attempt(e);
+        std::int64_t retry = dchat_event_retry_ms(e);
+        if (retry >= 0) ev.retry_in = std::chrono::milliseconds(retry);
+        ev.close_cause = dchat_event_close_cause(e);
         const char *json = dchat_event_json(e);
         ev.json = json ? json : "null";
         size_t n = dchat_event_message_count(e);
         ev.messages.reserve(n);
         for (size_t i = 0; i < n; i++) {
             const char *id = dchat_event_message_id(e, i);
+            const char *key = dchat_event_message_key(e, i);
             const char *text = dchat_event_message_text(e, i);
             ev.messages.push_back(chat_message{id ? id : "", text ? text : "", detail::opt(dchat_event_message_author(e, i)),
-                                               detail::opt(dchat_event_message_date(e, i)), detail::opt(dchat_event_message_room(e, i)),
-                                               detail::opt(dchat_event_message_author_id(e, i)), dchat_event_message_own(e, i),
-                                               dchat_event_message_edited(e, i), detail::opt(dchat_event_message_updated(e, i))});
+                                               detail::opt(dchat_event_message_date(e, i)), key ? key : "",
+                                               detail::opt(dchat_event_message_room(e, i)), detail::opt(dchat_event_message_author_id(e, i)),
+                                               dchat_event_message_own(e, i), dchat_event_message_edited(e, i),
+                                               detail::opt(dchat_event_message_updated(e, i))});
         }
         ev.is_chat = dchat_event_is_chat(e);
         ev.room = detail::opt(dchat_event_room(e));
         for (size_t i = 0; i < dchat_event_deleted_count(e); i++) ev.deleted.emplace_back(dchat_event_deleted_id(e, i));
+        ev.outbox_state = dchat_event_outbox_state(e);
+        ev.outbox_id = dchat_event_outbox_id(e);
+        const char *outbox_key = dchat_event_outbox_key(e);
+        ev.outbox_key = outbox_key ? outbox_key : "";
+        ev.outbox_attempts = dchat_event_outbox_attempts(e);
+        ev.outbox_retryable = dchat_event_outbox_retryable(e);
         return ev;
     }
 };
@@ -188,6 +260,18 @@ public:
     options &max_buffered_events(size_t events) { max_buffered_ = events; return *this; }
     /// The largest message accepted from the server, in bytes.
     options &max_message_size(size_t bytes) { max_message_ = bytes; return *this; }
+    /// Sends through a durable outbox in this file (see dchat_options_set_outbox).
+    options &outbox(std::string path) { outbox_ = std::move(path); has_outbox_ = true; return *this; }
+    /// The reconnect policy: first delay, growth factor, longest delay, attempts in a
+    /// row before giving up (0: never reconnect, dchat::forever: never give up).
+    options &reconnect(std::chrono::milliseconds first_delay, double factor, std::chrono::milliseconds max_delay, std::int32_t max_attempts) {
+        reconnect_ = reconnect_policy{static_cast<std::uint32_t>(first_delay.count()), factor, static_cast<std::uint32_t>(max_delay.count()), max_attempts};
+        return *this;
+    }
+    /// The client's ping after this much silence (0 turns its own check off).
+    options &heartbeat(std::chrono::milliseconds interval) { heartbeat_ = static_cast<std::uint32_t>(interval.count()); return *this; }
+    /// How many requests may wait for the login or a reconnect.
+    options &max_queued(size_t requests) { max_queued_ = requests; return *this; }
 
     /// Makes the C options (the caller frees them with dchat_options_free).
     dchat_options *make() const {
@@ -206,6 +290,11 @@ public:
         if (auth_mode_) detail::check(dchat_options_set_auth_mode(o, *auth_mode_));
         if (max_buffered_) detail::check(dchat_options_set_max_buffered_events(o, *max_buffered_));
         if (max_message_) detail::check(dchat_options_set_max_message_size(o, *max_message_));
+        if (has_outbox_) detail::check(dchat_options_set_outbox(o, outbox_.c_str()));
+        if (reconnect_)
+            detail::check(dchat_options_set_reconnect(o, reconnect_->first_ms, reconnect_->factor, reconnect_->max_ms, reconnect_->attempts));
+        if (heartbeat_) detail::check(dchat_options_set_heartbeat(o, *heartbeat_));
+        if (max_queued_) detail::check(dchat_options_set_max_queued(o, *max_queued_));
         return guard.release();
     }
 
@@ -213,15 +302,33 @@ private:
     // Plain members rather than std::optional<std::string>: GCC 12 under ASan reports
     // a false maybe-uninitialized on copies of the latter.
     std::uint32_t connect_ms_ = 0, request_ms_ = 0;
-    bool has_schema_ = false, has_ca_pem_ = false, has_fields_ = false;
+    bool has_schema_ = false, has_ca_pem_ = false, has_outbox_ = false, has_fields_ = false;
     std::array<std::string, 6> fields_;
     std::uint32_t history_ = 0;
-    std::string collection_, text_field_, author_path_, ca_pem_;
+    std::string collection_, text_field_, author_path_, ca_pem_, outbox_;
     std::optional<bool> client_ids_;
     std::optional<dchat_tls_roots> roots_;
     std::optional<dchat_auth_mode> auth_mode_;
-    std::optional<size_t> max_buffered_, max_message_;
+    std::optional<size_t> max_buffered_, max_message_, max_queued_;
+    struct reconnect_policy {
+        std::uint32_t first_ms;
+        double factor;
+        std::uint32_t max_ms;
+        std::int32_t attempts;
+    };
+    std::optional<reconnect_policy> reconnect_;
+    std::optional<std::uint32_t> heartbeat_;
 };
+
+/// For options::reconnect: never give up.
+inline constexpr std::int32_t forever = -1;
+
+/// Tag of the client constructors that return at once (dchat_connect_nowait).
+struct nowait_t {
+    explicit nowait_t() = default;
+};
+/// `dchat::client c(url, dchat::nowait);`
+inline constexpr nowait_t nowait{};
 
 /// Called with each event in callback mode, on the client's dispatcher thread.
 using event_handler = std::function<void(const event &)>;
@@ -237,10 +344,12 @@ struct core {
     dchat_client *handle = nullptr;
     event_handler on_event;
     callback_error_handler on_error;
+    bool ended = false;  // poll mode: the final CLOSED event was taken
 
     ~core() {
-        // Returns after the last callback has returned; no exception can leave.
-        if (handle) dchat_free(handle);
+        // Does not wait on the network: waits only for a callback in progress, after
+        // which none runs; requests on the wire finish in the background.
+        if (handle) dchat_free_nowait(handle);
     }
 
     static void report(const callback_error_handler &hook, std::exception_ptr ex, const event &ev) noexcept {
@@ -294,7 +403,8 @@ public:
     /// The id its events carry (event::subscription); 0 once ended.
     std::uint64_t id() const noexcept { return id_; }
 
-    /// Ends it now; no event of it is delivered after this returns. Throws on failure.
+    /// Ends it now and waits for the server's confirmation; no event of it is
+    /// delivered after this returns. Throws on failure.
     void unsubscribe() {
         auto core = core_.lock();
         std::uint64_t id = std::exchange(id_, 0);
@@ -302,15 +412,25 @@ public:
         if (core && id) detail::check(dchat_unsubscribe(core->handle, id));
     }
 
+    /// Ends it without waiting; no event of it is delivered after this returns. Returns
+    /// the request id of the confirmation's DCHAT_EVENT_REPLY (0 if it had ended).
+    std::uint64_t unsubscribe_nowait() {
+        auto core = core_.lock();
+        std::uint64_t id = std::exchange(id_, 0), request = 0;
+        core_.reset();
+        if (core && id) detail::check(dchat_unsubscribe_nowait(core->handle, id, &request));
+        return request;
+    }
+
 private:
     friend class client;
     subscription(std::weak_ptr<detail::core> core, std::uint64_t id) : core_(std::move(core)), id_(id) {}
 
-    // Destructors do not throw: a failed unsubscribe (closed client, lost connection)
-    // leaves nothing to clean up on this side.
+    // Destructors neither throw nor wait on the network: the unsubscribe goes out in
+    // the background, and a failed one (closed client) leaves nothing to clean up here.
     void reset() noexcept {
         auto core = core_.lock();
-        if (core && id_) dchat_unsubscribe(core->handle, id_);
+        if (core && id_) dchat_unsubscribe_nowait(core->handle, id_, nullptr);
         core_.reset();
         id_ = 0;
     }
@@ -320,13 +440,28 @@ private:
 };
 
 /// A connection to a Directus server (dchat_client). Movable; frees the connection when
-/// destroyed (waiting for a callback in progress). Every method may be called from any
-/// thread, the event handler included.
+/// destroyed without waiting on the network (waiting only for a callback in progress).
+/// Every method may be called from any thread, the event handler included.
 class client {
 public:
-    /// Poll mode: take events with poll().
+    /// Poll mode: take events with poll(). Waits until the socket is open.
     explicit client(const std::string &url, const options &opts = options()) : core_(std::make_shared<detail::core>()) {
-        connect(url, opts, false);
+        connect(url, opts, false, false);
+    }
+
+    /// Poll mode, returning at once: the socket opens in the background, reported by
+    /// state events, and retried as the reconnect policy allows (dchat_connect_nowait).
+    client(const std::string &url, nowait_t, const options &opts = options()) : core_(std::make_shared<detail::core>()) {
+        connect(url, opts, false, true);
+    }
+
+    /// Callback mode, returning at once (see the callback constructor and nowait_t).
+    client(const std::string &url, nowait_t, event_handler on_event, const options &opts = options(), callback_error_handler on_error = {})
+        : core_(std::make_shared<detail::core>()) {
+        if (!on_event) throw error(DCHAT_ERR_NULL_ARGUMENT, "NULL_ARGUMENT", "the event handler is empty");
+        core_->on_event = std::move(on_event);
+        core_->on_error = std::move(on_error);
+        connect(url, opts, true, true);
     }
 
     /// Callback mode: `on_event` gets every event on the dispatcher thread; if it
@@ -336,7 +471,7 @@ public:
         if (!on_event) throw error(DCHAT_ERR_NULL_ARGUMENT, "NULL_ARGUMENT", "the event handler is empty");
         core_->on_event = std::move(on_event);
         core_->on_error = std::move(on_error);
-        connect(url, opts, true);
+        connect(url, opts, true, false);
     }
 
     client(client &&) noexcept = default;
@@ -376,6 +511,35 @@ public:
         detail::check(dchat_send(handle(), text.c_str(), &id));
         return id;
     }
+
+    /// Queues a chat message in the outbox (written to its file before this returns);
+    /// returns its local id. Its states arrive as DCHAT_EVENT_OUTBOX events.
+    std::uint64_t outbox_send(const std::string &text) {
+        std::uint64_t id = 0;
+        detail::check(dchat_outbox_send(handle(), text.c_str(), &id));
+        return id;
+    }
+    /// Queues the create of one item (JSON object) through the outbox; its key goes in `key_field`.
+    std::uint64_t outbox_create(const std::string &collection, const std::string &data_json, const std::string &key_field = "id") {
+        std::uint64_t id = 0;
+        detail::check(dchat_outbox_create(handle(), collection.c_str(), data_json.c_str(), key_field.c_str(), &id));
+        return id;
+    }
+    /// The entries not yet over, oldest first, as a JSON array.
+    std::string outbox_list() {
+        char *out = nullptr;
+        detail::check(dchat_outbox_list(handle(), &out));
+        std::unique_ptr<char, dchat_status (*)(char *)> guard(out, dchat_string_free);
+        return std::string(out);
+    }
+    /// Cancels an entry that never went out (or failed).
+    void outbox_cancel(std::uint64_t local_id) { detail::check(dchat_outbox_cancel(handle(), local_id)); }
+    /// Edits an entry that never went out (or failed): `patch_json` holds the fields to change.
+    void outbox_edit(std::uint64_t local_id, const std::string &patch_json) {
+        detail::check(dchat_outbox_edit(handle(), local_id, patch_json.c_str()));
+    }
+    /// Puts a failed entry back in the queue.
+    void outbox_retry(std::uint64_t local_id) { detail::check(dchat_outbox_retry(handle(), local_id)); }
 
     /// An items request (`create`, `read`, `update`, `delete`); returns the server's data as JSON.
     std::string items(const std::string &collection, const std::string &action, const std::optional<std::string> &payload_json = std::nullopt) {
@@ -439,20 +603,108 @@ public:
     }
 
     /// Poll mode: the next event within `timeout` (0: do not wait; negative: forever),
-    /// or nothing. Throws dchat::error (DCHAT_ERR_CLOSED) once the final CLOSED event
-    /// was taken, DCHAT_ERR_WRONG_MODE in callback mode.
+    /// or nothing: when none came, and once the final CLOSED event was taken (then
+    /// ended() is true; the normal end is not an error). Throws dchat::error
+    /// (DCHAT_ERR_WRONG_MODE) in callback mode.
     std::optional<event> poll(std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) {
         dchat_event *e = nullptr;
-        auto ms = timeout.count() < 0 ? -1 : static_cast<std::int32_t>(timeout.count() > INT32_MAX ? INT32_MAX : timeout.count());
-        dchat_status st = dchat_poll(handle(), ms, &e);
+        dchat_status st = dchat_poll(handle(), detail_ms(timeout), &e);
         if (st == DCHAT_ERR_TIMEOUT) return std::nullopt;
+        if (st == DCHAT_ERR_CLOSED) {
+            core_->ended = true;
+            return std::nullopt;
+        }
         detail::check(st);
         std::unique_ptr<dchat_event, dchat_status (*)(dchat_event *)> guard(e, dchat_event_free);
-        return event::copy_of(e);
+        event ev = event::copy_of(e);
+        if (ev.is_closed()) core_->ended = true;
+        return ev;
     }
 
-    /// Closes the connection: pending requests fail, the last event is state CLOSED.
-    /// In callback mode, returns after the last callback returned.
+    /// Poll mode: up to `max` events, in order, waiting up to `timeout` for the first
+    /// (0: not at all, as a frame does); empty when none came or after the end.
+    std::vector<event> poll_many(std::size_t max, std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) {
+        std::vector<event> out;
+        if (max == 0) return out;
+        std::vector<dchat_event *> raw(max, nullptr);
+        std::size_t n = 0;
+        dchat_status st = dchat_poll_many(handle(), detail_ms(timeout), raw.data(), max, &n);
+        if (st == DCHAT_ERR_CLOSED) {
+            core_->ended = true;
+            return out;
+        }
+        detail::check(st);
+        out.reserve(n);
+        for (std::size_t i = 0; i < n; i++) {
+            std::unique_ptr<dchat_event, dchat_status (*)(dchat_event *)> guard(raw[i], dchat_event_free);
+            out.push_back(event::copy_of(raw[i]));
+            if (out.back().is_closed()) core_->ended = true;
+        }
+        return out;
+    }
+
+    /// Poll mode: whether the final CLOSED event has been taken (nothing more will come).
+    bool ended() const { return core_ && core_->ended; }
+
+    /// Poll mode: a descriptor readable while events are queued (dchat_event_fd).
+    int event_fd() const {
+        int fd = -1;
+        detail::check(dchat_event_fd(handle(), &fd));
+        return fd;
+    }
+
+    // ---- calls that return at once; each completes as one DCHAT_EVENT_REPLY with the returned id
+
+    /// Logs in without waiting (dchat_login_nowait).
+    std::uint64_t login_nowait(const std::string &email, const std::string &password) {
+        std::uint64_t id = 0;
+        detail::check(dchat_login_nowait(handle(), email.c_str(), password.c_str(), &id));
+        return id;
+    }
+    /// Logs in with an access token without waiting.
+    std::uint64_t login_token_nowait(const std::string &access_token) {
+        std::uint64_t id = 0;
+        detail::check(dchat_login_token_nowait(handle(), access_token.c_str(), &id));
+        return id;
+    }
+    /// Logs in with a refresh token without waiting.
+    std::uint64_t login_refresh_nowait(const std::string &refresh_token) {
+        std::uint64_t id = 0;
+        detail::check(dchat_login_refresh_nowait(handle(), refresh_token.c_str(), &id));
+        return id;
+    }
+    /// Subscribes to the chat without waiting; the reply's request id is the
+    /// subscription's id(), and the history (init) comes before it.
+    subscription subscribe_chat_nowait() {
+        std::uint64_t id = 0;
+        detail::check(dchat_subscribe_chat_nowait(handle(), &id, nullptr));
+        return subscription(core_, id);
+    }
+    /// Subscribes to any collection without waiting (see subscribe_chat_nowait).
+    subscription subscribe_nowait(const std::string &collection, const std::optional<std::string> &query_json = std::nullopt,
+                                  const std::optional<std::string> &event_filter = std::nullopt) {
+        std::uint64_t id = 0;
+        detail::check(dchat_subscribe_nowait(handle(), collection.c_str(), query_json ? query_json->c_str() : nullptr,
+                                             event_filter ? event_filter->c_str() : nullptr, &id, nullptr));
+        return subscription(core_, id);
+    }
+    /// An items request without waiting (dchat_items_nowait).
+    std::uint64_t items_nowait(const std::string &collection, const std::string &action, const std::optional<std::string> &payload_json = std::nullopt) {
+        std::uint64_t id = 0;
+        detail::check(dchat_items_nowait(handle(), collection.c_str(), action.c_str(), payload_json ? payload_json->c_str() : nullptr, &id));
+        return id;
+    }
+    /// Cancels a request: its reply comes at once with the code CANCELLED.
+    void cancel(std::uint64_t request) { detail::check(dchat_cancel(handle(), request)); }
+    /// Asks to close and returns; the final CLOSED event (close_cause DCHAT_CLOSE_BY_USER) completes it.
+    void close_nowait() { detail::check(dchat_close_nowait(handle())); }
+    /// Skips the wait before the next reconnect attempt.
+    void reconnect_now() { detail::check(dchat_reconnect_now(handle())); }
+    /// The connection state as of the last state event the session reported.
+    dchat_state state() const { return dchat_client_state(handle()); }
+
+    /// Closes the connection and waits for it: pending requests fail, the last event is
+    /// state CLOSED. In callback mode, returns after the last callback returned.
     void close() { detail::check(dchat_close(handle())); }
 
     /// The C handle, for calls this wrapper does not cover. Owned by the client.
@@ -470,10 +722,14 @@ private:
                     detail::opt(dchat_event_item_string(e, 0, "/last_name")), detail::opt(dchat_event_item_string(e, 0, "/email"))};
     }
 
-    void connect(const std::string &url, const options &opts, bool callback_mode) {
+    void connect(const std::string &url, const options &opts, bool callback_mode, bool nowait) {
         std::unique_ptr<dchat_options, dchat_status (*)(dchat_options *)> o(opts.make(), dchat_options_free);
         if (callback_mode) detail::check(dchat_options_set_callback(o.get(), &detail::core::dispatch, core_.get()));
-        detail::check(dchat_connect(url.c_str(), o.get(), &core_->handle));
+        detail::check((nowait ? dchat_connect_nowait : dchat_connect)(url.c_str(), o.get(), &core_->handle));
+    }
+
+    static std::int32_t detail_ms(std::chrono::milliseconds timeout) {
+        return timeout.count() < 0 ? -1 : static_cast<std::int32_t>(timeout.count() > INT32_MAX ? INT32_MAX : timeout.count());
     }
 
     std::shared_ptr<detail::core> core_;

@@ -6,18 +6,32 @@
 #     (callback, asyncio), @directus/sdk on Node 22 (its iterator, its message hook, and
 #     bare Node WebSocket for reference), Python websockets + json;
 #   - 1,000 and 10,000 sessions in one process (memory per session, threads, rate);
-#   - round-trip latency against a real Directus (scripts/directus.sh), ours vs raw.
+#   - round-trip latency against a real Directus (scripts/directus.sh), ours vs raw;
+#   - the same across a cluster (scripts/cluster.sh): sent on instance A, received by the
+#     subscriber on instance B through the Redis bus, ours vs raw.
 #
-#   scripts/bench.sh            release builds, full sizes (several minutes)
-#   scripts/bench.sh --smoke    tiny sizes, debug builds; checks the harness works and
-#                               prints `bench smoke: N passed, M failed` (the report goes
-#                               to a temp dir, the committed one is left alone)
+#   scripts/bench.sh                   release builds, full sizes (several minutes)
+#   scripts/bench.sh --only roundtrip  only the two round trips (release, full count);
+#                                      their rows in bench/results.jsonl are replaced, the
+#                                      other rows kept, and BENCHMARKS.md written again
+#   scripts/bench.sh --only cluster    the same for the cluster's round trip alone
+#   scripts/bench.sh --smoke           tiny sizes, debug builds; checks the harness works and
+#                                      prints `bench smoke: N passed, M failed` (the report goes
+#                                      to a temp dir, the committed one is left alone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
 
 smoke=false
-[ "${1:-}" = "--smoke" ] && smoke=true
+only=""
+case "${1:-}" in
+  --smoke) smoke=true ;;
+  --only)
+    only="${2:-}"
+    case "$only" in roundtrip|cluster) ;; *) echo "usage: scripts/bench.sh [--smoke | --only roundtrip|cluster]" >&2; exit 2 ;; esac ;;
+  "") ;;
+  *) echo "usage: scripts/bench.sh [--smoke | --only roundtrip|cluster]" >&2; exit 2 ;;
+esac
 if $smoke; then
   events=2000; repeat=1; scales="50"; latency=20; profile=debug; cargo_flags=()
   out_dir="$(mktemp -d)"
@@ -29,9 +43,11 @@ fi
 work="$(mktemp -d)"
 server_pid=""
 directus_dir=""
+cluster_dir=""
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
   [ -n "$directus_dir" ] && scripts/directus.sh stop "$directus_dir" >/dev/null 2>&1 || true
+  [ -n "$cluster_dir" ] && scripts/cluster.sh stop "$cluster_dir" >/dev/null 2>&1 || true
   rm -rf "$work"
   if $smoke; then rm -rf "$out_dir"; fi
 }
@@ -41,10 +57,14 @@ log() { echo "[bench] $*" >&2; }
 
 # ---- builds
 log "building ($profile)"
-cargo build "${cargo_flags[@]}" -p directus-chat -p directus-chat-bench --lib --bins 2>&1 | tail -n 1 >&2
 bin="$root/target/$profile"
+if [ -n "$only" ]; then
+  cargo build "${cargo_flags[@]}" -p directus-chat-bench --bin latency 2>&1 | tail -n 1 >&2
+else
+cargo build "${cargo_flags[@]}" -p directus-chat -p directus-chat-bench --lib --bins 2>&1 | tail -n 1 >&2
 gcc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude -o "$work/flood_c" bench/c/flood.c \
   -L"$bin" -ldirectus_chat -Wl,-rpath,"$bin" -lpthread
+fi
 
 # Python: our module as a user installs it (pip builds it in release mode), websockets,
 # matplotlib for the chart. The smoke reuses the test venv when it already has the module.
@@ -61,6 +81,10 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 py="$root/$venv/bin/python"
 pip=("$py" -m pip install -q --disable-pip-version-check)
+if [ -n "$only" ]; then
+  # The report's chart is all it needs.
+  "$py" -c 'import matplotlib' 2>/dev/null || "${pip[@]}" "matplotlib==3.9.2" >&2
+else
 "${pip[@]}" "websockets==13.1" "matplotlib==3.9.2" "maturin>=1.5,<2" >&2
 if ! $smoke || ! "$py" -c 'import directus_chat' 2>/dev/null; then
   log "pip install ./bindings/python (release build)"
@@ -78,6 +102,7 @@ if [ ! -f "$DCHAT_SDK_DIR/.done" ]; then
   touch "$DCHAT_SDK_DIR/.done"
 fi
 sdk_version="$(node -p "require('$DCHAT_SDK_DIR/node_modules/@directus/sdk/package.json').version")"
+fi
 
 results="$work/results.jsonl"
 : >"$results"
@@ -107,6 +132,7 @@ start_server() {
 }
 stop_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=""; }
 
+if [ -z "$only" ]; then
 # ---- flood: every client against the same server, in turns, `repeat` rounds
 jemalloc=""
 if ! $smoke && ! [ -f /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 ]; then
@@ -141,27 +167,66 @@ for n in $scales; do
   record scale "$bin/scale" --url "$url" --sessions "$n"
 done
 stop_server
+fi
 
 # ---- latency against a real Directus
+# Runs the latency client (args after the kind) and records its two JSON lines as `kind`.
+record_latency() {
+  local kind="$1"; shift
+  if timeout 1200 "$bin/latency" "$@" --count "$latency" >"$work/latency.out" 2>"$work/client.err"; then
+    grep '^{' "$work/latency.out" | while read -r line; do echo "{\"kind\":\"$kind\",\"result\":$line}" >>"$results"; log "$kind: $line"; done
+  else
+    log "$kind FAILED"; sed 's/^/    /' "$work/client.err" >&2
+    echo "{\"kind\":\"$kind\",\"failed\":\"$kind run\"}" >>"$results"
+  fi
+}
+if [ "$only" != cluster ]; then
 directus_dir="$work/directus"
 mkdir -p "$directus_dir"
 scripts/directus.sh start "$directus_dir" --watch-pid $$ >"$work/directus.env"
-set -a; . "$work/directus.env"; set +a
-log "latency: $latency messages against $DIRECTUS_WS_URL"
-if timeout 1200 "$bin/latency" --url "$DIRECTUS_WS_URL" --token "$DCHAT_USER1_TOKEN" --count "$latency" >"$work/latency.out" 2>"$work/client.err"; then
-  grep '^{' "$work/latency.out" | while read -r line; do echo "{\"kind\":\"latency\",\"result\":$line}" >>"$results"; log "latency: $line"; done
-else
-  log "latency FAILED"; sed 's/^/    /' "$work/client.err" >&2
-  echo '{"kind":"latency","failed":"latency run"}' >>"$results"
-fi
+(
+  set -a; . "$work/directus.env"; set +a
+  log "latency: $latency messages against $DIRECTUS_WS_URL"
+  record_latency latency --url "$DIRECTUS_WS_URL" --token "$DCHAT_USER1_TOKEN"
+)
 scripts/directus.sh stop "$directus_dir" >/dev/null 2>&1 || true
 directus_dir=""
+fi
+
+# ---- the same across a cluster: Kevin sends on instance A, Ada (the only subscriber)
+# receives on instance B, the event travelling on the Redis bus.
+cluster_dir="$work/cluster"
+mkdir -p "$cluster_dir"
+if scripts/cluster.sh start "$cluster_dir" --watch-pid $$ >"$work/cluster.env"; then
+  (
+    set -a; . "$work/cluster.env"; set +a
+    log "latency across the cluster: $latency messages, $DIRECTUS_A_WS_URL -> $DIRECTUS_B_WS_URL"
+    record_latency latency_cluster --url "$DIRECTUS_A_WS_URL" --token "$DCHAT_USER1_TOKEN" \
+      --receiver-url "$DIRECTUS_B_WS_URL" --receiver-token "$DCHAT_USER2_TOKEN"
+  )
+else
+  log "the cluster did not start"
+  echo '{"kind":"latency_cluster","failed":"scripts/cluster.sh start"}' >>"$results"
+fi
+scripts/cluster.sh stop "$cluster_dir" >/dev/null 2>&1 || true
+cluster_dir=""
 
 # ---- the report (the raw results are kept beside it: bench/report.py can redo it)
 mkdir -p "$out_dir/bench"
-cp "$results" "$out_dir/bench/results.jsonl"
-"$py" bench/report.py --results "$results" --out "$out_dir/BENCHMARKS.md" --chart "$out_dir/bench/chart.png" \
-  --events "$events" --repeat "$repeat" --profile "$profile" --sdk-version "$sdk_version" $($smoke && echo --smoke)
+now="$(date -u '+%Y-%m-%d %H:%M UTC')"
+if [ -n "$only" ]; then
+  # The kept rows of the last full run, with this run's round trips in place of its own.
+  if [ "$only" = cluster ]; then kinds=latency_cluster; what="cluster's round trips"; else kinds=latency,latency_cluster; what="round trips"; fi
+  "$py" bench/merge_results.py --kept bench/results.jsonl --new "$results" --kinds "$kinds" \
+    --what "$what" --date "$now" --benchmarks BENCHMARKS.md --only "$only" >"$work/merged.jsonl"
+  cp "$work/merged.jsonl" "$out_dir/bench/results.jsonl"
+  "$py" bench/report.py --results "$out_dir/bench/results.jsonl" --out "$out_dir/BENCHMARKS.md" --chart "$out_dir/bench/chart.png"
+else
+  { echo "{\"kind\":\"meta\",\"date\":\"$now\",\"events\":$events,\"repeat\":$repeat,\"profile\":\"$profile\",\"sdk_version\":\"$sdk_version\"}"; cat "$results"; } \
+    >"$out_dir/bench/results.jsonl"
+  "$py" bench/report.py --results "$out_dir/bench/results.jsonl" --out "$out_dir/BENCHMARKS.md" --chart "$out_dir/bench/chart.png" \
+    $($smoke && echo --smoke)
+fi
 
 if $smoke; then
   # Every client delivered something, the scale and latency runs reported, the files exist.
@@ -179,10 +244,12 @@ for r in flood:
     check("result" in r and r["result"]["delivered"] > 0, f"flood client delivered > 0: {r}")
 scale = [r for r in rows if r["kind"] == "scale"]
 check(len(scale) == 1 and "result" in scale[0] and scale[0]["result"]["sessions"] > 0, f"scale ran: {scale}")
-lat = [r for r in rows if r["kind"] == "latency"]
-check(len(lat) == 2 and all(r["result"]["messages"] > 0 for r in lat), f"latency ran for both clients: {lat}")
+for kind in ("latency", "latency_cluster"):
+    lat = [r for r in rows if r["kind"] == kind]
+    check(len(lat) == 2 and all("result" in r and r["result"]["messages"] > 0 for r in lat), f"{kind} ran for both clients: {lat}")
 md = os.path.join(sys.argv[2], "BENCHMARKS.md")
 check(os.path.getsize(md) > 500 and "| raw" in open(md).read(), "BENCHMARKS.md written with its table")
+check("## Round trip across a cluster" in open(md).read(), "BENCHMARKS.md has the cluster's round trip")
 check(os.path.getsize(os.path.join(sys.argv[2], "bench", "chart.png")) > 1000, "chart written")
 print(f"bench smoke: {passed} passed, {failed} failed")
 EOF

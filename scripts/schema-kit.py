@@ -369,21 +369,27 @@ class Kit:
         self.version = str(directus.get("version") or info.get("version") or "unknown")
         if not directus and "project" not in info:
             raise KitError("/server/info says nothing: is the token an admin's?")
-        status = self.api.status("GET", "/policies?limit=1")
-        if status == 200:
-            self.policies_model = True
-        elif status in (403, 404):
-            # 10.x has no /policies route; an admin gets 403/404 for it.
-            self.policies_model = False
+        major = self.version.split(".")[0]
+        if major.isdigit():
+            # /server/info names the version to any logged-in user; 11.0 brought policies.
+            self.policies_model = int(major) >= 11
         else:
-            raise KitError(f"GET /policies: unexpected HTTP {status}")
+            status = self.api.status("GET", "/policies?limit=1")
+            if status not in (200, 403, 404):
+                raise KitError(f"GET /policies: unexpected HTTP {status}")
+            # 10.x has no /policies route (403/404 even for an admin).
+            self.policies_model = status == 200
+        def obj(value: Any) -> dict[str, Any]:
+            # A relation the token may not expand comes back as a bare id (or not at all).
+            return value if isinstance(value, dict) else {}
+
         if self.policies_model:
-            me = self.api.get("/users/me", fields="role.policies.policy.admin_access,policies.policy.admin_access") or {}
-            links = ((me.get("role") or {}).get("policies") or []) + (me.get("policies") or [])
-            admin = any(((link or {}).get("policy") or {}).get("admin_access") for link in links)
+            me = obj(self.api.get("/users/me", fields="role.policies.policy.admin_access,policies.policy.admin_access"))
+            links = (obj(me.get("role")).get("policies") or []) + (me.get("policies") or [])
+            admin = any(obj(obj(link).get("policy")).get("admin_access") for link in links)
         else:
-            me = self.api.get("/users/me", fields="role.admin_access") or {}
-            admin = bool((me.get("role") or {}).get("admin_access"))
+            me = obj(self.api.get("/users/me", fields="role.admin_access"))
+            admin = bool(obj(me.get("role")).get("admin_access"))
         if not admin:
             raise KitError("the token is not an administrator's")
         # Directus 12 without a license (the "Core" tier) refuses permissions with rules

@@ -16,8 +16,13 @@ gcc "${CFLAGS[@]}" -fsanitize=address -fno-omit-frame-pointer -o "$out/chat_api_
 gcc "${CFLAGS[@]}" -o "$out/chat" examples/c/chat.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -o "$out/ffi_stress" tests/c/ffi_stress.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -o "$out/resource_test" tests/c/resource_test.c "${LIBS[@]}"
+gcc "${CFLAGS[@]}" -fsanitize=address -fno-omit-frame-pointer -o "$out/outbox_test_asan" tests/c/outbox_test.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -fsanitize=address -fno-omit-frame-pointer -o "$out/ffi_stress_asan" tests/c/ffi_stress.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -fsanitize=address -fno-omit-frame-pointer -o "$out/chat_test_asan" tests/c/chat_test.c "${LIBS[@]}"
+# Never block the host (issue 11): the 60 fps loop through a slow and an unreachable
+# server, and the event fd in an epoll loop.
+gcc "${CFLAGS[@]}" -o "$out/nowait_test" tests/c/nowait_test.c "${LIBS[@]}"
+gcc "${CFLAGS[@]}" -o "$out/epoll_test" tests/c/epoll_test.c "${LIBS[@]}"
 # dlopen/dlclose: not linked with the library, which it loads by path.
 gcc "${CFLAGS[@]}" -o "$out/dlclose_test" tests/c/dlclose_test.c -ldl -lpthread
 gcc "${CFLAGS[@]}" -fsanitize=address -fno-omit-frame-pointer -o "$out/dlclose_test_asan" tests/c/dlclose_test.c -ldl -lpthread
@@ -40,6 +45,11 @@ set -a; . "$dir/env.txt"; set +a
 "$out/chat_test" poll
 # A refused thread is DCHAT_ERR_RESOURCE (plain only: it limits the address space).
 timeout 60 "$out/resource_test"
+# The outbox (issue 14): local echo and reconcile, the lock, cancel/edit/resume, a
+# foreign file; under AddressSanitizer with its leak check.
+ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 "$out/outbox_test_asan"
+"$out/epoll_test"
+DCHAT_DELAY_PROXY="$PWD/tests/support/delay_proxy.py" timeout 300 "$out/nowait_test"
 
 # The chat API read entirely through the accessors. It links no JSON library: every
 # library it loads is the C runtime's or ours.

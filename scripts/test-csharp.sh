@@ -55,6 +55,12 @@ else
 fi
 
 testbed_start
+# The nowait part of the test talks through a proxy that delays every chunk by 1 s (it
+# ends with this script through --watch-pid).
+upstream="${DIRECTUS_WS_URL#*://}"; upstream="${upstream%%/*}"
+python3 tests/support/delay_proxy.py --listen 0 --upstream "$upstream" --delay 1 --watch-pid $$ >"$work/slow.out" &
+for _ in $(seq 1 100); do grep -q '^listening' "$work/slow.out" && break; sleep 0.1; done
+export DCHAT_SLOW_WS_URL="ws://127.0.0.1:$(awk '/^listening/ { print $2 }' "$work/slow.out")/websocket"
 export CSHARP_TEST_HISTORY="history for C# $$ $RANDOM"
 curl -fsS -X POST -H "Content-Type: application/json" -H "Authorization: Bearer $DCHAT_USER2_TOKEN" \
   -d "{\"text\":\"$CSHARP_TEST_HISTORY\"}" "$DIRECTUS_URL/items/messages" >/dev/null

@@ -34,6 +34,12 @@ if gcc -std=c11 -Wall -Wextra -Werror -g -o "$out/log_test" tests/c/log_test.c "
 else echo "chat_test log: 0 passed, 1 failed"; status=1; fi
 
 echo "== C++ wrapper" >&2
+# The nowait part of the C++ test talks through a proxy that delays every chunk by 1 s
+# (it ends with this script through --watch-pid).
+upstream="${DIRECTUS_WS_URL#*://}"; upstream="${upstream%%/*}"
+python3 tests/support/delay_proxy.py --listen 0 --upstream "$upstream" --delay 1 --watch-pid $$ >"$work/slow.out" &
+for _ in $(seq 1 100); do grep -q '^listening' "$work/slow.out" && break; sleep 0.1; done
+export DCHAT_SLOW_WS_URL="ws://127.0.0.1:$(awk '/^listening/ { print $2 }' "$work/slow.out")/websocket"
 CXXFLAGS=(-std=c++17 -Wall -Wextra -Werror -pedantic -g -O1)
 if g++ "${CXXFLAGS[@]}" -o "$out/cpp_test" tests/cpp/chat_test.cpp "${flags[@]}" \
    && g++ "${CXXFLAGS[@]}" -o "$out/cpp_chat" examples/cpp/chat.cpp "${flags[@]}" \

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # The LÖVE chat overlay (examples/love, Debian's love 11.4 with LuaJIT) in a real X
-# server (Xvfb) against a real Directus: Ada's message is in the history; the game sends
+# server (Xvfb) against a real Directus behind a proxy that delays every chunk by 1 s
+# (tests/support/delay_proxy.py), so that any call waiting for the server would freeze
+# frames for seconds: love.load must only issue the non-blocking calls (it prints how
+# long joining took) and frames must go on while the server answers (the history is
+# drawn only after 60 frames or more). Ada's message is in the history; the game sends
 # one of Kevin's (--send, the same path as Enter) and gets another typed into its window
 # by xdotool (key events through the X server: love.textinput, Enter sends); once both
 # are drawn it saves that frame (love.graphics.captureScreenshot) and prints its chat
@@ -35,6 +39,10 @@ trap 'testbed_stop; rm -rf "$dir"' EXIT
 cdef="$dir/directus_chat.cdef"
 scripts/lua-cdef.sh "$cdef"
 testbed_start
+upstream="${DIRECTUS_WS_URL#*://}"; upstream="${upstream%%/*}"
+python3 tests/support/delay_proxy.py --listen 0 --upstream "$upstream" --delay 1 --watch-pid $$ >"$dir/slow.out" &
+for _ in $(seq 1 100); do grep -q '^listening' "$dir/slow.out" && break; sleep 0.1; done
+slow_url="ws://127.0.0.1:$(awk '/^listening/ { print $2 }' "$dir/slow.out")/websocket"
 
 history="history for LÖVE $$ $RANDOM"
 curl -fsS -X POST -H "Content-Type: application/json" -H "Authorization: Bearer $DCHAT_USER2_TOKEN" \
@@ -55,7 +63,7 @@ timeout 150 xvfb-run -a -s "-screen 0 1024x768x24" bash -c '
   fi
   wait "$app"
 ' _ "$dir/love.out" "$dir/love.err" "$typed" \
-  love examples/love --lib "$lib" --cdef "$cdef" "$DIRECTUS_WS_URL" "$DCHAT_USER1_EMAIL" "$DCHAT_USER1_PASSWORD" \
+  love examples/love --lib "$lib" --cdef "$cdef" "$slow_url" "$DCHAT_USER1_EMAIL" "$DCHAT_USER1_PASSWORD" \
   --send "$sent" --expect "$typed" --screenshot "$shot" --quit-after 90 || status=$?
 cat "$dir/love.err" >&2
 
@@ -66,6 +74,11 @@ bad() { fail=$((fail+1)); echo "love: $1" >&2; }
 for line in "$DCHAT_USER2_NAME: $history" "$DCHAT_USER1_NAME: $sent" "$DCHAT_USER1_NAME: $typed"; do
   grep -qxF "$line" "$dir/love.out" && ok || { bad "missing drawn line '$line' in:"; cat "$dir/love.out" >&2; }
 done
+# Nothing waited: joining only issued requests, and frames went on while they completed.
+join_ms="$(sed -n 's/^join took \([0-9.]*\) ms$/\1/p' "$dir/love.err")"
+awk -v ms="${join_ms:-999999}" 'BEGIN { exit !(ms < 50) }' && ok || bad "love.load's join took '${join_ms}' ms"
+n="$(sed -n 's/^history shown at frame \([0-9]*\)$/\1/p' "$dir/love.err")"
+[ "${n:-0}" -ge 60 ] && ok || bad "the history was drawn at frame '${n}', not after frames went on while the server answered"
 if [ -f "$shot" ]; then
   cp "$shot" "$out/chat_overlay.png"
   # Size, not blank, text drawn.

@@ -64,9 +64,12 @@ check_run() { # name exit-status stdout screenshot expected-line...
   fi
 }
 check_run chat_overlay "$status" "$dir/overlay.out" "$shot" "$DCHAT_USER2_NAME: $history" "$DCHAT_USER1_NAME: $sent"
-# The loop did not wait for the network: frames were drawn while connecting and logging in.
+# The loop did not wait for the network: joining only issued the non-blocking calls, and
+# frames were drawn while connecting and logging in.
 n="$(sed -n 's/^history shown at frame \([0-9]*\)$/\1/p' "$dir/overlay.err")"
 [ "${n:-0}" -ge 1 ] && ok || bad "the history was not shown after some frames (frame '${n}')"
+join_ms="$(sed -n 's/^joining took \([0-9]*\) ms$/\1/p' "$dir/overlay.err")"
+[ -n "$join_ms" ] && [ "$join_ms" -lt 50 ] && ok || bad "joining took '${join_ms}' ms before the first frame"
 
 # Typed by a "user", over wss:// through nginx: once the history is on screen, xdotool
 # focuses the window and types.

@@ -15,7 +15,7 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
 scripts/bootstrap.sh
-# The older Directus releases the schema kit is tested on install in the background,
+# The older Directus releases (version tests, schema kit) install in the background,
 # overlapping the build and the first suites (each install holds its own lock, so a
 # suite that needs one before it is done simply waits for it).
 install_log="$(mktemp)"

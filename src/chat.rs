@@ -53,12 +53,18 @@ pub struct ChatConfig {
     /// The field set when a message is edited (`date_updated`, special date-updated);
     /// a message with a value there is edited. `None`: edits are not told apart.
     pub updated_field: Option<String>,
-    /// A unique field that the client fills with a new uuid on every message it sends
-    /// (the schema kit's `client_key`), so that a message whose answer was lost with the
-    /// connection is sent again safely on an integer-keyed collection: the retry meets
-    /// `RECORD_NOT_UNIQUE` and the stored message is read back. Default `None`; see
-    /// [`ChatConfig::kit`].
-    pub client_key_field: Option<String>,
+    /// The unique field holding the key the client makes for each message sent through
+    /// the outbox when the primary key is an integer (`client_ids` off), and for every
+    /// message sent with [`ChatConfig::client_keys`]. Default `client_key`, the field the
+    /// schema kit adds (with a unique index): a resent message meets its own key there
+    /// and is read back, so it is stored once.
+    pub client_key_field: String,
+    /// Whether every message sent (not only through the outbox) carries a new
+    /// client-made key in [`ChatConfig::client_key_field`], so that one whose answer was
+    /// lost with the connection is sent again safely on an integer-keyed collection: the
+    /// retry meets `RECORD_NOT_UNIQUE` and the stored message is read back. Default
+    /// false (the guides' schema has no such field); see [`ChatConfig::kit`].
+    pub client_keys: bool,
 }
 
 impl Default for ChatConfig {
@@ -74,7 +80,8 @@ impl Default for ChatConfig {
             user_field: "user_created".into(),
             room_field: Some("room".into()),
             updated_field: Some("date_updated".into()),
-            client_key_field: None,
+            client_key_field: "client_key".into(),
+            client_keys: false,
         }
     }
 }
@@ -90,6 +97,11 @@ pub struct ChatMessage {
     pub author: Option<String>,
     /// The creation date as the server sent it (ISO 8601).
     pub date: Option<String>,
+    /// The key the client made for it when it was sent through the outbox (the value
+    /// of [`ChatConfig::client_key_field`]), else the primary key: what an outbox
+    /// entry's local echo and the stored message have in common (see
+    /// [`crate::OutboxEntry::key`]).
+    pub key: String,
     /// The whole item as the server sent it.
     pub raw: Value,
     /// The message's room; `None` for the lobby (or a schema without rooms).
@@ -117,6 +129,7 @@ fn scalar_text(v: &Value) -> Option<Cow<'_, str>> {
 /// without the copy of the whole item a [`ChatMessage`] keeps.
 pub(crate) struct MessageParts<'a> {
     pub id: Cow<'a, str>,
+    pub key: Cow<'a, str>,
     pub text: Cow<'a, str>,
     pub author: Option<Cow<'a, str>>,
     pub date: Option<Cow<'a, str>>,
@@ -131,6 +144,7 @@ impl MessageParts<'_> {
     fn into_message(self) -> ChatMessage {
         ChatMessage {
             id: self.id.into_owned(),
+            key: self.key.into_owned(),
             text: self.text.into_owned(),
             author: self.author.map(Cow::into_owned),
             date: self.date.map(Cow::into_owned),
@@ -166,7 +180,7 @@ impl ChatConfig {
     /// defaults plus its `client_key` field, so every message is sent exactly once on
     /// integer-keyed collections too.
     pub fn kit() -> Self {
-        ChatConfig { client_key_field: Some("client_key".into()), ..ChatConfig::default() }
+        ChatConfig { client_keys: true, ..ChatConfig::default() }
     }
 
     /// The fields a chat query asks for: every field, the author's id and the author's
@@ -180,8 +194,8 @@ impl ChatConfig {
     }
 
     /// The `data` of a create request for a message with this text (with a new uuid
-    /// key when [`ChatConfig::client_ids`] is set, and a new client key when
-    /// [`ChatConfig::client_key_field`] is).
+    /// key when [`ChatConfig::client_ids`] is set, and a new client key with
+    /// [`ChatConfig::client_keys`]).
     pub fn new_message(&self, text: &str) -> Value {
         let mut m = serde_json::Map::new();
         self.put_keys(&mut m);
@@ -193,10 +207,8 @@ impl ChatConfig {
         if self.client_ids && !m.contains_key(&self.id_field) {
             m.insert(self.id_field.clone(), uuid::Uuid::new_v4().to_string().into());
         }
-        if let Some(k) = &self.client_key_field {
-            if !m.contains_key(k) {
-                m.insert(k.clone(), uuid::Uuid::new_v4().to_string().into());
-            }
+        if self.client_keys && !m.contains_key(&self.client_key_field) {
+            m.insert(self.client_key_field.clone(), uuid::Uuid::new_v4().to_string().into());
         }
     }
 
@@ -220,11 +232,8 @@ impl ChatConfig {
     /// primary key with [`ChatConfig::client_ids`], else the client key), so a retry
     /// after a lost connection never stores it twice.
     pub fn create_request(&self, data: Value) -> ItemsRequest {
-        let key = match (&self.client_key_field, self.client_ids) {
-            (Some(k), false) => k.clone(),
-            _ => self.id_field.clone(),
-        };
-        ItemsRequest::create(self.collection.clone(), data).key_field(key)
+        let key = if self.client_keys { self.outbox_key_field() } else { &self.id_field };
+        ItemsRequest::create(self.collection.clone(), data).key_field(key.to_owned())
     }
 
     /// A message key as the server wants it: a number for integer keys (`"12"` is sent
@@ -255,9 +264,25 @@ impl ChatConfig {
         self.parts(item, me).map(MessageParts::into_message)
     }
 
+    /// The field that carries the client-made key of a message sent through the outbox:
+    /// the primary key with [`ChatConfig::client_ids`], else
+    /// [`ChatConfig::client_key_field`].
+    pub fn outbox_key_field(&self) -> &str {
+        if self.client_ids {
+            &self.id_field
+        } else {
+            &self.client_key_field
+        }
+    }
+
     fn parts<'a>(&self, item: &'a Value, me: Option<&str>) -> Option<MessageParts<'a>> {
+        let id = item.as_object()?.get(&self.id_field).and_then(scalar_text)?;
+        self.parts_with_id(item, id, me)
+    }
+
+    fn parts_with_id<'a>(&self, item: &'a Value, id: Cow<'a, str>, me: Option<&str>) -> Option<MessageParts<'a>> {
         let obj = item.as_object()?;
-        let id = obj.get(&self.id_field).and_then(scalar_text)?;
+        let key = obj.get(&self.client_key_field).and_then(scalar_text).unwrap_or_else(|| id.clone());
         let text = obj.get(&self.text_field).and_then(scalar_text).unwrap_or_default();
         let author = self.author_path.split('.').try_fold(item, |v, key| v.get(key)).and_then(scalar_text);
         let date = obj.get(&self.date_field).and_then(scalar_text);
@@ -271,7 +296,24 @@ impl ChatConfig {
         };
         let own = matches!((&author_id, me), (Some(a), Some(m)) if a == m);
         let updated = self.updated_field.as_ref().and_then(|f| obj.get(f)).and_then(scalar_text);
-        Some(MessageParts { id, text, author, date, item, room, author_id, own, updated })
+        Some(MessageParts { id, key, text, author, date, item, room, author_id, own, updated })
+    }
+
+    /// The local echo of a message in the outbox: its item as queued (or as stored, once
+    /// sent). Until the server gave it a primary key, its id is its client-made `key`.
+    /// It is one's own message by definition.
+    pub(crate) fn echo_parts<'a>(&self, item: &'a Value, key: &'a str) -> Option<MessageParts<'a>> {
+        let id = item.as_object()?.get(&self.id_field).and_then(scalar_text).unwrap_or(Cow::Borrowed(key));
+        let mut parts = self.parts_with_id(item, id, None)?;
+        parts.key = Cow::Borrowed(key);
+        parts.own = true;
+        Some(parts)
+    }
+
+    /// The local echo of an outbox entry as a chat message (see [`ChatMessage::key`]);
+    /// `None` when its item is not an object.
+    pub fn echo(&self, item: &Value, key: &str) -> Option<ChatMessage> {
+        self.echo_parts(item, key).map(MessageParts::into_message)
     }
 
     /// Reads every item of an event's data (an array, or a single object) as chat
@@ -329,6 +371,20 @@ mod tests {
         assert_eq!(c.message(&json!({"content":"no id"})), None);
         assert_eq!(c.messages(&json!([{"id":1},5,{"id":2}])).len(), 2);
         assert_eq!(c.messages(&json!(["1", "2"])).len(), 0, "delete keys are not messages");
+    }
+
+    #[test]
+    fn the_local_echo_and_the_stored_message_share_their_key() {
+        let c = ChatConfig::default();
+        assert_eq!(c.outbox_key_field(), "client_key");
+        let echo = c.echo(&json!({"text":"hi","client_key":"k1"}), "k1").unwrap();
+        assert_eq!((echo.id.as_str(), echo.key.as_str(), echo.text.as_str()), ("k1", "k1", "hi"), "no id yet: the key stands in");
+        let stored = c.message(&json!({"id":42,"text":"hi","client_key":"k1"})).unwrap();
+        assert_eq!((stored.id.as_str(), stored.key.as_str()), ("42", "k1"));
+        assert_eq!(c.message(&json!({"id":43,"text":"old","client_key":null})).unwrap().key, "43", "sent without the outbox");
+        let uuid = ChatConfig { client_ids: true, ..ChatConfig::default() };
+        assert_eq!(uuid.outbox_key_field(), "id");
+        assert_eq!(uuid.message(&json!({"id":"u1","text":"hi"})).unwrap().key, "u1");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::chat::{ChatConfig, ChatMessage};
 use crate::error::{Error, Result};
 use crate::event::{ConnectionState, Event};
 use crate::options::ClientOptions;
+use crate::outbox::{self, Outbox};
 use crate::protocol::{AuthCredentials, ItemsRequest, SubscribeRequest};
 use crate::secret::Secret;
 use crate::session::{self, Command, Flow, Ids, Key, Outlet, Reply, SessionHandle, Target};
@@ -167,6 +168,7 @@ pub struct Client {
     outlet: Arc<Outlet>,
     ids: Arc<Ids>,
     chat: Arc<ChatState>,
+    outbox: Option<Outbox>,
 }
 
 impl std::fmt::Debug for Client {
@@ -189,7 +191,8 @@ impl Client {
         match ready.await.unwrap_or(Err(Error::Closed)) {
             Ok(()) => Ok((client, events)),
             Err(e) => {
-                client.close_nowait();
+                // Awaited, so that the outbox file is released when this returns.
+                let _ = client.close().await;
                 Err(e)
             }
         }
@@ -226,12 +229,21 @@ impl Client {
         chat: Arc<ChatState>,
     ) -> Result<(Client, oneshot::Receiver<Result<()>>)> {
         let endpoint = Endpoint::parse(url)?;
+        // Before the session starts: a file that cannot be used fails the call.
+        let opened = options.outbox_path.as_deref().map(outbox::open).transpose()?;
         let options = Arc::new(options);
         let outlet = Outlet::with_view(options.max_buffered_events, target, Some(chat.clone()));
         let ids = Arc::new(Ids::default());
         let (session, ready) = session::start(endpoint, options.clone(), outlet.clone(), ids.clone());
         chat.attach(session.downgrade(), ids.clone());
-        Ok((Client { session, options, outlet, ids, chat }, ready))
+        let outbox = opened.map(|o| Outbox::start(o, outlet.clone(), session.downgrade(), ids.clone(), options.chat.clone()));
+        Ok((Client { session, options, outlet, ids, chat, outbox }, ready))
+    }
+
+    /// The outbox of this client ([`ClientOptions::outbox_path`]); an
+    /// [`Error::InvalidArgument`] when it has none.
+    pub fn outbox(&self) -> Result<&Outbox> {
+        self.outbox.as_ref().ok_or_else(|| Error::InvalidArgument("this client has no outbox (set its outbox path)".into()))
     }
 
     /// The producer's side of this client's events, for replies that hand their outcome
@@ -295,7 +307,7 @@ impl Client {
     }
 
     /// A reply that reports its outcome as an [`Event::Reply`] with request id `id`.
-    fn reply_as_event(&self, id: u64) -> Reply {
+    pub(crate) fn reply_as_event(&self, id: u64) -> Reply {
         let outlet = self.outlet.clone();
         Reply::new(move |result| outlet.give(Event::Reply { request: id, result }))
     }
@@ -370,6 +382,17 @@ impl Client {
         sub
     }
 
+    /// Subscribes without waiting, like [`Client::subscribe_nowait`], and reports the
+    /// outcome as one [`Event::Reply`] whose request id is the subscription's number
+    /// ([`Subscription::id`]): `Ok(null)` right after the subscription's `init` event, or
+    /// the refusal (which also arrives as [`Event::SubscriptionError`]). Like every
+    /// nowait request it waits for the connection and the login without timing out.
+    pub fn subscribe_nowait_with_reply(&self, request: SubscribeRequest) -> Result<Subscription> {
+        let sub = Subscription::from_id(self.ids.next());
+        self.send_nowait(Command::Subscribe { id: sub.id, request, reply: self.reply_as_event(sub.id) })?;
+        Ok(sub)
+    }
+
     /// The chat subscription: every field plus the author's name, with the newest
     /// [`ChatConfig::history_limit`] messages as history (see
     /// [`ChatConfig::subscription_query`]); [`ChatConfig::messages`] reads them oldest
@@ -395,6 +418,16 @@ impl Client {
     pub fn unsubscribe_nowait(&self, subscription: &Subscription) {
         self.flow().end_subscription(&subscription.uid);
         self.session.send(Command::Unsubscribe { id: subscription.id, reply: Reply::ignore() });
+    }
+
+    /// Ends a subscription without waiting, like [`Client::unsubscribe_nowait`], and
+    /// reports the server's confirmation as one [`Event::Reply`] with the returned
+    /// request id (a new number: the subscription's own number is its subscribe's).
+    pub fn unsubscribe_nowait_with_reply(&self, subscription: &Subscription) -> Result<u64> {
+        self.flow().end_subscription(&subscription.uid);
+        let id = self.ids.next();
+        self.send_nowait(Command::Unsubscribe { id: subscription.id, reply: self.reply_as_event(id) })?;
+        Ok(id)
     }
 
     // ---- items
@@ -473,11 +506,17 @@ impl Client {
     }
 
     /// Closes the session: pending requests fail with [`Error::Closed`], the event
-    /// stream ends with the `Closed` state event. Closing twice is fine.
+    /// stream ends with the `Closed` state event. Closing twice is fine. The outbox
+    /// (if any) keeps what was not sent in its file, for the next client.
     pub async fn close(&self) -> Result<()> {
         let (reply, rx) = Reply::oneshot();
         self.session.send(Command::Close { reply });
-        outcome(rx).await.map(drop)
+        let closed = outcome(rx).await.map(drop);
+        // The outbox file is closed (and its lock released) by the time this returns.
+        if let Some(outbox) = &self.outbox {
+            outbox.released().await;
+        }
+        closed
     }
 
     /// Asks the session to close without waiting.

@@ -35,12 +35,44 @@ pub enum Error {
     /// [`crate::shutdown`] ran out of time; the text names what did not end (clients,
     /// threads), which was left running.
     ShutdownTimeout(String),
+    /// The outbox file cannot be used (see [`OutboxFault`]); the text names the file and
+    /// says why. The file is left as it was.
+    Outbox(OutboxFault, String),
+}
+
+/// Why an outbox file cannot be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OutboxFault {
+    /// Another client (in this process or another) has it open: `OUTBOX_LOCKED`.
+    Locked,
+    /// It is damaged, or not a SQLite database at all: `OUTBOX_CORRUPT`.
+    Corrupt,
+    /// It is a SQLite database of another application: `OUTBOX_FOREIGN`.
+    Foreign,
+    /// A newer version of this library wrote it: `OUTBOX_VERSION`.
+    Version,
+    /// Reading or writing it failed (disk full, permissions): `OUTBOX_IO`.
+    Io,
+}
+
+impl OutboxFault {
+    /// The code: `OUTBOX_LOCKED`, `OUTBOX_CORRUPT`, `OUTBOX_FOREIGN`, `OUTBOX_VERSION`, `OUTBOX_IO`.
+    pub fn code(self) -> &'static str {
+        match self {
+            OutboxFault::Locked => "OUTBOX_LOCKED",
+            OutboxFault::Corrupt => "OUTBOX_CORRUPT",
+            OutboxFault::Foreign => "OUTBOX_FOREIGN",
+            OutboxFault::Version => "OUTBOX_VERSION",
+            OutboxFault::Io => "OUTBOX_IO",
+        }
+    }
 }
 
 impl Error {
     /// A stable, upper-case code: the server's code for [`Error::Server`], else one of
     /// `CONNECTION`, `TIMEOUT` (also for [`Error::ShutdownTimeout`]), `CLOSED`,
-    /// `INVALID_ARGUMENT`, `TLS`, `QUEUE_FULL`, `PROTOCOL`, `CANCELLED`, `IN_CALLBACK`.
+    /// `INVALID_ARGUMENT`, `TLS`, `QUEUE_FULL`, `PROTOCOL`, `CANCELLED`, `IN_CALLBACK`,
+    /// or an outbox code ([`OutboxFault::code`]).
     pub fn code(&self) -> &str {
         match self {
             Error::Server(e) => e.code.as_str(),
@@ -54,6 +86,7 @@ impl Error {
             Error::Cancelled => "CANCELLED",
             Error::InCallback => "IN_CALLBACK",
             Error::ShutdownTimeout(_) => "TIMEOUT",
+            Error::Outbox(fault, _) => fault.code(),
         }
     }
 
@@ -79,6 +112,7 @@ impl Error {
             Error::Cancelled => ErrorKind::Cancelled,
             Error::InCallback => ErrorKind::InCallback,
             Error::ShutdownTimeout(_) => ErrorKind::Timeout,
+            Error::Outbox(..) => ErrorKind::Outbox,
         }
     }
 }
@@ -112,12 +146,14 @@ pub enum ErrorKind {
     Cancelled,
     /// See [`Error::InCallback`].
     InCallback,
+    /// See [`Error::Outbox`].
+    Outbox,
 }
 
 impl ErrorKind {
     /// A lower-case name: `auth`, `forbidden`, `server`, `connection`, `timeout`,
     /// `closed`, `invalid_argument`, `tls`, `queue_full`, `protocol`, `cancelled`,
-    /// `in_callback`.
+    /// `in_callback`, `outbox`.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Auth => "auth",
@@ -132,6 +168,7 @@ impl ErrorKind {
             ErrorKind::Protocol => "protocol",
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::InCallback => "in_callback",
+            ErrorKind::Outbox => "outbox",
         }
     }
 
@@ -148,6 +185,7 @@ impl ErrorKind {
             "PROTOCOL" => ErrorKind::Protocol,
             "CANCELLED" => ErrorKind::Cancelled,
             "IN_CALLBACK" => ErrorKind::InCallback,
+            outbox if outbox.starts_with("OUTBOX_") => ErrorKind::Outbox,
             server => Error::Server(crate::protocol::ServerError::new(server, "")).kind(),
         }
     }
@@ -169,6 +207,7 @@ impl fmt::Display for Error {
                 "not allowed on a thread of the library (an event callback, the log callback, a wake hook): it would wait for itself",
             ),
             Error::ShutdownTimeout(what) => write!(f, "shutdown timed out; still running: {what}"),
+            Error::Outbox(_, r) => write!(f, "outbox error: {r}"),
         }
     }
 }

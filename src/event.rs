@@ -109,6 +109,9 @@ pub enum Event {
     },
     /// A well-formed message of a type this library does not know, kept as it came.
     Unknown(Value),
+    /// An entry of the outbox changed state (see [`crate::Outbox`]): queued (its local
+    /// echo), sending, sent, failed or cancelled.
+    Outbox(crate::outbox::OutboxEntry),
 }
 
 impl Event {

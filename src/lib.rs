@@ -10,6 +10,8 @@
 //!   requests, subscriptions, heartbeat, reconnect) driven by one async loop that owns
 //!   the socket on a shared tokio runtime;
 //! - [`Client`]: the Rust API, async and runtime-agnostic;
+//! - [`outbox`]: sends written to a local SQLite file first, resumed after a crash and
+//!   stored exactly once ([`ClientOptions::outbox_path`], [`Client::outbox`]);
 //! - the C ABI (`dchat_*`, see `include/directus_chat.h`) and the Python module.
 //!
 //! The runtime and every other thread of the library start on demand; [`shutdown`]
@@ -46,6 +48,7 @@ mod event;
 pub mod ffi;
 pub mod log_hub;
 mod options;
+pub mod outbox;
 pub mod protocol;
 mod runtime;
 mod secret;
@@ -56,9 +59,10 @@ mod transport;
 
 pub use chat::{ChatConfig, ChatEvent, ChatEventKind, ChatMessage, Identity};
 pub use client::{Client, Consumption, Events, Subscription};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, OutboxFault, Result};
 pub use event::{CloseCause, ConnectionState, Event};
 pub use options::{AuthMode, ClientOptions, ReconnectPolicy, TlsOptions, TlsRoots};
+pub use outbox::{Outbox, OutboxEntry, OutboxState};
 pub use protocol::{AuthCredentials, ErrorCode, EventFilter, ItemAction, ItemsRequest, ServerError, SubscribeRequest, SubscriptionKind};
 pub use secret::Secret;
 pub use shutdown::shutdown;

@@ -137,6 +137,10 @@ pub struct ClientOptions {
     pub error_uids: Option<bool>,
     /// The chat schema used by the chat helpers.
     pub chat: ChatConfig,
+    /// A file for the client's outbox (see [`crate::Outbox`]): sends written there
+    /// survive a crash of the app and are resumed, in order, by the next client that
+    /// opens it. `None` (the default): no outbox.
+    pub outbox_path: Option<std::path::PathBuf>,
 }
 
 impl Default for ClientOptions {
@@ -154,6 +158,7 @@ impl Default for ClientOptions {
             heartbeat: Some(Duration::from_secs(30)),
             error_uids: None,
             chat: ChatConfig::default(),
+            outbox_path: None,
         }
     }
 }

@@ -6,9 +6,13 @@
 //   mcs -r:DirectusChat.dll -out:ChatLoop.exe examples/csharp/ChatLoop.cs
 //   LD_LIBRARY_PATH=target/debug mono ChatLoop.exe WS_URL EMAIL PASSWORD [--send TEXT] [--frames N]
 //
+// Nothing waits: Start() connects, logs in and subscribes with the calls that return at
+// once; Update() sees their outcome as events (state changes, replies, the history), and
+// the status line shows the connection state, the attempt and the delay before a retry.
 // --send TEXT sends TEXT once the history is shown and exits when its own create event
 // arrives; --frames N gives up after N frames (exit 1). At exit it prints how many frames
-// ran and the longest chat work (Poll + Send) of a frame, to show the loop never waited.
+// ran, the frame the history was shown in, and the longest chat work (Poll + Send) of a
+// frame, to show the loop never waited.
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
@@ -26,14 +30,15 @@ internal sealed class ChatLoop
     private bool historyShown, done;
     private double firstMs = -1, slowestMs;
 
+    private readonly ulong login;
+    private long frame, historyFrame = -1;
+
     private ChatLoop(string url, string email, string password)
     {
-        // Start(): these three wait for the server today. Once the library has
-        // dchat_connect_nowait / dchat_login_nowait / dchat_subscribe_nowait (issue 11),
-        // they return at once and Update() sees their outcome as events.
-        client = new Client(url);
-        client.Login(email, password);
-        subscription = client.SubscribeChat();
+        // Start(): all three return at once; Update() sees how they went.
+        client = Client.ConnectNowait(url, new ClientOptions { ReconnectFirstDelayMs = 500, ReconnectMaxAttempts = -1 });
+        login = client.LoginNowait(email, password);
+        subscription = client.SubscribeChatNowait();
 
         // Stdin is read on a thread of our own, as an engine's input system would;
         // the loop only takes what it queued.
@@ -76,7 +81,8 @@ internal sealed class ChatLoop
         switch (e.Kind)
         {
             case EventKind.State:
-                Console.Error.WriteLine("[state] " + e.State + (e.Text != null ? ": " + e.Text : ""));
+                // What a status line shows: "reconnecting (attempt 3) in 2.1 s", "closed: gave up".
+                Console.Error.WriteLine("[state] " + e);
                 if (e.State == ConnectionState.Closed) done = true;
                 break;
             case EventKind.Subscription:
@@ -86,10 +92,19 @@ internal sealed class ChatLoop
                     Console.WriteLine(m.ToString());
                     if (e.SubEvent == SubscriptionEvent.Create && m.Text == expect) done = true;
                 }
-                if (e.SubEvent == SubscriptionEvent.Init) historyShown = true;
+                if (e.SubEvent == SubscriptionEvent.Init && !historyShown)
+                {
+                    historyShown = true;
+                    historyFrame = frame;
+                }
                 break;
             case EventKind.Reply:
-                if (e.Failed) Console.Error.WriteLine("[not sent] " + e.Code + ": " + e.Text);
+                if (e.Failed && (e.Request == login || e.Request == subscription))
+                {
+                    Console.Error.WriteLine("could not join the chat: " + e.Code + ": " + e.Text);
+                    done = true;
+                }
+                else if (e.Failed) Console.Error.WriteLine("[not sent] " + e.Code + ": " + e.Text);
                 break;
             case EventKind.Error:
             case EventKind.SubscriptionError:
@@ -130,20 +145,19 @@ internal sealed class ChatLoop
 
         const double frameMs = 1000.0 / 60;
         var clock = Stopwatch.StartNew();
-        long frame = 0;
         using (game.client)
         {
-            while (!game.done && frame < maxFrames)
+            while (!game.done && game.frame < maxFrames)
             {
                 game.Update();
-                frame++;
+                game.frame++;
                 // Sleep until the next frame is due, as a vsync'd engine would.
-                double wait = frame * frameMs - clock.Elapsed.TotalMilliseconds;
+                double wait = game.frame * frameMs - clock.Elapsed.TotalMilliseconds;
                 if (wait > 0) Thread.Sleep((int)wait);
             }
         }
-        Console.Error.WriteLine("frames: {0} in {1:F1} s; chat work per frame: first {2:F2} ms (JIT), then at most {3:F2} ms",
-            frame, clock.Elapsed.TotalSeconds, game.firstMs, game.slowestMs);
+        Console.Error.WriteLine("frames: {0} in {1:F1} s; history shown at frame {2}; chat work per frame: first {3:F2} ms (JIT), then at most {4:F2} ms",
+            game.frame, clock.Elapsed.TotalSeconds, game.historyFrame, game.firstMs, game.slowestMs);
         return game.done ? 0 : 1;
     }
 }

@@ -3,7 +3,9 @@
 -- draws: the messages by id in arrival order, the connection state, the last notice.
 --
 -- Poll mode only: library callbacks run on library threads, which a Lua state must never
--- be entered from. Events are taken with dchat_poll(c, 0, ...) from love.update.
+-- be entered from. Events are taken with dchat_poll_many(c, 0, ...) from love.update. No
+-- call here waits for the server: joining issues dchat_connect_nowait, dchat_login_nowait
+-- and dchat_subscribe_chat_nowait, and their outcomes arrive as events, like everything else.
 local ffi = require("ffi")
 
 local M = {}
@@ -54,8 +56,10 @@ function M.new(opts)
     notice = "",            -- the last error or refused send
     history_shown = false,
     created = {},           -- text -> true for every create event seen (tests wait on these)
-    ev = ffi.new("dchat_event*[1]"),
+    evs = ffi.new("dchat_event*[?]", 64),
+    count = ffi.new("size_t[1]"),
     id_out = ffi.new("uint64_t[1]"),
+    req_out = ffi.new("uint64_t[1]"),
   }, Chat)
 end
 
@@ -68,16 +72,16 @@ function Chat:fail(what)
   return false
 end
 
---- Connects, logs in and subscribes to the chat. These three BLOCK today (up to the
---- connect and request timeouts), so the game calls this from love.load, before the
---- first frame. Once the library has dchat_connect_nowait, dchat_login_nowait and
---- dchat_subscribe_nowait (issue 11), they are issued here without waiting and their
---- outcome arrives through `update` like every other event.
+--- Starts joining the chat: connects, logs in and subscribes, all without waiting (the
+--- game calls this from love.load; the first frames show "connecting"). A failed attempt
+--- to connect is retried (first after 1 s, then backing off to 5 s, for ever); a refused
+--- login or subscribe comes back as a reply event. Returns false only for bad arguments.
 function Chat:join()
   local o = self.opts
   local opts = ffi.new("dchat_options*[1]")
   if C.dchat_options_new(opts) ~= C.DCHAT_OK then return self:fail("options") end
   C.dchat_options_set_timeouts(opts[0], 10000, 20000) -- poll mode is the default
+  C.dchat_options_set_reconnect(opts[0], 1000, 1.5, 5000, -1)
   if o.ca_pem then
     local f = io.open(o.ca_pem, "r")
     local pem = f and f:read("*a")
@@ -88,13 +92,15 @@ function Chat:join()
     end
   end
   local client = ffi.new("dchat_client*[1]")
-  local st = C.dchat_connect(o.url, opts[0], client)
+  local st = C.dchat_connect_nowait(o.url, opts[0], client)
   C.dchat_options_free(opts[0])
   if st ~= C.DCHAT_OK then return self:fail("connect") end
   self.client = client[0]
-  if C.dchat_login(self.client, o.email, o.password) ~= C.DCHAT_OK then return self:fail("login") end
-  if C.dchat_subscribe_chat(self.client, self.id_out) ~= C.DCHAT_OK then return self:fail("subscribe") end
-  self.subscription = self.id_out[0]
+  self.state = "connecting"
+  if C.dchat_login_nowait(self.client, o.email, o.password, self.id_out) ~= C.DCHAT_OK then return self:fail("login") end
+  self.login_request = self.id_out[0]
+  if C.dchat_subscribe_chat_nowait(self.client, self.id_out, self.req_out) ~= C.DCHAT_OK then return self:fail("subscribe") end
+  self.subscription = self.id_out[0] -- also the request id of the subscribe's reply
   return true
 end
 
@@ -139,8 +145,15 @@ function Chat:apply(ev)
     local s = C.dchat_event_state(ev)
     self.state = state_word(s)
     self.online = s == C.DCHAT_STATE_AUTHENTICATED
-    if s == C.DCHAT_STATE_DISCONNECTED then
+    local attempt, retry = tonumber(C.dchat_event_attempt(ev)), tonumber(C.dchat_event_retry_ms(ev))
+    if s == C.DCHAT_STATE_CONNECTING and attempt > 0 then
+      self.state = string.format("connecting (attempt %d)", attempt)
+    elseif s == C.DCHAT_STATE_DISCONNECTED then
+      self.state = retry >= 0 and string.format("disconnected, retrying in %.1f s", retry / 1000) or "disconnected"
       self.notice = "disconnected: " .. (str(C.dchat_event_text(ev)) or "")
+    elseif s == C.DCHAT_STATE_CLOSED and C.dchat_event_close_cause(ev) == C.DCHAT_CLOSE_GAVE_UP then
+      self.state = "closed: gave up reconnecting"
+      self.failed = true
     elseif self.online then
       self.notice = ""
     end
@@ -157,7 +170,17 @@ function Chat:apply(ev)
       if sub == C.DCHAT_SUB_INIT then self.history_shown = true end
     end
   elseif kind == C.DCHAT_EVENT_REPLY then
-    if C.dchat_event_code(ev) ~= nil then self.notice = "not sent: " .. (str(C.dchat_event_text(ev)) or "") end
+    local request, code = C.dchat_event_request(ev), str(C.dchat_event_code(ev))
+    if code and (request == self.login_request or request == self.subscription) then
+      -- Joining failed (AUTH_FAILED, FORBIDDEN, ...): the overlay says so, the game goes on.
+      self.failed = true
+      self.state = "failed"
+      self.notice = string.format("%s failed (%s): %s", request == self.login_request and "login" or "subscribe", code,
+        str(C.dchat_event_text(ev)) or "")
+      io.stderr:write(self.notice .. "\n")
+    elseif code then
+      self.notice = "not sent: " .. (str(C.dchat_event_text(ev)) or "")
+    end
   elseif kind == C.DCHAT_EVENT_ERROR or kind == C.DCHAT_EVENT_SUBSCRIPTION_ERROR then
     self.notice = str(C.dchat_event_text(ev)) or "error"
   end
@@ -169,8 +192,7 @@ function Chat:update(max)
   if not self.client or self.closed then return 0 end
   local n = 0
   while n < max do
-    local st = C.dchat_poll(self.client, 0, self.ev)
-    if st == C.DCHAT_ERR_TIMEOUT then break end
+    local st = C.dchat_poll_many(self.client, 0, self.evs, math.min(64, max - n), self.count)
     if st == C.DCHAT_ERR_CLOSED then
       self.closed = true
       break
@@ -179,9 +201,13 @@ function Chat:update(max)
       self:fail("poll")
       break
     end
-    self:apply(self.ev[0])
-    C.dchat_event_free(self.ev[0])
-    n = n + 1
+    local got = tonumber(self.count[0])
+    for i = 0, got - 1 do
+      self:apply(self.evs[i])
+      C.dchat_event_free(self.evs[i])
+    end
+    n = n + got
+    if got == 0 then break end
   end
   return n
 end
@@ -198,10 +224,11 @@ function Chat:send(text)
   return true
 end
 
---- Closes and frees the client (waits for requests already on the wire, up to 5 s).
+--- Closes and frees the client without waiting (requests on the wire finish in the
+--- background), so quitting never holds the last frame.
 function Chat:close()
   if self.client then
-    C.dchat_free(self.client)
+    C.dchat_free_nowait(self.client)
     self.client = nil
   end
 end

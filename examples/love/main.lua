@@ -1,7 +1,9 @@
 -- A chat overlay for a LÖVE game: an animated scene drawn every frame and, on top of it,
 -- the last messages of a Directus chat (`Name: text`), an input line and the connection
--- state. love.update drains the library's events with dchat_poll(c, 0, ...) and never
--- waits; typing and Enter send with dchat_send, which returns at once.
+-- state. Nothing waits for the server: love.load only issues the non-blocking connect,
+-- login and subscribe (the first frames show "connecting"), love.update drains the
+-- library's events with dchat_poll_many(c, 0, ...), and typing and Enter send with
+-- dchat_send, which returns at once.
 --
 --   scripts/lua-cdef.sh /tmp/directus_chat.cdef
 --   love examples/love [options] WS_URL EMAIL PASSWORD
@@ -31,6 +33,7 @@ local started         -- love.timer.getTime() at the first update
 local capturing = false
 local font, small_font
 local next_frame = 0
+local slowest_update = 0 -- seconds: the longest chat work of a frame after the first
 
 local function usage(msg)
   io.stderr:write((msg and (msg .. "\n") or "") ..
@@ -103,9 +106,11 @@ function love.load(args)
   if temporary then os.remove(cdef) end
   io.stderr:write("directus-chat " .. version .. "\n")
   view = chat.new({ url = cfg.url, email = cfg.email, password = cfg.password, ca_pem = cfg.ca_pem })
-  -- Blocks today: see Chat:join. With the nowait calls (issue 11) this only issues the
-  -- requests, and the first frames show "connecting" while they complete.
-  if not view:join() and cfg.screenshot then love.event.quit(1) end
+  -- Only issues the requests; their outcomes arrive in love.update.
+  local t0 = love.timer.getTime()
+  local joined = view:join()
+  io.stderr:write(string.format("join took %.2f ms\n", (love.timer.getTime() - t0) * 1000))
+  if not joined and cfg.screenshot then love.event.quit(1) end
 end
 
 local function all_expected_seen()
@@ -124,7 +129,15 @@ function love.update()
     return
   end
   local shown_before = view.history_shown
+  local t0 = love.timer.getTime()
   view:update(MAX_EVENTS_PER_FRAME)
+  local spent = love.timer.getTime() - t0
+  if frame > 1 and spent > slowest_update then slowest_update = spent end
+  if view.failed and cfg.screenshot then
+    io.stderr:write("joining failed: " .. view.notice .. "\n")
+    love.event.quit(1)
+    return
+  end
   if view.history_shown and not shown_before then
     io.stderr:write("history shown at frame " .. frame .. "\n")
     if cfg.send then
@@ -209,7 +222,8 @@ function love.draw()
       f:close()
       for _, line in ipairs(drawn) do io.stdout:write(line, "\n") end
       io.stdout:flush()
-      io.stderr:write(string.format("screenshot of frame %d saved to %s\n", frame, cfg.screenshot))
+      io.stderr:write(string.format("screenshot of frame %d saved to %s; slowest chat work of a frame %.2f ms\n", frame, cfg.screenshot,
+        slowest_update * 1000))
       love.event.quit(0)
     end)
   end

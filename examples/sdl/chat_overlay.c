@@ -15,8 +15,10 @@
  *                         BMP, print the chat lines of that frame to stdout and exit
  *     --frames N          give up after N frames (exit 1), e.g. in tests
  *
- * Connecting, logging in and subscribing block, so they run on a start-up thread while
- * the main thread keeps drawing ("connecting..."); everything else is non-blocking.
+ * Nothing waits for the server: connecting, logging in and subscribing are issued
+ * before the first frame with the non-blocking calls (dchat_connect_nowait,
+ * dchat_login_nowait, dchat_subscribe_chat_nowait), and their outcomes arrive as events
+ * while the frames go on ("connecting", "reconnecting in 2.0 s (attempt 3)", ...).
  * Uses only include/directus_chat.h and the library, SDL2 and SDL2_ttf.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -81,45 +83,37 @@ static char *read_file(const char *path) {
     return buf;
 }
 
-/* ---- the start-up thread: the blocking part of joining the chat ---- */
-
-enum { START_RUNNING, START_DONE, START_FAILED };
+/* ---- joining the chat, without waiting ---- */
 
 typedef struct {
-    const config *cfg;
-    char *ca_pem;
-    SDL_atomic_t phase;        /* START_* */
-    void *client;              /* dchat_client, published with SDL_AtomicSetPtr once connected */
-    char error[512];           /* written before phase becomes START_FAILED */
-} startup;
+    uint64_t login, subscription; /* request ids; a subscribe's reply carries the subscription id */
+    bool failed;
+    char error[512];
+} joining;
 
-static int fail_start(startup *s, const char *what, dchat_status st) {
+static bool fail_join(joining *j, const char *what, dchat_status st) {
     char msg[400] = "";
     dchat_last_error_message(msg, sizeof msg, NULL);
-    snprintf(s->error, sizeof s->error, "%s failed (%s): %s", what, dchat_status_name(st), msg);
-    SDL_AtomicSet(&s->phase, START_FAILED);
-    return 1;
+    snprintf(j->error, sizeof j->error, "%s failed (%s): %s", what, dchat_status_name(st), msg);
+    j->failed = true;
+    return false;
 }
 
-static int start_chat(void *arg) {
-    startup *s = arg;
+/* Issues the connect, the login and the subscribe; returns at once. */
+static bool start_chat(const config *cfg, const char *ca_pem, joining *j, dchat_client **out) {
     dchat_options *opts;
     dchat_options_new(&opts); /* poll mode is the default */
-    if (s->ca_pem) {
-        dchat_status st = dchat_options_set_ca_pem(opts, s->ca_pem);
-        if (st != DCHAT_OK) { dchat_options_free(opts); return fail_start(s, "CA PEM", st); }
+    dchat_options_set_reconnect(opts, 1000, 1.5, 5000, -1); /* keep trying, at most 5 s apart */
+    if (ca_pem) {
+        dchat_status st = dchat_options_set_ca_pem(opts, ca_pem);
+        if (st != DCHAT_OK) { dchat_options_free(opts); return fail_join(j, "CA PEM", st); }
     }
-    dchat_client *c;
-    dchat_status st = dchat_connect(s->cfg->url, opts, &c);
+    dchat_status st = dchat_connect_nowait(cfg->url, opts, out);
     dchat_options_free(opts);
-    if (st != DCHAT_OK) return fail_start(s, "connect", st);
-    /* From here the main thread polls events while we wait for the server. */
-    SDL_AtomicSetPtr(&s->client, c);
-    if ((st = dchat_login(c, s->cfg->email, s->cfg->password)) != DCHAT_OK) return fail_start(s, "login", st);
-    uint64_t sub;
-    if ((st = dchat_subscribe_chat(c, &sub)) != DCHAT_OK) return fail_start(s, "subscribe", st);
-    SDL_AtomicSet(&s->phase, START_DONE);
-    return 0;
+    if (st != DCHAT_OK) return fail_join(j, "connect", st);
+    if ((st = dchat_login_nowait(*out, cfg->email, cfg->password, &j->login)) != DCHAT_OK) return fail_join(j, "login", st);
+    if ((st = dchat_subscribe_chat_nowait(*out, &j->subscription, NULL)) != DCHAT_OK) return fail_join(j, "subscribe", st);
+    return true;
 }
 
 /* ---- text, cached as textures so a line is rasterized once, not every frame ---- */
@@ -233,16 +227,22 @@ static void clear_log(chat_log *log) {
 typedef struct {
     chat_log log;
     dchat_state state;
+    uint32_t attempt;  /* of the last CONNECTING */
+    int64_t retry_ms;  /* of the last DISCONNECTED; -1: no retry follows */
+    dchat_close_cause cause;
     bool have_state, history_shown, sent, expected_seen;
     char notice[512]; /* the last error or refused send */
     uint64_t send_request;
 } chat_view;
 
-static void apply_event(chat_view *v, const dchat_event *ev, const config *cfg) {
+static void apply_event(chat_view *v, joining *j, const dchat_event *ev, const config *cfg) {
     switch (dchat_event_kind(ev)) {
     case DCHAT_EVENT_STATE:
         v->state = dchat_event_state(ev);
         v->have_state = true;
+        if (v->state == DCHAT_STATE_CONNECTING) v->attempt = dchat_event_attempt(ev);
+        v->retry_ms = dchat_event_retry_ms(ev);
+        v->cause = dchat_event_close_cause(ev);
         if (v->state == DCHAT_STATE_DISCONNECTED && dchat_event_text(ev))
             snprintf(v->notice, sizeof v->notice, "disconnected: %s", dchat_event_text(ev));
         else if (v->state == DCHAT_STATE_AUTHENTICATED)
@@ -270,7 +270,14 @@ static void apply_event(chat_view *v, const dchat_event *ev, const config *cfg) 
         }
         break;
     case DCHAT_EVENT_REPLY:
-        if (dchat_event_code(ev)) snprintf(v->notice, sizeof v->notice, "not sent: %s", dchat_event_text(ev));
+        if (dchat_event_code(ev) && (dchat_event_request(ev) == j->login || dchat_event_request(ev) == j->subscription)) {
+            /* Joining failed (AUTH_FAILED, FORBIDDEN, ...). */
+            snprintf(j->error, sizeof j->error, "%s failed (%s): %s", dchat_event_request(ev) == j->login ? "login" : "subscribe",
+                     dchat_event_code(ev), dchat_event_text(ev));
+            j->failed = true;
+        } else if (dchat_event_code(ev)) {
+            snprintf(v->notice, sizeof v->notice, "not sent: %s", dchat_event_text(ev));
+        }
         break;
     case DCHAT_EVENT_ERROR:
     case DCHAT_EVENT_SUBSCRIPTION_ERROR:
@@ -316,8 +323,8 @@ static void draw_scene(SDL_Renderer *r, long frame) {
     }
 }
 
-static SDL_Color state_color(const chat_view *v, int phase) {
-    if (phase == START_FAILED) return RED;
+static SDL_Color state_color(const chat_view *v, bool failed) {
+    if (failed) return RED;
     if (!v->have_state) return YELLOW;
     switch (v->state) {
     case DCHAT_STATE_AUTHENTICATED: return GREEN;
@@ -327,15 +334,22 @@ static SDL_Color state_color(const chat_view *v, int phase) {
     }
 }
 
-static const char *state_name(const chat_view *v, int phase) {
-    if (phase == START_FAILED) return "failed";
+/* The status line: the state, with the attempt and the delay before the next one. */
+static const char *state_name(const chat_view *v, bool failed, char *buf, size_t len) {
+    if (failed) return "failed";
     if (!v->have_state) return "connecting";
     switch (v->state) {
-    case DCHAT_STATE_CONNECTING: return "connecting";
+    case DCHAT_STATE_CONNECTING:
+        if (v->attempt == 0) return "connecting";
+        snprintf(buf, len, "connecting (attempt %u)", (unsigned)v->attempt);
+        return buf;
     case DCHAT_STATE_CONNECTED: return "connected, logging in";
     case DCHAT_STATE_AUTHENTICATED: return "online";
-    case DCHAT_STATE_DISCONNECTED: return "disconnected, reconnecting";
-    case DCHAT_STATE_CLOSED: return "closed";
+    case DCHAT_STATE_DISCONNECTED:
+        if (v->retry_ms < 0) return "disconnected";
+        snprintf(buf, len, "disconnected, retrying in %.1f s", v->retry_ms / 1000.0);
+        return buf;
+    case DCHAT_STATE_CLOSED: return v->cause == DCHAT_CLOSE_GAVE_UP ? "closed: gave up reconnecting" : "closed";
     }
     return "?";
 }
@@ -344,18 +358,18 @@ typedef struct {
     label status, notice, input, fps;
 } hud;
 
-static void draw_overlay(SDL_Renderer *r, TTF_Font *font, chat_view *v, hud *h, int phase, const char *error,
-                         const char *input, long frame, bool cursor_on) {
+static void draw_overlay(SDL_Renderer *r, TTF_Font *font, chat_view *v, hud *h, const joining *j, const char *input, long frame,
+                         bool cursor_on) {
     int skip = TTF_FontLineSkip(font);
     int panel_h = (VISIBLE_LINES + 2) * skip + 24, panel_y = HEIGHT - panel_h - 10;
     SDL_SetRenderDrawBlendMode(r, SDL_BLENDMODE_BLEND);
     fill(r, 10, panel_y, WIDTH - 20, panel_h, 0, 0, 0, 170);
     fill(r, 10, 10, WIDTH - 20, skip + 12, 0, 0, 0, 170);
 
-    char buf[INPUT_MAX + 64];
-    snprintf(buf, sizeof buf, "chat: %s%s%s", state_name(v, phase), phase == START_FAILED ? " - " : "",
-             phase == START_FAILED ? error : "");
-    label_set(&h->status, buf, state_color(v, phase));
+    char buf[INPUT_MAX + 64], state[64];
+    snprintf(buf, sizeof buf, "chat: %s%s%s", state_name(v, j->failed, state, sizeof state), j->failed ? " - " : "",
+             j->failed ? j->error : "");
+    label_set(&h->status, buf, state_color(v, j->failed));
     label_draw(r, font, &h->status, 20, 16);
     snprintf(buf, sizeof buf, "frame %ld", frame);
     label_set(&h->fps, buf, GREY);
@@ -397,8 +411,8 @@ int main(int argc, char **argv) {
                 argv[0]);
         return 2;
     }
-    startup start = {.cfg = &cfg};
-    if (cfg.ca_pem_file && !(start.ca_pem = read_file(cfg.ca_pem_file))) {
+    char *ca_pem = NULL;
+    if (cfg.ca_pem_file && !(ca_pem = read_file(cfg.ca_pem_file))) {
         fprintf(stderr, "cannot read %s\n", cfg.ca_pem_file);
         return 2;
     }
@@ -417,7 +431,12 @@ int main(int argc, char **argv) {
     SDL_GetRendererInfo(ren, &info);
     fprintf(stderr, "video driver %s, renderer %s\n", SDL_GetCurrentVideoDriver(), info.name);
 
-    SDL_Thread *starter = SDL_CreateThread(start_chat, "dchat-start", &start);
+    /* Issued before the first frame; nothing here waits for the server. */
+    joining join = {0};
+    dchat_client *c = NULL;
+    Uint32 join_start = SDL_GetTicks();
+    start_chat(&cfg, ca_pem, &join, &c);
+    fprintf(stderr, "joining took %u ms\n", (unsigned)(SDL_GetTicks() - join_start));
     static chat_view view;
     hud h = {0};
     char input[INPUT_MAX] = "";
@@ -430,7 +449,6 @@ int main(int argc, char **argv) {
     while (running) {
         Uint32 frame_start = SDL_GetTicks();
         SDL_Event e;
-        dchat_client *c = SDL_AtomicGetPtr(&start.client);
         while (SDL_PollEvent(&e)) {
             if (e.type == SDL_QUIT || (e.type == SDL_KEYDOWN && e.key.keysym.sym == SDLK_ESCAPE)) running = false;
             else if (e.type == SDL_TEXTINPUT && strlen(input) + strlen(e.text.text) < sizeof input) strcat(input, e.text.text);
@@ -441,13 +459,14 @@ int main(int argc, char **argv) {
             }
         }
 
-        /* Drain the chat's queue without waiting: zero or more events per frame. */
-        dchat_event *ev;
-        while (c && dchat_poll(c, 0, &ev) == DCHAT_OK) {
-            apply_event(&view, ev, &cfg);
-            dchat_event_free(ev);
-        }
-        int phase = SDL_AtomicGet(&start.phase);
+        /* The frame's chat work: what is queued, at most 64 events, never waiting. */
+        dchat_event *evs[64];
+        size_t n = 0;
+        if (c && dchat_poll_many(c, 0, evs, 64, &n) == DCHAT_OK)
+            for (size_t i = 0; i < n; i++) {
+                apply_event(&view, &join, evs[i], &cfg);
+                dchat_event_free(evs[i]);
+            }
         if (view.history_shown && frames_before_history < 0) {
             frames_before_history = frame;
             fprintf(stderr, "history shown at frame %ld\n", frame); /* tests wait for this before typing */
@@ -458,7 +477,7 @@ int main(int argc, char **argv) {
         }
 
         draw_scene(ren, frame);
-        draw_overlay(ren, font, &view, &h, phase, start.error, input, frame, (SDL_GetTicks() / 500) % 2 == 0);
+        draw_overlay(ren, font, &view, &h, &join, input, frame, (SDL_GetTicks() / 500) % 2 == 0);
 
         if (cfg.screenshot && view.expected_seen) {
             /* This frame shows the expected message: keep it and report what it shows. */
@@ -472,13 +491,14 @@ int main(int argc, char **argv) {
         }
         SDL_RenderPresent(ren);
         frame++;
-        if (phase == START_FAILED && cfg.screenshot) {
-            fprintf(stderr, "%s\n", start.error);
+        if (join.failed && cfg.screenshot) {
+            fprintf(stderr, "%s\n", join.error);
             exit_code = 1;
             running = false;
         }
         if (cfg.max_frames > 0 && frame >= cfg.max_frames && running) {
-            fprintf(stderr, "gave up after %ld frames (state: %s)\n", frame, state_name(&view, phase));
+            char state[64];
+            fprintf(stderr, "gave up after %ld frames (state: %s)\n", frame, state_name(&view, join.failed, state, sizeof state));
             exit_code = 1;
             running = false;
         }
@@ -488,15 +508,14 @@ int main(int argc, char **argv) {
     }
     fprintf(stderr, "frames: %ld, slowest frame after the first %u ms\n", frame, (unsigned)worst_frame_ms);
 
-    /* Closing waits for the start-up thread (its calls end with the client's timeouts). */
-    SDL_WaitThread(starter, NULL);
-    dchat_free(SDL_AtomicGetPtr(&start.client));
+    /* Frees without waiting for the server (requests on the wire finish in the background). */
+    dchat_free_nowait(c);
     clear_log(&view.log);
     label_free(&h.status);
     label_free(&h.notice);
     label_free(&h.input);
     label_free(&h.fps);
-    free(start.ca_pem);
+    free(ca_pem);
     TTF_CloseFont(font);
     SDL_DestroyRenderer(ren);
     SDL_DestroyWindow(win);

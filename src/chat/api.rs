@@ -57,6 +57,43 @@ impl Client {
         self.me()
     }
 
+    /// [`Client::whoami`] without waiting: the user arrives as an [`Event::Reply`] with
+    /// the returned id, its data `{id, first_name, last_name, email}`.
+    pub fn whoami_nowait(&self) -> Result<u64> {
+        self.identity_reply(true)
+    }
+
+    /// [`Client::known_me`] without waiting: the user (or `null`) arrives as an
+    /// [`Event::Reply`] with the returned id.
+    pub fn known_me_nowait(&self) -> Result<u64> {
+        self.identity_reply(false)
+    }
+
+    fn identity_reply(&self, ask: bool) -> Result<u64> {
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        let id = self.next_id();
+        let (client, outlet) = (self.clone(), self.outlet().clone());
+        // The identity comes from the session's events, not from one request: a task
+        // waits for it and reports it the way every nowait call reports its outcome.
+        crate::runtime::handle().spawn(async move {
+            let result = if ask {
+                client.whoami().await.map(|me| me.to_json())
+            } else {
+                Ok(client.known_me().await.map_or(Value::Null, |me| me.to_json()))
+            };
+            outlet.give(Event::Reply { request: id, result });
+        });
+        Ok(id)
+    }
+
+    /// Whether the reply with this request id is a page of [`Client::load_older_nowait`]
+    /// (whose items are chat messages, oldest first).
+    pub fn is_history_page(&self, request: u64) -> bool {
+        self.chat_view().room_of_page(request).is_some()
+    }
+
     /// The chat event of `event` (an event of a joined room, or the answer of
     /// [`Client::load_older_nowait`]): its room, what happened, the messages oldest
     /// first with their own flags, or the deleted keys. `None` for any other event.
@@ -98,6 +135,18 @@ impl Client {
         let sub = Subscription::from_id(self.next_id());
         self.chat_view().joining(&sub, room_of(room));
         self.send_nowait(Command::Subscribe { id: sub.id(), request, reply: Reply::ignore() })?;
+        Ok(sub)
+    }
+
+    /// Joins a room without waiting, like [`Client::join_nowait`], and reports the outcome
+    /// as one [`Event::Reply`] whose request id is the subscription's number: `Ok(null)`
+    /// right after the room's history, or the refusal.
+    pub fn join_nowait_with_reply(&self, room: Option<&str>) -> Result<Subscription> {
+        let request = self.chat().room_subscription(room)?;
+        self.chat_view().want_identity();
+        let sub = Subscription::from_id(self.next_id());
+        self.chat_view().joining(&sub, room_of(room));
+        self.send_nowait(Command::Subscribe { id: sub.id(), request, reply: self.reply_as_event(sub.id()) })?;
         Ok(sub)
     }
 

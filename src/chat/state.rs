@@ -31,11 +31,11 @@ use crate::client::Subscription;
 use crate::error::{Error, Result};
 use crate::event::{ConnectionState, Event};
 use crate::protocol::SubscriptionKind;
-use crate::session::{Command, Ids, Reply, View, WeakSession};
+use crate::session::{Command, Ids, Reply, View, WeakSessionHandle};
 
 /// How the view reaches the session: weakly, because the session owns the view.
 struct Link {
-    session: WeakSession,
+    session: WeakSessionHandle,
     ids: Arc<Ids>,
 }
 
@@ -96,7 +96,7 @@ impl ChatState {
     }
 
     /// Connects the state to its running session.
-    pub(crate) fn attach(&self, session: WeakSession, ids: Arc<Ids>) {
+    pub(crate) fn attach(&self, session: WeakSessionHandle, ids: Arc<Ids>) {
         let _ = self.link.set(Link { session, ids });
     }
 
@@ -318,7 +318,7 @@ impl ChatState {
     }
 
     /// The identity subscription's init: the user.
-    fn identity_init(&self, inner: &mut Inner, uid: &str, data: &Value) -> Option<(u64, WeakSession)> {
+    fn identity_init(&self, inner: &mut Inner, uid: &str, data: &Value) -> Option<(u64, WeakSessionHandle)> {
         let (id, n) = inner.identity.fetching?;
         if Subscription::from_id(id).uid() != uid {
             return None;
@@ -395,7 +395,7 @@ fn key_text(v: &Value) -> Option<String> {
 
 /// Commands for the session, sent in order once no lock is held.
 struct SessionSend {
-    session: WeakSession,
+    session: WeakSessionHandle,
     before: Vec<Command>,
 }
 

@@ -27,8 +27,9 @@ fn room_arg<'a>(room: *const c_char) -> FfiResult<Option<&'a str>> {
 /// Sets the field names of the chat schema beyond `dchat_options_set_chat_schema`:
 /// the primary key (`id`), the creation date (`date_created`), the author relation
 /// (`user_created`), the room (`room`), the edit date (`date_updated`) and the client
-/// key (none by default; the schema kit's is `client_key`, which makes sends exactly
-/// once on integer-keyed collections). NULL keeps a name; `""` turns the room, edit
+/// key: naming it makes every message carry a new key there (the schema kit's is
+/// `client_key`; that makes sends exactly once on integer-keyed collections; off by
+/// default). NULL keeps a name (and the client key off or on); `""` turns the room, edit
 /// date or client key off (a schema without them). The chat accessors read messages
 /// with these names.
 #[no_mangle]
@@ -74,8 +75,15 @@ pub extern "C" fn dchat_options_set_chat_fields(
         if let Some(v) = updated {
             chat.updated_field = v;
         }
-        if let Some(v) = key {
-            chat.client_key_field = v;
+        // A client key field named: every message carries a new key there; "" turns
+        // that off (the outbox still uses the field's name).
+        match key {
+            Some(Some(v)) => {
+                chat.client_key_field = v;
+                chat.client_keys = true;
+            }
+            Some(None) => chat.client_keys = false,
+            None => {}
         }
         Ok(())
     })

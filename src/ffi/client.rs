@@ -21,10 +21,10 @@ use crate::protocol::{EventFilter, ItemAction, ItemsRequest, SubscribeRequest};
 /// Every function may be called from any thread, except that `dchat_free` must not race
 /// with other calls on the same client.
 pub struct dchat_client {
-    pub(super) client: Client,
-    deliverer: Deliverer,
+    pub(crate) client: Client,
+    pub(crate) deliverer: Deliverer,
     /// Shared by every event this client hands out.
-    pub(super) chat: Arc<ChatState>,
+    pub(crate) chat: Arc<ChatState>,
 }
 
 impl dchat_client {
@@ -32,7 +32,7 @@ impl dchat_client {
         self as *const dchat_client as usize
     }
 
-    fn refuse_in_callback(&self, what: &str) -> FfiResult {
+    pub(crate) fn refuse_in_callback(&self, what: &str) -> FfiResult {
         if in_callback_of(self.owner()) {
             return Err(FfiError::new(
                 dchat_status::DCHAT_ERR_IN_CALLBACK,
@@ -70,33 +70,41 @@ pub(super) fn wait<T>(future: impl std::future::Future<Output = crate::Result<T>
 /// this function has written `*client_out`.
 #[no_mangle]
 pub extern "C" fn dchat_connect(url: *const c_char, options: *const dchat_options, client_out: *mut *mut dchat_client) -> dchat_status {
-    boundary(|| {
-        let url = str_arg(url, "url")?;
-        let out = Out::new(client_out, "client_out")?;
-        // SAFETY: NULL or options made by `dchat_options_new`.
-        let (inner, delivery) = match unsafe { options.as_ref() } {
-            Some(o) => (o.inner.clone(), o.delivery),
-            None => (ClientOptions::default(), Delivery::Poll(None, UserData(std::ptr::null_mut()))),
-        };
-        // Started here, rather than on first use deep inside, so that a system that
-        // refuses its threads gives DCHAT_ERR_RESOURCE and not an internal error.
-        crate::runtime::start().map_err(FfiError::no_thread)?;
-        let chat = ChatState::new(inner.chat.clone(), inner.track_limit);
-        let (sink, deliverer) = Deliverer::new(delivery, chat.clone());
-        let (client, ready) = Client::start_with_chat(url, inner, sink, chat.clone())?;
+    boundary(|| open(url, options, client_out, true))
+}
+
+/// Starts a client (`dchat_connect`, `dchat_connect_nowait`); `wait`: until the first
+/// attempt to open the socket has succeeded, else the client is closed and the error
+/// returned.
+pub(crate) fn open(url: *const c_char, options: *const dchat_options, client_out: *mut *mut dchat_client, wait: bool) -> FfiResult {
+    let url = str_arg(url, "url")?;
+    let out = Out::new(client_out, "client_out")?;
+    // SAFETY: NULL or options made by `dchat_options_new`.
+    let (inner, delivery) = match unsafe { options.as_ref() } {
+        Some(o) => (o.inner.clone(), o.delivery),
+        None => (ClientOptions::default(), Delivery::Poll(None, UserData(std::ptr::null_mut()))),
+    };
+    // Started here, rather than on first use deep inside, so that a system that
+    // refuses its threads gives DCHAT_ERR_RESOURCE and not an internal error.
+    crate::runtime::start().map_err(FfiError::no_thread)?;
+    let chat = ChatState::new(inner.chat.clone(), inner.track_limit);
+    let (sink, deliverer) = Deliverer::new(delivery, chat.clone());
+    let (client, ready) = Client::start_with_chat(url, inner, sink, chat.clone())?;
+    if wait {
         if let Err(e) = block_on(ready).unwrap_or(Err(Error::Closed)) {
-            client.close_nowait();
+            // Waited for, so that an outbox file is released when this returns.
+            let _ = block_on(client.close());
             return Err(e.into());
         }
-        let handle = Box::new(dchat_client { client, deliverer, chat });
-        let owner = handle.owner();
-        if let Err(e) = handle.deliverer.start(owner, handle.client.flow().clone()) {
-            let _ = handle.shut_down();
-            return Err(e);
-        }
-        out.write(Box::into_raw(handle));
-        Ok(())
-    })
+    }
+    let handle = Box::new(dchat_client { client, deliverer, chat });
+    let owner = handle.owner();
+    if let Err(e) = handle.deliverer.start(owner, handle.client.flow().clone()) {
+        let _ = handle.shut_down();
+        return Err(e);
+    }
+    out.write(Box::into_raw(handle));
+    Ok(())
 }
 
 /// Logs in with email and password. Blocks until the server answers; a refusal is
@@ -151,25 +159,31 @@ pub extern "C" fn dchat_subscribe(
 ) -> dchat_status {
     boundary(|| {
         let c = handle_arg(client, "client")?;
-        let collection = str_arg(collection, "collection")?;
-        let query = json_arg(query_json, "query_json")?;
-        let event = opt_str_arg(event, "event")?;
+        let request = subscribe_request(collection, query_json, event)?;
         let out = Out::new(subscription_out, "subscription_out")?;
-        let mut request = SubscribeRequest::new(collection);
-        if let Some(q) = query {
-            if !q.is_object() {
-                return Err(FfiError::new(dchat_status::DCHAT_ERR_INVALID_JSON, "`query_json` must be a JSON object"));
-            }
-            request = request.query(q);
-        }
-        if let Some(e) = event {
-            let filter = EventFilter::parse(e).ok_or_else(|| {
-                FfiError::new(dchat_status::DCHAT_ERR_INVALID_ARGUMENT, format!("unknown event `{e}` (use create, update or delete)"))
-            })?;
-            request = request.event(filter);
-        }
         subscribe(c, request, out)
     })
+}
+
+/// The subscribe request of `dchat_subscribe`'s arguments.
+pub(crate) fn subscribe_request(collection: *const c_char, query_json: *const c_char, event: *const c_char) -> FfiResult<SubscribeRequest> {
+    let collection = str_arg(collection, "collection")?;
+    let query = json_arg(query_json, "query_json")?;
+    let event = opt_str_arg(event, "event")?;
+    let mut request = SubscribeRequest::new(collection);
+    if let Some(q) = query {
+        if !q.is_object() {
+            return Err(FfiError::new(dchat_status::DCHAT_ERR_INVALID_JSON, "`query_json` must be a JSON object"));
+        }
+        request = request.query(q);
+    }
+    if let Some(e) = event {
+        let filter = EventFilter::parse(e).ok_or_else(|| {
+            FfiError::new(dchat_status::DCHAT_ERR_INVALID_ARGUMENT, format!("unknown event `{e}` (use create, update or delete)"))
+        })?;
+        request = request.event(filter);
+    }
+    Ok(request)
 }
 
 /// Subscribes to the chat collection: every field plus the author's name, with the
@@ -208,7 +222,7 @@ pub extern "C" fn dchat_send(client: *const dchat_client, text: *const c_char, r
     })
 }
 
-pub(super) fn items_request(collection: *const c_char, action: *const c_char, payload_json: *const c_char) -> FfiResult<ItemsRequest> {
+pub(crate) fn items_request(collection: *const c_char, action: *const c_char, payload_json: *const c_char) -> FfiResult<ItemsRequest> {
     let collection = str_arg(collection, "collection")?;
     let action = str_arg(action, "action")?;
     let action = ItemAction::parse(action).ok_or_else(|| {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use super::event::dchat_event;
+use super::loop_io::{EventFd, RawFd};
 use super::options::{Delivery, UserData};
 use super::status::{dchat_status, FfiError, FfiResult};
 use crate::chat::state::ChatState;
@@ -33,6 +34,13 @@ fn run_as_callback_of(owner: usize, f: impl FnOnce()) {
     IN_CALLBACK.with(|c| c.set(0));
 }
 
+/// How long a poll that must not wait tries to take the queue's lock.
+const LOCK_NOW: Duration = Duration::from_micros(300);
+
+fn busy() -> FfiError {
+    FfiError::new(dchat_status::DCHAT_ERR_TIMEOUT, "no event ready (the queue was busy)")
+}
+
 /// The queue of a poll-mode client.
 #[derive(Default)]
 pub(crate) struct PollQueue {
@@ -44,6 +52,18 @@ pub(crate) struct PollQueue {
 struct PollState {
     events: VecDeque<Event>,
     closed_taken: bool,
+    /// The host's event fd, once asked for: readable exactly while `events` is not
+    /// empty, kept so under this lock.
+    signal: Option<EventFd>,
+}
+
+impl PollState {
+    fn signal(&mut self) {
+        let queued = !self.events.is_empty();
+        if let Some(fd) = &mut self.signal {
+            fd.set(queued);
+        }
+    }
 }
 
 impl PollQueue {
@@ -53,6 +73,7 @@ impl PollQueue {
             let mut st = self.state.lock();
             let was_empty = st.events.is_empty();
             st.events.extend(events.drain(..));
+            st.signal();
             was_empty
         };
         self.ready.notify_all();
@@ -64,9 +85,13 @@ impl PollQueue {
     /// was taken, every call fails with `DCHAT_ERR_CLOSED` at once.
     pub(crate) fn pop(&self, timeout: Option<Duration>, flow: &Flow) -> FfiResult<Event> {
         let deadline = timeout.map(|t| Instant::now() + t);
-        let mut st = self.state.lock();
+        let mut st = match timeout {
+            Some(Duration::ZERO) => self.lock_now().ok_or_else(busy)?,
+            _ => self.state.lock(),
+        };
         loop {
             if let Some(e) = st.events.pop_front() {
+                st.signal();
                 if !flow.take(&e) {
                     continue;
                 }
@@ -85,6 +110,65 @@ impl PollQueue {
                 }
             }
         }
+    }
+
+    /// The queue's lock for a call that must not wait (a frame's poll). The session
+    /// holds it only to append a burst, but a loaded machine may preempt it right then
+    /// (often for the very thread its event fd just woke), so this spins briefly, then
+    /// yields the CPU a few times, and gives up after [`LOCK_NOW`]: the events are
+    /// still there on the next call, and the fd still readable.
+    fn lock_now(&self) -> Option<parking_lot::MutexGuard<'_, PollState>> {
+        let start = Instant::now();
+        let mut spins = 0u32;
+        loop {
+            if let Some(st) = self.state.try_lock() {
+                return Some(st);
+            }
+            if start.elapsed() > LOCK_NOW {
+                return None;
+            }
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    /// Up to `max` events that are queued now, without waiting (see [`PollQueue::pop`]);
+    /// `DCHAT_ERR_CLOSED` only when none is left after the `Closed` event was taken.
+    pub(crate) fn pop_many(&self, max: usize, flow: &Flow) -> FfiResult<Vec<Event>> {
+        let Some(mut st) = self.lock_now() else { return Ok(Vec::new()) };
+        let mut taken = Vec::with_capacity(max.min(st.events.len()));
+        while taken.len() < max && !st.closed_taken {
+            let Some(e) = st.events.pop_front() else { break };
+            if flow.take(&e) {
+                st.closed_taken = e.is_closed();
+                taken.push(e);
+            }
+        }
+        st.signal();
+        if taken.is_empty() && st.closed_taken {
+            return Err(FfiError::new(dchat_status::DCHAT_ERR_CLOSED, "the client is closed and every event was taken"));
+        }
+        Ok(taken)
+    }
+
+    /// The file descriptor that is readable while events are queued, made on first use.
+    pub(crate) fn event_fd(&self) -> std::io::Result<RawFd> {
+        let mut st = self.state.lock();
+        let fd = match &st.signal {
+            Some(fd) => fd.raw(),
+            None => {
+                let fd = EventFd::new()?;
+                let raw = fd.raw();
+                st.signal = Some(fd);
+                raw
+            }
+        };
+        st.signal();
+        Ok(fd)
     }
 }
 
@@ -130,14 +214,21 @@ pub(crate) enum Deliverer {
         pending: Mutex<Option<(mpsc::Receiver<Event>, EventFn, UserData)>>,
         thread: Mutex<Option<LibraryThread>>,
         chat: Arc<ChatState>,
+        gate: Gate,
     },
     Poll {
         queue: Arc<PollQueue>,
         /// What the notifier thread needs, until `start` hands it over.
         pending: Mutex<Option<(mpsc::Receiver<Wake>, WakeFn, UserData)>>,
         thread: Mutex<Option<LibraryThread>>,
+        gate: Gate,
     },
 }
+
+/// Whether the delivery thread may still call the user (false once the client was
+/// freed without waiting); held while it does, so closing it waits for a call in
+/// progress and no call starts after.
+pub(crate) type Gate = Arc<Mutex<bool>>;
 
 impl Deliverer {
     /// The sink to give the session, and the deliverer that will hand its events over.
@@ -145,7 +236,8 @@ impl Deliverer {
         match delivery {
             Delivery::Callback(cb, user_data) => {
                 let (tx, rx) = mpsc::channel();
-                let d = Deliverer::Callback { pending: Mutex::new(Some((rx, cb, user_data))), thread: Mutex::new(None), chat };
+                let pending = Mutex::new(Some((rx, cb, user_data)));
+                let d = Deliverer::Callback { pending, thread: Mutex::new(None), chat, gate: Arc::new(Mutex::new(true)) };
                 (Sink::Callback(tx), d)
             }
             Delivery::Poll(wake, user_data) => {
@@ -158,7 +250,8 @@ impl Deliverer {
                     }
                 };
                 let sink = Sink::Poll { queue: queue.clone(), wake };
-                (sink, Deliverer::Poll { queue, pending: Mutex::new(pending), thread: Mutex::new(None) })
+                let gate = Arc::new(Mutex::new(true));
+                (sink, Deliverer::Poll { queue, pending: Mutex::new(pending), thread: Mutex::new(None), gate })
             }
         }
     }
@@ -168,9 +261,10 @@ impl Deliverer {
     pub(crate) fn start(&self, owner: usize, flow: Arc<Flow>) -> FfiResult {
         let spawn = |name: &'static str, f: Box<dyn FnOnce() + Send>| spawn_library_thread(name, f).map_err(FfiError::no_thread);
         match self {
-            Deliverer::Callback { pending, thread, chat } => {
+            Deliverer::Callback { pending, thread, chat, gate } => {
                 if let Some((rx, cb, ud)) = pending.lock().take() {
                     let chat = chat.clone();
+                    let gate = gate.clone();
                     let handle = spawn(
                         "dchat-dispatch",
                         Box::new(move || {
@@ -180,8 +274,13 @@ impl Deliverer {
                                 }
                                 let closed = event.is_closed();
                                 let ev = dchat_event::new(event, chat.clone());
+                                let open = gate.lock();
+                                if !*open {
+                                    break;
+                                }
                                 // SAFETY: the user's callback, called as the header documents.
                                 run_as_callback_of(owner, || unsafe { cb(ud.ptr(), &ev) });
+                                drop(open);
                                 if closed {
                                     break;
                                 }
@@ -191,14 +290,20 @@ impl Deliverer {
                     *thread.lock() = Some(handle);
                 }
             }
-            Deliverer::Poll { pending, thread, .. } => {
+            Deliverer::Poll { pending, thread, gate, .. } => {
                 if let Some((rx, wake, ud)) = pending.lock().take() {
+                    let gate = gate.clone();
                     let handle = spawn(
                         "dchat-notify",
                         Box::new(move || {
                             for w in rx {
+                                let open = gate.lock();
+                                if !*open {
+                                    break;
+                                }
                                 // SAFETY: the user's wake hook, called as the header documents.
                                 run_as_callback_of(owner, || unsafe { wake(ud.ptr()) });
+                                drop(open);
                                 if matches!(w, Wake::Last) {
                                     break;
                                 }
@@ -217,6 +322,22 @@ impl Deliverer {
         match self {
             Deliverer::Poll { queue, .. } => Some(queue),
             Deliverer::Callback { .. } => None,
+        }
+    }
+
+    /// Stops calling the user without waiting for the session to end: waits only for a
+    /// callback (or wake hook) in progress; the delivery thread ends by itself once the
+    /// session, closing in the background, has handed over its last event (a
+    /// process-wide shutdown still joins it). Never call it from that thread.
+    pub(crate) fn detach(&self) {
+        let (gate, thread) = match self {
+            Deliverer::Callback { gate, thread, .. } | Deliverer::Poll { gate, thread, .. } => (gate, thread),
+        };
+        *gate.lock() = false;
+        drop(thread.lock().take());
+        if let Deliverer::Poll { queue, .. } = self {
+            // The host's fd closes now, not when the session ends in the background.
+            queue.state.lock().signal = None;
         }
     }
 

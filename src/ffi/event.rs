@@ -8,6 +8,7 @@ use once_cell::sync::OnceCell;
 use parking_lot::Mutex;
 use serde_json::Value;
 
+use super::connection::dchat_close_cause;
 use super::status::{boundary, boundary_value};
 use crate::chat::rooms::Room;
 use crate::chat::state::ChatState;
@@ -33,6 +34,10 @@ pub enum dchat_kind {
     DCHAT_EVENT_ERROR = 4,
     /// A message of a type this library does not know; its JSON is kept.
     DCHAT_EVENT_UNKNOWN = 5,
+    /// An outbox entry changed state: see `dchat_event_outbox_state` and the other
+    /// `dchat_event_outbox_*` accessors; its item is the JSON, its chat message (the
+    /// local echo) is message 0; a failure has a code and text.
+    DCHAT_EVENT_OUTBOX = 6,
 }
 
 /// Connection states.
@@ -71,6 +76,7 @@ pub enum dchat_sub_event {
 
 pub(super) struct Message {
     pub(super) id: CString,
+    pub(super) key: CString,
     pub(super) text: CString,
     pub(super) author: Option<CString>,
     pub(super) date: Option<CString>,
@@ -94,9 +100,16 @@ pub struct dchat_event {
     /// The reason of a state change or the message of an error.
     text: Option<CString>,
     pub(super) data: Value,
+    /// For state events: the attempt, the delay before the next one, why it closed
+    /// (see `connection.rs`).
+    pub(crate) attempt: u32,
+    pub(crate) retry_ms: i64,
+    pub(crate) cause: dchat_close_cause,
     chat: Arc<ChatState>,
     json: OnceCell<CString>,
     messages: OnceCell<Vec<Message>>,
+    /// For `DCHAT_EVENT_OUTBOX`: the entry's parts.
+    pub(super) outbox: Option<super::outbox::EventOutbox>,
     /// For chat events (a joined room's events, history pages): the room.
     pub(super) chat_room: Option<Room>,
     pub(super) room_text: Option<CString>,
@@ -134,9 +147,13 @@ impl dchat_event {
             code: None,
             text: None,
             data: Value::Null,
+            attempt: 0,
+            retry_ms: -1,
+            cause: dchat_close_cause::DCHAT_CLOSE_NONE,
             chat,
             json: OnceCell::new(),
             messages: OnceCell::new(),
+            outbox: None,
             room_text: chat_room.as_ref().and_then(|r| r.as_deref().map(c)),
             chat_room,
             deleted: OnceCell::new(),
@@ -147,7 +164,10 @@ impl dchat_event {
             e.text = Some(c(&err.to_string()));
         };
         match event {
-            Event::State { state, reason, .. } => {
+            Event::State { state, reason, attempt, retry_in, cause } => {
+                e.attempt = attempt;
+                e.retry_ms = retry_in.map_or(-1, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+                e.cause = dchat_close_cause::of(cause);
                 e.state = match state {
                     ConnectionState::Connecting => dchat_state::DCHAT_STATE_CONNECTING,
                     ConnectionState::Connected => dchat_state::DCHAT_STATE_CONNECTED,
@@ -190,23 +210,35 @@ impl dchat_event {
                 e.kind = dchat_kind::DCHAT_EVENT_UNKNOWN;
                 e.data = v;
             }
+            Event::Outbox(entry) => {
+                e.kind = dchat_kind::DCHAT_EVENT_OUTBOX;
+                if let crate::outbox::OutboxState::Failed { error, .. } = &entry.state {
+                    set_error(&mut e, error);
+                }
+                e.data = entry.item().clone();
+                e.outbox = Some(super::outbox::EventOutbox::new(entry));
+            }
         }
         e
     }
 
     pub(super) fn messages(&self) -> &[Message] {
         self.messages.get_or_init(|| {
+            let config = self.chat.config();
             let page = self.kind == dchat_kind::DCHAT_EVENT_REPLY && self.chat_room.is_some();
-            if self.sub_event == dchat_sub_event::DCHAT_SUB_DELETE || (self.kind != dchat_kind::DCHAT_EVENT_SUBSCRIPTION && !page) {
-                return Vec::new();
-            }
-            let me = self.chat.own_id();
-            self.chat
-                .config()
-                .message_parts(&self.data, me.as_deref())
+            let parts = match (&self.outbox, self.kind) {
+                (Some(o), _) if o.collection == config.collection => config.echo_parts(&self.data, &o.key_text).into_iter().collect(),
+                (_, dchat_kind::DCHAT_EVENT_SUBSCRIPTION) if self.sub_event != dchat_sub_event::DCHAT_SUB_DELETE => {
+                    config.message_parts(&self.data, self.chat.own_id().as_deref())
+                }
+                _ if page => config.message_parts(&self.data, self.chat.own_id().as_deref()),
+                _ => Vec::new(),
+            };
+            parts
                 .into_iter()
                 .map(|m| Message {
                     id: c(&m.id),
+                    key: c(&m.key),
                     text: c(&m.text),
                     author: m.author.as_deref().map(c),
                     date: m.date.as_deref().map(c),
@@ -230,7 +262,7 @@ impl dchat_event {
     }
 }
 
-pub(super) fn with_event<T: Copy>(event: *const dchat_event, fallback: T, f: impl FnOnce(&dchat_event) -> T) -> T {
+pub(crate) fn with_event<T: Copy>(event: *const dchat_event, fallback: T, f: impl FnOnce(&dchat_event) -> T) -> T {
     // SAFETY: the caller passes NULL or an event that is still valid.
     match unsafe { event.as_ref() } {
         Some(e) => boundary_value(fallback, || f(e)),
@@ -305,6 +337,15 @@ pub extern "C" fn dchat_event_message_count(event: *const dchat_event) -> usize 
 #[no_mangle]
 pub extern "C" fn dchat_event_message_id(event: *const dchat_event, index: usize) -> *const c_char {
     with_event(event, std::ptr::null(), |e| e.messages().get(index).map_or(std::ptr::null(), |m| m.id.as_ptr()))
+}
+
+/// The key of chat message `index`: the key the client made for it when it went
+/// through the outbox (its `client_key`, or its primary key with client ids), else its
+/// primary key. An outbox entry's local echo and the message the server stores have the
+/// same key, so a view keyed by it shows each message once. NULL if out of range.
+#[no_mangle]
+pub extern "C" fn dchat_event_message_key(event: *const dchat_event, index: usize) -> *const c_char {
+    with_event(event, std::ptr::null(), |e| e.messages().get(index).map_or(std::ptr::null(), |m| m.key.as_ptr()))
 }
 
 /// The text of chat message `index`; NULL if out of range.

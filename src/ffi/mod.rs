@@ -19,11 +19,15 @@
 mod args;
 pub mod chat;
 pub mod client;
+pub mod connection;
 mod delivery;
 pub mod event;
 pub mod items;
 pub mod logging;
+pub mod loop_io;
+pub mod nowait;
 pub mod options;
+pub mod outbox;
 pub mod shutdown;
 pub mod status;
 

@@ -55,6 +55,11 @@ pub enum dchat_status {
     DCHAT_ERR_RESOURCE = 17,
     /// The request was cancelled before its outcome was known.
     DCHAT_ERR_CANCELLED = 18,
+    /// The outbox file cannot be used; `dchat_last_error_code` says why:
+    /// `OUTBOX_LOCKED` (another client has it open), `OUTBOX_CORRUPT`, `OUTBOX_FOREIGN`
+    /// (another application's database), `OUTBOX_VERSION` (written by a newer version),
+    /// `OUTBOX_IO`. The file is left as it was.
+    DCHAT_ERR_OUTBOX = 19,
 }
 
 c_enum_from_u32!(dchat_status {
@@ -77,6 +82,7 @@ c_enum_from_u32!(dchat_status {
     DCHAT_ERR_BUFFER_TOO_SMALL,
     DCHAT_ERR_RESOURCE,
     DCHAT_ERR_CANCELLED,
+    DCHAT_ERR_OUTBOX,
 });
 
 /// An error on its way to C: a status plus the code and text kept as the last error.
@@ -112,6 +118,7 @@ impl From<Error> for FfiError {
             ErrorKind::Protocol => dchat_status::DCHAT_ERR_PROTOCOL,
             ErrorKind::Cancelled => dchat_status::DCHAT_ERR_CANCELLED,
             ErrorKind::InCallback => dchat_status::DCHAT_ERR_IN_CALLBACK,
+            ErrorKind::Outbox => dchat_status::DCHAT_ERR_OUTBOX,
         };
         FfiError { status, code: e.code().to_owned(), message: e.to_string() }
     }
@@ -146,6 +153,7 @@ fn status_name(status: dchat_status) -> &'static CStr {
         DCHAT_ERR_BUFFER_TOO_SMALL => c"DCHAT_ERR_BUFFER_TOO_SMALL",
         DCHAT_ERR_RESOURCE => c"DCHAT_ERR_RESOURCE",
         DCHAT_ERR_CANCELLED => c"DCHAT_ERR_CANCELLED",
+        DCHAT_ERR_OUTBOX => c"DCHAT_ERR_OUTBOX",
     }
 }
 
@@ -171,6 +179,7 @@ fn status_text(status: dchat_status) -> &'static CStr {
         DCHAT_ERR_BUFFER_TOO_SMALL => c"the buffer is too small",
         DCHAT_ERR_RESOURCE => c"the system refused a resource (a thread, a file descriptor, memory)",
         DCHAT_ERR_CANCELLED => c"the request was cancelled before its outcome was known",
+        DCHAT_ERR_OUTBOX => c"the outbox file cannot be used (locked by another client, damaged, foreign, newer, or unreadable)",
     }
 }
 
@@ -301,12 +310,12 @@ mod tests {
 
     #[test]
     fn every_status_has_a_name_and_a_text_and_unknown_values_get_fixed_ones() {
-        for v in 0..=dchat_status::DCHAT_ERR_CANCELLED as u32 {
+        for v in 0..=dchat_status::DCHAT_ERR_OUTBOX as u32 {
             let status = dchat_status::try_from(v).expect("the values have no gaps");
             assert_eq!(read(dchat_status_name(v)), format!("{status:?}"));
             assert!(!read(dchat_status_text(v)).is_empty());
         }
-        for v in [dchat_status::DCHAT_ERR_CANCELLED as u32 + 1, 99, u32::MAX] {
+        for v in [dchat_status::DCHAT_ERR_OUTBOX as u32 + 1, 99, u32::MAX] {
             assert_eq!(read(dchat_status_name(v)), "DCHAT_UNKNOWN");
             assert_eq!(read(dchat_status_text(v)), "unknown status");
         }

@@ -93,6 +93,35 @@ impl ErrorCode {
     }
 }
 
+impl ErrorCode {
+    /// Whether the refusal passes by itself: a rate limit, an overloaded or locked
+    /// server, a login that expired and is being renewed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ErrorCode::RequestsExceeded | ErrorCode::ServiceUnavailable | ErrorCode::TokenExpired | ErrorCode::AuthTimeout)
+    }
+
+    /// Whether the server refused the content of the request itself (it fails
+    /// validation, is too long, breaks a unique or not-null rule, or is malformed): only
+    /// a change of the request can help.
+    pub fn rejects_content(&self) -> bool {
+        match self {
+            ErrorCode::InvalidPayload | ErrorCode::InvalidQuery | ErrorCode::RecordNotUnique => true,
+            ErrorCode::Other(code) => matches!(
+                code.as_str(),
+                "FAILED_VALIDATION"
+                    | "VALUE_TOO_LONG"
+                    | "VALUE_OUT_OF_RANGE"
+                    | "CONTAINS_NULL_VALUES"
+                    | "NOT_NULL_VIOLATION"
+                    | "CONTENT_TOO_LARGE"
+                    | "UNPROCESSABLE_CONTENT"
+                    | "UNSUPPORTED_MEDIA_TYPE"
+            ),
+            _ => false,
+        }
+    }
+}
+
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -105,12 +105,33 @@ pub struct ItemsRequest {
     pub(crate) ids: Option<Vec<Value>>,
     pub(crate) query: Option<Value>,
     pub(crate) key_field: String,
+    /// An earlier attempt of this keyed create may have been applied (see
+    /// [`ItemsRequest::repeated`]); not sent.
+    pub(crate) repeated: bool,
 }
 
 impl ItemsRequest {
     /// A request of any action; add `data`, `id`, `ids`, `query` as it needs.
     pub fn new(collection: impl Into<String>, action: ItemAction) -> Self {
-        ItemsRequest { collection: collection.into(), action, data: None, id: None, ids: None, query: None, key_field: "id".into() }
+        ItemsRequest {
+            collection: collection.into(),
+            action,
+            data: None,
+            id: None,
+            ids: None,
+            query: None,
+            key_field: "id".into(),
+            repeated: false,
+        }
+    }
+
+    /// Marks a keyed create as another attempt of one sent before (by an earlier run of
+    /// the app, or before a timeout): if the server says its key exists already, that
+    /// is the earlier attempt, and the answer is the item read back, as for a create
+    /// resent after a lost connection.
+    pub(crate) fn repeated(mut self) -> Self {
+        self.repeated = true;
+        self
     }
 
     /// Create one item (`data` an object) or several (`data` an array).

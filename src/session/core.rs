@@ -184,8 +184,12 @@ impl Session {
             Command::Items { id, request, reply } => {
                 let key = Key::Items(id);
                 let retry = Retry::of(&request);
+                let repeated = request.repeated;
                 let frame = ClientMessage::Items { request, uid: Some(key.uid()) }.encode();
                 self.submit(key, frame, retry, Some(reply));
+                if repeated {
+                    self.outgoing.mark_repeated(key);
+                }
                 Control::Continue
             }
             Command::Cancel { id } => {
@@ -863,6 +867,29 @@ mod tests {
             })
             .collect();
         assert_eq!(deliveries, vec![(SubscriptionKind::Create, json!([{"id":"u5","text":"keyed"}]))]);
+    }
+
+    #[test]
+    fn a_repeated_keyed_create_that_meets_its_key_is_read_back_even_on_its_first_attempt_here() {
+        let mut h = Harness::new(ClientOptions { auth_mode: AuthMode::Public, ..ClientOptions::default() });
+        h.connect();
+        h.answer_probe(true);
+        // Another attempt of a create an earlier run (or a timed-out attempt) sent.
+        let again = ItemsRequest::create("messages", json!({"client_key":"k1","text":"x"})).key_field("client_key").repeated();
+        h.command(Command::Items { id: 1, request: again, reply: h.reply("again") });
+        assert_eq!(h.sent().len(), 1);
+        h.server(json!({"type":"items","status":"error","error":{"code":"RECORD_NOT_UNIQUE","message":"dup"},"uid":"r-1"}));
+        let read = h.sent().remove(0);
+        assert_eq!(read["query"]["filter"], json!({"client_key":{"_in":["k1"]}}));
+        h.server(json!({"type":"items","data":[{"id":5,"client_key":"k1"}],"uid":read["uid"]}));
+        assert_eq!(h.outcomes(), vec![("again", Ok(json!({"id":5,"client_key":"k1"})))]);
+        // Without the mark, a first attempt that meets the key is a real conflict.
+        let plain = ItemsRequest::create("messages", json!({"client_key":"k2"})).key_field("client_key");
+        h.command(Command::Items { id: 9, request: plain, reply: h.reply("plain") });
+        h.sent();
+        h.server(json!({"type":"items","status":"error","error":{"code":"RECORD_NOT_UNIQUE","message":"dup"},"uid":"r-9"}));
+        assert!(matches!(&h.outcomes()[..], [("plain", Err(Error::Server(e)))] if e.code == ErrorCode::RecordNotUnique));
+        assert!(h.sent().is_empty(), "nothing read back");
     }
 
     #[test]

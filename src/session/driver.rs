@@ -16,6 +16,7 @@ use super::action::Action;
 use super::core::{Control, Next, Session};
 use super::key::Ids;
 use super::outlet::Outlet;
+use super::reconnect::jitter_unit;
 use super::{Command, Commands};
 use crate::error::Error;
 use crate::event::{CloseCause, ConnectionState, Event};
@@ -73,10 +74,9 @@ async fn drive(
         Ok(tls) => loop {
             session.connecting();
             settle(&mut session, &outlet);
-            let opened = match offline(&mut session, commands, &outlet, transport::open(&endpoint, &options, tls.clone())).await {
+            let opened = match offline(&mut session, commands, &outlet, transport::open(&endpoint, &options, tls.clone()), false).await {
                 Offline::Done(opened) => opened,
-                // Only a wait between attempts can be cut short.
-                Offline::Skipped => continue,
+                Offline::Skipped => continue, // not skippable: never returned here
                 Offline::Closed => break ("closed by the client".into(), Error::Closed, CloseCause::ByUser),
             };
             if let Some(r) = ready.take() {
@@ -90,19 +90,19 @@ async fn drive(
                         Exit::Closed => break ("closed by the client".into(), Error::Closed, CloseCause::ByUser),
                         Exit::Lost(reason) => {
                             log::warn!("connection lost: {reason}");
-                            session.lost(reason, random_unit())
+                            session.lost(reason, jitter_unit())
                         }
                     }
                 }
                 Err(e) => {
                     log::warn!("connecting failed: {e}");
-                    session.connect_failed(e.to_string(), random_unit())
+                    session.connect_failed(e.to_string(), jitter_unit())
                 }
             };
             settle(&mut session, &outlet);
             match next {
                 Next::Retry(delay) => {
-                    if let Offline::Closed = offline(&mut session, commands, &outlet, tokio::time::sleep(delay)).await {
+                    if let Offline::Closed = offline(&mut session, commands, &outlet, tokio::time::sleep(delay), true).await {
                         break ("closed by the client".into(), Error::Closed, CloseCause::ByUser);
                     }
                 }
@@ -126,8 +126,14 @@ enum Offline<T> {
 }
 
 /// Takes commands and ticks while not connected, until `until` completes, the user asks
-/// to reconnect now, or the user closes.
-async fn offline<F: Future>(session: &mut Session, commands: &mut Commands, outlet: &Outlet, until: F) -> Offline<F::Output> {
+/// to reconnect now (if `skippable`: an attempt in progress is never restarted), or closes.
+async fn offline<F: Future>(
+    session: &mut Session,
+    commands: &mut Commands,
+    outlet: &Outlet,
+    until: F,
+    skippable: bool,
+) -> Offline<F::Output> {
     tokio::pin!(until);
     loop {
         let wake = session.next_wake().unwrap_or_else(far);
@@ -138,8 +144,8 @@ async fn offline<F: Future>(session: &mut Session, commands: &mut Commands, outl
                 settle(session, outlet);
                 match control {
                     Control::Close => return Offline::Closed,
-                    Control::ReconnectNow => return Offline::Skipped,
-                    Control::Continue => {}
+                    Control::ReconnectNow if skippable => return Offline::Skipped,
+                    Control::ReconnectNow | Control::Continue => {}
                 }
             }
             _ = tokio::time::sleep_until(wake) => {
@@ -292,12 +298,4 @@ fn refuse(commands: &mut Commands) {
 
 fn far() -> Instant {
     Instant::now() + Duration::from_secs(3600)
-}
-
-/// A number in [0, 1) for backoff jitter; quality does not matter, spread does.
-fn random_unit() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }

@@ -114,10 +114,11 @@ impl SessionHandle {
         self.commands.is_closed()
     }
 
-    /// A handle that does not keep the session alive, for parts of the client that the
-    /// session itself owns (the chat view in its outlet).
-    pub(crate) fn downgrade(&self) -> WeakSession {
-        WeakSession(self.commands.downgrade())
+    /// A handle that does not keep the session alive: the session still ends when the
+    /// user's last handle is dropped (for parts of a client that live beside it, or that
+    /// the session itself owns, like the chat view in its outlet).
+    pub(crate) fn downgrade(&self) -> WeakSessionHandle {
+        WeakSessionHandle(self.commands.downgrade())
     }
 }
 
@@ -131,16 +132,24 @@ impl SessionHandle {
 
 /// A [`SessionHandle`] that does not keep the session alive.
 #[derive(Clone)]
-pub(crate) struct WeakSession(mpsc::WeakUnboundedSender<Box<Command>>);
+pub(crate) struct WeakSessionHandle(mpsc::WeakUnboundedSender<Box<Command>>);
 
-impl WeakSession {
+impl WeakSessionHandle {
+    /// Hands a command to the session, or gives it back if the session has ended or
+    /// every user handle is gone.
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn try_send(&self, command: Command) -> Result<(), Command> {
+        match self.0.upgrade() {
+            Some(tx) => tx.send(Box::new(command)).map_err(|e| *e.0),
+            None => Err(command),
+        }
+    }
+
     /// Hands a command to the session if it still runs; else the command (and its reply,
     /// which reports [`Error::Closed`]) is dropped. Never call it with a lock held that
     /// the reply's callback takes.
     pub(crate) fn send(&self, command: Command) {
-        if let Some(tx) = self.0.upgrade() {
-            let _ = tx.send(Box::new(command));
-        }
+        let _ = self.try_send(command);
     }
 }
 

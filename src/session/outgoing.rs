@@ -107,6 +107,14 @@ impl Outgoing {
         Ok(())
     }
 
+    /// Treats `key` as a request sent before (see [`ItemsRequest::repeated`]): a keyed
+    /// create that meets its own key is read back instead of failing.
+    pub(crate) fn mark_repeated(&mut self, key: Key) {
+        if let Some(r) = self.requests.get_mut(&key) {
+            r.retried = true;
+        }
+    }
+
     /// Queues a request of the session's own ahead of everything else.
     pub(crate) fn submit_first(&mut self, key: Key, frame: String) {
         self.requests.insert(key, Request { frame, retry: Retry::Drop, retried: false, on_wire: None });

@@ -72,6 +72,8 @@ pub(crate) struct Flow {
     any_ended: AtomicBool,
     /// The last connection state given, for surfaces that show it without waiting.
     state: AtomicU8,
+    /// Woken when `Closed` is given (see [`Outlet::closed`]).
+    closing: Notify,
 }
 
 const STATES: [ConnectionState; 5] = [
@@ -98,6 +100,7 @@ impl Outlet {
             ended: Mutex::default(),
             any_ended: AtomicBool::new(false),
             state: AtomicU8::new(0),
+            closing: Notify::new(),
         });
         Arc::new(Outlet { held: Mutex::new(Held::default()), target: Box::new(target), flow, view })
     }
@@ -131,6 +134,24 @@ impl Outlet {
         } else {
             let mut one = vec![event];
             self.target.deliver(&mut one);
+        }
+        if held.closed {
+            self.flow.closing.notify_waiters();
+        }
+    }
+
+    /// Resolves once the final `Closed` event has been given: the session has ended
+    /// (for parts of a client that live beside the session, like the outbox).
+    pub(crate) async fn closed(&self) {
+        loop {
+            let notified = self.flow.closing.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a `Closed` given in between is not missed.
+            notified.as_mut().enable();
+            if self.flow.state() == ConnectionState::Closed {
+                return;
+            }
+            notified.await;
         }
     }
 

@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,8 +171,13 @@ static void on_wake(void *user_data) {
     }
 }
 
+/* Set once dchat_shutdown returned: a record after it restarts the log thread, and the
+ * test says which one. */
+static atomic_int after_shutdown;
+
 static void on_log(void *user_data, dchat_log_level level, const char *target, const char *message) {
-    (void)level; (void)target; (void)message;
+    (void)level;
+    if (atomic_load(&after_shutdown)) fprintf(stderr, "a record after the shutdown: %s: %s\n", target, message);
     seen_t *s = user_data;
     pthread_mutex_lock(&s->mu);
     int first = s->logs++ == 0;
@@ -212,6 +218,7 @@ static void *run_round(void *arg) {
     seen_t poll = {.mu = PTHREAD_MUTEX_INITIALIZER, .text = text};
     seen_t logs = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
+    atomic_store(&after_shutdown, 0);
     check_ok(L.dchat_set_log_callback(on_log, DCHAT_LOG_INFO, &logs), "set log callback");
 
     /* Callback mode: login, subscribe, send, see the own message arrive. */
@@ -262,6 +269,7 @@ static void *run_round(void *arg) {
     /* The shutdown, with both clients open and the log callback set. */
     CHECK(library_threads(0) > 0);
     check_ok(L.dchat_shutdown(20000), "dchat_shutdown");
+    atomic_store(&after_shutdown, 1);
     CHECK(library_threads(1) == 0);
     /* The callback client's last callback was CLOSED, once, and nothing came after it. */
     CHECK(cb.closed == 1 && cb.after_closed == 0);

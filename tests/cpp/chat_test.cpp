@@ -7,13 +7,18 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include <unistd.h>
 
 #include "directus_chat.hpp"
 
@@ -85,6 +90,66 @@ template <class F> static std::optional<dchat::event> poll_for(dchat::client &c,
         if (ev && match(*ev)) return ev;
     }
     return std::nullopt;
+}
+
+/// The calls that return at once, through a proxy that delays every chunk by 1 s
+/// (scripts/test-hosts.sh starts it): nothing here may wait that long, while every
+/// answer takes at least 2 s. Bounds this far from the delay are about waiting, not speed.
+static void nowait_through_a_slow_server(const std::string &slow_url, const std::string &email, const std::string &password) {
+    using clock = std::chrono::steady_clock;
+    const auto quick = 300ms;
+    auto timed = [](auto f) {
+        auto t0 = clock::now();
+        f();
+        return clock::now() - t0;
+    };
+    const auto opts = dchat::options().timeouts(10s, 20s).reconnect(200ms, 1.5, 1000ms, dchat::forever).heartbeat(60s).max_queued(64);
+    std::optional<dchat::client> c;
+    CHECK(timed([&] { c.emplace(slow_url, dchat::nowait, opts); }) < quick);
+    std::uint64_t login = 0, read = 0;
+    std::optional<dchat::subscription> sub;
+    CHECK(timed([&] {
+              login = c->login_nowait(email, password);
+              sub.emplace(c->subscribe_chat_nowait());
+              read = c->items_nowait("messages", "read", std::string("{\"query\":{\"limit\":1}}"));
+              c->cancel(read);
+          }) < quick);
+    CHECK(c->state() == DCHAT_STATE_CONNECTING || c->state() == DCHAT_STATE_CONNECTED);
+    bool logged_in = false, init = false, subscribed = false, cancelled = false, connected = false, slow_poll = false;
+    auto deadline = clock::now() + 40s;
+    while (!subscribed && clock::now() < deadline) {
+        std::vector<dchat::event> evs;
+        if (timed([&] { evs = c->poll_many(16); }) >= quick) slow_poll = true;
+        for (const auto &ev : evs) {
+            if (ev.kind == DCHAT_EVENT_STATE && ev.state == DCHAT_STATE_CONNECTED) connected = true;
+            if (ev.kind == DCHAT_EVENT_REPLY && ev.request == login) logged_in = !ev.code;
+            if (ev.kind == DCHAT_EVENT_REPLY && ev.request == read) cancelled = ev.code && *ev.code == "CANCELLED";
+            if (ev.kind == DCHAT_EVENT_SUBSCRIPTION && ev.subscription == sub->id() && ev.sub_event == DCHAT_SUB_INIT) init = true;
+            if (ev.kind == DCHAT_EVENT_REPLY && ev.request == sub->id()) subscribed = init && !ev.code;
+        }
+        std::this_thread::sleep_for(16ms);
+    }
+    CHECK(connected && logged_in && init && subscribed && cancelled);
+    CHECK(!slow_poll);
+    CHECK(c->state() == DCHAT_STATE_AUTHENTICATED);
+    CHECK(std::string(dchat::to_string(c->state())) == "authenticated");
+    CHECK(std::string(dchat::to_string(DCHAT_EVENT_REPLY)) == "reply" && std::string(dchat::to_string(DCHAT_SUB_INIT)) == "init");
+    CHECK(std::string(dchat::to_string(DCHAT_CLOSE_GAVE_UP)) == "gave_up" && std::string(dchat::to_string(DCHAT_ERR_TIMEOUT)) == "DCHAT_ERR_TIMEOUT");
+    // ~subscription unsubscribes without waiting for the server's confirmation (2 s away).
+    CHECK(timed([&] { sub.reset(); }) < quick);
+    // A read on the wire, then the client goes out of scope: ~client does not wait either.
+    c->items_nowait("messages", "read", std::string("{\"query\":{\"limit\":1}}"));
+    CHECK(timed([&] { c.reset(); }) < quick);
+
+    // The normal end in poll mode: close_nowait, events until CLOSED, then empty polls.
+    dchat::client d(slow_url, dchat::nowait, opts);
+    d.close_nowait();
+    std::optional<dchat::event> last;
+    deadline = clock::now() + 20s;
+    while (!d.ended() && clock::now() < deadline)
+        if (auto ev = d.poll(100ms)) last = ev;
+    CHECK(d.ended() && last && last->is_closed() && last->close_cause == DCHAT_CLOSE_BY_USER);
+    CHECK(!d.poll(0ms).has_value());
 }
 
 int main(int argc, char **argv) {
@@ -257,15 +322,17 @@ int main(int argc, char **argv) {
         CHECK(e.status() == DCHAT_ERR_NULL_ARGUMENT);
     }
 
-    // Closing: the last event is CLOSED; polling after it throws CLOSED.
+    // Closing: the last event is CLOSED; polling after it is the normal end, not an error.
     moved.close();
     auto closed = poll_for(moved, [](const dchat::event &ev) { return ev.is_closed(); });
-    CHECK(closed.has_value());
+    CHECK(closed.has_value() && closed->close_cause == DCHAT_CLOSE_BY_USER);
+    CHECK(moved.ended());
     try {
-        moved.poll(0ms);
-        CHECK(!"poll after CLOSED succeeded");
+        CHECK(!moved.poll(0ms).has_value());
+        CHECK(moved.poll_many(8).empty());
+        CHECK(moved.ended());
     } catch (const dchat::error &e) {
-        CHECK(e.status() == DCHAT_ERR_CLOSED);
+        CHECK(!"poll after CLOSED threw");
     }
     try {
         kevin.poll(0ms);
@@ -273,6 +340,41 @@ int main(int argc, char **argv) {
     } catch (const dchat::error &e) {
         CHECK(e.status() == DCHAT_ERR_WRONG_MODE);
     }
+
+    // The outbox: local echoes, then sent, keyed alike; the file is locked for a second client.
+    {
+        const std::string path = "/tmp/dchat-cpp-outbox-" + label + "-" + std::to_string(::getpid()) + ".db";
+        std::remove(path.c_str());
+        dchat::client sender(url, dchat::options().timeouts(10s, 15s).outbox(path));
+        try {
+            dchat::client second(url, dchat::options().outbox(path));
+            CHECK(!"a second client opened a locked outbox");
+        } catch (const dchat::error &e) {
+            CHECK(e.status() == DCHAT_ERR_OUTBOX);
+            CHECK(e.code() == "OUTBOX_LOCKED");
+        }
+        sender.login_token(token2);
+        const std::string text = tag() + " outbox";
+        std::uint64_t ids[3];
+        for (auto &id : ids) id = sender.outbox_send(text);
+        CHECK(ids[0] < ids[1] && ids[1] < ids[2]);
+        int queued = 0, sent = 0;
+        for (int spins = 0; sent < 3 && spins < 300; spins++) {
+            auto ev = sender.poll(100ms);
+            if (!ev || ev->kind != DCHAT_EVENT_OUTBOX) continue;
+            CHECK(ev->messages.size() == 1 && ev->messages[0].key == ev->outbox_key && ev->messages[0].text == text);
+            if (ev->outbox_state == DCHAT_OUTBOX_QUEUED) queued++;
+            if (ev->outbox_state == DCHAT_OUTBOX_SENT) {
+                sent++;
+                CHECK(ev->json.find(ev->outbox_key) != std::string::npos);
+            }
+        }
+        CHECK(queued == 3 && sent == 3);
+        CHECK(sender.outbox_list() == "[]");
+        sender.close();
+        std::remove(path.c_str());
+    }
+    nowait_through_a_slow_server(env("DCHAT_SLOW_WS_URL"), email, password);
 
     // The log handler saw the session, never a secret, and survived its own throw.
     std::this_thread::sleep_for(300ms);

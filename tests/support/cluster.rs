@@ -3,8 +3,12 @@
 //! and by the script's watchdog when the test process exits.
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use super::directus::User;
 
@@ -39,6 +43,8 @@ pub struct ClusterOptions {
     pub version: Option<&'static str>,
     /// Settings for both instances, e.g. `("ACCESS_TOKEN_TTL", "5s")`.
     pub env: Vec<(String, String)>,
+    /// The messages' primary key: `integer` (`None`, the default) or `uuid`.
+    pub key_type: Option<&'static str>,
 }
 
 /// A running cluster.
@@ -64,6 +70,9 @@ impl Cluster {
         cmd.args(["--watch-pid", &std::process::id().to_string()]);
         if let Some(version) = opts.version {
             cmd.args(["--version", version]);
+        }
+        if let Some(key_type) = opts.key_type {
+            cmd.args(["--key-type", key_type]);
         }
         for (k, v) in &opts.env {
             cmd.arg("--env").arg(format!("{k}={v}"));
@@ -160,6 +169,70 @@ impl Cluster {
         self.run("kill", Some(which));
     }
 
+    /// SIGKILLs one instance at once, without the script's start-up time in between
+    /// (so the kill lands while the requests seen in flight still are), then lets the
+    /// script wait until it is gone. Returns the time the signal was sent.
+    pub fn kill_now(&self, which: Instance) -> SystemTime {
+        let pid = std::fs::read_to_string(self.dir.path().join(which.arg()).join("server.pid")).expect("server.pid");
+        let at = SystemTime::now();
+        // The server leads its own process group (setsid): the group goes.
+        let status = Command::new("kill").args(["-KILL", "--", &format!("-{}", pid.trim())]).status().expect("kill");
+        assert!(status.success(), "kill -KILL -{} failed", pid.trim());
+        self.kill(which);
+        at
+    }
+
+    /// A `GET /server/ping` through nginx; returns the instances nginx tried, from its
+    /// `X-Upstream` header (the last one answered).
+    pub fn ping_through_nginx(&self) -> Vec<String> {
+        let out = Command::new("curl")
+            .args(["-sS", "-m", "30", "-o", "/dev/null", "-D", "-"])
+            .arg(format!("{}/server/ping", self.http_url()))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.to_ascii_lowercase().starts_with("x-upstream:").then(|| l[11..].to_owned()))
+            .map(|v| v.split(',').map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).collect())
+            .unwrap_or_default()
+    }
+
+    /// `127.0.0.1:PORT` of one instance, as nginx names it in `X-Upstream` and its log.
+    pub fn instance_addr(&self, which: Instance) -> String {
+        format!("127.0.0.1:{}", self.get(&format!("DIRECTUS_{}_PORT", which.key())))
+    }
+
+    /// How many TCP connections to one instance are established now (from /proc, so
+    /// with no tool installed): nginx opens one per WebSocket it passes to the instance
+    /// (and one per REST request, closed after it).
+    pub fn sockets_on(&self, which: Instance) -> usize {
+        let port: u16 = self.get(&format!("DIRECTUS_{}_PORT", which.key())).parse().expect("port");
+        ["/proc/net/tcp", "/proc/net/tcp6"]
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(f).ok())
+            .flat_map(|text| text.lines().skip(1).map(str::to_owned).collect::<Vec<_>>())
+            .filter(|line| {
+                let cols: Vec<&str> = line.split_whitespace().collect();
+                // local_address is HEXIP:HEXPORT; state 01 is ESTABLISHED.
+                cols.len() > 3 && cols[3] == "01" && cols[1].rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok()) == Some(port)
+            })
+            .count()
+    }
+
+    /// nginx's access log: one line per request or WebSocket connection, written when
+    /// it ends: `msec request_time status "upstream_addr" request_uri`.
+    pub fn access_log(&self) -> Vec<AccessLine> {
+        let text = std::fs::read_to_string(self.get("DCHAT_NGINX_ACCESS_LOG")).unwrap_or_default();
+        text.lines().filter_map(AccessLine::parse).collect()
+    }
+
+    /// Starts recording what the instances publish on the Redis bus channel `channel`
+    /// (e.g. `websocket.event`, the realtime events every instance passes on to its
+    /// subscribers).
+    pub fn listen_bus(&self, channel: &str) -> BusListener {
+        BusListener::start(self.get("DCHAT_REDIS_PORT").parse().expect("redis port"), &format!("directus:bus:{channel}"))
+    }
+
     /// Starts a killed instance again on its port.
     pub fn restart(&mut self, which: Instance) {
         let fresh = self.run("restart", Some(which));
@@ -189,5 +262,123 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = Command::new(script()).arg("stop").arg(self.dir.path()).output();
+        if std::env::var_os("DCHAT_KEEP_CLUSTER").is_some() {
+            // Logs of every part (instances, nginx, Redis) for a look after the test.
+            let kept = std::env::temp_dir().join(format!("dchat-cluster-kept-{}", std::process::id()));
+            let _ = Command::new("cp").arg("-a").arg(self.dir.path()).arg(&kept).status();
+            eprintln!("cluster folder kept in {}", kept.display());
+        }
     }
+}
+
+/// One line of nginx's access log (see [`Cluster::access_log`]).
+#[derive(Clone, Debug)]
+pub struct AccessLine {
+    /// When the request or connection ended, in seconds since the epoch.
+    pub ended: f64,
+    /// How long it lasted, in seconds.
+    pub duration: f64,
+    pub status: u16,
+    /// Every instance tried, in order (`127.0.0.1:P`); the last one served it.
+    pub upstreams: Vec<String>,
+    pub uri: String,
+}
+
+impl AccessLine {
+    fn parse(line: &str) -> Option<AccessLine> {
+        let (head, rest) = line.split_once(" \"")?;
+        let (upstream, uri) = rest.split_once("\" ")?;
+        let mut it = head.split_whitespace();
+        Some(AccessLine {
+            ended: it.next()?.parse().ok()?,
+            duration: it.next()?.parse().ok()?,
+            status: it.next()?.parse().ok()?,
+            // Tried servers are separated by ", " (and " : " across internal redirects).
+            upstreams: upstream
+                .split(',')
+                .flat_map(|p| p.split(" : "))
+                .map(|u| u.trim().to_owned())
+                .filter(|u| !u.is_empty() && u != "-")
+                .collect(),
+            uri: uri.trim().to_owned(),
+        })
+    }
+
+    /// When it started, in seconds since the epoch.
+    pub fn started(&self) -> f64 {
+        self.ended - self.duration
+    }
+
+    /// The instance that served it.
+    pub fn served_by(&self) -> Option<&str> {
+        self.upstreams.last().map(String::as_str)
+    }
+}
+
+/// A message from the bus: when it arrived, its payload.
+pub type BusMessage = (SystemTime, Vec<u8>);
+
+/// A Redis subscriber recording every message published on one channel.
+pub struct BusListener {
+    messages: Arc<Mutex<Vec<BusMessage>>>,
+}
+
+impl BusListener {
+    fn start(port: u16, channel: &str) -> BusListener {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to Redis");
+        let cmd = format!("*2\r\n$9\r\nSUBSCRIBE\r\n${}\r\n{}\r\n", channel.len(), channel);
+        stream.write_all(cmd.as_bytes()).expect("SUBSCRIBE");
+        let mut reader = BufReader::new(stream);
+        // The confirmation, before anything is published that we could miss.
+        let first = read_resp(&mut reader).expect("SUBSCRIBE answer");
+        assert!(matches!(first.first(), Some(Resp::Bulk(b)) if b == b"subscribe"), "Redis did not confirm the subscription");
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let sink = messages.clone();
+        std::thread::spawn(move || {
+            // Ends when Redis goes (the cluster stops).
+            while let Some(parts) = read_resp(&mut reader) {
+                if let [Resp::Bulk(kind), _, Resp::Bulk(payload)] = parts.as_slice() {
+                    if kind == b"message" {
+                        sink.lock().unwrap().push((SystemTime::now(), payload.clone()));
+                    }
+                }
+            }
+        });
+        BusListener { messages }
+    }
+
+    /// Every message so far, with the time it arrived.
+    pub fn messages(&self) -> Vec<BusMessage> {
+        self.messages.lock().unwrap().clone()
+    }
+}
+
+enum Resp {
+    Bulk(Vec<u8>),
+    Int,
+}
+
+/// Reads one RESP array of bulk strings and integers (what a subscribed connection gets).
+fn read_resp(reader: &mut BufReader<TcpStream>) -> Option<Vec<Resp>> {
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let n: usize = line.trim_end().strip_prefix('*')?.parse().ok()?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        line.clear();
+        reader.read_line(&mut line).ok()?;
+        let l = line.trim_end();
+        if let Some(len) = l.strip_prefix('$') {
+            let len: usize = len.parse().ok()?;
+            let mut buf = vec![0; len + 2];
+            reader.read_exact(&mut buf).ok()?;
+            buf.truncate(len);
+            out.push(Resp::Bulk(buf));
+        } else if l.starts_with(':') {
+            out.push(Resp::Int);
+        } else {
+            return None;
+        }
+    }
+    Some(out)
 }

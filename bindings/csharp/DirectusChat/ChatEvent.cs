@@ -81,6 +81,15 @@ namespace DirectusChat
         /// <summary>The chat messages of an init, create or update event, oldest first.</summary>
         public IList<ChatMessage> Messages { get; private set; }
 
+        /// <summary>For state events: which connection attempt in a row (0: a connection that is or was open; n: the n-th attempt since).</summary>
+        public uint Attempt { get; private set; }
+
+        /// <summary>For Disconnected: milliseconds before the next attempt ("reconnecting in 3 s"); null when none follows.</summary>
+        public long? RetryMs { get; private set; }
+
+        /// <summary>For the final Closed state: why (ByUser, GaveUp, AuthRefused, Failed); else None.</summary>
+        public CloseCause CloseCause { get; private set; }
+
         /// <summary>True for a reply that carries an error code (the request failed).</summary>
         public bool Failed
         {
@@ -94,7 +103,14 @@ namespace DirectusChat
         {
             var e = new ChatEvent();
             e.Kind = NativeMethods.dchat_event_kind(ev);
-            if (e.Kind == EventKind.State) e.State = NativeMethods.dchat_event_state(ev);
+            if (e.Kind == EventKind.State)
+            {
+                e.State = NativeMethods.dchat_event_state(ev);
+                e.Attempt = NativeMethods.dchat_event_attempt(ev);
+                long retry = NativeMethods.dchat_event_retry_ms(ev);
+                if (retry >= 0) e.RetryMs = retry;
+                e.CloseCause = NativeMethods.dchat_event_close_cause(ev);
+            }
             e.SubEvent = NativeMethods.dchat_event_sub_event(ev);
             e.Subscription = NativeMethods.dchat_event_subscription(ev);
             e.Request = NativeMethods.dchat_event_request(ev);
@@ -129,7 +145,8 @@ namespace DirectusChat
             switch (Kind)
             {
                 case EventKind.State:
-                    return "state " + State + (Text != null ? " (" + Text + ")" : "");
+                    return "state " + State + (Attempt > 0 ? " attempt " + Attempt : "") + (RetryMs != null ? ", retry in " + RetryMs + " ms" : "")
+                        + (CloseCause != CloseCause.None ? " " + CloseCause : "") + (Text != null ? " (" + Text + ")" : "");
                 case EventKind.Subscription:
                     return "subscription " + Subscription + " " + SubEvent + ": " + Messages.Count + " messages";
                 case EventKind.Reply:

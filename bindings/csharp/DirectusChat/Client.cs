@@ -10,17 +10,26 @@ namespace DirectusChat
     /// </summary>
     /// <remarks>
     /// <para>Calls may come from any thread; Poll and Dispose belong to the thread that owns
-    /// the game loop. <see cref="Send"/>, <see cref="ItemsNowait"/> and Poll return at once.
-    /// Connecting (the constructor), the logins, the subscribes, Unsubscribe, Items and
-    /// Close wait for the server (see "Calls that wait" below).</para>
-    /// <para>Dispose closes and frees the native client. A client that is never disposed is
-    /// freed by its finalizer (through a SafeHandle), never while another call on it runs.</para>
+    /// the game loop. A game never needs to wait: <see cref="ConnectNowait"/> returns a client
+    /// at once, and every request has a form that returns at once with a request id
+    /// (<see cref="LoginNowait"/>, <see cref="SubscribeChatNowait"/>, <see cref="UnsubscribeNowait"/>,
+    /// <see cref="Send"/>, <see cref="ItemsNowait"/>), completed by one
+    /// <see cref="EventKind.Reply"/> event that <see cref="Poll(List{ChatEvent}, int, int)"/>
+    /// hands out; <see cref="State"/>, <see cref="Cancel"/>, <see cref="ReconnectNow"/>,
+    /// <see cref="CloseNowait"/> and Dispose return at once too. The constructor, Login,
+    /// Subscribe, Unsubscribe, Items and Close are the blocking forms (for loading
+    /// screens and tools).</para>
+    /// <para>Dispose closes and frees the native client without waiting on the network. A
+    /// client that is never disposed is freed by its finalizer (through a SafeHandle),
+    /// never while another call on it runs.</para>
     /// </remarks>
     public sealed class Client : IDisposable
     {
         private readonly ClientHandle handle;
         private readonly object disposeLock = new object();
         private bool closedSeen;
+        // Poll's buffer of native events, reused every frame.
+        private IntPtr[] pollBuffer = new IntPtr[64];
 
         /// <summary>
         /// Connects to <paramref name="url"/> (ws://host:port/websocket, wss://..., or the
@@ -28,14 +37,32 @@ namespace DirectusChat
         /// timeout passes.
         /// </summary>
         /// <exception cref="DirectusChatException">the connection failed (Status Connection, Tls, Timeout, InvalidArgument).</exception>
-        public Client(string url, ClientOptions options = null)
+        public Client(string url, ClientOptions options = null) : this(url, options, false)
+        {
+        }
+
+        /// <summary>
+        /// Returns a client at once (for a game's Start()): the socket opens in the
+        /// background, reported by <see cref="EventKind.State"/> events (Connecting with its
+        /// <see cref="ChatEvent.Attempt"/>, Connected, or Disconnected with
+        /// <see cref="ChatEvent.RetryMs"/>), and a failed attempt is retried as
+        /// <see cref="ClientOptions.ReconnectMaxAttempts"/> allows. Requests made meanwhile
+        /// wait for the connection and the login without timing out.
+        /// </summary>
+        /// <exception cref="DirectusChatException">a bad URL or option (nothing network-related fails here).</exception>
+        public static Client ConnectNowait(string url, ClientOptions options = null)
+        {
+            return new Client(url, options, true);
+        }
+
+        private Client(string url, ClientOptions options, bool nowait)
         {
             byte[] u = Utf8.Required(url, "url");
             IntPtr o = (options ?? new ClientOptions()).ToNative();
             try
             {
                 ClientHandle h;
-                Status st = NativeMethods.dchat_connect(u, o, out h);
+                Status st = nowait ? NativeMethods.dchat_connect_nowait(u, o, out h) : NativeMethods.dchat_connect(u, o, out h);
                 if (st != Status.Ok)
                 {
                     var e = DirectusChatException.FromLastError(st, "connect");
@@ -50,8 +77,15 @@ namespace DirectusChat
             }
         }
 
-        /// <summary>The last connection state taken by <see cref="Poll(int, int)"/>; null before the first state event.</summary>
-        public ConnectionState? State { get; private set; }
+        /// <summary>
+        /// The connection state as of the last state event the library reported (which Poll
+        /// may not have handed out yet), without waiting: for a status line drawn every
+        /// frame. Closed once disposed.
+        /// </summary>
+        public ConnectionState State
+        {
+            get { return handle.IsClosed ? ConnectionState.Closed : NativeMethods.dchat_client_state(handle); }
+        }
 
         /// <summary>True once Poll took the final Closed state: no event will come any more.</summary>
         public bool IsClosed
@@ -59,12 +93,9 @@ namespace DirectusChat
             get { return closedSeen; }
         }
 
-        // ---- Calls that wait for the server. ----
-        // The C API blocks in these today (connect up to the connect timeout, the rest up
-        // to the request timeout). Issue 11 adds dchat_login_nowait, dchat_subscribe_nowait,
-        // dchat_unsubscribe_nowait and dchat_close_nowait, which return a request id and
-        // complete as one Reply event; they then get *Nowait methods next to these (the
-        // way ItemsNowait sits next to Items), and these stay as the blocking forms.
+        // ---- Calls that wait for the server (connect up to the connect timeout, the rest
+        // up to the request timeout): for loading screens and tools. A game loop uses the
+        // *Nowait forms below.
 
         /// <summary>Logs in with email and password.</summary>
         /// <exception cref="DirectusChatException">refused (Status Auth, Code AUTH_FAILED), or the connection failed.</exception>
@@ -138,7 +169,81 @@ namespace DirectusChat
             }
         }
 
-        // ---- Calls that return at once. ----
+        // ---- Calls that return at once. Each returns a request id; one Reply event with that
+        // id (Poll) completes it: Failed with a Code (AUTH_FAILED, FORBIDDEN, CANCELLED, ...)
+        // or not. Made before the connection or the login, a request waits for them.
+
+        /// <summary>Logs in with email and password without waiting; returns the request id of its Reply.</summary>
+        public ulong LoginNowait(string email, string password)
+        {
+            ulong req;
+            Check(NativeMethods.dchat_login_nowait(Handle, Utf8.Required(email, "email"), Utf8.Required(password, "password"), out req), "login");
+            return req;
+        }
+
+        /// <summary>Logs in with an access token without waiting; returns the request id of its Reply.</summary>
+        public ulong LoginTokenNowait(string accessToken)
+        {
+            ulong req;
+            Check(NativeMethods.dchat_login_token_nowait(Handle, Utf8.Required(accessToken, "accessToken"), out req), "login with token");
+            return req;
+        }
+
+        /// <summary>Logs in with a refresh token without waiting; returns the request id of its Reply.</summary>
+        public ulong LoginRefreshNowait(string refreshToken)
+        {
+            ulong req;
+            Check(NativeMethods.dchat_login_refresh_nowait(Handle, Utf8.Required(refreshToken, "refreshToken"), out req), "login with refresh token");
+            return req;
+        }
+
+        /// <summary>
+        /// Subscribes to the chat without waiting. Returns the subscription id, which is also
+        /// the request id of the Reply that completes the subscribe: the history (Init)
+        /// arrives first, then that Reply (or a SubscriptionError and a failed Reply).
+        /// </summary>
+        public ulong SubscribeChatNowait()
+        {
+            ulong sub, req;
+            Check(NativeMethods.dchat_subscribe_chat_nowait(Handle, out sub, out req), "subscribe to the chat");
+            return sub;
+        }
+
+        /// <summary>Like <see cref="Subscribe"/> without waiting (see <see cref="SubscribeChatNowait"/>).</summary>
+        public ulong SubscribeNowait(string collection, string queryJson = null, string eventFilter = null)
+        {
+            ulong sub, req;
+            Check(NativeMethods.dchat_subscribe_nowait(Handle, Utf8.Required(collection, "collection"), Utf8.Encode(queryJson, "queryJson"),
+                Utf8.Encode(eventFilter, "eventFilter"), out sub, out req), "subscribe to " + collection);
+            return sub;
+        }
+
+        /// <summary>Ends a subscription without waiting: Poll returns no event of it after this; returns the request id of the server's confirmation.</summary>
+        public ulong UnsubscribeNowait(ulong subscription)
+        {
+            ulong req;
+            Check(NativeMethods.dchat_unsubscribe_nowait(Handle, subscription, out req), "unsubscribe");
+            return req;
+        }
+
+        /// <summary>Cancels a request: its Reply comes at once with Code CANCELLED. One still waiting for the connection or login is never sent.</summary>
+        public void Cancel(ulong request)
+        {
+            Check(NativeMethods.dchat_cancel(Handle, request), "cancel");
+        }
+
+        /// <summary>Skips the wait before the next reconnect attempt (a "retry now" button).</summary>
+        public void ReconnectNow()
+        {
+            Status st = NativeMethods.dchat_reconnect_now(Handle);
+            if (st != Status.Closed) Check(st, "reconnect now");
+        }
+
+        /// <summary>Asks to close and returns at once; the final Closed state event (CloseCause ByUser) completes it.</summary>
+        public void CloseNowait()
+        {
+            Check(NativeMethods.dchat_close_nowait(Handle), "close");
+        }
 
         /// <summary>
         /// Sends a chat message without waiting. Its outcome arrives through Poll as a
@@ -175,35 +280,38 @@ namespace DirectusChat
             if (closedSeen) return 0;
             ClientHandle h = Handle;
             int n = 0;
+            // One native call takes a batch (dchat_poll_many): a frame costs one or two calls.
             while (n < maxEvents)
             {
-                IntPtr ev;
-                Status st = NativeMethods.dchat_poll(h, n == 0 ? waitMs : 0, out ev);
-                if (st == Status.Timeout) break;
+                int want = Math.Min(maxEvents - n, pollBuffer.Length);
+                UIntPtr got;
+                Status st = NativeMethods.dchat_poll_many(h, n == 0 ? waitMs : 0, pollBuffer, new UIntPtr((uint)want), out got);
                 if (st == Status.Closed)
                 {
                     closedSeen = true;
                     break;
                 }
                 Check(st, "poll");
-                ChatEvent e;
-                try
+                int count = (int)got.ToUInt32();
+                for (int i = 0; i < count; i++)
                 {
-                    e = ChatEvent.FromNative(ev);
-                }
-                finally
-                {
-                    NativeMethods.dchat_event_free(ev);
-                }
-                if (e.Kind == EventKind.State)
-                {
-                    State = e.State;
+                    IntPtr ev = pollBuffer[i];
+                    pollBuffer[i] = IntPtr.Zero;
+                    ChatEvent e;
+                    try
+                    {
+                        e = ChatEvent.FromNative(ev);
+                    }
+                    finally
+                    {
+                        NativeMethods.dchat_event_free(ev);
+                    }
                     // The last event of every client; polling again would only say Closed.
-                    if (e.State == ConnectionState.Closed) closedSeen = true;
+                    if (e.Kind == EventKind.State && e.State == ConnectionState.Closed) closedSeen = true;
+                    into.Add(e);
                 }
-                into.Add(e);
-                n++;
-                if (closedSeen) break;
+                n += count;
+                if (count < want || closedSeen) break;
             }
             return n;
         }
@@ -225,7 +333,11 @@ namespace DirectusChat
             Check(NativeMethods.dchat_close(Handle), "close");
         }
 
-        /// <summary>Closes (if needed) and frees the native client. Safe to call more than once.</summary>
+        /// <summary>
+        /// Closes (if needed) and frees the native client without waiting on the network
+        /// (requests on the wire get up to 5 s to finish in the background; their outcomes
+        /// are dropped), so OnDestroy never holds a frame. Safe to call more than once.
+        /// </summary>
         public void Dispose()
         {
             lock (disposeLock)
@@ -233,7 +345,7 @@ namespace DirectusChat
                 if (handle.IsClosed) return;
                 // Close first so that a blocking call on another thread returns (Closed) and
                 // the SafeHandle can free the client right away instead of after that call.
-                NativeMethods.dchat_close(handle);
+                NativeMethods.dchat_close_nowait(handle);
                 handle.Dispose();
             }
         }

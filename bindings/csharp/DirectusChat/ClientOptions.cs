@@ -42,6 +42,24 @@ namespace DirectusChat
         /// <summary>The largest message accepted from the server in bytes; 0 keeps the default (16 MiB).</summary>
         public ulong MaxMessageSize { get; set; }
 
+        /// <summary>Delay before the first reconnect attempt in milliseconds; 0 keeps the library's policy (2 s, x1.5, 30 s, 20 attempts) unless another Reconnect* is set.</summary>
+        public uint ReconnectFirstDelayMs { get; set; }
+
+        /// <summary>How much each reconnect delay grows (at least 1.0); 0 means 1.5.</summary>
+        public double ReconnectFactor { get; set; }
+
+        /// <summary>The longest reconnect delay in milliseconds; 0 means 30000.</summary>
+        public uint ReconnectMaxDelayMs { get; set; }
+
+        /// <summary>Reconnect attempts in a row before giving up (the client then closes with <see cref="CloseCause.GaveUp"/>): 0 never reconnects, -1 tries forever; null keeps 20.</summary>
+        public int? ReconnectMaxAttempts { get; set; }
+
+        /// <summary>The client pings after this much silence (and counts a silent server as lost); 0 keeps 30000; -1 turns the check off.</summary>
+        public int HeartbeatMs { get; set; }
+
+        /// <summary>How many requests may wait for the login or a reconnect; 0 keeps the default (1024).</summary>
+        public ulong MaxQueued { get; set; }
+
         /// <summary>The defaults.</summary>
         public ClientOptions()
         {
@@ -67,6 +85,12 @@ namespace DirectusChat
                 Check(NativeMethods.dchat_options_set_auth_mode(o, (uint)AuthMode), "auth mode");
                 if (MaxBufferedEvents != 0) Check(NativeMethods.dchat_options_set_max_buffered_events(o, new UIntPtr(MaxBufferedEvents)), "max buffered events");
                 if (MaxMessageSize != 0) Check(NativeMethods.dchat_options_set_max_message_size(o, new UIntPtr(MaxMessageSize)), "max message size");
+                if (ReconnectFirstDelayMs != 0 || ReconnectFactor != 0 || ReconnectMaxDelayMs != 0 || ReconnectMaxAttempts != null)
+                    Check(NativeMethods.dchat_options_set_reconnect(o, ReconnectFirstDelayMs != 0 ? ReconnectFirstDelayMs : 2000,
+                        ReconnectFactor != 0 ? ReconnectFactor : 1.5, ReconnectMaxDelayMs != 0 ? ReconnectMaxDelayMs : 30000,
+                        ReconnectMaxAttempts ?? 20), "reconnect policy");
+                if (HeartbeatMs != 0) Check(NativeMethods.dchat_options_set_heartbeat(o, HeartbeatMs < 0 ? 0u : (uint)HeartbeatMs), "heartbeat");
+                if (MaxQueued != 0) Check(NativeMethods.dchat_options_set_max_queued(o, new UIntPtr(MaxQueued)), "max queued");
                 return o;
             }
             catch

@@ -39,8 +39,25 @@ namespace DirectusChat
         BufferTooSmall = 16,
         /// <summary>The system refused a resource: a thread, a file descriptor, memory.</summary>
         Resource = 17,
-        /// <summary>The request was cancelled before its outcome was known.</summary>
+        /// <summary>The request was cancelled (<see cref="Client.Cancel"/>) before its outcome was known.</summary>
         Cancelled = 18,
+        /// <summary>The outbox file cannot be used (OUTBOX_LOCKED, OUTBOX_CORRUPT, OUTBOX_FOREIGN, ...).</summary>
+        Outbox = 19,
+    }
+
+    /// <summary>Why a client closed for good, on its final Closed state event (dchat_close_cause).</summary>
+    public enum CloseCause
+    {
+        /// <summary>Not a Closed state event.</summary>
+        None = 0,
+        /// <summary>The game closed it (Close, CloseNowait, Dispose).</summary>
+        ByUser = 1,
+        /// <summary>The connection was lost (or never opened) and the reconnect attempts are spent.</summary>
+        GaveUp = 2,
+        /// <summary>The server refused the credentials and nothing else was left to present.</summary>
+        AuthRefused = 3,
+        /// <summary>The session could not run (TLS could not be set up, an internal error).</summary>
+        Failed = 4,
     }
 
     /// <summary>What an event is about (dchat_kind).</summary>
@@ -52,12 +69,31 @@ namespace DirectusChat
         Subscription = 1,
         /// <summary>The server refused or ended a subscription.</summary>
         SubscriptionError = 2,
-        /// <summary>The outcome of <see cref="Client.Send"/> or <see cref="Client.ItemsNowait"/>.</summary>
+        /// <summary>The outcome of a call that returned a request id (<see cref="Client.Send"/>, <see cref="Client.ItemsNowait"/>, the *Nowait calls).</summary>
         Reply = 3,
         /// <summary>An error not tied to a request (expired token, undecodable frame, ...).</summary>
         Error = 4,
         /// <summary>A message of a type the library does not know; <see cref="ChatEvent.Json"/> holds it.</summary>
         Unknown = 5,
+        /// <summary>An outbox entry changed state (dchat_event_outbox_*).</summary>
+        Outbox = 6,
+    }
+
+    /// <summary>Where an outbox entry stands (dchat_outbox_state).</summary>
+    public enum OutboxState
+    {
+        /// <summary>Not an outbox event.</summary>
+        None = 0,
+        /// <summary>In the outbox, waiting for its turn: the local echo.</summary>
+        Queued = 1,
+        /// <summary>Handed to the server.</summary>
+        Sending = 2,
+        /// <summary>Stored by the server, once.</summary>
+        Sent = 3,
+        /// <summary>Refused; the code says why.</summary>
+        Failed = 4,
+        /// <summary>Cancelled before it went out.</summary>
+        Cancelled = 5,
     }
 
     /// <summary>Connection states (dchat_state).</summary>

@@ -114,7 +114,48 @@ namespace DirectusChat
         internal static extern IntPtr dchat_event_message_date(IntPtr ev, UIntPtr index);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_event_message_key(IntPtr ev, UIntPtr index);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern Status dchat_event_free(IntPtr ev);
+
+        // The outbox (issue 14): sends written to a local file first, sent exactly once.
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_options_set_outbox(IntPtr options, byte[] path);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_outbox_send(ClientHandle client, byte[] text, out ulong localId);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_outbox_create(ClientHandle client, byte[] collection, byte[] dataJson, byte[] keyField, out ulong localId);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_outbox_list(ClientHandle client, out IntPtr json);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_outbox_cancel(ClientHandle client, ulong localId);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_outbox_edit(ClientHandle client, ulong localId, byte[] patchJson);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_outbox_retry(ClientHandle client, ulong localId);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern OutboxState dchat_event_outbox_state(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ulong dchat_event_outbox_id(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_event_outbox_key(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint dchat_event_outbox_attempts(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        [return: MarshalAs(UnmanagedType.I1)]
+        internal static extern bool dchat_event_outbox_retryable(IntPtr ev);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern Status dchat_options_new(out IntPtr options);
@@ -161,6 +202,69 @@ namespace DirectusChat
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern Status dchat_shutdown(uint timeoutMs);
+
+        // ---- Calls that return at once (issue 11): each completes as one Reply event.
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_connect_nowait(byte[] url, IntPtr options, out ClientHandle client);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_login_nowait(ClientHandle client, byte[] email, byte[] password, out ulong request);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_login_token_nowait(ClientHandle client, byte[] accessToken, out ulong request);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_login_refresh_nowait(ClientHandle client, byte[] refreshToken, out ulong request);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_subscribe_nowait(ClientHandle client, byte[] collection, byte[] queryJson, byte[] eventFilter, out ulong subscription, out ulong request);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_subscribe_chat_nowait(ClientHandle client, out ulong subscription, out ulong request);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_unsubscribe_nowait(ClientHandle client, ulong subscription, out ulong request);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_close_nowait(ClientHandle client);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_cancel(ClientHandle client, ulong request);
+
+        // Takes the raw pointer: only ClientHandle.ReleaseHandle calls it.
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_free_nowait(IntPtr client);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_poll_many(ClientHandle client, int timeoutMs, [Out] IntPtr[] events, UIntPtr max, out UIntPtr count);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_event_fd(ClientHandle client, out int fd);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ConnectionState dchat_client_state(ClientHandle client);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_reconnect_now(ClientHandle client);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint dchat_event_attempt(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern long dchat_event_retry_ms(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern CloseCause dchat_event_close_cause(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_options_set_reconnect(IntPtr options, uint firstDelayMs, double factor, uint maxDelayMs, int maxAttempts);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_options_set_heartbeat(IntPtr options, uint intervalMs);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_options_set_max_queued(IntPtr options, UIntPtr requests);
 
         // ---- the chat API (rooms, older history, edits, who am I) and the item accessors
 
@@ -299,9 +403,10 @@ namespace DirectusChat
 
         protected override bool ReleaseHandle()
         {
-            // Closes first if needed; no library thread calls into managed code, so this
-            // is safe on the finalizer thread too.
-            NativeMethods.dchat_free(handle);
+            // Closes if needed without waiting on the network (requests on the wire finish
+            // in the background); no library thread calls into managed code, so this is
+            // safe on the finalizer thread too, and never holds a game's frame.
+            NativeMethods.dchat_free_nowait(handle);
             System.Threading.Interlocked.Increment(ref released);
             return true;
         }

@@ -273,10 +273,134 @@ internal static class ChatTest
         Check(ClientHandleReleased() > releasedBefore, "the finalizer freed an abandoned client");
 
         LeakCheck(url, email, password, rnd);
+        NowaitGameLoop(Env("DCHAT_SLOW_WS_URL"), email, password, rnd);
+        GivesUp();
 
         Console.Error.WriteLine("chat test took {0:F1} s", total.Elapsed.TotalSeconds);
         Console.WriteLine("chat test: {0} passed, {1} failed", passed, failed);
         return failed == 0 ? 0 : 1;
+    }
+
+    private static readonly Dictionary<string, double> slowest = new Dictionary<string, double>();
+
+    private static T Timed<T>(string name, Func<T> call)
+    {
+        var sw = Stopwatch.StartNew();
+        try
+        {
+            return call();
+        }
+        finally
+        {
+            double ms = sw.Elapsed.TotalMilliseconds, old;
+            if (!slowest.TryGetValue(name, out old) || ms > old) slowest[name] = ms;
+        }
+    }
+
+    private static void Timed(string name, Action call)
+    {
+        Timed(name, () =>
+        {
+            call();
+            return 0;
+        });
+    }
+
+    /// A game's Start() and Update() with the calls that return at once, through a proxy
+    /// that delays every chunk by 1 s (DCHAT_SLOW_WS_URL, started by the runner): each
+    /// answer takes 2 s or more, while no call may take a quarter of a second. Bounds this
+    /// far from the delay are about waiting, not speed; the slowest of each call is printed.
+    private static void NowaitGameLoop(string slowUrl, string email, string password, Random rnd)
+    {
+        slowest.Clear();
+        var options = new ClientOptions { ReconnectFirstDelayMs = 200, ReconnectMaxAttempts = -1, HeartbeatMs = 60000, MaxQueued = 64 };
+        var client = Timed("ConnectNowait", () => Client.ConnectNowait(slowUrl, options));
+        ulong login = Timed("LoginNowait", () => client.LoginNowait(email, password));
+        ulong sub = Timed("SubscribeChatNowait", () => client.SubscribeChatNowait());
+        string text = "nowait from C# " + rnd.Next();
+        ulong send = Timed("Send", () => client.Send(text));
+        ulong read = Timed("ItemsNowait", () => client.ItemsNowait("messages", "read", "{\"query\":{\"limit\":1}}"));
+        Timed("Cancel", () => client.Cancel(read));
+        Check(Timed("State", () => client.State) != ConnectionState.Authenticated, "not authenticated yet right after ConnectNowait");
+        bool loginOk = false, init = false, subOk = false, sendOk = false, own = false, cancelled = false, unsubOk = false;
+        ulong unsub = 0;
+        ChatEvent closed = null;
+        var events = new List<ChatEvent>();
+        var clock = Stopwatch.StartNew();
+        long frames = 0;
+        while (closed == null && clock.Elapsed.TotalSeconds < 60)
+        {
+            // Update(): one frame's chat work.
+            events.Clear();
+            Timed("Poll", () => client.Poll(events, 100));
+            foreach (var e in events)
+            {
+                if (e.Kind == EventKind.State && e.State == ConnectionState.Closed) closed = e;
+                if (e.Kind == EventKind.Subscription && e.Subscription == sub)
+                {
+                    init |= e.SubEvent == SubscriptionEvent.Init;
+                    foreach (var m in e.Messages) own |= m.Text == text;
+                }
+                if (e.Kind != EventKind.Reply) continue;
+                if (e.Request == login) loginOk = !e.Failed;
+                else if (e.Request == sub) subOk = !e.Failed && init;
+                else if (e.Request == send) sendOk = !e.Failed;
+                else if (e.Request == read) cancelled = e.Code == "CANCELLED";
+                else if (e.Request == unsub) unsubOk = !e.Failed;
+            }
+            Timed("State", () => client.State);
+            if (unsub == 0 && subOk && sendOk && own) unsub = Timed("UnsubscribeNowait", () => client.UnsubscribeNowait(sub));
+            if (unsubOk)
+            {
+                Timed("CloseNowait", () => client.CloseNowait());
+                unsubOk = false;
+                unsub = ulong.MaxValue;
+            }
+            frames++;
+            Thread.Sleep(16);
+        }
+        Check(loginOk && init && subOk && sendOk && own, "logged in, history, subscribe reply, send reply, own message (through the slow server)");
+        Check(cancelled, "the cancelled read replied CANCELLED");
+        Check(unsub == ulong.MaxValue, "the unsubscribe replied");
+        Check(closed != null && closed.CloseCause == CloseCause.ByUser, "closed by the user: " + closed);
+        Check(client.Poll().Count == 0 && client.State == ConnectionState.Closed, "nothing after Closed");
+        // Dispose in the middle of things: a client with a read on the wire.
+        var other = Client.ConnectNowait(slowUrl, options);
+        other.LoginNowait(email, password);
+        Thread.Sleep(300);
+        Timed("Dispose", () => other.Dispose());
+        Timed("Dispose", () => client.Dispose());
+        Console.Error.WriteLine("nowait game loop: {0} frames in {1:F1} s through a server 2 s away; slowest call of each kind:", frames, clock.Elapsed.TotalSeconds);
+        double worst = 0;
+        foreach (var kv in slowest)
+        {
+            Console.Error.WriteLine("  {0,-22} {1,8:F2} ms", kv.Key, kv.Value);
+            worst = Math.Max(worst, kv.Value);
+        }
+        Check(worst < 250, "no call waited for the server (slowest " + worst.ToString("F1") + " ms)");
+    }
+
+    /// A closed port and one reconnect attempt: the states a status line shows, then Closed with GaveUp.
+    private static void GivesUp()
+    {
+        var options = new ClientOptions { ReconnectFirstDelayMs = 100, ReconnectFactor = 1.0, ReconnectMaxDelayMs = 100, ReconnectMaxAttempts = 1 };
+        using (var c = Client.ConnectNowait("ws://127.0.0.1:9/websocket", options))
+        {
+            var states = new List<ChatEvent>();
+            WaitFor(c, e =>
+            {
+                if (e.Kind == EventKind.State) states.Add(e);
+                return e.Kind == EventKind.State && e.State == ConnectionState.Closed;
+            }, 10);
+            var shown = new StringBuilder();
+            foreach (var e in states) shown.Append(e).Append("; ");
+            Check(states.Count == 5, "connecting, disconnected, connecting, disconnected, closed: " + shown);
+            if (states.Count == 5)
+            {
+                Check(states[1].RetryMs != null && states[2].Attempt == 1 && states[3].RetryMs == null, "attempt and retry delay: " + shown);
+                Check(states[4].CloseCause == CloseCause.GaveUp, "closed because it gave up: " + shown);
+            }
+        }
     }
 
     /// The wrapper's own strlen reads words; check it at every offset and length around

@@ -9,6 +9,7 @@
 mod convert;
 mod log_bridge;
 mod native_client;
+mod outbox;
 mod shutdown;
 
 use pyo3::prelude::*;

@@ -4,10 +4,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use directus_chat::{
-    ChatMessage, Client, ClientOptions, Consumption, Error, Event, EventFilter, Events, ItemAction, ItemsRequest, ReconnectPolicy,
-    SubscribeRequest, Subscription, TlsRoots,
+    AuthCredentials, AuthMode, ChatMessage, Client, ClientOptions, Consumption, Error, Event, EventFilter, Events, ItemAction,
+    ItemsRequest, ReconnectPolicy, Secret, SubscribeRequest, Subscription, TlsRoots,
 };
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use pyo3::IntoPyObjectExt;
 use serde_json::Value;
 
@@ -26,17 +27,24 @@ pub struct NativeClient {
 }
 
 /// One event for the Python package: `(type, kind, uid, data, code, message, request, messages)`.
-type EventTuple<'a> = (&'a str, Option<&'a str>, Option<String>, PyObject, Option<String>, Option<String>, u64, Vec<PyObject>);
+pub(crate) type EventTuple<'a> = (&'a str, Option<&'a str>, Option<String>, PyObject, Option<String>, Option<String>, u64, Vec<PyObject>);
 
 fn err(py: Python<'_>, e: Error) -> PyErr {
     to_pyerr(py, &e)
 }
 
-/// `(id, text, author, date, raw, room, author_id, own, edited, updated)`.
-fn message_tuple(py: Python<'_>, m: &ChatMessage) -> PyResult<PyObject> {
-    let parts = (m.id.as_str(), m.text.as_str(), m.author.as_deref(), m.date.as_deref(), to_py(py, &m.raw)?);
+fn items_request(py: Python<'_>, collection: &str, action: &str, payload_json: Option<&str>) -> PyResult<ItemsRequest> {
+    let action = ItemAction::parse(action)
+        .ok_or_else(|| err(py, Error::InvalidArgument(format!("unknown action {action:?} (create, read, update, delete)"))))?;
+    let payload = parse_json(payload_json).map_err(|e| err(py, e))?.unwrap_or(Value::Null);
+    ItemsRequest::from_payload(collection, action, payload).map_err(|e| err(py, e))
+}
+
+/// `(id, text, author, date, raw, key, room, author_id, own, edited, updated)`.
+pub(crate) fn message_tuple(py: Python<'_>, m: &ChatMessage) -> PyResult<PyObject> {
+    let parts = (m.id.as_str(), m.text.as_str(), m.author.as_deref(), m.date.as_deref(), to_py(py, &m.raw)?, m.key.as_str());
     let chat = (m.room.as_deref(), m.author_id.as_deref(), m.own, m.edited, m.updated.as_deref());
-    (parts.0, parts.1, parts.2, parts.3, parts.4, chat.0, chat.1, chat.2, chat.3, chat.4).into_py_any(py)
+    (parts.0, parts.1, parts.2, parts.3, parts.4, parts.5, chat.0, chat.1, chat.2, chat.3, chat.4).into_py_any(py)
 }
 
 fn identity_dict(py: Python<'_>, me: &directus_chat::Identity) -> PyResult<PyObject> {
@@ -79,7 +87,14 @@ impl NativeClient {
     fn event_tuple(&self, py: Python<'_>, event: Event) -> PyResult<PyObject> {
         let none = || py.None();
         let tuple: EventTuple<'_> = match event {
-            Event::State { state, reason, .. } => ("state", Some(state.as_str()), None, none(), None, reason, 0, Vec::new()),
+            Event::State { state, reason, attempt, retry_in, cause } => {
+                // For status lines: the attempt, the delay before the next one, why it closed.
+                let data = PyDict::new(py);
+                data.set_item("attempt", attempt)?;
+                data.set_item("retry_in", retry_in.map(|d| d.as_secs_f64()))?;
+                data.set_item("cause", cause.map(|c| c.as_str()))?;
+                ("state", Some(state.as_str()), None, data.into_any().unbind(), None, reason, 0, Vec::new())
+            }
             Event::Subscription { uid, kind, data } => {
                 let messages = if kind == directus_chat::SubscriptionKind::Delete { Vec::new() } else { self.messages(py, &data)? };
                 ("subscription", Some(kind.as_str()), Some(uid), to_py(py, &data)?, None, None, 0, messages)
@@ -88,11 +103,17 @@ impl NativeClient {
                 ("subscription_error", None, Some(uid), none(), Some(error.code.to_string()), Some(error.message), 0, Vec::new())
             }
             Event::Reply { request, result } => match result {
-                Ok(data) => ("reply", None, None, to_py(py, &data)?, None, None, request, Vec::new()),
+                Ok(data) => {
+                    // A history page's answer: its messages, as in a room's events.
+                    let page = self.client.is_history_page(request);
+                    let messages = if page { self.messages(py, &data)? } else { Vec::new() };
+                    ("reply", None, None, to_py(py, &data)?, None, None, request, messages)
+                }
                 Err(e) => ("reply", None, None, none(), Some(e.code().to_owned()), Some(e.to_string()), request, Vec::new()),
             },
             Event::Error { error } => ("error", None, None, none(), Some(error.code().to_owned()), Some(error.to_string()), 0, Vec::new()),
             Event::Unknown(v) => ("unknown", None, None, to_py(py, &v)?, None, None, 0, Vec::new()),
+            Event::Outbox(entry) => crate::outbox::event_tuple(py, self.client.chat(), entry)?,
         };
         tuple.into_py_any(py)
     }
@@ -102,7 +123,7 @@ impl NativeClient {
 impl NativeClient {
     /// Connects (blocking, GIL released) to `url`.
     #[new]
-    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0), client_ids=false, max_buffered_events=100_000, room_field=Some("room".to_owned()), client_key=None, history_limit=100))]
+    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0), client_ids=false, max_buffered_events=100_000, outbox=None, nowait=false, public=false, max_queued=1024, room_field=Some("room".to_owned()), client_key=None, history_limit=100))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -117,12 +138,16 @@ impl NativeClient {
         heartbeat: Option<f64>,
         client_ids: bool,
         max_buffered_events: usize,
+        outbox: Option<std::path::PathBuf>,
+        nowait: bool,
+        public: bool,
+        max_queued: usize,
         room_field: Option<String>,
         client_key: Option<String>,
         history_limit: u32,
     ) -> PyResult<Self> {
-        if max_buffered_events == 0 {
-            return Err(err(py, Error::InvalidArgument("max_buffered_events must be at least 1".into())));
+        if max_buffered_events == 0 || max_queued == 0 {
+            return Err(err(py, Error::InvalidArgument("max_buffered_events and max_queued must be at least 1".into())));
         }
         let timeout = seconds(Some(timeout)).unwrap_or(Duration::from_secs(30));
         let mut options = ClientOptions { request_timeout: timeout, connect_timeout: timeout, ..ClientOptions::default() };
@@ -131,7 +156,10 @@ impl NativeClient {
         options.chat.author_path = author_path;
         options.chat.client_ids = client_ids;
         options.chat.room_field = room_field;
-        options.chat.client_key_field = client_key;
+        if let Some(field) = client_key {
+            options.chat.client_key_field = field;
+            options.chat.client_keys = true;
+        }
         options.chat.history_limit = history_limit.max(1);
         options.tls.extra_ca_pem = ca_pem;
         if system_roots {
@@ -142,8 +170,18 @@ impl NativeClient {
         }
         options.heartbeat = seconds(heartbeat);
         options.max_buffered_events = max_buffered_events;
+        options.outbox_path = outbox;
+        options.max_queued = max_queued;
+        if public {
+            options.auth_mode = AuthMode::Public;
+        }
         let url = url.to_owned();
-        let (client, mut events) = wait(py, Client::connect(&url, options), None)?.map_err(|e| err(py, e))?;
+        let (client, mut events) = if nowait {
+            // The socket opens in the background; state events report how it goes.
+            Client::connect_nowait(&url, options).map(|(client, events, _first)| (client, events)).map_err(|e| err(py, e))?
+        } else {
+            wait(py, Client::connect(&url, options), None)?.map_err(|e| err(py, e))?
+        };
         let consumption = events.defer_consumption();
         Ok(NativeClient { client, events: Mutex::new(events), consumption, timeout })
     }
@@ -173,7 +211,9 @@ impl NativeClient {
 
     /// Subscribes without waiting; returns the uid. The init (or a refusal) arrives as
     /// an event. `collection=None` means the chat collection with the chat query.
-    #[pyo3(signature = (collection=None, query_json=None, event=None, item_json=None))]
+    /// `reply`: a reply event whose request id is the subscription's number
+    /// (`subscription_id`) follows the init, or carries the refusal.
+    #[pyo3(signature = (collection=None, query_json=None, event=None, item_json=None, reply=false))]
     fn subscribe(
         &self,
         py: Python<'_>,
@@ -181,6 +221,7 @@ impl NativeClient {
         query_json: Option<&str>,
         event: Option<&str>,
         item_json: Option<&str>,
+        reply: bool,
     ) -> PyResult<String> {
         let mut request = match collection {
             None => self.client.chat_subscription(),
@@ -197,7 +238,17 @@ impl NativeClient {
                 .ok_or_else(|| err(py, Error::InvalidArgument(format!("unknown event {e:?} (create, update, delete)"))))?;
             request = request.event(filter);
         }
-        Ok(self.client.subscribe_nowait(request).uid().to_owned())
+        let sub = if reply {
+            self.client.subscribe_nowait_with_reply(request).map_err(|e| err(py, e))?
+        } else {
+            self.client.subscribe_nowait(request)
+        };
+        Ok(sub.uid().to_owned())
+    }
+
+    /// The number of the subscription with this uid: the request id of its reply.
+    fn subscription_id(&self, py: Python<'_>, uid: &str) -> PyResult<u64> {
+        Subscription::id_of_uid(uid).ok_or_else(|| err(py, Error::InvalidArgument(format!("not a subscription uid: {uid}"))))
     }
 
     /// Ends the subscription with this uid.
@@ -225,10 +276,7 @@ impl NativeClient {
         payload_json: Option<&str>,
         timeout: Option<f64>,
     ) -> PyResult<PyObject> {
-        let action = ItemAction::parse(action)
-            .ok_or_else(|| err(py, Error::InvalidArgument(format!("unknown action {action:?} (create, read, update, delete)"))))?;
-        let payload = parse_json(payload_json).map_err(|e| err(py, e))?.unwrap_or(Value::Null);
-        let request = ItemsRequest::from_payload(collection, action, payload).map_err(|e| err(py, e))?;
+        let request = items_request(py, collection, action, payload_json)?;
         let data = wait(py, self.client.request(request), self.limit(timeout))?.map_err(|e| err(py, e))?;
         to_py(py, &data)
     }
@@ -258,10 +306,52 @@ impl NativeClient {
     }
 
     /// Joins a room (`None`: the lobby) without waiting for its history; returns the
-    /// subscription's uid. (Call `known_me` first for the own flags of the history.)
+    /// subscription's uid. With `reply`, a reply event whose request id is the
+    /// subscription's number follows its history (or carries the refusal). (Wait with
+    /// `known_me` first for the own flags of the history.)
+    #[pyo3(signature = (room=None, reply=false))]
+    fn join(&self, py: Python<'_>, room: Option<&str>, reply: bool) -> PyResult<String> {
+        let sub = if reply { self.client.join_nowait_with_reply(room) } else { self.client.join_nowait(room) };
+        Ok(sub.map_err(|e| err(py, e))?.uid().to_owned())
+    }
+
+    /// Leaves a room without waiting for the server.
     #[pyo3(signature = (room=None))]
-    fn join(&self, py: Python<'_>, room: Option<&str>) -> PyResult<String> {
-        Ok(self.client.join_nowait(room).map_err(|e| err(py, e))?.uid().to_owned())
+    fn leave_nowait(&self, room: Option<&str>) {
+        self.client.leave_nowait(room)
+    }
+
+    /// `known_me` without waiting: the user (a dict, or None) arrives as a reply event.
+    fn known_me_nowait(&self, py: Python<'_>) -> PyResult<u64> {
+        self.client.known_me_nowait().map_err(|e| err(py, e))
+    }
+
+    /// `whoami` without waiting: the user arrives as a reply event.
+    fn whoami_nowait(&self, py: Python<'_>) -> PyResult<u64> {
+        self.client.whoami_nowait().map_err(|e| err(py, e))
+    }
+
+    /// `load_older` without waiting: the page (its items oldest first) arrives as a
+    /// reply event; `messages_of` reads it.
+    #[pyo3(signature = (room=None, before=None, count=50))]
+    fn load_older_nowait(&self, py: Python<'_>, room: Option<&str>, before: Option<&str>, count: u32) -> PyResult<u64> {
+        self.client.load_older_nowait(room, before, count).map_err(|e| err(py, e))
+    }
+
+    /// `edit_message` without waiting; the stored message arrives as a reply event.
+    fn edit_message_nowait(&self, py: Python<'_>, id: &str, text: &str) -> PyResult<u64> {
+        self.client.edit_message_nowait(id, text).map_err(|e| err(py, e))
+    }
+
+    /// `delete_message` without waiting; the outcome arrives as a reply event.
+    fn delete_message_nowait(&self, py: Python<'_>, id: &str) -> PyResult<u64> {
+        self.client.delete_message_nowait(id).map_err(|e| err(py, e))
+    }
+
+    /// The chat messages of items (a reply's data as JSON), oldest first.
+    fn messages_of(&self, py: Python<'_>, data_json: &str) -> PyResult<Vec<PyObject>> {
+        let data = parse_json(Some(data_json)).map_err(|e| err(py, e))?.unwrap_or(Value::Null);
+        self.messages(py, &data)
     }
 
     /// Leaves a room: ends every subscription joined to it.
@@ -355,7 +445,8 @@ impl NativeClient {
         let deadline = Instant::now() + seconds(Some(timeout)).unwrap_or_default();
         let mut batch = Vec::new();
         loop {
-            if events.is_ended() {
+            // A game loop's poll (timeout 0) only takes what is there.
+            if events.is_ended() || timeout <= 0.0 {
                 break;
             }
             let slice = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
@@ -383,7 +474,112 @@ impl NativeClient {
         batch.into_iter().map(|e| self.event_tuple(py, e)).collect()
     }
 
+    /// Queues a chat message in the outbox (written to its file first, GIL released);
+    /// returns the entry as a dict.
+    fn outbox_send(&self, py: Python<'_>, text: &str) -> PyResult<PyObject> {
+        let outbox = self.client.outbox().map_err(|e| err(py, e))?;
+        let entry = py.allow_threads(|| outbox.send_message(text)).map_err(|e| err(py, e))?;
+        to_py(py, &entry.to_json())
+    }
+
+    /// Queues the create of one item in the outbox; returns the entry as a dict.
+    #[pyo3(signature = (collection, data_json, key_field="id"))]
+    fn outbox_create(&self, py: Python<'_>, collection: &str, data_json: &str, key_field: &str) -> PyResult<PyObject> {
+        let outbox = self.client.outbox().map_err(|e| err(py, e))?;
+        let data = parse_json(Some(data_json)).map_err(|e| err(py, e))?.unwrap_or(Value::Null);
+        let request = ItemsRequest::create(collection, data).key_field(key_field);
+        let entry = py.allow_threads(|| outbox.send(request)).map_err(|e| err(py, e))?;
+        to_py(py, &entry.to_json())
+    }
+
+    /// The entries not yet over, oldest first, as dicts.
+    fn outbox_list(&self, py: Python<'_>) -> PyResult<Vec<PyObject>> {
+        let outbox = self.client.outbox().map_err(|e| err(py, e))?;
+        outbox.list().iter().map(|e| to_py(py, &e.to_json())).collect()
+    }
+
+    /// Cancels an entry that never went out (or failed).
+    fn outbox_cancel(&self, py: Python<'_>, local_id: u64) -> PyResult<PyObject> {
+        let outbox = self.client.outbox().map_err(|e| err(py, e))?;
+        let entry = py.allow_threads(|| outbox.cancel(local_id)).map_err(|e| err(py, e))?;
+        to_py(py, &entry.to_json())
+    }
+
+    /// Edits an entry that never went out (or failed) with a JSON object of fields.
+    fn outbox_edit(&self, py: Python<'_>, local_id: u64, patch_json: &str) -> PyResult<PyObject> {
+        let outbox = self.client.outbox().map_err(|e| err(py, e))?;
+        let patch = parse_json(Some(patch_json)).map_err(|e| err(py, e))?.unwrap_or(Value::Null);
+        let entry = py.allow_threads(|| outbox.edit(local_id, patch)).map_err(|e| err(py, e))?;
+        to_py(py, &entry.to_json())
+    }
+
+    /// Puts a failed entry back in the queue.
+    fn outbox_retry(&self, py: Python<'_>, local_id: u64) -> PyResult<PyObject> {
+        let outbox = self.client.outbox().map_err(|e| err(py, e))?;
+        let entry = py.allow_threads(|| outbox.retry(local_id)).map_err(|e| err(py, e))?;
+        to_py(py, &entry.to_json())
+    }
+
     fn __repr__(&self) -> String {
         format!("<NativeClient closed={}>", self.client.is_closed())
+    }
+
+    // ---- calls that return at once: each returns a request id, completed by one reply event
+
+    /// Logs in without waiting.
+    fn login_nowait(&self, py: Python<'_>, email: &str, password: &str) -> PyResult<u64> {
+        let credentials = AuthCredentials::Password { email: email.into(), password: Secret::new(password) };
+        self.client.authenticate_nowait(credentials).map_err(|e| err(py, e))
+    }
+
+    /// Logs in with an access token without waiting.
+    fn login_with_token_nowait(&self, py: Python<'_>, token: &str) -> PyResult<u64> {
+        self.client.authenticate_nowait(AuthCredentials::AccessToken(Secret::new(token))).map_err(|e| err(py, e))
+    }
+
+    /// Logs in with a refresh token without waiting.
+    fn login_with_refresh_token_nowait(&self, py: Python<'_>, token: &str) -> PyResult<u64> {
+        self.client.authenticate_nowait(AuthCredentials::RefreshToken(Secret::new(token))).map_err(|e| err(py, e))
+    }
+
+    /// Ends the subscription with this uid without waiting; returns the request id of
+    /// the confirmation's reply event.
+    fn unsubscribe_with_reply(&self, py: Python<'_>, uid: &str) -> PyResult<u64> {
+        let id = Subscription::id_of_uid(uid).ok_or_else(|| err(py, Error::InvalidArgument(format!("not a subscription uid: {uid}"))))?;
+        self.client.unsubscribe_nowait_with_reply(&self.client.subscription(id)).map_err(|e| err(py, e))
+    }
+
+    /// An items request without waiting.
+    #[pyo3(signature = (collection, action, payload_json=None))]
+    fn request_nowait(&self, py: Python<'_>, collection: &str, action: &str, payload_json: Option<&str>) -> PyResult<u64> {
+        let request = items_request(py, collection, action, payload_json)?;
+        self.client.request_nowait(request).map_err(|e| err(py, e))
+    }
+
+    /// Cancels a request: its reply comes at once with the code CANCELLED.
+    fn cancel(&self, request: u64) {
+        self.client.cancel(request)
+    }
+
+    /// Asks the session to close; the `closed` state event completes it.
+    fn close_nowait(&self) {
+        self.client.close_nowait()
+    }
+
+    /// Skips the wait before the next reconnect attempt.
+    fn reconnect_now(&self) {
+        self.client.reconnect_now()
+    }
+
+    /// The connection state as of the last state event the session reported.
+    fn state(&self) -> &'static str {
+        self.client.state().as_str()
+    }
+
+    /// A stored chat message (a send's reply data, as JSON) as `(id, text, author, date, raw)`.
+    fn message_of(&self, py: Python<'_>, item_json: &str) -> PyResult<Option<PyObject>> {
+        let item = parse_json(Some(item_json)).map_err(|e| err(py, e))?.unwrap_or(Value::Null);
+        let me = self.client.me().map(|m| m.id);
+        self.client.chat().message_for(&item, me.as_deref()).map(|m| message_tuple(py, &m)).transpose()
     }
 }

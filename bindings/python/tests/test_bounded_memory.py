@@ -19,6 +19,8 @@ from typing import Dict, Iterator
 
 import pytest
 
+from conftest import listening
+
 ROOT = Path(__file__).resolve().parents[3]
 EVENTS = 200_000
 
@@ -60,16 +62,8 @@ def flood_url() -> Iterator[str]:
     if not binary:
         subprocess.run(["cargo", "build", "-q", "-p", "directus-chat-bench", "--bin", "flood_server"], cwd=ROOT, check=True)
         binary = str(ROOT / "target" / "debug" / "flood_server")
-    server = subprocess.Popen(
-        [binary, "--events", str(EVENTS), "--parent-pid", str(os.getpid())], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert server.stdout is not None
-        port = server.stdout.readline().split()[1]
-        yield f"ws://127.0.0.1:{port}/websocket"
-    finally:
-        server.kill()
-        server.wait()
+    with listening([binary, "--events", str(EVENTS), "--parent-pid", str(os.getpid())]) as url:
+        yield url
 
 
 def run_client(url: str, limit: int) -> Dict[str, int]:

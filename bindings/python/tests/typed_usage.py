@@ -38,5 +38,38 @@ async def asynchronous(url: str, token: str) -> int:
         return count
 
 
+def game_loop(url: str, email: str, password: str) -> List[str]:
+    lines: List[str] = []
+    client = Client(url, poll=True, nowait=True, auth_mode="handshake", max_queued=64, timeout=10.0)
+    login: int = client.login_nowait(email, password)
+    sub = client.subscribe_chat_nowait()
+    request: int = sub.request
+    while client.state != "closed":
+        for event in client.poll(max=50):
+            if event.type == "state" and event.retry_in is not None:
+                lines.append(f"{event.kind} attempt {event.attempt}, retry in {event.retry_in:.1f} s ({event.cause})")
+            elif event.type == "reply" and event.request in (login, request):
+                lines.append(repr(event.error))
+        client.send_nowait("hi")
+        client.cancel(client.request_nowait("messages", "read", {"query": {"limit": 1}}))
+        client.reconnect_now()
+        client.unsubscribe_nowait(sub)
+        client.close_nowait()
+    return lines
+
+
+async def asynchronous_typed(url: str, token: str) -> str:
+    client = await AsyncClient.connect(url, timeout=5.0, auth_mode="public", nowait=False)
+    await client.login_with_token(token, timeout=2.0)
+    stored: ChatMessage = await client.send("hello", timeout=2.0)
+    sub = await client.subscribe(None, query={"limit": 5}, timeout=3.0)
+    await client.unsubscribe(sub)
+    request: int = client.send_nowait("later")
+    client.cancel(request)
+    state: str = client.state
+    await client.close()
+    return stored.text + state
+
+
 def main() -> None:
     print(directus_chat.core_version, blocking, asyncio.run)

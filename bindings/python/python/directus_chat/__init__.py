@@ -31,10 +31,12 @@ from ._errors import (
     InvalidArgumentError,
     ProtocolError,
     CancelledError,
+    OutboxError,
     ServerError,
 )
 from ._events import ChatMessage, Event, User
 from ._logging import set_log_level
+from ._outbox import Outbox, OutboxEntry
 from ._native import version as _core_version
 from ._shutdown import shutdown
 
@@ -61,6 +63,9 @@ __all__ = [
     "InvalidArgumentError",
     "ProtocolError",
     "CancelledError",
+    "Outbox",
+    "OutboxEntry",
+    "OutboxError",
     "ServerError",
     "Subscription",
     "User",

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import weakref
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from . import _native
-from ._errors import ClosedError, DirectusError, DirectusTimeoutError
-from ._events import ChatMessage, Event, NativeEvent, User
+from ._calls import Calls, blocking
+from ._calls import dumps as _dumps
+from ._errors import ClosedError, DirectusError, DirectusTimeoutError, InvalidArgumentError
+from ._events import Event, NativeEvent, User
 from ._logging import ensure_log_bridge, logger
+from ._outbox import Outbox
 from ._shutdown import register_thread
+from ._typing import AuthMode
 
 __all__ = ["Client", "Subscription", "EventCallback", "ErrorHook"]
 
@@ -24,12 +27,9 @@ ErrorHook = Callable[[BaseException, Event], None]
 
 _END = None
 
-# `room=` of `_subscribe` when it makes a plain subscription, not a room's.
+
+# `room=` of a subscription that is not a room's.
 _NOT_A_ROOM: Any = object()
-
-
-def _dumps(value: Any) -> Optional[str]:
-    return None if value is None else json.dumps(value)
 
 
 class Subscription:
@@ -68,6 +68,9 @@ class Subscription:
         self._ready = threading.Event()
         self._error: Optional[DirectusError] = None
         self._ended = False
+        self.request = 0
+        """For a subscription made without waiting: the request id of the ``reply``
+        event that completes its subscribe (after the ``init``), else 0."""
 
     # Called on the client's dispatcher thread. An event counts as consumed (so the
     # session may read on) once the user has taken it: when a callback returns, or when
@@ -130,6 +133,8 @@ class Subscription:
         Returns ``None`` on timeout; raises :class:`ClosedError` once the subscription
         has ended and every event was taken.
         """
+        if self._client._poll_mode:
+            raise InvalidArgumentError("INVALID_ARGUMENT", "a poll-mode client hands out every event from Client.poll()")
         try:
             event = self._queue.get(timeout=timeout)
         except queue.Empty:
@@ -191,9 +196,23 @@ class Client:
     collections) the client picks each message's key, so a message whose answer was
     lost with the connection is resent safely and stored once.
 
+    With ``outbox`` (a file path), ``client.outbox`` sends through a durable outbox
+    (see :class:`Outbox`): written to the file before the call returns, resumed by the
+    next client on the file after a crash, stored exactly once, never timed out.
+
     At most ``max_buffered_events`` events wait for the user (in subscription queues,
     or for callbacks to return); at that mark the session stops reading the socket
     until the user catches up, so memory stays bounded.
+
+    Never blocking the caller: with ``nowait=True`` the constructor returns at once and
+    the socket opens in the background (``state`` events report it; a failed attempt is
+    retried like a lost connection); requests made meanwhile wait for it and for the
+    login, without timing out. Every request has a ``*_nowait`` form that returns a
+    request id, completed by one ``reply`` event. With ``poll=True`` the client has no
+    dispatcher thread: a game loop takes the events with :meth:`poll`, e.g. once per
+    frame. ``auth_mode="public"`` is for servers that serve requests before a login
+    (``WEBSOCKETS_REST_AUTH=public``); ``max_queued`` bounds the requests that wait for
+    the login or a reconnect.
     """
 
     def __init__(
@@ -210,6 +229,11 @@ class Client:
         heartbeat: Optional[float] = 30.0,
         client_ids: bool = False,
         max_buffered_events: int = 100_000,
+        outbox: Optional[str] = None,
+        max_queued: int = 1024,
+        auth_mode: AuthMode = "handshake",
+        nowait: bool = False,
+        poll: bool = False,
         room_field: Optional[str] = "room",
         client_key: Optional[str] = None,
         history_limit: int = 100,
@@ -223,8 +247,16 @@ class Client:
         """The default timeout of blocking calls, in seconds."""
         self.collection = collection
         """The chat collection."""
-        self.state = "connecting"
-        """The connection state: connecting, connected, authenticated, disconnected, closed."""
+        if auth_mode not in ("handshake", "public"):
+            raise InvalidArgumentError("INVALID_ARGUMENT", f"auth_mode is {auth_mode!r}: use 'handshake' or 'public'")
+        self._poll_mode = poll
+        # Request id -> what completes it (the asyncio client's futures), and what wants
+        # to see each state event; both called on the dispatcher thread.
+        self._replies: Dict[int, Callable[[Event], None]] = {}
+        self._state_hooks: List[Callable[[Event], None]] = []
+        # The state event that settled the first attempt to connect (connected,
+        # disconnected or closed), for those who wait for it.
+        self._first: Optional[Event] = None
         self._on_state = on_state
         self._on_event = on_event
         self._on_error = on_error
@@ -247,15 +279,22 @@ class Client:
             heartbeat=heartbeat,
             client_ids=client_ids,
             max_buffered_events=max_buffered_events,
+            outbox=outbox,
+            nowait=nowait,
+            public=auth_mode == "public",
+            max_queued=max_queued,
             room_field=room_field,
             client_key=client_key,
             history_limit=history_limit,
         )
+        self._outbox = Outbox(self._native) if outbox is not None else None
         self._thread = threading.Thread(target=self._dispatch, name="directus-chat-dispatch", daemon=True)
         # Registered before it runs a callback that might call shutdown(), which must see
-        # it is one of ours; joined by the shutdown at exit (see _shutdown).
+        # it is one of ours; joined by the shutdown at exit (see _shutdown). A poll-mode
+        # client has none running: the shutdown closes it natively.
         register_thread(self._thread)
-        self._thread.start()
+        if not poll:
+            self._thread.start()
 
     # ---- dispatching (the dispatcher thread)
 
@@ -280,6 +319,12 @@ class Client:
                 self._native.consumed(1)
             return
         try:
+            if type_ == "reply":
+                with self._lock:
+                    hook = self._replies.pop(native[6], None)
+                if hook is not None:
+                    hook(Event._from_native(native))
+                    return
             self._route_client_event(native)
         finally:
             self._native.consumed(1)
@@ -288,7 +333,12 @@ class Client:
         type_ = native[0]
         event = Event._from_native(native)
         if type_ == "state" and event.kind is not None:
-            self.state = event.kind
+            with self._lock:
+                if self._first is None and event.kind in ("connected", "disconnected", "closed"):
+                    self._first = event
+                hooks = list(self._state_hooks)
+            for hook in hooks:
+                hook(event)
             if self._on_state is not None:
                 self._call(self._on_state, event)
             if event.kind == "closed":
@@ -334,19 +384,11 @@ class Client:
     def _on_dispatcher(self) -> bool:
         return threading.current_thread() is self._thread
 
-    # ---- authentication
+    # ---- authentication (the requests of both clients are described in _calls.py)
 
-    def login(self, email: str, password: str, *, timeout: Optional[float] = None) -> None:
-        """Logs in with email and password; raises :class:`AuthError` (``AUTH_FAILED``) if refused."""
-        self._native.login(email, password, timeout)
-
-    def login_with_token(self, token: str, *, timeout: Optional[float] = None) -> None:
-        """Logs in with an access token (a user's static token or a JWT)."""
-        self._native.login_with_token(token, timeout)
-
-    def login_with_refresh_token(self, token: str, *, timeout: Optional[float] = None) -> None:
-        """Logs in with a refresh token (they rotate: the client keeps the newest)."""
-        self._native.login_with_refresh_token(token, timeout)
+    login = blocking(Calls.login)
+    login_with_token = blocking(Calls.login_with_token)
+    login_with_refresh_token = blocking(Calls.login_with_refresh_token)
 
     # ---- subscriptions
 
@@ -368,15 +410,44 @@ class Client:
         subscription's first event: the history). Raises :class:`ForbiddenError` and
         friends when refused.
         """
-        sink: Optional[Callable[[Optional[Event]], None]] = None
-        if callback is not None:
-            cb = callback
+        return self._subscribe(collection, query, event, item, self._sink_of(callback), timeout)
 
-            def sink(ev: Optional[Event]) -> None:
-                if ev is not None:
-                    self._call(cb, ev)
+    def _sink_of(self, callback: Optional[EventCallback]) -> Optional[Callable[[Optional[Event]], None]]:
+        if callback is None:
+            return None
+        cb = callback
 
-        return self._subscribe(collection, query, event, item, sink, timeout)
+        def sink(ev: Optional[Event]) -> None:
+            if ev is not None:
+                self._call(cb, ev)
+
+        return sink
+
+    def _register(
+        self,
+        collection: Optional[str],
+        sink: Optional[Callable[[Optional[Event]], None]],
+        sink_counts: bool,
+        start: Callable[[], Tuple[str, int]],
+        room: Any = _NOT_A_ROOM,
+    ) -> Subscription:
+        """Starts a subscription with ``start`` (a native call giving its uid and the
+        request id of its reply) and makes it known to the dispatcher."""
+        if self._closed.is_set():
+            raise ClosedError("CLOSED", "the client is closed")
+        with self._lock:
+            # Registered under the lock the dispatcher routes with, so the init cannot
+            # arrive before the subscription is known.
+            uid, request = start()
+            sub = Subscription(self, uid, collection or self.collection, sink, sink_counts, room)
+            sub.request = request
+            # Poll mode keeps every subscription: its events come from poll(), not from
+            # the object, so dropping the object must not end it.
+            if sink is not None or self._poll_mode:
+                self._subs[uid] = sub
+            else:
+                self._weak_subs[uid] = sub
+        return sub
 
     def _subscribe(
         self,
@@ -390,24 +461,16 @@ class Client:
         *,
         room: Any = _NOT_A_ROOM,
     ) -> Subscription:
-        if self._closed.is_set():
-            raise ClosedError("CLOSED", "the client is closed")
+        if self._poll_mode:
+            raise InvalidArgumentError("INVALID_ARGUMENT", "a poll-mode client subscribes with subscribe_nowait() and takes events with poll()")
         limit = self.timeout if timeout is None else timeout
-        if room is not _NOT_A_ROOM:
+        if room is _NOT_A_ROOM:
+            sub = self._register(collection, sink, sink_counts, lambda: (self._native.subscribe(collection, _dumps(query), event, _dumps(item)), 0))
+        else:
             # The user first, so the history says which messages are one's own.
             self._native.known_me(limit)
-        with self._lock:
-            # Registered under the lock the dispatcher routes with, so the init cannot
-            # arrive before the subscription is known.
-            if room is _NOT_A_ROOM:
-                uid = self._native.subscribe(collection, _dumps(query), event, _dumps(item))
-            else:
-                uid = self._native.join(room)
-            sub = Subscription(self, uid, collection or self.collection, sink, sink_counts, room)
-            if sink is not None:
-                self._subs[uid] = sub
-            else:
-                self._weak_subs[uid] = sub
+            sub = self._register(None, sink, sink_counts, lambda: (self._native.join(room), 0), room)
+        uid = sub.uid
         if self._on_dispatcher():
             # Called from a callback: deliver events here, or the init would wait for us.
             while not sub._ready.is_set() and not self._closed.is_set():
@@ -429,6 +492,56 @@ class Client:
         """The chat subscription of the Directus guides (same as ``subscribe()``)."""
         return self.subscribe(None, callback=callback, timeout=timeout)
 
+    # ---- rooms
+
+    def join(self, room: Optional[str] = None, *, callback: Optional[EventCallback] = None, timeout: Optional[float] = None) -> Subscription:
+        """Joins a room (``None``: the lobby, the messages without a room) and returns
+        its subscription, once its history (the newest ``history_limit`` messages, the
+        first event) arrived. Its events name the room (``event.room``), their messages
+        say whether they are one's ``own`` and ``edited``, a ``delete`` event lists the
+        room's deleted keys (``event.deleted``). A client may be in several rooms.
+        """
+        return self._subscribe(None, None, None, None, self._sink_of(callback), timeout, room=room)
+
+    def join_nowait(self, room: Optional[str] = None, *, callback: Optional[EventCallback] = None) -> Subscription:
+        """Joins a room without waiting (see :meth:`join`): the history arrives as the
+        subscription's first event, then a ``reply`` event whose ``request`` is
+        ``Subscription.request`` (or the refusal)."""
+        if callback is not None and self._poll_mode:
+            raise InvalidArgumentError("INVALID_ARGUMENT", "a poll-mode client hands out every event from Client.poll(): no callbacks")
+
+        def start() -> Tuple[str, int]:
+            uid = self._native.join(room, reply=True)
+            return uid, self._native.subscription_id(uid)
+
+        return self._register(None, self._sink_of(callback), False, start, room)
+
+    def _leave_subs(self, room: Optional[str]) -> None:
+        with self._lock:
+            subs = [s for s in list(self._subs.values()) + list(self._weak_subs.values()) if s.is_room and s.room == room]
+            for sub in subs:
+                self._drop(sub.uid)
+        for sub in subs:
+            sub._end(discard=True)
+
+    def leave(self, room: Optional[str] = None, *, timeout: Optional[float] = None) -> None:
+        """Leaves a room: every subscription joined to it ends; no event of it comes after."""
+        self._leave_subs(room)
+        if not self._closed.is_set():
+            self._native.leave(room, timeout)
+
+    def leave_nowait(self, room: Optional[str] = None) -> None:
+        """Leaves a room without waiting for the server (no event of it comes after)."""
+        self._leave_subs(room)
+        if not self._closed.is_set():
+            self._native.leave_nowait(room)
+
+    @property
+    def me(self) -> Optional[User]:
+        """The logged-in user, once known (after :meth:`whoami` or :meth:`join`)."""
+        d = self._native.me()
+        return None if d is None else User._from_native(d)
+
     def _forget(self, sub: Subscription) -> None:
         with self._lock:
             self._drop(sub.uid)
@@ -440,130 +553,137 @@ class Client:
         if not self._closed.is_set():
             self._native.unsubscribe(subscription.uid, timeout)
 
-    # ---- rooms
+    # ---- calls that return at once: each completes as one ``reply`` event with the id it returns
 
-    def join(self, room: Optional[str] = None, *, callback: Optional[EventCallback] = None, timeout: Optional[float] = None) -> Subscription:
-        """Joins a room (``None``: the lobby, the messages without a room) and returns
-        its subscription, once its history (the newest ``history_limit`` messages, the
-        first event) arrived. Its events name the room (``event.room``), their messages
-        say whether they are one's ``own`` and ``edited``, a ``delete`` event lists the
-        room's deleted keys (``event.deleted``). A client may be in several rooms.
-        """
-        sink: Optional[Callable[[Optional[Event]], None]] = None
-        if callback is not None:
-            cb = callback
+    def login_nowait(self, email: str, password: str) -> int:
+        """Logs in without waiting; made before the socket is open, it goes out once it is."""
+        return self._native.login_nowait(email, password)
 
-            def sink(ev: Optional[Event]) -> None:
-                if ev is not None:
-                    self._call(cb, ev)
+    def login_with_token_nowait(self, token: str) -> int:
+        """Logs in with an access token without waiting."""
+        return self._native.login_with_token_nowait(token)
 
-        return self._subscribe(None, None, None, None, sink, timeout, room=room)
+    def login_with_refresh_token_nowait(self, token: str) -> int:
+        """Logs in with a refresh token without waiting."""
+        return self._native.login_with_refresh_token_nowait(token)
 
-    def leave(self, room: Optional[str] = None, *, timeout: Optional[float] = None) -> None:
-        """Leaves a room: every subscription joined to it ends; no event of it comes after."""
-        with self._lock:
-            subs = [s for s in list(self._subs.values()) + list(self._weak_subs.values()) if s.is_room and s.room == room]
-            for sub in subs:
-                self._drop(sub.uid)
-        for sub in subs:
-            sub._end(discard=True)
-        if not self._closed.is_set():
-            self._native.leave(room, timeout)
+    def subscribe_nowait(
+        self, collection: Optional[str] = None, *, query: Optional[Dict[str, Any]] = None, event: Optional[str] = None, item: Any = None, callback: Optional[EventCallback] = None
+    ) -> Subscription:
+        """Subscribes without waiting (arguments as :meth:`subscribe`). The history
+        arrives as the subscription's first event, then a ``reply`` event whose
+        ``request`` is ``Subscription.request`` completes the subscribe (or carries the
+        refusal). Made before the login, it goes out after it."""
+        if callback is not None and self._poll_mode:
+            raise InvalidArgumentError("INVALID_ARGUMENT", "a poll-mode client hands out every event from Client.poll(): no callbacks")
+        sink = self._sink_of(callback)
+        return self._register(collection, sink, False, lambda: self._start_subscription(collection, query, event, item))
+
+    def _start_subscription(self, collection: Optional[str], query: Optional[Dict[str, Any]], event: Optional[str], item: Any) -> Tuple[str, int]:
+        uid = self._native.subscribe(collection, _dumps(query), event, _dumps(item), reply=True)
+        return uid, self._native.subscription_id(uid)
+
+    def subscribe_chat_nowait(self, *, callback: Optional[EventCallback] = None) -> Subscription:
+        """The chat subscription without waiting (see :meth:`subscribe_nowait`)."""
+        return self.subscribe_nowait(None, callback=callback)
+
+    def unsubscribe_nowait(self, subscription: Subscription) -> int:
+        """Ends a subscription without waiting: no event of it is delivered after this
+        returns; the server's confirmation is a ``reply`` event with the returned id."""
+        self._forget(subscription)
+        return self._native.unsubscribe_with_reply(subscription.uid)
+
+    def request_nowait(self, collection: str, action: str, payload: Optional[Dict[str, Any]] = None) -> int:
+        """An items request without waiting (arguments as :meth:`request`)."""
+        return self._native.request_nowait(collection, action, _dumps(payload))
+
+    def cancel(self, request: int) -> None:
+        """Cancels a request made without waiting: its ``reply`` comes at once with
+        :class:`CancelledError` (code ``CANCELLED``). One still waiting for the connection
+        or the login is never sent; unknown and finished ids are ignored."""
+        self._native.cancel(request)
+
+    def reconnect_now(self) -> None:
+        """Skips the wait before the next reconnect attempt (a "retry now" button)."""
+        self._native.reconnect_now()
+
+    def close_nowait(self) -> None:
+        """Asks the client to close and returns at once; the ``closed`` state event
+        (``reason`` says why) completes it."""
+        self._native.close_nowait()
+
+    @property
+    def state(self) -> str:
+        """The connection state (``connecting``, ``connected``, ``authenticated``,
+        ``disconnected``, ``closed``) as of the last state event the session reported,
+        without waiting: for a status line drawn every frame."""
+        return self._native.state()
+
+    def poll(self, max: int = 100, timeout: float = 0.0) -> List[Event]:
+        """Poll mode (``poll=True``): up to ``max`` events, in order, waiting up to
+        ``timeout`` seconds for the first (0: not at all, as a frame does). A game loop
+        calls it once per frame; ``max`` caps the frame's chat work, the rest waits for
+        the next frame. Empty when nothing came, and after the ``closed`` state event."""
+        if not self._poll_mode:
+            raise InvalidArgumentError("INVALID_ARGUMENT", "poll() is for clients made with poll=True; this one has a dispatcher thread")
+        natives = self._native.next_events(max, timeout)
+        # Handed to the user now: counted as consumed now.
+        self._native.consumed(len(natives))
+        events = []
+        for native in natives:
+            sub = self._lookup(native[2]) if native[0] in ("subscription", "subscription_error") else None
+            event = (
+                Event._from_native(native, sub.collection, sub.room, sub.is_room) if sub is not None else Event._from_native(native)
+            )
+            if sub is not None and native[0] == "subscription_error":
+                with self._lock:
+                    self._drop(sub.uid)
+                sub._ended = True
+            if event.type == "state" and event.kind == "closed":
+                self._finish()
+            events.append(event)
+        return events
 
     # ---- chat and items
 
-    def send(self, text: str, *, room: Optional[str] = None, extra: Optional[Dict[str, Any]] = None, timeout: Optional[float] = None) -> ChatMessage:
-        """Sends a chat message (to ``room``, with the ``extra`` fields of your schema)
-        and returns it as the server stored it. The client-made key (``client_ids``,
-        ``client_key``) that makes a retry after a lost connection safe is kept."""
-        if room is None and extra is None:
-            return ChatMessage._from_native(self._native.send(text, timeout))
-        return ChatMessage._from_native(self._native.send_with(text, room, _dumps(extra), timeout))
+    @property
+    def outbox(self) -> Outbox:
+        """The client's outbox; :class:`InvalidArgumentError` without one."""
+        if self._outbox is None:
+            raise InvalidArgumentError("INVALID_ARGUMENT", "this client has no outbox: pass outbox=PATH")
+        return self._outbox
+
+    send = blocking(Calls.send)
+    load_older = blocking(Calls.load_older)
+    edit_message = blocking(Calls.edit_message)
+    delete_message = blocking(Calls.delete_message)
+    whoami = blocking(Calls.whoami)
+    request = blocking(Calls.request)
+    create = blocking(Calls.create)
+    read = blocking(Calls.read)
+    update = blocking(Calls.update)
+    delete = blocking(Calls.delete)
 
     def send_nowait(self, text: str, *, room: Optional[str] = None, extra: Optional[Dict[str, Any]] = None) -> int:
-        """Sends a chat message without waiting; its outcome arrives as a ``reply``
-        event (to ``on_event``) carrying the returned request id."""
+        """Sends a chat message (to ``room``, with ``extra`` fields) without waiting; its
+        outcome arrives as a ``reply`` event (to ``on_event``, or from :meth:`poll`)
+        carrying the returned request id."""
         if room is None and extra is None:
             return self._native.send_nowait(text)
         return self._native.send_with_nowait(text, room, _dumps(extra))
 
-    def load_older(
-        self, room: Optional[str] = None, *, before: Optional[str] = None, count: int = 50, timeout: Optional[float] = None
-    ) -> List[ChatMessage]:
-        """Up to ``count`` messages of ``room`` older than ``before`` (the id of a
-        message this client showed; ``None``: the oldest it showed of that room),
-        oldest first. Pages go by date, then key, never by offset: paging back while
-        others post neither repeats nor skips a message, and never repeats what the
-        room's events delivered. An empty list is the beginning of the room."""
-        return [ChatMessage._from_native(m) for m in self._native.load_older(room, before, count, timeout)]
+    def load_older_nowait(self, room: Optional[str] = None, *, before: Optional[str] = None, count: int = 50) -> int:
+        """:meth:`load_older` without waiting: the page arrives as a ``reply`` event
+        whose ``messages`` are the older messages, oldest first."""
+        return self._native.load_older_nowait(room, before, count)
 
-    def edit_message(self, id: str, text: str, *, timeout: Optional[float] = None) -> ChatMessage:
-        """Changes the text of one's own message; raises :class:`ForbiddenError` for
-        another user's (with the schema kit's permissions)."""
-        return ChatMessage._from_native(self._native.edit_message(str(id), text, timeout))
+    def edit_message_nowait(self, id: str, text: str) -> int:
+        """:meth:`edit_message` without waiting; the outcome is a ``reply`` event."""
+        return self._native.edit_message_nowait(str(id), text)
 
-    def delete_message(self, id: str, *, timeout: Optional[float] = None) -> None:
-        """Deletes one's own message; raises :class:`ForbiddenError` for another user's."""
-        self._native.delete_message(str(id), timeout)
-
-    def whoami(self, *, timeout: Optional[float] = None) -> User:
-        """Asks the server who the logged-in user is. From then on (as after a join) the
-        user is learned again after every login and re-login."""
-        return User._from_native(self._native.whoami(timeout))
-
-    @property
-    def me(self) -> Optional[User]:
-        """The logged-in user, once known (after :meth:`whoami` or :meth:`join`)."""
-        d = self._native.me()
-        return None if d is None else User._from_native(d)
-
-    def request(self, collection: str, action: str, payload: Optional[Dict[str, Any]] = None, *, timeout: Optional[float] = None) -> Any:
-        """An items request: ``action`` is create/read/update/delete, ``payload`` a dict
-        with any of ``data``, ``id``, ``ids``, ``query``. Returns the server's data."""
-        return self._native.request(collection, action, _dumps(payload), timeout)
-
-    def create(self, collection: str, data: Any, *, timeout: Optional[float] = None) -> Any:
-        """Creates one item (``data`` a dict) or several (a list); returns them as stored."""
-        return self.request(collection, "create", {"data": data}, timeout=timeout)
-
-    def read(
-        self,
-        collection: str,
-        *,
-        id: Any = None,
-        ids: Optional[Sequence[Any]] = None,
-        query: Optional[Dict[str, Any]] = None,
-        timeout: Optional[float] = None,
-    ) -> Any:
-        """Reads one item (``id``), several (``ids``) or those matching ``query``."""
-        return self.request(collection, "read", _target(id, ids, query), timeout=timeout)
-
-    def update(
-        self,
-        collection: str,
-        data: Dict[str, Any],
-        *,
-        id: Any = None,
-        ids: Optional[Sequence[Any]] = None,
-        query: Optional[Dict[str, Any]] = None,
-        timeout: Optional[float] = None,
-    ) -> Any:
-        """Updates the chosen items with ``data``; returns them as stored."""
-        payload = _target(id, ids, query)
-        payload["data"] = data
-        return self.request(collection, "update", payload, timeout=timeout)
-
-    def delete(
-        self,
-        collection: str,
-        *,
-        id: Any = None,
-        ids: Optional[Sequence[Any]] = None,
-        query: Optional[Dict[str, Any]] = None,
-        timeout: Optional[float] = None,
-    ) -> Any:
-        """Deletes the chosen items (the server requires ``id``, ``ids`` or ``query``)."""
-        return self.request(collection, "delete", _target(id, ids, query), timeout=timeout)
+    def delete_message_nowait(self, id: str) -> int:
+        """:meth:`delete_message` without waiting; the outcome is a ``reply`` event."""
+        return self._native.delete_message_nowait(str(id))
 
     # ---- lifecycle
 
@@ -576,7 +696,7 @@ class Client:
         """Closes the client: requests already sent may finish, subscriptions end, the
         last event is the ``closed`` state. Closing twice is fine."""
         self._native.close(timeout)
-        if not self._on_dispatcher():
+        if self._thread.is_alive() and not self._on_dispatcher():
             self._thread.join(self.timeout if timeout is None else timeout)
 
     def __enter__(self) -> "Client":
@@ -587,16 +707,3 @@ class Client:
 
     def __repr__(self) -> str:
         return f"<directus_chat.Client state={self.state!r} subscriptions={len(self._subs) + len(self._weak_subs)}>"
-
-
-def _target(id: Any, ids: Optional[Sequence[Any]], query: Optional[Dict[str, Any]]) -> Dict[str, Any]:
-    payload: Dict[str, Any] = {}
-    if id is not None:
-        payload["id"] = id
-    if ids is not None:
-        payload["ids"] = list(ids)
-    if query is not None:
-        payload["query"] = query
-    return payload
-
-

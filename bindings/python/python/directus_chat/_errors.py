@@ -13,6 +13,7 @@ __all__ = [
     "InvalidArgumentError",
     "ProtocolError",
     "CancelledError",
+    "OutboxError",
     "error_from_code",
 ]
 
@@ -22,7 +23,7 @@ class DirectusError(Exception):
     ``code`` is the Directus error code for server errors (``AUTH_FAILED``,
     ``FORBIDDEN``, ``TOKEN_EXPIRED``, ``INVALID_PAYLOAD``, ...) or one of the library's
     codes (``CONNECTION``, ``TIMEOUT``, ``CLOSED``, ``INVALID_ARGUMENT``, ``TLS``,
-    ``QUEUE_FULL``, ``PROTOCOL``, ``CANCELLED``, ``IN_CALLBACK``); ``message`` is the readable text.
+    ``QUEUE_FULL``, ``PROTOCOL``, ``CANCELLED``, ``IN_CALLBACK``, ``OUTBOX_*``); ``message`` is the readable text.
     Neither ever contains a password or token.
     """
 
@@ -72,6 +73,12 @@ class CancelledError(DirectusError):
     """The request was cancelled before its outcome was known."""
 
 
+class OutboxError(DirectusError):
+    """The outbox file cannot be used: ``OUTBOX_LOCKED`` (another client has it open),
+    ``OUTBOX_CORRUPT``, ``OUTBOX_FOREIGN`` (another application's database),
+    ``OUTBOX_VERSION``, ``OUTBOX_IO``. The file is left as it was."""
+
+
 # By the kind the Rust core gives each code (``_native.error_kind``), which is where
 # the meaning of Directus' codes across server versions is kept.
 _KINDS: dict[str, type[DirectusError]] = {
@@ -87,6 +94,7 @@ _KINDS: dict[str, type[DirectusError]] = {
     "protocol": ProtocolError,
     "cancelled": CancelledError,
     "in_callback": DirectusError,
+    "outbox": OutboxError,
 }
 
 

@@ -6,10 +6,11 @@ import datetime as _dt
 from typing import Any, List, Optional, Tuple
 
 from ._errors import DirectusError, error_from_code
+from ._outbox import OutboxEntry
 
 __all__ = ["ChatMessage", "Event", "User", "parse_date"]
 
-# One message from the native module: (id, text, author, date, raw) and, from the chat
+# One message from the native module: (id, text, author, date, raw, key) and, from the chat
 # API on, (room, author_id, own, edited, updated).
 NativeMessage = Tuple[Any, ...]
 # What the native module hands over for one event.
@@ -36,9 +37,14 @@ def parse_date(text: Optional[str]) -> Optional[_dt.datetime]:
 class ChatMessage:
     """One chat message: ``id``, ``text``, ``author`` (name), ``date`` and the ``raw``
     item; its ``room`` (``None``: the lobby), ``author_id``, whether it is the logged-in
-    user's ``own`` and whether it was ``edited`` (and when: ``updated``)."""
+    user's ``own`` and whether it was ``edited`` (and when: ``updated``).
 
-    __slots__ = ("id", "text", "author", "date", "raw", "room", "author_id", "own", "edited", "updated")
+    ``key`` is the key the client made for it when it was sent through the outbox (its
+    ``client_key``, or its primary key with client ids), else its ``id``: an outbox
+    entry's local echo and the message the server stored have the same key.
+    """
+
+    __slots__ = ("id", "text", "author", "date", "raw", "key", "room", "author_id", "own", "edited", "updated")
 
     def __init__(
         self,
@@ -47,6 +53,7 @@ class ChatMessage:
         author: Optional[str],
         date: Optional[_dt.datetime],
         raw: Any,
+        key: str = "",
         room: Optional[str] = None,
         author_id: Optional[str] = None,
         own: bool = False,
@@ -58,6 +65,7 @@ class ChatMessage:
         self.author = author
         self.date = date
         self.raw = raw
+        self.key = key or id
         self.room = room
         self.author_id = author_id
         self.own = own
@@ -66,9 +74,9 @@ class ChatMessage:
 
     @classmethod
     def _from_native(cls, t: NativeMessage) -> "ChatMessage":
-        m = cls(t[0], t[1], t[2], parse_date(t[3]), t[4])
-        if len(t) >= 10:
-            m.room, m.author_id, m.own, m.edited, m.updated = t[5], t[6], bool(t[7]), bool(t[8]), parse_date(t[9])
+        m = cls(t[0], t[1], t[2], parse_date(t[3]), t[4], t[5] if len(t) > 5 else "")
+        if len(t) >= 11:
+            m.room, m.author_id, m.own, m.edited, m.updated = t[6], t[7], bool(t[8]), bool(t[9]), parse_date(t[10])
         return m
 
     def __repr__(self) -> str:
@@ -128,15 +136,19 @@ class Event:
     ``type`` is ``"subscription"`` (with ``kind`` ``init``/``create``/``update``/
     ``delete``), ``"state"`` (``kind`` is the new state: ``connecting``, ``connected``,
     ``authenticated``, ``disconnected``, ``closed``; ``reason`` says why),
-    ``"subscription_error"``, ``"reply"`` (outcome of ``send_nowait``), ``"error"`` or
-    ``"unknown"``. ``data`` holds the items (dicts), deleted keys, or reply data;
+    ``"subscription_error"``, ``"reply"`` (the outcome of a ``*_nowait`` call, whose id
+    is ``request``), ``"error"``, ``"unknown"`` or ``"outbox"`` (``kind`` is the entry's
+    new state: ``queued``, ``sending``, ``sent``, ``failed``, ``cancelled``; ``outbox`` is
+    the :class:`OutboxEntry`, ``messages`` its local echo). State events also tell the
+    connection attempt (``attempt``), the delay before the next one (``retry_in``) and why
+    the client closed (``cause``). ``data`` holds the items (dicts), deleted keys, or reply data;
     ``messages`` the items read as :class:`ChatMessage`; ``error`` a
     :class:`DirectusError` for failures. Events of a joined room (:meth:`Client.join`)
     name it in ``room`` (``None``: the lobby; ``is_room`` tells them from other events)
     and list the keys of deleted messages in ``deleted``, only that room's.
     """
 
-    __slots__ = ("type", "kind", "uid", "collection", "data", "messages", "error", "reason", "request", "room", "is_room", "deleted")
+    __slots__ = ("type", "kind", "uid", "collection", "data", "messages", "error", "reason", "request", "outbox", "room", "is_room", "deleted")
 
     def __init__(
         self,
@@ -149,6 +161,7 @@ class Event:
         error: Optional[DirectusError] = None,
         reason: Optional[str] = None,
         request: int = 0,
+        outbox: Optional[OutboxEntry] = None,
     ) -> None:
         self.type = type
         self.kind = kind
@@ -159,6 +172,8 @@ class Event:
         self.error = error
         self.reason = reason
         self.request = request
+        self.outbox = outbox
+        """For ``outbox`` events: the entry."""
         self.room: Optional[str] = None
         self.is_room = False
         self.deleted: List[str] = []
@@ -187,7 +202,32 @@ class Event:
             error,
             reason,
             request,
+            OutboxEntry(data) if type_ == "outbox" else None,
         )
+
+    def _state_detail(self, key: str) -> Any:
+        return self.data.get(key) if self.type == "state" and isinstance(self.data, dict) else None
+
+    @property
+    def attempt(self) -> int:
+        """State events: which connection attempt in a row the state belongs to (0 for
+        a connection that is or was open, n for the n-th attempt since); else 0."""
+        value = self._state_detail("attempt")
+        return int(value) if value is not None else 0
+
+    @property
+    def retry_in(self) -> Optional[float]:
+        """``disconnected`` events: seconds before the next attempt, ``None`` when no
+        attempt follows (the client is about to close); else ``None``."""
+        value = self._state_detail("retry_in")
+        return float(value) if value is not None else None
+
+    @property
+    def cause(self) -> Optional[str]:
+        """The ``closed`` event: why the client closed: ``by_user``, ``gave_up``
+        (the reconnect attempts are spent), ``auth_refused`` or ``failed``; else ``None``."""
+        value = self._state_detail("cause")
+        return str(value) if value is not None else None
 
     def __repr__(self) -> str:
         parts = [f"type={self.type!r}"]
@@ -197,10 +237,12 @@ class Event:
                 parts.append(f"{name}={value!r}")
         if self.messages:
             parts.append(f"messages={self.messages!r}")
-        elif self.data is not None:
+        elif self.data is not None and self.type != "state":
             text = repr(self.data)
             parts.append(f"data={text if len(text) <= 200 else text[:197] + '...'}")
-        for name in ("error", "reason"):
+        if self.attempt:
+            parts.append(f"attempt={self.attempt}")
+        for name in ("retry_in", "cause", "error", "reason"):
             value = getattr(self, name)
             if value is not None:
                 parts.append(f"{name}={value!r}")
