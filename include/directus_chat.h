@@ -371,6 +371,10 @@ enum dchat_status dchat_delete_message_nowait(const struct dchat_client *client,
 // they are the user's own (`dchat_event_message_own`).
 enum dchat_status dchat_whoami(const struct dchat_client *client, struct dchat_event **user_out);
 
+// Like `dchat_whoami` without blocking: the user arrives as a `DCHAT_EVENT_REPLY`
+// event with the written request id, its one item the user.
+enum dchat_status dchat_whoami_nowait(const struct dchat_client *client, uint64_t *request_out);
+
 // The logged-in user as far as known, without blocking: an event (free it with
 // `dchat_event_free`) with one item, the user, or none while the user is not known
 // (not logged in, or the chat API not used yet: see `dchat_whoami`, `dchat_join`).

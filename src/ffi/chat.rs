@@ -317,6 +317,18 @@ pub extern "C" fn dchat_whoami(client: *const dchat_client, user_out: *mut *mut 
     })
 }
 
+/// Like `dchat_whoami` without blocking: the user arrives as a `DCHAT_EVENT_REPLY`
+/// event with the written request id, its one item the user.
+#[no_mangle]
+pub extern "C" fn dchat_whoami_nowait(client: *const dchat_client, request_out: *mut u64) -> dchat_status {
+    boundary(|| {
+        let c = handle_arg(client, "client")?;
+        let out = Out::new(request_out, "request_out")?;
+        out.write(c.client.whoami_nowait()?);
+        Ok(())
+    })
+}
+
 /// The logged-in user as far as known, without blocking: an event (free it with
 /// `dchat_event_free`) with one item, the user, or none while the user is not known
 /// (not logged in, or the chat API not used yet: see `dchat_whoami`, `dchat_join`).

@@ -143,6 +143,12 @@ int main(void) {
     CHECK_OK(dchat_me(kevin, &me));
     CHECK(STREQ(dchat_event_item_string(me, 0, "/id"), kevin_id));
     dchat_event_free(me);
+    uint64_t who = 0;
+    CHECK_OK(dchat_whoami_nowait(kevin, &who));
+    me = wait_event(kevin, is_reply, &who, "who am I reply");
+    CHECK(dchat_event_code(me) == NULL && dchat_event_item_count(me) == 1);
+    CHECK(STREQ(dchat_event_item_string(me, 0, "/id"), kevin_id) && dchat_event_item_is_null(me, 0, "/last_name"));
+    dchat_event_free(me);
 
     /* A room, made through the items call, read back without parsing JSON. */
     char payload[256];

@@ -314,6 +314,9 @@ namespace DirectusChat
         internal static extern Status dchat_whoami(ClientHandle client, out IntPtr user);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_whoami_nowait(ClientHandle client, out ulong request);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern Status dchat_me(ClientHandle client, out IntPtr user);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]

@@ -145,7 +145,7 @@ def test_asyncio_chat_api(server: Server) -> None:
             assert sub.room == room
             first = await sub.next(timeout=10)
             assert first is not None and first.kind == "init" and first.room == room
-            sent = await client.send_to(room, "async hello")
+            sent = await client.send("async hello", room=room)
             ev: Optional[Event] = None
             while ev is None or not any(m.text == "async hello" for m in ev.messages):
                 ev = await sub.next(timeout=10)
