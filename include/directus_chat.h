@@ -614,6 +614,16 @@ const char *dchat_event_message_date(const struct dchat_event *event, size_t ind
 // passed to a callback.
 enum dchat_status dchat_event_free(struct dchat_event *event);
 
+// Names the field of a message's attachment (a many-to-one to `directus_files`; the
+// schema kit's is `file`), so chat queries ask for its id, name, type and size: read
+// them with the item accessors (`"/file/id"`, `"/file/filename_download"`,
+// `"/file/type"`, `"/file/filesize"`). NULL or `""`: no attachments (the default).
+enum dchat_status dchat_options_set_file_field(struct dchat_options *options, const char *field);
+
+// Sets the base URL of the server's REST API, where files go (NULL: the socket's URL
+// over http(s) without its `/websocket` path, where Directus serves both).
+enum dchat_status dchat_options_set_rest_url(struct dchat_options *options, const char *url);
+
 // Uploads the file at `path` to the server (REST `POST /files`, with the login's
 // token; the socket cannot carry files) without blocking. `name` (NULL: the path's
 // file name) is the name it is stored under, `mime` (NULL:

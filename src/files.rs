@@ -323,12 +323,13 @@ impl Files {
         loop {
             let bearer = self.bearer(stale).await?;
             let (body, len) = upload.body(progress.clone()).await?;
-            progress.start(Some(len));
             let mime = upload.mime.as_deref().unwrap_or("application/octet-stream");
             let part = reqwest::multipart::Part::stream_with_length(body, len)
                 .file_name(upload.file_name())
                 .mime_str(mime)
                 .map_err(|e| Error::InvalidArgument(format!("bad MIME type `{mime}`: {e}")))?;
+            // Told once the request is sure to go out: a refused argument has no progress.
+            progress.start(Some(len));
             let mut form = reqwest::multipart::Form::new();
             if let Some(t) = &upload.title {
                 form = form.text("title", t.clone());

@@ -3,7 +3,8 @@
 
 use std::ffi::{c_char, CString};
 
-use super::args::{handle_arg, opt_str_arg, str_arg, Out};
+use super::args::{handle_arg, handle_mut, opt_str_arg, str_arg, Out};
+use super::options::dchat_options;
 use super::client::{dchat_client, wait};
 use super::event::{dchat_event, with_event};
 use super::status::{boundary, dchat_status, FfiError};
@@ -22,6 +23,30 @@ fn upload_of(path: *const c_char, name: *const c_char, mime: *const c_char) -> s
 
 fn c_string(text: String) -> super::status::FfiResult<*mut c_char> {
     CString::new(text).map(CString::into_raw).map_err(|_| FfiError::new(dchat_status::DCHAT_ERR_PROTOCOL, "NUL in a string"))
+}
+
+/// Names the field of a message's attachment (a many-to-one to `directus_files`; the
+/// schema kit's is `file`), so chat queries ask for its id, name, type and size: read
+/// them with the item accessors (`"/file/id"`, `"/file/filename_download"`,
+/// `"/file/type"`, `"/file/filesize"`). NULL or `""`: no attachments (the default).
+#[no_mangle]
+pub extern "C" fn dchat_options_set_file_field(options: *mut dchat_options, field: *const c_char) -> dchat_status {
+    boundary(|| {
+        let field = opt_str_arg(field, "field")?.filter(|f| !f.is_empty()).map(str::to_owned);
+        handle_mut(options, "options")?.inner.chat.file_field = field;
+        Ok(())
+    })
+}
+
+/// Sets the base URL of the server's REST API, where files go (NULL: the socket's URL
+/// over http(s) without its `/websocket` path, where Directus serves both).
+#[no_mangle]
+pub extern "C" fn dchat_options_set_rest_url(options: *mut dchat_options, url: *const c_char) -> dchat_status {
+    boundary(|| {
+        let url = opt_str_arg(url, "url")?.map(str::to_owned);
+        handle_mut(options, "options")?.inner.rest_url = url;
+        Ok(())
+    })
 }
 
 /// Uploads the file at `path` to the server (REST `POST /files`, with the login's
