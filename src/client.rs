@@ -10,12 +10,12 @@ use crate::chat::state::ChatState;
 use crate::chat::{ChatConfig, ChatMessage};
 use crate::error::{Error, Result};
 use crate::event::{ConnectionState, Event};
+use crate::files::Files;
 use crate::options::ClientOptions;
 use crate::outbox::{self, Outbox};
 use crate::protocol::{AuthCredentials, ItemsRequest, SubscribeRequest};
 use crate::secret::Secret;
 use crate::session::{self, Command, Flow, Ids, Key, Outlet, Reply, SessionHandle, Target};
-use crate::files::Files;
 use crate::transport::Endpoint;
 
 /// A live subscription. Its uid is on every event it produces.

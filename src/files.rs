@@ -464,14 +464,15 @@ mod tests {
         assert_eq!(Upload::path("/tmp/cat.png").file_name(), "cat.png");
         assert_eq!(Upload::path("/tmp/cat.png").name("dog.png").file_name(), "dog.png");
         assert_eq!(Upload::bytes("b.bin", vec![1u8]).file_name(), "b.bin");
-        assert_eq!(format!("{:?}", Upload::bytes("b", vec![0u8; 3])).contains("3 bytes"), true);
+        assert!(format!("{:?}", Upload::bytes("b", vec![0u8; 3])).contains("3 bytes"));
         assert_eq!(part_path(Path::new("/a/b.png")), Path::new("/a/b.png.part"));
     }
 
     #[test]
     fn progress_is_told_at_each_percent_and_at_the_end() {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        struct Rec(Arc<Mutex<Vec<(u64, Option<u64>)>>>);
+        type Seen = Arc<Mutex<Vec<(u64, Option<u64>)>>>;
+        let seen: Seen = Arc::new(Mutex::new(Vec::new()));
+        struct Rec(Seen);
         impl crate::session::Target for Rec {
             fn deliver(&self, events: &mut Vec<Event>) {
                 for e in events.drain(..) {

@@ -84,7 +84,10 @@ async fn a_5_mib_upload_with_progress_reaches_a_peer_as_a_message_and_downloads_
         }
     };
     let seen = got.file.expect("the message carries its file");
-    assert_eq!((seen.id.as_str(), seen.name.as_deref(), seen.mime.as_deref(), seen.size), (file.id.as_str(), Some("photo.png"), Some("image/png"), Some(total)));
+    assert_eq!(
+        (seen.id.as_str(), seen.name.as_deref(), seen.mime.as_deref(), seen.size),
+        (file.id.as_str(), Some("photo.png"), Some("image/png"), Some(total))
+    );
     let url = esther.asset_url(&seen.id).expect("url");
     assert_eq!(url, format!("{}/assets/{}", server.http_url().trim_end_matches('/'), seen.id));
 

@@ -4,9 +4,9 @@
 use std::ffi::{c_char, CString};
 
 use super::args::{handle_arg, handle_mut, opt_str_arg, str_arg, Out};
-use super::options::dchat_options;
 use super::client::{dchat_client, wait};
 use super::event::{dchat_event, with_event};
+use super::options::dchat_options;
 use super::status::{boundary, dchat_status, FfiError};
 use crate::files::Upload;
 

@@ -136,7 +136,8 @@ mod tests {
 
     #[test]
     fn file_objects_of_every_version() {
-        let f = FileInfo::from_value(&json!({"id": "u1", "filename_download": "a.png", "type": "image/png", "filesize": "5242880"})).unwrap();
+        let f =
+            FileInfo::from_value(&json!({"id": "u1", "filename_download": "a.png", "type": "image/png", "filesize": "5242880"})).unwrap();
         assert_eq!((f.name.as_deref(), f.mime.as_deref(), f.size), (Some("a.png"), Some("image/png"), Some(5242880)));
         assert_eq!(FileInfo::from_value(&json!({"id": "u1", "filesize": 12})).unwrap().size, Some(12));
         assert_eq!(FileInfo::from_value(&json!("u2")).unwrap().id, "u2");

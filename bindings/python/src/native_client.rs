@@ -378,14 +378,29 @@ impl NativeClient {
     /// Uploads a file (from `path`, or `data` named `name`) without waiting: progress
     /// arrives as transfer events, the stored file as a reply event.
     #[pyo3(signature = (path=None, data=None, name=None, mime=None))]
-    fn upload_nowait(&self, py: Python<'_>, path: Option<PathBuf>, data: Option<Vec<u8>>, name: Option<&str>, mime: Option<&str>) -> PyResult<u64> {
+    fn upload_nowait(
+        &self,
+        py: Python<'_>,
+        path: Option<PathBuf>,
+        data: Option<Vec<u8>>,
+        name: Option<&str>,
+        mime: Option<&str>,
+    ) -> PyResult<u64> {
         let upload = upload_of(path, data, name, mime).map_err(|e| err(py, e))?;
         self.client.upload_nowait(upload).map_err(|e| err(py, e))
     }
 
     /// Uploads a file and returns it as stored: `(id, name, type, size, raw)`.
     #[pyo3(signature = (path=None, data=None, name=None, mime=None, timeout=None))]
-    fn upload(&self, py: Python<'_>, path: Option<PathBuf>, data: Option<Vec<u8>>, name: Option<&str>, mime: Option<&str>, timeout: Option<f64>) -> PyResult<PyObject> {
+    fn upload(
+        &self,
+        py: Python<'_>,
+        path: Option<PathBuf>,
+        data: Option<Vec<u8>>,
+        name: Option<&str>,
+        mime: Option<&str>,
+        timeout: Option<f64>,
+    ) -> PyResult<PyObject> {
         let upload = upload_of(path, data, name, mime).map_err(|e| err(py, e))?;
         let f = wait(py, self.client.upload(upload), self.upload_limit(timeout))?.map_err(|e| err(py, e))?;
         file_tuple(py, &f)
