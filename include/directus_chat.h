@@ -154,6 +154,10 @@ typedef enum dchat_kind {
   // `dchat_event_outbox_*` accessors; its item is the JSON, its chat message (the
   // local echo) is message 0; a failure has a code and text.
   DCHAT_EVENT_OUTBOX = 6,
+  // Progress of an upload or download (`dchat_upload_nowait`,
+  // `dchat_download_nowait`): see `dchat_event_transfer`; `dchat_event_request` names
+  // the transfer. Its outcome follows as a `DCHAT_EVENT_REPLY` with the same id.
+  DCHAT_EVENT_TRANSFER = 11,
 } dchat_kind;
 
 // The event of a subscription event.
@@ -609,6 +613,69 @@ const char *dchat_event_message_date(const struct dchat_event *event, size_t ind
 // Frees an event returned by `dchat_poll`. NULL is fine. Never call it on the event
 // passed to a callback.
 enum dchat_status dchat_event_free(struct dchat_event *event);
+
+// Names the field of a message's attachment (a many-to-one to `directus_files`; the
+// schema kit's is `file`), so chat queries ask for its id, name, type and size: read
+// them with the item accessors (`"/file/id"`, `"/file/filename_download"`,
+// `"/file/type"`, `"/file/filesize"`). NULL or `""`: no attachments (the default).
+enum dchat_status dchat_options_set_file_field(struct dchat_options *options, const char *field);
+
+// Sets the base URL of the server's REST API, where files go (NULL: the socket's URL
+// over http(s) without its `/websocket` path, where Directus serves both).
+enum dchat_status dchat_options_set_rest_url(struct dchat_options *options, const char *url);
+
+// Uploads the file at `path` to the server (REST `POST /files`, with the login's
+// token; the socket cannot carry files) without blocking. `name` (NULL: the path's
+// file name) is the name it is stored under, `mime` (NULL:
+// `application/octet-stream`) its type. Writes a request id; progress arrives as
+// `DCHAT_EVENT_TRANSFER` events (at the start, each percent, the end) and the outcome
+// as a `DCHAT_EVENT_REPLY` whose one item is the stored file (`"/id"`,
+// `"/filename_download"`, `"/type"`, `"/filesize"`). `dchat_cancel` with the id stops
+// it (the reply's code is then `CANCELLED`). Send it in a message with
+// `dchat_send_with(client, text, "{\"file\":\"<id>\"}", ...)`.
+enum dchat_status dchat_upload_nowait(const struct dchat_client *client,
+                                      const char *path,
+                                      const char *name,
+                                      const char *mime,
+                                      uint64_t *request_out);
+
+// Like `dchat_upload_nowait`, blocking until the upload is stored; writes the new
+// file's id, which the caller frees with `dchat_string_free`.
+enum dchat_status dchat_upload(const struct dchat_client *client,
+                               const char *path,
+                               const char *name,
+                               const char *mime,
+                               char **file_id_out);
+
+// Downloads the contents of file `file_id` into `dest_path` without blocking (written
+// as `<dest_path>.part` and renamed when complete, so a failed or cancelled download
+// leaves nothing under the name). Progress and the outcome arrive as with
+// `dchat_upload_nowait`; the reply's item is `{"bytes": N, "path": "..."}`.
+enum dchat_status dchat_download_nowait(const struct dchat_client *client,
+                                        const char *file_id,
+                                        const char *dest_path,
+                                        uint64_t *request_out);
+
+// Like `dchat_download_nowait`, blocking until the file is written; writes the number
+// of bytes to `*bytes_out` (may be NULL).
+enum dchat_status dchat_download(const struct dchat_client *client,
+                                 const char *file_id,
+                                 const char *dest_path,
+                                 uint64_t *bytes_out);
+
+// Writes the URL of file `file_id`'s contents (`<server>/assets/<id>`; fetching it
+// needs the user's token unless the public role may read files), which the caller
+// frees with `dchat_string_free`.
+enum dchat_status dchat_asset_url(const struct dchat_client *client,
+                                  const char *file_id,
+                                  char **url_out);
+
+// For `DCHAT_EVENT_TRANSFER`: the bytes moved so far and the file's size (-1 when the
+// server did not say). Either pointer may be NULL. `DCHAT_ERR_INVALID_ARGUMENT` for
+// other events.
+enum dchat_status dchat_event_transfer(const struct dchat_event *event,
+                                       uint64_t *done_out,
+                                       int64_t *total_out);
 
 // How many items the event holds (see the module documentation of `items`); 0 for a
 // NULL event.

@@ -105,6 +105,7 @@ inline const char *to_string(dchat_kind k) noexcept {
     case DCHAT_EVENT_ERROR: return "error";
     case DCHAT_EVENT_UNKNOWN: return "unknown";
     case DCHAT_EVENT_OUTBOX: return "outbox";
+    case DCHAT_EVENT_TRANSFER: return "transfer";
     }
     return "unknown";
 }
@@ -173,6 +174,8 @@ struct event {
     std::uint32_t attempt = 0;                  ///< state events: the connection attempt in a row (0: open)
     std::optional<std::chrono::milliseconds> retry_in; ///< DISCONNECTED: the delay before the next attempt
     dchat_close_cause close_cause = DCHAT_CLOSE_NONE;  ///< CLOSED: by the user, gave up, auth refused, failed
+    std::uint64_t transfer_done = 0;            ///< DCHAT_EVENT_TRANSFER: bytes moved so far
+    std::optional<std::uint64_t> transfer_total; ///< DCHAT_EVENT_TRANSFER: the file's size, when known
 
     /// Whether this is the client's final event (state CLOSED).
     bool is_closed() const noexcept { return kind == DCHAT_EVENT_STATE && state == DCHAT_STATE_CLOSED; }
@@ -191,6 +194,11 @@ struct event {
         std::int64_t retry = dchat_event_retry_ms(e);
         if (retry >= 0) ev.retry_in = std::chrono::milliseconds(retry);
         ev.close_cause = dchat_event_close_cause(e);
+        if (ev.kind == DCHAT_EVENT_TRANSFER) {
+            std::int64_t total = -1;
+            dchat_event_transfer(e, &ev.transfer_done, &total);
+            if (total >= 0) ev.transfer_total = static_cast<std::uint64_t>(total);
+        }
         const char *json = dchat_event_json(e);
         ev.json = json ? json : "null";
         size_t n = dchat_event_message_count(e);
@@ -572,6 +580,44 @@ public:
         std::uint64_t id = 0;
         detail::check(dchat_send_with(handle(), text.c_str(), extra_json.c_str(), &id));
         return id;
+    }
+
+    // ---- attachments
+
+    /// Uploads the file at `path` without waiting; progress arrives as transfer events
+    /// (event::transfer), the stored file as a reply event whose item is the file.
+    std::uint64_t upload_nowait(const std::string &path, const std::optional<std::string> &name = std::nullopt,
+                                const std::optional<std::string> &mime = std::nullopt) {
+        std::uint64_t id = 0;
+        detail::check(dchat_upload_nowait(handle(), path.c_str(), name ? name->c_str() : nullptr, mime ? mime->c_str() : nullptr, &id));
+        return id;
+    }
+    /// Uploads the file at `path` and returns the stored file's id.
+    std::string upload(const std::string &path, const std::optional<std::string> &name = std::nullopt,
+                       const std::optional<std::string> &mime = std::nullopt) {
+        char *out = nullptr;
+        detail::check(dchat_upload(handle(), path.c_str(), name ? name->c_str() : nullptr, mime ? mime->c_str() : nullptr, &out));
+        std::unique_ptr<char, dchat_status (*)(char *)> guard(out, dchat_string_free);
+        return std::string(out);
+    }
+    /// Downloads a file's contents into `dest` without waiting (progress and outcome as for uploads).
+    std::uint64_t download_nowait(const std::string &file_id, const std::string &dest) {
+        std::uint64_t id = 0;
+        detail::check(dchat_download_nowait(handle(), file_id.c_str(), dest.c_str(), &id));
+        return id;
+    }
+    /// Downloads a file's contents into `dest`; returns the number of bytes.
+    std::uint64_t download(const std::string &file_id, const std::string &dest) {
+        std::uint64_t n = 0;
+        detail::check(dchat_download(handle(), file_id.c_str(), dest.c_str(), &n));
+        return n;
+    }
+    /// The URL of a file's contents.
+    std::string asset_url(const std::string &file_id) {
+        char *out = nullptr;
+        detail::check(dchat_asset_url(handle(), file_id.c_str(), &out));
+        std::unique_ptr<char, dchat_status (*)(char *)> guard(out, dchat_string_free);
+        return std::string(out);
     }
 
     /// Up to `count` messages of a room older than `before` (a shown message's id; none:

@@ -52,6 +52,8 @@ error_log $d/error.log info;
 events { worker_connections 256; }
 http {
   access_log $d/access.log;
+  # Attachments go through the proxy too (nginx refuses bodies over 1 MiB by default).
+  client_max_body_size 64m;
   client_body_temp_path $d/tmp/body;
   proxy_temp_path $d/tmp/proxy;
   fastcgi_temp_path $d/tmp/fastcgi;

@@ -65,6 +65,11 @@ pub struct ChatConfig {
     /// retry meets `RECORD_NOT_UNIQUE` and the stored message is read back. Default
     /// false (the guides' schema has no such field); see [`ChatConfig::kit`].
     pub client_keys: bool,
+    /// The field holding a message's attachment (a many-to-one to `directus_files`; see
+    /// [`crate::Client::upload`]), whose name, type and size the chat queries ask for.
+    /// `None` (the default; the guides' schema has none): no attachments. The schema
+    /// kit's is `file` (see [`ChatConfig::kit`]).
+    pub file_field: Option<String>,
 }
 
 impl Default for ChatConfig {
@@ -82,6 +87,7 @@ impl Default for ChatConfig {
             updated_field: Some("date_updated".into()),
             client_key_field: "client_key".into(),
             client_keys: false,
+            file_field: None,
         }
     }
 }
@@ -110,6 +116,10 @@ pub struct ChatMessage {
     pub author_id: Option<String>,
     /// Whether the author is the logged-in user (see [`crate::Client::me`]).
     pub own: bool,
+    /// The attached file (id, name, type, size), where the schema has a
+    /// [`ChatConfig::file_field`] and the message carries one; its contents are at
+    /// [`crate::Client::asset_url`].
+    pub file: Option<crate::FileInfo>,
     /// Whether the message was edited (its [`ChatConfig::updated_field`] is set).
     pub edited: bool,
     /// When it was last edited (ISO 8601), if it was.
@@ -138,6 +148,7 @@ pub(crate) struct MessageParts<'a> {
     pub author_id: Option<Cow<'a, str>>,
     pub own: bool,
     pub updated: Option<Cow<'a, str>>,
+    pub file: Option<&'a Value>,
 }
 
 impl MessageParts<'_> {
@@ -153,6 +164,7 @@ impl MessageParts<'_> {
             author_id: self.author_id.map(Cow::into_owned),
             own: self.own,
             edited: self.updated.is_some(),
+            file: self.file.and_then(crate::FileInfo::from_value),
             updated: self.updated.map(Cow::into_owned),
         }
     }
@@ -180,7 +192,7 @@ impl ChatConfig {
     /// defaults plus its `client_key` field, so every message is sent exactly once on
     /// integer-keyed collections too.
     pub fn kit() -> Self {
-        ChatConfig { client_keys: true, ..ChatConfig::default() }
+        ChatConfig { client_keys: true, file_field: Some("file".into()), ..ChatConfig::default() }
     }
 
     /// The fields a chat query asks for: every field, the author's id and the author's
@@ -189,6 +201,9 @@ impl ChatConfig {
         let mut fields = vec!["*".to_owned(), format!("{}.{USER_KEY}", self.user_field)];
         if self.author_path.contains('.') && !fields.contains(&self.author_path) {
             fields.push(self.author_path.clone());
+        }
+        if let Some(f) = &self.file_field {
+            fields.extend(crate::protocol::FILE_FIELDS.iter().map(|k| format!("{f}.{k}")));
         }
         fields
     }
@@ -296,7 +311,8 @@ impl ChatConfig {
         };
         let own = matches!((&author_id, me), (Some(a), Some(m)) if a == m);
         let updated = self.updated_field.as_ref().and_then(|f| obj.get(f)).and_then(scalar_text);
-        Some(MessageParts { id, key, text, author, date, item, room, author_id, own, updated })
+        let file = self.file_field.as_ref().and_then(|f| obj.get(f)).filter(|v| !v.is_null());
+        Some(MessageParts { id, key, text, author, date, item, room, author_id, own, updated, file })
     }
 
     /// The local echo of a message in the outbox: its item as queued (or as stored, once

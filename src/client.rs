@@ -10,6 +10,7 @@ use crate::chat::state::ChatState;
 use crate::chat::{ChatConfig, ChatMessage};
 use crate::error::{Error, Result};
 use crate::event::{ConnectionState, Event};
+use crate::files::Files;
 use crate::options::ClientOptions;
 use crate::outbox::{self, Outbox};
 use crate::protocol::{AuthCredentials, ItemsRequest, SubscribeRequest};
@@ -169,6 +170,7 @@ pub struct Client {
     ids: Arc<Ids>,
     chat: Arc<ChatState>,
     outbox: Option<Outbox>,
+    files: Arc<Files>,
 }
 
 impl std::fmt::Debug for Client {
@@ -232,12 +234,13 @@ impl Client {
         // Before the session starts: a file that cannot be used fails the call.
         let opened = options.outbox_path.as_deref().map(outbox::open).transpose()?;
         let options = Arc::new(options);
+        let files = Files::new(&endpoint, options.clone())?;
         let outlet = Outlet::with_view(options.max_buffered_events, target, Some(chat.clone()));
         let ids = Arc::new(Ids::default());
         let (session, ready) = session::start(endpoint, options.clone(), outlet.clone(), ids.clone());
         chat.attach(session.downgrade(), ids.clone());
         let outbox = opened.map(|o| Outbox::start(o, outlet.clone(), session.downgrade(), ids.clone(), options.chat.clone()));
-        Ok((Client { session, options, outlet, ids, chat, outbox }, ready))
+        Ok((Client { session, options, outlet, ids, chat, outbox, files }, ready))
     }
 
     /// The outbox of this client ([`ClientOptions::outbox_path`]); an
@@ -250,6 +253,11 @@ impl Client {
     /// over as an event.
     pub(crate) fn outlet(&self) -> &Arc<Outlet> {
         &self.outlet
+    }
+
+    /// The REST side of this client (attachments).
+    pub(crate) fn files(&self) -> &Arc<Files> {
+        &self.files
     }
 
     /// The chat state (rooms joined, messages shown, the user) of this client.
@@ -329,6 +337,7 @@ impl Client {
     /// Authenticates with any of the three credential forms.
     pub async fn authenticate(&self, credentials: AuthCredentials) -> Result<()> {
         let identity = self.chat.login_requested();
+        self.files.logged_in(&credentials);
         let id = self.ids.next();
         self.call(|reply| Command::Login { id, credentials, reply }).await?;
         self.chat.logged_in();
@@ -360,6 +369,7 @@ impl Client {
     /// is, and does not time out while it waits for it.
     pub fn authenticate_nowait(&self, credentials: AuthCredentials) -> Result<u64> {
         self.chat.login_requested();
+        self.files.logged_in(&credentials);
         let id = self.ids.next();
         self.send_nowait(Command::Login { id, credentials, reply: self.reply_as_event(id) })?;
         Ok(id)
@@ -494,7 +504,9 @@ impl Client {
     /// by the server, and is not sent again after a reconnect; a subscription ends.
     /// Unknown or finished ids are ignored.
     pub fn cancel(&self, request: u64) {
-        self.session.send(Command::Cancel { id: request });
+        if !self.files.cancel(request) {
+            self.session.send(Command::Cancel { id: request });
+        }
     }
 
     // ---- lifecycle
@@ -509,6 +521,7 @@ impl Client {
     /// stream ends with the `Closed` state event. Closing twice is fine. The outbox
     /// (if any) keeps what was not sent in its file, for the next client.
     pub async fn close(&self) -> Result<()> {
+        self.files.cancel_all();
         let (reply, rx) = Reply::oneshot();
         self.session.send(Command::Close { reply });
         let closed = outcome(rx).await.map(drop);
@@ -521,6 +534,7 @@ impl Client {
 
     /// Asks the session to close without waiting.
     pub fn close_nowait(&self) {
+        self.files.cancel_all();
         self.session.send(Command::Close { reply: Reply::ignore() });
     }
 }

@@ -112,6 +112,18 @@ pub enum Event {
     /// An entry of the outbox changed state (see [`crate::Outbox`]): queued (its local
     /// echo), sending, sent, failed or cancelled.
     Outbox(crate::outbox::OutboxEntry),
+    /// Progress of an upload or a download (see [`crate::Upload`]): `done` bytes of
+    /// `total` (when known) moved so far. Told when it starts, at each percent and at
+    /// the end; the transfer's outcome follows as an [`Event::Reply`] with the same
+    /// request id.
+    Transfer {
+        /// The request id the upload or download call returned.
+        request: u64,
+        /// Bytes moved so far.
+        done: u64,
+        /// The size of the file, when known.
+        total: Option<u64>,
+    },
 }
 
 impl Event {

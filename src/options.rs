@@ -141,6 +141,10 @@ pub struct ClientOptions {
     /// survive a crash of the app and are resumed, in order, by the next client that
     /// opens it. `None` (the default): no outbox.
     pub outbox_path: Option<std::path::PathBuf>,
+    /// The base URL of the server's REST API, for attachments (uploads and downloads).
+    /// `None` (the default): the socket's URL over http(s) without its `/websocket`
+    /// path, which is where Directus serves both.
+    pub rest_url: Option<String>,
 }
 
 impl Default for ClientOptions {
@@ -159,6 +163,7 @@ impl Default for ClientOptions {
             error_uids: None,
             chat: ChatConfig::default(),
             outbox_path: None,
+            rest_url: None,
         }
     }
 }

@@ -47,6 +47,19 @@ impl Endpoint {
         self.url.scheme() == "wss"
     }
 
+    /// The base URL of the server's REST API: the same host over http(s), with the
+    /// `/websocket` path the socket is served at taken off (files travel over REST).
+    pub(crate) fn rest_base(&self) -> url::Url {
+        let mut u = self.url.clone();
+        u.set_query(None);
+        u.set_fragment(None);
+        let _ = u.set_scheme(if self.is_tls() { "https" } else { "http" });
+        let path = u.path().trim_end_matches('/');
+        let path = path.strip_suffix("websocket").unwrap_or(path).trim_end_matches('/').to_owned();
+        u.set_path(&format!("{path}/"));
+        u
+    }
+
     /// The URL without query or credentials, safe to log (a strict-mode URL carries a
     /// token in its query).
     pub(crate) fn redacted(&self) -> String {
@@ -131,6 +144,14 @@ mod tests {
         assert!(Endpoint::parse("https://example.com/").unwrap().is_tls());
         assert!(Endpoint::parse("ftp://x").is_err());
         assert!(Endpoint::parse("not a url").is_err());
+    }
+
+    #[test]
+    fn rest_base_of_the_socket_url() {
+        let base = |u: &str| Endpoint::parse(u).unwrap().rest_base().to_string();
+        assert_eq!(base("ws://127.0.0.1:8055/websocket"), "http://127.0.0.1:8055/");
+        assert_eq!(base("wss://h/directus/websocket?access_token=x"), "https://h/directus/");
+        assert_eq!(base("https://h/"), "https://h/");
     }
 
     #[test]

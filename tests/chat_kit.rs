@@ -1,13 +1,13 @@
 //! The schema kit applied to a fresh Directus (bootstrapped, nothing else) gives a
 //! working chat through the chat API: a room, who am I, sending, the other user seeing
-//! it, an edit, a deletion, older history, and FORBIDDEN on another user's message. On
-//! each supported release.
+//! it, an edit, a deletion, older history, FORBIDDEN on another user's message, and an
+//! attachment. On each supported release.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use directus_chat::{ChatConfig, ChatEventKind, Client, ClientOptions, ConnectionState, ErrorKind, Event, Events};
+use directus_chat::{ChatConfig, ChatEventKind, Client, ClientOptions, ConnectionState, ErrorKind, Event, Events, Upload};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -160,6 +160,18 @@ async fn chat_on_a_fresh_server(version: &str) {
     assert_eq!(denied.kind(), ErrorKind::Forbidden, "{denied:?}");
     let denied = kevin.delete_message(&hers.id).await.expect_err("forbidden");
     assert_eq!(denied.kind(), ErrorKind::Forbidden, "{denied:?}");
+    // An attachment: uploaded over REST with the kit's file permissions, carried by a
+    // message, seen by the other user with its name, type and size, downloaded whole.
+    let bytes: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let file = kevin.upload(Upload::bytes("kit.bin", bytes.clone()).mime("application/octet-stream")).await.expect("upload");
+    kevin.send_with("with a file", json!({"room": "general", "file": file.id})).await.expect("send with the file");
+    until(&ada, &mut ada_events, "ada sees the file", |e| {
+        e.messages
+            .iter()
+            .any(|m| m.file.as_ref().is_some_and(|f| f.id == file.id && f.name.as_deref() == Some("kit.bin") && f.size == Some(200_000)))
+    })
+    .await;
+    assert!(ada.download_bytes(&file.id).await.expect("download") == bytes, "downloaded bytes differ");
     kevin.close().await.expect("close");
     ada.close().await.expect("close");
 }

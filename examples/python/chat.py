@@ -13,9 +13,12 @@ messages of a room start with ``[room]``. Commands:
     /older         the 20 messages before the oldest shown of the current room
     /edit TEXT     change the text of your last message in the current room
     /delete        delete your last message in the current room
+    /file PATH     upload a file and send it (with DCHAT_FILE_FIELD set)
     /quit          leave (so does the end of input)
 
 DCHAT_HISTORY=N sets how many messages a room's history shows (default 100).
+DCHAT_FILE_FIELD=file (the schema kit's attachment field) shows each message's
+attachment as ``[file: NAME, SIZE bytes, URL]`` and enables /file.
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ class Chat:
         prefix = f"[{m.room}] " if m.room else ""
         you = " (you)" if m.own else ""
         edited = " (edited)" if m.edited else ""
-        return f"{prefix}{m.author or '?'}{you}: {m.text}{edited}"
+        file = f" [file: {m.file.name}, {m.file.size} bytes, {self.client.asset_url(m.file.id)}]" if m.file else ""
+        return f"{prefix}{m.author or '?'}{you}: {m.text}{edited}{file}"
 
     def show(self, m: ChatMessage) -> None:
         print(self.line(m), flush=True)
@@ -89,8 +93,13 @@ class Chat:
                 self.client.delete_message(target)
             else:
                 self.client.edit_message(target, text[6:])
+        elif text.startswith("/file "):
+            path = text[len("/file ") :].strip()
+            f = self.client.upload(path)
+            print(f"-- uploaded {f.name} ({f.size} bytes)", file=sys.stderr)
+            self.client.send(os.path.basename(path), room=self.room, extra={"file": f.id})
         elif text.startswith("/"):
-            print("! commands: /join ROOM, /leave, /older, /edit TEXT, /delete, /quit", file=sys.stderr)
+            print("! commands: /join ROOM, /leave, /older, /edit TEXT, /delete, /file PATH, /quit", file=sys.stderr)
         else:
             self.client.send(text, room=self.room)
         return True
@@ -105,7 +114,7 @@ def main() -> int:
         return 2
     history = int(os.environ.get("DCHAT_HISTORY", "100"))
     try:
-        with Client(url, history_limit=history) as client:
+        with Client(url, history_limit=history, file_field=os.environ.get("DCHAT_FILE_FIELD") or None) as client:
             if token:
                 client.login_with_token(token)
             else:

@@ -38,6 +38,10 @@ pub enum dchat_kind {
     /// `dchat_event_outbox_*` accessors; its item is the JSON, its chat message (the
     /// local echo) is message 0; a failure has a code and text.
     DCHAT_EVENT_OUTBOX = 6,
+    /// Progress of an upload or download (`dchat_upload_nowait`,
+    /// `dchat_download_nowait`): see `dchat_event_transfer`; `dchat_event_request` names
+    /// the transfer. Its outcome follows as a `DCHAT_EVENT_REPLY` with the same id.
+    DCHAT_EVENT_TRANSFER = 11,
 }
 
 /// Connection states.
@@ -90,7 +94,7 @@ pub(super) struct Message {
 /// `dchat_poll` it is owned by the caller and freed with `dchat_event_free`. Strings
 /// returned by its accessors live as long as the event.
 pub struct dchat_event {
-    kind: dchat_kind,
+    pub(super) kind: dchat_kind,
     state: dchat_state,
     sub_event: dchat_sub_event,
     subscription: u64,
@@ -117,6 +121,8 @@ pub struct dchat_event {
     /// Strings handed out by the item accessors, by item and JSON pointer: they live as
     /// long as the event (a CString's bytes stay put when the map grows).
     pub(super) strings: Mutex<HashMap<(usize, Box<str>), CString>>,
+    /// For `DCHAT_EVENT_TRANSFER`: bytes moved and the total (-1: unknown).
+    pub(super) transfer: (u64, i64),
 }
 
 pub(super) fn c(text: &str) -> CString {
@@ -158,6 +164,7 @@ impl dchat_event {
             chat_room,
             deleted: OnceCell::new(),
             strings: Mutex::new(HashMap::new()),
+            transfer: (0, -1),
         };
         let set_error = |e: &mut dchat_event, err: &Error| {
             e.code = Some(c(err.code()));
@@ -217,6 +224,11 @@ impl dchat_event {
                 }
                 e.data = entry.item().clone();
                 e.outbox = Some(super::outbox::EventOutbox::new(entry));
+            }
+            Event::Transfer { request, done, total } => {
+                e.kind = dchat_kind::DCHAT_EVENT_TRANSFER;
+                e.request = request;
+                e.transfer = (done, total.map_or(-1, |t| i64::try_from(t).unwrap_or(i64::MAX)));
             }
         }
         e

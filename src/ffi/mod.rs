@@ -22,6 +22,7 @@ pub mod client;
 pub mod connection;
 mod delivery;
 pub mod event;
+pub mod files;
 pub mod items;
 pub mod logging;
 pub mod loop_io;

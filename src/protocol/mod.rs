@@ -12,10 +12,15 @@ mod client;
 mod codes;
 mod queries;
 mod requests;
+mod rest;
 mod server;
 
 pub use client::{AuthCredentials, ClientMessage, EventFilter, ItemAction};
 pub use codes::{ErrorCode, MessageKind};
 pub use queries::{newest_first, query, Filter, CURRENT_USER, USERS_COLLECTION, USER_FIELDS, USER_KEY};
 pub use requests::{is_system_collection, probe_answer, read_back_answer, ItemsRequest, SubscribeRequest};
+pub use rest::{
+    asset_path, is_expired_token, login_body, parse_error, parse_tokens, refresh_body, FileInfo, RestTokens, FILES_PATH, FILE_FIELDS,
+    FILE_PART, LOGIN_PATH, REFRESH_PATH,
+};
 pub use server::{DecodeError, ServerError, ServerMessage, SubscriptionKind};

@@ -77,6 +77,8 @@ namespace DirectusChat
         Unknown = 5,
         /// <summary>An outbox entry changed state (dchat_event_outbox_*).</summary>
         Outbox = 6,
+        /// <summary>Progress of an upload or download; the reply with the same request id follows.</summary>
+        Transfer = 11,
     }
 
     /// <summary>Where an outbox entry stands (dchat_outbox_state).</summary>

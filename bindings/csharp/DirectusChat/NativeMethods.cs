@@ -319,6 +319,32 @@ namespace DirectusChat
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern Status dchat_me(ClientHandle client, out IntPtr user);
 
+        // ---- attachments
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_options_set_file_field(IntPtr options, byte[] field);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_options_set_rest_url(IntPtr options, byte[] url);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_upload_nowait(ClientHandle client, byte[] path, byte[] name, byte[] mime, out ulong request);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_upload(ClientHandle client, byte[] path, byte[] name, byte[] mime, out IntPtr fileId);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_download_nowait(ClientHandle client, byte[] fileId, byte[] destPath, out ulong request);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_download(ClientHandle client, byte[] fileId, byte[] destPath, out ulong bytes);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_asset_url(ClientHandle client, byte[] fileId, out IntPtr url);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_event_transfer(IntPtr ev, out ulong done, out long total);
+
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern Status dchat_items_event(ClientHandle client, byte[] collection, byte[] action, byte[] payloadJson, out IntPtr reply);
 

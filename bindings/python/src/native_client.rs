@@ -1,11 +1,12 @@
 //! `NativeClient`: the Rust client behind `directus_chat.Client` and `AsyncClient`.
 
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use directus_chat::{
     AuthCredentials, AuthMode, ChatMessage, Client, ClientOptions, Consumption, Error, Event, EventFilter, Events, ItemAction,
-    ItemsRequest, ReconnectPolicy, Secret, SubscribeRequest, Subscription, TlsRoots,
+    ItemsRequest, ReconnectPolicy, Secret, SubscribeRequest, Subscription, TlsRoots, Upload,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -44,7 +45,28 @@ fn items_request(py: Python<'_>, collection: &str, action: &str, payload_json: O
 pub(crate) fn message_tuple(py: Python<'_>, m: &ChatMessage) -> PyResult<PyObject> {
     let parts = (m.id.as_str(), m.text.as_str(), m.author.as_deref(), m.date.as_deref(), to_py(py, &m.raw)?, m.key.as_str());
     let chat = (m.room.as_deref(), m.author_id.as_deref(), m.own, m.edited, m.updated.as_deref());
-    (parts.0, parts.1, parts.2, parts.3, parts.4, parts.5, chat.0, chat.1, chat.2, chat.3, chat.4).into_py_any(py)
+    let file = m.file.as_ref().map(|f| file_tuple(py, f)).transpose()?;
+    (parts.0, parts.1, parts.2, parts.3, parts.4, parts.5, chat.0, chat.1, chat.2, chat.3, chat.4, file).into_py_any(py)
+}
+
+fn upload_of(path: Option<PathBuf>, data: Option<Vec<u8>>, name: Option<&str>, mime: Option<&str>) -> Result<Upload, Error> {
+    let mut upload = match (path, data) {
+        (Some(p), None) => Upload::path(p),
+        (None, Some(d)) => Upload::bytes(name.unwrap_or("file"), d),
+        _ => return Err(Error::InvalidArgument("give a path or data (not both)".into())),
+    };
+    if let Some(n) = name {
+        upload = upload.name(n);
+    }
+    if let Some(m) = mime {
+        upload = upload.mime(m);
+    }
+    Ok(upload)
+}
+
+/// `(id, name, type, size, raw)` of an attached or uploaded file.
+pub(crate) fn file_tuple(py: Python<'_>, f: &directus_chat::FileInfo) -> PyResult<PyObject> {
+    (f.id.as_str(), f.name.as_deref(), f.mime.as_deref(), f.size, to_py(py, &f.raw)?).into_py_any(py)
 }
 
 fn identity_dict(py: Python<'_>, me: &directus_chat::Identity) -> PyResult<PyObject> {
@@ -54,6 +76,11 @@ fn identity_dict(py: Python<'_>, me: &directus_chat::Identity) -> PyResult<PyObj
 impl NativeClient {
     fn limit(&self, timeout: Option<f64>) -> Option<Duration> {
         Some(seconds(timeout).unwrap_or(self.timeout))
+    }
+
+    /// Transfers take as long as the file needs: no limit unless one is given.
+    fn upload_limit(&self, timeout: Option<f64>) -> Option<Duration> {
+        seconds(timeout)
     }
 
     fn extra(&self, py: Python<'_>, room: Option<&str>, extra_json: Option<&str>) -> PyResult<Value> {
@@ -114,6 +141,12 @@ impl NativeClient {
             Event::Error { error } => ("error", None, None, none(), Some(error.code().to_owned()), Some(error.to_string()), 0, Vec::new()),
             Event::Unknown(v) => ("unknown", None, None, to_py(py, &v)?, None, None, 0, Vec::new()),
             Event::Outbox(entry) => crate::outbox::event_tuple(py, self.client.chat(), entry)?,
+            Event::Transfer { request, done, total } => {
+                let data = PyDict::new(py);
+                data.set_item("done", done)?;
+                data.set_item("total", total)?;
+                ("transfer", None, None, data.into_any().unbind(), None, None, request, Vec::new())
+            }
         };
         tuple.into_py_any(py)
     }
@@ -123,7 +156,7 @@ impl NativeClient {
 impl NativeClient {
     /// Connects (blocking, GIL released) to `url`.
     #[new]
-    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0), client_ids=false, max_buffered_events=100_000, outbox=None, nowait=false, public=false, max_queued=1024, room_field=Some("room".to_owned()), client_key=None, history_limit=100))]
+    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0), client_ids=false, max_buffered_events=100_000, outbox=None, nowait=false, public=false, max_queued=1024, room_field=Some("room".to_owned()), client_key=None, history_limit=100, file_field=None, rest_url=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -145,6 +178,8 @@ impl NativeClient {
         room_field: Option<String>,
         client_key: Option<String>,
         history_limit: u32,
+        file_field: Option<String>,
+        rest_url: Option<String>,
     ) -> PyResult<Self> {
         if max_buffered_events == 0 || max_queued == 0 {
             return Err(err(py, Error::InvalidArgument("max_buffered_events and max_queued must be at least 1".into())));
@@ -161,6 +196,8 @@ impl NativeClient {
             options.chat.client_keys = true;
         }
         options.chat.history_limit = history_limit.max(1);
+        options.chat.file_field = file_field;
+        options.rest_url = rest_url;
         options.tls.extra_ca_pem = ca_pem;
         if system_roots {
             options.tls.roots = TlsRoots::System;
@@ -336,6 +373,66 @@ impl NativeClient {
     #[pyo3(signature = (room=None, before=None, count=50))]
     fn load_older_nowait(&self, py: Python<'_>, room: Option<&str>, before: Option<&str>, count: u32) -> PyResult<u64> {
         self.client.load_older_nowait(room, before, count).map_err(|e| err(py, e))
+    }
+
+    /// Uploads a file (from `path`, or `data` named `name`) without waiting: progress
+    /// arrives as transfer events, the stored file as a reply event.
+    #[pyo3(signature = (path=None, data=None, name=None, mime=None))]
+    fn upload_nowait(
+        &self,
+        py: Python<'_>,
+        path: Option<PathBuf>,
+        data: Option<Vec<u8>>,
+        name: Option<&str>,
+        mime: Option<&str>,
+    ) -> PyResult<u64> {
+        let upload = upload_of(path, data, name, mime).map_err(|e| err(py, e))?;
+        self.client.upload_nowait(upload).map_err(|e| err(py, e))
+    }
+
+    /// Uploads a file and returns it as stored: `(id, name, type, size, raw)`.
+    #[pyo3(signature = (path=None, data=None, name=None, mime=None, timeout=None))]
+    fn upload(
+        &self,
+        py: Python<'_>,
+        path: Option<PathBuf>,
+        data: Option<Vec<u8>>,
+        name: Option<&str>,
+        mime: Option<&str>,
+        timeout: Option<f64>,
+    ) -> PyResult<PyObject> {
+        let upload = upload_of(path, data, name, mime).map_err(|e| err(py, e))?;
+        let f = wait(py, self.client.upload(upload), self.upload_limit(timeout))?.map_err(|e| err(py, e))?;
+        file_tuple(py, &f)
+    }
+
+    /// Reads an upload's reply data as `(id, name, type, size, raw)`.
+    fn file_of(&self, py: Python<'_>, json: &str) -> PyResult<Option<PyObject>> {
+        let v: Value = serde_json::from_str(json).map_err(|e| err(py, Error::InvalidArgument(e.to_string())))?;
+        directus_chat::FileInfo::from_value(&v).map(|f| file_tuple(py, &f)).transpose()
+    }
+
+    /// Downloads a file into `dest` without waiting.
+    fn download_nowait(&self, py: Python<'_>, file_id: &str, dest: PathBuf) -> PyResult<u64> {
+        self.client.download_nowait(file_id, dest).map_err(|e| err(py, e))
+    }
+
+    /// Downloads a file into `dest`; returns its size.
+    #[pyo3(signature = (file_id, dest, timeout=None))]
+    fn download(&self, py: Python<'_>, file_id: &str, dest: PathBuf, timeout: Option<f64>) -> PyResult<u64> {
+        wait(py, self.client.download(file_id, dest), self.upload_limit(timeout))?.map_err(|e| err(py, e))
+    }
+
+    /// Downloads a file into memory.
+    #[pyo3(signature = (file_id, timeout=None))]
+    fn download_bytes(&self, py: Python<'_>, file_id: &str, timeout: Option<f64>) -> PyResult<PyObject> {
+        let b = wait(py, self.client.download_bytes(file_id), self.upload_limit(timeout))?.map_err(|e| err(py, e))?;
+        Ok(pyo3::types::PyBytes::new(py, &b).into_any().unbind())
+    }
+
+    /// The URL of a file's contents.
+    fn asset_url(&self, py: Python<'_>, file_id: &str) -> PyResult<String> {
+        self.client.asset_url(file_id).map_err(|e| err(py, e))
     }
 
     /// `edit_message` without waiting; the stored message arrives as a reply event.

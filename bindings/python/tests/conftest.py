@@ -56,6 +56,24 @@ def server() -> Iterator[Server]:
         subprocess.run([str(SCRIPT), "stop", folder], check=False)
 
 
+@pytest.fixture(scope="module")
+def proxy(server: Server) -> Iterator[Dict[str, str]]:
+    """nginx with a test CA (scripts/tls-proxy.sh) in front of the test server: its
+    ``PROXY_WSS_URL``, ``PROXY_CA_PEM`` (a file) and ``PROXY_ACCESS_LOG``."""
+    folder = tempfile.mkdtemp(prefix="dchat-py-nginx-")
+    script = ROOT / "scripts" / "tls-proxy.sh"
+    out = subprocess.run(
+        [str(script), "start", folder, "--upstream", server.env["DIRECTUS_PORT"], "--watch-pid", str(os.getpid())],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    ).stdout
+    try:
+        yield dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    finally:
+        subprocess.run([str(script), "stop", folder], check=False)
+
+
 @contextlib.contextmanager
 def listening(command: List[str]) -> Iterator[str]:
     """Runs a loopback server whose first line of output is ``listening PORT`` (or

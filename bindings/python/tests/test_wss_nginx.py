@@ -4,37 +4,16 @@ without it, the connection is refused with a certificate error."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import tempfile
 import uuid
 from pathlib import Path
-from typing import Dict, Iterator
+from typing import Dict
 
 import pytest
 
 import directus_chat
 from directus_chat import Client
 
-from conftest import ROOT, Server
-
-SCRIPT = ROOT / "scripts" / "tls-proxy.sh"
-
-
-@pytest.fixture(scope="module")
-def proxy(server: Server) -> Iterator[Dict[str, str]]:
-    folder = tempfile.mkdtemp(prefix="dchat-py-nginx-")
-    out = subprocess.run(
-        [str(SCRIPT), "start", folder, "--upstream", server.env["DIRECTUS_PORT"], "--watch-pid", str(os.getpid())],
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
-    ).stdout
-    try:
-        yield dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-    finally:
-        subprocess.run([str(SCRIPT), "stop", folder], check=False)
-
+from conftest import Server
 
 def test_chat_through_nginx_with_the_test_ca(server: Server, proxy: Dict[str, str]) -> None:
     kevin = server.user(1)

@@ -34,7 +34,7 @@ from ._errors import (
     OutboxError,
     ServerError,
 )
-from ._events import ChatMessage, Event, User
+from ._events import ChatMessage, Event, FileInfo, User
 from ._logging import set_log_level
 from ._outbox import Outbox, OutboxEntry
 from ._native import version as _core_version
@@ -59,6 +59,7 @@ __all__ = [
     "ErrorHook",
     "Event",
     "EventCallback",
+    "FileInfo",
     "ForbiddenError",
     "InvalidArgumentError",
     "ProtocolError",

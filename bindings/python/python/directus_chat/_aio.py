@@ -345,6 +345,8 @@ class AsyncClient:
     edit_message = awaitable(Calls.edit_message)
     delete_message = awaitable(Calls.delete_message)
     whoami = awaitable(Calls.whoami)
+    upload = awaitable(Calls.upload)
+    download = awaitable(Calls.download)
 
     async def join(self, room: Optional[str] = None, *, timeout: Optional[float] = None) -> AsyncSubscription:
         """Joins a room (see :meth:`Client.join`) and returns an async iterable of its events."""

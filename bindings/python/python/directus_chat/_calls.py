@@ -16,7 +16,7 @@ import functools
 import json
 from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, List, Optional, Sequence, Tuple, TypeVar
 
-from ._events import ChatMessage, User
+from ._events import ChatMessage, FileInfo, User
 from ._native import NativeClient
 
 if TYPE_CHECKING:
@@ -107,6 +107,19 @@ def _message(native: NativeClient, data: Any) -> ChatMessage:
 
 def _messages(native: NativeClient, data: Any) -> List[ChatMessage]:
     return [ChatMessage._from_native(m) for m in native.messages_of(json.dumps(data))]
+
+
+def _file(native: NativeClient, data: Any) -> FileInfo:
+    stored = native.file_of(json.dumps(data))
+    if stored is None:
+        from ._errors import ProtocolError
+
+        raise ProtocolError("PROTOCOL", "the server's answer is not a file")
+    return FileInfo._from_native(stored)
+
+
+def _bytes(native: NativeClient, data: Any) -> int:
+    return int(data["bytes"])
 
 
 def _user(native: NativeClient, data: Any) -> User:
@@ -213,6 +226,35 @@ class Calls:
         """Asks the server who the logged-in user is. From then on (as after a join) the
         user is learned again after every login and re-login."""
         return Call(lambda n, t: User._from_native(n.whoami(t)), lambda n: n.whoami_nowait(), _user, timeout)
+
+    @staticmethod
+    def upload(
+        path: Optional[str] = None,
+        *,
+        data: Optional[bytes] = None,
+        name: Optional[str] = None,
+        type: Optional[str] = None,
+        timeout: Optional[float] = None,
+    ) -> Call[FileInfo]:
+        """Uploads a file to the server (REST ``POST /files`` with the login's token):
+        the file at ``path``, or ``data`` named ``name``; ``type`` is its MIME type.
+        Returns it as stored; send it in a message with ``send(text, extra={"file":
+        f.id})``. Waits without a limit unless ``timeout`` is given; for progress events
+        and a cancel see :meth:`Client.upload_nowait`."""
+        where = None if path is None else str(path)
+        return Call(
+            lambda n, t: FileInfo._from_native(n.upload(where, data, name, type, t)),
+            lambda n: n.upload_nowait(where, data, name, type),
+            _file,
+            timeout,
+        )
+
+    @staticmethod
+    def download(file_id: str, dest: str, *, timeout: Optional[float] = None) -> Call[int]:
+        """Downloads file ``file_id``'s contents into ``dest`` (written as
+        ``dest + ".part"`` and renamed when complete); returns the number of bytes."""
+        where = str(dest)
+        return Call(lambda n, t: n.download(file_id, where, t), lambda n: n.download_nowait(file_id, where), _bytes, timeout)
 
     @staticmethod
     def request(collection: str, action: str, payload: Optional[Dict[str, Any]] = None, *, timeout: Optional[float] = None) -> Call[Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json as _json
 import queue
 import threading
 import weakref
@@ -11,7 +12,7 @@ from . import _native
 from ._calls import Calls, blocking
 from ._calls import dumps as _dumps
 from ._errors import ClosedError, DirectusError, DirectusTimeoutError, InvalidArgumentError
-from ._events import Event, NativeEvent, User
+from ._events import Event, FileInfo, NativeEvent, User
 from ._logging import ensure_log_bridge, logger
 from ._outbox import Outbox
 from ._shutdown import register_thread
@@ -237,6 +238,8 @@ class Client:
         room_field: Optional[str] = "room",
         client_key: Optional[str] = None,
         history_limit: int = 100,
+        file_field: Optional[str] = None,
+        rest_url: Optional[str] = None,
         on_state: Optional[EventCallback] = None,
         on_event: Optional[EventCallback] = None,
         on_error: Optional[Callable[[DirectusError], None]] = None,
@@ -286,6 +289,8 @@ class Client:
             room_field=room_field,
             client_key=client_key,
             history_limit=history_limit,
+            file_field=file_field,
+            rest_url=rest_url,
         )
         self._outbox = Outbox(self._native) if outbox is not None else None
         self._thread = threading.Thread(target=self._dispatch, name="directus-chat-dispatch", daemon=True)
@@ -663,6 +668,34 @@ class Client:
     read = blocking(Calls.read)
     update = blocking(Calls.update)
     delete = blocking(Calls.delete)
+    upload = blocking(Calls.upload)
+    download = blocking(Calls.download)
+
+    def upload_nowait(self, path: Optional[str] = None, *, data: Optional[bytes] = None, name: Optional[str] = None, type: Optional[str] = None) -> int:
+        """:meth:`upload` without waiting: progress arrives as ``transfer`` events (at the
+        start, each percent, the end) and the stored file as a ``reply`` event (read it
+        with :meth:`file_of`), both with the returned request id; :meth:`cancel` stops it."""
+        return self._native.upload_nowait(None if path is None else str(path), data, name, type)
+
+    def download_nowait(self, file_id: str, dest: str) -> int:
+        """:meth:`download` without waiting; progress and the outcome as for uploads."""
+        return self._native.download_nowait(file_id, str(dest))
+
+    def download_bytes(self, file_id: str, *, timeout: Optional[float] = None) -> bytes:
+        """Downloads file ``file_id``'s contents into memory."""
+        return self._native.download_bytes(file_id, timeout)
+
+    def asset_url(self, file_id: str) -> str:
+        """The URL of file ``file_id``'s contents (``<server>/assets/<id>``); fetching it
+        needs the user's token unless the public role may read files."""
+        return self._native.asset_url(file_id)
+
+    def file_of(self, event: Event) -> Optional[FileInfo]:
+        """The stored file of an upload's ``reply`` event, else ``None``."""
+        if event.type != "reply" or event.error is not None or event.data is None:
+            return None
+        stored = self._native.file_of(_json.dumps(event.data))
+        return None if stored is None else FileInfo._from_native(stored)
 
     def send_nowait(self, text: str, *, room: Optional[str] = None, extra: Optional[Dict[str, Any]] = None) -> int:
         """Sends a chat message (to ``room``, with ``extra`` fields) without waiting; its

@@ -8,7 +8,7 @@ from typing import Any, List, Optional, Tuple
 from ._errors import DirectusError, error_from_code
 from ._outbox import OutboxEntry
 
-__all__ = ["ChatMessage", "Event", "User", "parse_date"]
+__all__ = ["ChatMessage", "Event", "FileInfo", "User", "parse_date"]
 
 # One message from the native module: (id, text, author, date, raw, key) and, from the chat
 # API on, (room, author_id, own, edited, updated).
@@ -44,7 +44,7 @@ class ChatMessage:
     entry's local echo and the message the server stored have the same key.
     """
 
-    __slots__ = ("id", "text", "author", "date", "raw", "key", "room", "author_id", "own", "edited", "updated")
+    __slots__ = ("id", "text", "author", "date", "raw", "key", "room", "author_id", "own", "edited", "updated", "file")
 
     def __init__(
         self,
@@ -71,12 +71,16 @@ class ChatMessage:
         self.own = own
         self.edited = edited
         self.updated = updated
+        self.file: Optional[FileInfo] = None
+        """The attached file, where the schema has a file field (``file_field=``)."""
 
     @classmethod
     def _from_native(cls, t: NativeMessage) -> "ChatMessage":
         m = cls(t[0], t[1], t[2], parse_date(t[3]), t[4], t[5] if len(t) > 5 else "")
         if len(t) >= 11:
             m.room, m.author_id, m.own, m.edited, m.updated = t[6], t[7], bool(t[8]), bool(t[9]), parse_date(t[10])
+        if len(t) >= 12 and t[11] is not None:
+            m.file = FileInfo._from_native(t[11])
         return m
 
     def __repr__(self) -> str:
@@ -86,6 +90,7 @@ class ChatMessage:
                 f", room={self.room!r}" if self.room is not None else "",
                 ", own=True" if self.own else "",
                 ", edited=True" if self.edited else "",
+                f", file={self.file!r}" if self.file is not None else "",
             )
         )
         return f"ChatMessage(id={self.id!r}, author={self.author!r}, text={self.text!r}, date={self.date!r}{extra})"
@@ -99,6 +104,34 @@ class ChatMessage:
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+
+class FileInfo:
+    """A file stored on the server: an upload's result, or a message's attachment.
+    ``id`` is what a message's file field holds; ``name``, ``type`` (MIME) and ``size``
+    (bytes) are what the server recorded; ``raw`` the whole file object. Its contents are
+    at :meth:`Client.asset_url` and come with :meth:`Client.download`."""
+
+    __slots__ = ("id", "name", "type", "size", "raw")
+
+    def __init__(self, id: str, name: Optional[str] = None, type: Optional[str] = None, size: Optional[int] = None, raw: Any = None) -> None:
+        self.id = id
+        self.name = name
+        self.type = type
+        self.size = size
+        self.raw = raw
+
+    @classmethod
+    def _from_native(cls, t: Tuple[Any, ...]) -> "FileInfo":
+        return cls(t[0], t[1], t[2], t[3], t[4])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FileInfo) and (self.id, self.name, self.type, self.size) == (other.id, other.name, other.type, other.size)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"FileInfo(id={self.id!r}, name={self.name!r}, type={self.type!r}, size={self.size!r})"
 
 
 class User:
@@ -141,7 +174,8 @@ class Event:
     new state: ``queued``, ``sending``, ``sent``, ``failed``, ``cancelled``; ``outbox`` is
     the :class:`OutboxEntry`, ``messages`` its local echo). State events also tell the
     connection attempt (``attempt``), the delay before the next one (``retry_in``) and why
-    the client closed (``cause``). ``data`` holds the items (dicts), deleted keys, or reply data;
+    the client closed (``cause``). ``"transfer"`` events tell an upload's or download's
+    progress: ``request`` names it, ``data`` is ``{"done": bytes, "total": bytes or None}``. ``data`` holds the items (dicts), deleted keys, or reply data;
     ``messages`` the items read as :class:`ChatMessage`; ``error`` a
     :class:`DirectusError` for failures. Events of a joined room (:meth:`Client.join`)
     name it in ``room`` (``None``: the lobby; ``is_room`` tells them from other events)
