@@ -154,6 +154,18 @@ typedef enum dchat_kind {
   // `dchat_event_outbox_*` accessors; its item is the JSON, its chat message (the
   // local echo) is message 0; a failure has a code and text.
   DCHAT_EVENT_OUTBOX = 6,
+  // A user came online or went offline in a room the client entered
+  // (`dchat_enter`): `dchat_event_room`, `dchat_event_user_id`,
+  // `dchat_event_user_name`, `dchat_event_flag` (1 online, 0 offline).
+  DCHAT_EVENT_PRESENCE = 7,
+  // A user started (`dchat_event_flag` 1) or stopped (0) typing in an entered room.
+  DCHAT_EVENT_TYPING = 8,
+  // The unread count of an entered room changed: `dchat_event_room`,
+  // `dchat_event_count`.
+  DCHAT_EVENT_UNREAD = 9,
+  // A user's read marker moved in an entered room: `dchat_event_user_id`,
+  // `dchat_event_last_read` (the key of the last message they read).
+  DCHAT_EVENT_READ = 10,
   // Progress of an upload or download (`dchat_upload_nowait`,
   // `dchat_download_nowait`): see `dchat_event_transfer`; `dchat_event_request` names
   // the transfer. Its outcome follows as a `DCHAT_EVENT_REPLY` with the same id.
@@ -993,6 +1005,123 @@ uint32_t dchat_event_outbox_attempts(const struct dchat_event *event);
 // For a failed entry: whether retrying (`dchat_outbox_retry`) may help (the refusal
 // depends on the server's state, e.g. `FORBIDDEN`) rather than on the message itself.
 bool dchat_event_outbox_retryable(const struct dchat_event *event);
+
+// Sets presence timings: `heartbeat_ms` (default 10000), how often a client in a room
+// refreshes its presence row; `ttl_ms` (default 25000), how long after its last write
+// a row counts as online (must be well above the heartbeat; every client of a chat
+// should use the same values); `on_join` nonzero: `dchat_join` of a room also enters
+// its presence and `dchat_leave` exits it (default off). 0 keeps a timing.
+enum dchat_status dchat_options_set_presence(struct dchat_options *options,
+                                             uint32_t heartbeat_ms,
+                                             uint32_t ttl_ms,
+                                             bool on_join);
+
+// Sets the presence and read receipts collections (defaults `presence`,
+// `read_receipts`, the schema kit's). NULL keeps a name.
+enum dchat_status dchat_options_set_presence_collections(struct dchat_options *options,
+                                                         const char *presence,
+                                                         const char *receipts);
+
+// Enters a room's presence: writes one's presence row (then a heartbeat), follows who
+// is online and typing (`DCHAT_EVENT_PRESENCE`, `DCHAT_EVENT_TYPING`), the room's
+// read markers (`DCHAT_EVENT_READ`) and unread count (`DCHAT_EVENT_UNREAD`). Blocks
+// until the row is written. Needs the schema kit's presence and receipts collections.
+enum dchat_status dchat_enter(const struct dchat_client *client, const char *room);
+
+// Like `dchat_enter` without blocking: the outcome arrives as a `DCHAT_EVENT_REPLY`
+// with the request id written to `*request_out`.
+enum dchat_status dchat_enter_nowait(const struct dchat_client *client,
+                                     const char *room,
+                                     uint64_t *request_out);
+
+// Exits a room's presence: deletes one's row (peers see it at once) and stops
+// following the room's presence. Blocks until the server confirmed.
+enum dchat_status dchat_exit(const struct dchat_client *client, const char *room);
+
+// Like `dchat_exit` without blocking; the outcome is a `DCHAT_EVENT_REPLY`.
+enum dchat_status dchat_exit_nowait(const struct dchat_client *client,
+                                    const char *room,
+                                    uint64_t *request_out);
+
+// Says whether the user types in an entered room: call it with `typing` true on every
+// keystroke and false when the text is sent or cleared. Never blocks: the flag is
+// written when typing starts or stops and refreshed at most every 3 s while
+// keystrokes come; peers drop it 5 s after its last write.
+enum dchat_status dchat_set_typing(const struct dchat_client *client,
+                                   const char *room,
+                                   bool typing);
+
+// Moves one's read marker in an entered room to message `message_id` (its key as
+// text); the unread count drops to the messages after it. Blocks until stored.
+enum dchat_status dchat_mark_read(const struct dchat_client *client,
+                                  const char *room,
+                                  const char *message_id);
+
+// Like `dchat_mark_read` without blocking; the outcome is a `DCHAT_EVENT_REPLY`.
+enum dchat_status dchat_mark_read_nowait(const struct dchat_client *client,
+                                         const char *room,
+                                         const char *message_id,
+                                         uint64_t *request_out);
+
+// The unread count of an entered room: messages of others after one's read marker.
+// `DCHAT_ERR_INVALID_ARGUMENT` when not in the room or not counted yet.
+enum dchat_status dchat_unread_count(const struct dchat_client *client,
+                                     const char *room,
+                                     uint64_t *count_out);
+
+// How many users are online in an entered room (oneself included).
+enum dchat_status dchat_online_count(const struct dchat_client *client,
+                                     const char *room,
+                                     size_t *count_out);
+
+// The user id of online user `index` (by user id order) of an entered room, their
+// first name (`name_out`, may be NULL; NULL is written when unknown) and whether they
+// type (`typing_out`, may be NULL). The strings belong to the caller
+// (`dchat_string_free`). `DCHAT_ERR_INVALID_ARGUMENT` when `index` is out of range
+// (the list may change between calls: take `dchat_online_json` for one snapshot).
+enum dchat_status dchat_online_user(const struct dchat_client *client,
+                                    const char *room,
+                                    size_t index,
+                                    char **user_out,
+                                    char **name_out,
+                                    bool *typing_out);
+
+// Who is online in an entered room, as JSON: `[{"user","name","typing","seen"}]`. The
+// string belongs to the caller (`dchat_string_free`).
+enum dchat_status dchat_online_json(const struct dchat_client *client,
+                                    const char *room,
+                                    char **json_out);
+
+// Who has read message `message_id` in an entered room (users whose read marker is at
+// it or at a later message), as JSON: `[{"user","name","last_read","last_read_date"}]`;
+// the message must be one this client showed (or someone's marker). The string belongs
+// to the caller (`dchat_string_free`).
+enum dchat_status dchat_readers_json(const struct dchat_client *client,
+                                     const char *room,
+                                     const char *message_id,
+                                     char **json_out);
+
+// How many users have read message `message_id` in an entered room (see
+// `dchat_readers_json`).
+enum dchat_status dchat_readers_count(const struct dchat_client *client,
+                                      const char *room,
+                                      const char *message_id,
+                                      size_t *count_out);
+
+// For presence, typing and read events: the user's id; NULL otherwise.
+const char *dchat_event_user_id(const struct dchat_event *event);
+
+// For presence, typing and read events: the user's first name; NULL when unknown.
+const char *dchat_event_user_name(const struct dchat_event *event);
+
+// For presence events: online; for typing events: typing. False otherwise.
+bool dchat_event_flag(const struct dchat_event *event);
+
+// For unread events: the room's unread count; 0 otherwise.
+uint64_t dchat_event_count(const struct dchat_event *event);
+
+// For read events: the key of the last message the user read; NULL otherwise.
+const char *dchat_event_last_read(const struct dchat_event *event);
 
 // Closes every client of the process and ends every thread of the library, waiting up
 // to `timeout_ms` milliseconds in all. Call it before `dlclose` (or at the end of a

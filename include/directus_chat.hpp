@@ -105,6 +105,10 @@ inline const char *to_string(dchat_kind k) noexcept {
     case DCHAT_EVENT_ERROR: return "error";
     case DCHAT_EVENT_UNKNOWN: return "unknown";
     case DCHAT_EVENT_OUTBOX: return "outbox";
+    case DCHAT_EVENT_PRESENCE: return "presence";
+    case DCHAT_EVENT_TYPING: return "typing";
+    case DCHAT_EVENT_UNREAD: return "unread";
+    case DCHAT_EVENT_READ: return "read";
     case DCHAT_EVENT_TRANSFER: return "transfer";
     }
     return "unknown";
@@ -152,6 +156,13 @@ struct user {
     std::optional<std::string> first_name, last_name, email;
 };
 
+/// A user online in an entered room (dchat_online_user).
+struct member {
+    std::string user;                 ///< the user's id
+    std::optional<std::string> name;  ///< first name, when readable
+    bool typing = false;              ///< whether they type
+};
+
 /// An event, copied out of the library (see dchat_event_* in directus_chat.h).
 struct event {
     dchat_kind kind = DCHAT_EVENT_ERROR;
@@ -174,6 +185,11 @@ struct event {
     std::uint32_t attempt = 0;                  ///< state events: the connection attempt in a row (0: open)
     std::optional<std::chrono::milliseconds> retry_in; ///< DISCONNECTED: the delay before the next attempt
     dchat_close_cause close_cause = DCHAT_CLOSE_NONE;  ///< CLOSED: by the user, gave up, auth refused, failed
+    std::optional<std::string> user_id;         ///< PRESENCE, TYPING, READ: the user
+    std::optional<std::string> user_name;       ///< PRESENCE, TYPING, READ: the user's first name
+    bool flag = false;                          ///< PRESENCE: online; TYPING: typing
+    std::uint64_t count = 0;                    ///< UNREAD: the room's unread count
+    std::optional<std::string> last_read;       ///< READ: the key of the last message the user read
     std::uint64_t transfer_done = 0;            ///< DCHAT_EVENT_TRANSFER: bytes moved so far
     std::optional<std::uint64_t> transfer_total; ///< DCHAT_EVENT_TRANSFER: the file's size, when known
 
@@ -222,6 +238,11 @@ struct event {
         ev.outbox_key = outbox_key ? outbox_key : "";
         ev.outbox_attempts = dchat_event_outbox_attempts(e);
         ev.outbox_retryable = dchat_event_outbox_retryable(e);
+        ev.user_id = detail::opt(dchat_event_user_id(e));
+        ev.user_name = detail::opt(dchat_event_user_name(e));
+        ev.flag = dchat_event_flag(e);
+        ev.count = dchat_event_count(e);
+        ev.last_read = detail::opt(dchat_event_last_read(e));
         return ev;
     }
 };
@@ -258,6 +279,12 @@ public:
     }
     /// How many of a room's newest messages its history holds (default 100).
     options &history_limit(std::uint32_t messages) { history_ = messages; return *this; }
+    /// Presence timings (0 keeps one: defaults 10 s heartbeat, 25 s TTL) and whether a
+    /// join of a room also enters its presence (dchat_options_set_presence).
+    options &presence(std::chrono::milliseconds heartbeat, std::chrono::milliseconds ttl, bool on_join = false) {
+        presence_ = {static_cast<std::uint32_t>(heartbeat.count()), static_cast<std::uint32_t>(ttl.count()), on_join};
+        return *this;
+    }
     /// The built-in trusted roots for wss://.
     options &tls_roots(dchat_tls_roots roots) { roots_ = roots; return *this; }
     /// Trust these CA certificates (PEM) in addition to the roots.
@@ -303,6 +330,7 @@ public:
             detail::check(dchat_options_set_reconnect(o, reconnect_->first_ms, reconnect_->factor, reconnect_->max_ms, reconnect_->attempts));
         if (heartbeat_) detail::check(dchat_options_set_heartbeat(o, *heartbeat_));
         if (max_queued_) detail::check(dchat_options_set_max_queued(o, *max_queued_));
+        if (presence_) detail::check(dchat_options_set_presence(o, presence_->heartbeat_ms, presence_->ttl_ms, presence_->on_join));
         return guard.release();
     }
 
@@ -313,6 +341,11 @@ private:
     bool has_schema_ = false, has_ca_pem_ = false, has_outbox_ = false, has_fields_ = false;
     std::array<std::string, 6> fields_;
     std::uint32_t history_ = 0;
+    struct presence_timings {
+        std::uint32_t heartbeat_ms, ttl_ms;
+        bool on_join;
+    };
+    std::optional<presence_timings> presence_;
     std::string collection_, text_field_, author_path_, ca_pem_, outbox_;
     std::optional<bool> client_ids_;
     std::optional<dchat_tls_roots> roots_;
@@ -634,6 +667,63 @@ public:
     void edit_message(const std::string &id, const std::string &text) { detail::check(dchat_edit_message(handle(), id.c_str(), text.c_str())); }
     /// Deletes one's own message.
     void delete_message(const std::string &id) { detail::check(dchat_delete_message(handle(), id.c_str())); }
+
+    /// Enters a room's presence (dchat_enter): who is online and typing, read markers and
+    /// the unread count arrive as PRESENCE, TYPING, READ and UNREAD events.
+    void enter(const std::string &room) { detail::check(dchat_enter(handle(), room.c_str())); }
+    /// Like enter() without blocking; returns the request id of its reply event.
+    std::uint64_t enter_nowait(const std::string &room) {
+        std::uint64_t id = 0;
+        detail::check(dchat_enter_nowait(handle(), room.c_str(), &id));
+        return id;
+    }
+    /// Exits a room's presence (deletes one's row: others see it at once).
+    void exit(const std::string &room) { detail::check(dchat_exit(handle(), room.c_str())); }
+    /// Like exit() without blocking; returns the request id of its reply event.
+    std::uint64_t exit_nowait(const std::string &room) {
+        std::uint64_t id = 0;
+        detail::check(dchat_exit_nowait(handle(), room.c_str(), &id));
+        return id;
+    }
+    /// Says whether the user types in an entered room (call it on every keystroke; never blocks).
+    void set_typing(const std::string &room, bool typing) { detail::check(dchat_set_typing(handle(), room.c_str(), typing)); }
+    /// Moves one's read marker in an entered room to message `id`.
+    void mark_read(const std::string &room, const std::string &id) { detail::check(dchat_mark_read(handle(), room.c_str(), id.c_str())); }
+    /// Like mark_read() without blocking; returns the request id of its reply event.
+    std::uint64_t mark_read_nowait(const std::string &room, const std::string &id) {
+        std::uint64_t req = 0;
+        detail::check(dchat_mark_read_nowait(handle(), room.c_str(), id.c_str(), &req));
+        return req;
+    }
+    /// The unread count of an entered room; none when not in it or not counted yet.
+    std::optional<std::uint64_t> unread(const std::string &room) {
+        std::uint64_t n = 0;
+        if (dchat_unread_count(handle(), room.c_str(), &n) != DCHAT_OK) return std::nullopt;
+        return n;
+    }
+    /// Who is online in an entered room (empty when not in it).
+    std::vector<member> online(const std::string &room) {
+        std::vector<member> out;
+        std::size_t n = 0;
+        if (dchat_online_count(handle(), room.c_str(), &n) != DCHAT_OK) return out;
+        for (std::size_t i = 0; i < n; i++) {
+            char *user_id = nullptr, *name = nullptr;
+            bool typing = false;
+            if (dchat_online_user(handle(), room.c_str(), i, &user_id, &name, &typing) != DCHAT_OK) break;
+            out.push_back(member{user_id, detail::opt(name), typing});
+            dchat_string_free(user_id);
+            dchat_string_free(name);
+        }
+        return out;
+    }
+    /// Who has read message `id` in an entered room, as JSON (dchat_readers_json).
+    std::string readers_json(const std::string &room, const std::string &id) {
+        char *out = nullptr;
+        detail::check(dchat_readers_json(handle(), room.c_str(), id.c_str(), &out));
+        std::string text = out ? out : "[]";
+        dchat_string_free(out);
+        return text;
+    }
 
     /// Asks the server who the logged-in user is.
     user whoami() {

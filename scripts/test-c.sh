@@ -13,6 +13,7 @@ LIBS=(-Ltarget/debug -ldirectus_chat -Wl,-rpath,"$PWD/target/debug" -lpthread)
 gcc "${CFLAGS[@]}" -o "$out/chat_test" tests/c/chat_test.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -o "$out/chat_api_test" tests/c/chat_api_test.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -fsanitize=address -fno-omit-frame-pointer -o "$out/chat_api_test_asan" tests/c/chat_api_test.c "${LIBS[@]}"
+gcc "${CFLAGS[@]}" -fsanitize=address -fno-omit-frame-pointer -o "$out/presence_test_asan" tests/c/presence_test.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -o "$out/chat" examples/c/chat.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -o "$out/ffi_stress" tests/c/ffi_stress.c "${LIBS[@]}"
 gcc "${CFLAGS[@]}" -o "$out/resource_test" tests/c/resource_test.c "${LIBS[@]}"
@@ -58,6 +59,8 @@ if awk '{print $1}' <<<"$(ldd "$out/chat_api_test")" | grep -Ev '^(linux-vdso\.s
 fi
 if grep -Eiq '#include *[<"][^>"]*json' tests/c/chat_api_test.c; then echo "chat_api_test.c includes a JSON header" >&2; exit 1; fi
 "$out/chat_api_test"
+# Presence, typing and read receipts (issue 13), under AddressSanitizer with its leak check.
+ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 timeout 120 "$out/presence_test_asan"
 
 # Misuse and stress (NULLs, double close, use after close, 8 threads sending, 1,000
 # connect/free cycles) under AddressSanitizer (with LeakSanitizer) and under valgrind;
@@ -94,7 +97,7 @@ curl -fsS -X POST -H "Content-Type: application/json" -H "Authorization: Bearer 
 tag="$$ $RANDOM"
 for i in 1 2 3; do post "$DCHAT_ROOM" "in the room $i $tag"; done
 typed="typed in the C example $$"
-{ printf '%s\n' "$typed"; sleep 2; printf '/join %s\n' "$DCHAT_ROOM"; sleep 2; printf '/older\n'; sleep 1
+{ printf '%s\n' "$typed"; sleep 2; printf '/join %s\n' "$DCHAT_ROOM"; sleep 2; printf '/who\n'; sleep 1; printf '/older\n'; sleep 1
   printf 'mine %s\n' "$tag"; sleep 2; printf '/edit mine again %s\n' "$tag"; sleep 2; printf '/delete\n'; sleep 2; printf '/quit\n'
 } | DCHAT_HISTORY=2 timeout 60 "$out/chat" "$DIRECTUS_WS_URL" "$DCHAT_USER1_EMAIL" "$DCHAT_USER1_PASSWORD" >"$dir/chat.out"
 pass=0; fail=0
@@ -108,6 +111,9 @@ check "-- 1 older message(s)"
 check "[$DCHAT_ROOM] $DCHAT_USER2_NAME: in the room 1 $tag"
 check "[$DCHAT_ROOM] $DCHAT_USER1_NAME (you): mine $tag"
 check "[$DCHAT_ROOM] $DCHAT_USER1_NAME (you): mine again $tag (edited)"
+# Joining the room entered its presence: Kevin sees himself come online, /who lists him.
+check "* [$DCHAT_ROOM] $DCHAT_USER1_NAME is online"
+if grep -Eqx "\* \[$DCHAT_ROOM\] [0-9]+ online:.* $DCHAT_USER1_NAME( .*)?" "$dir/chat.out"; then pass=$((pass+1)); else fail=$((fail+1)); echo "chat example: no /who line" >&2; cat "$dir/chat.out" >&2; fi
 if grep -Eqx "\[$DCHAT_ROOM\] \(message [0-9]+ deleted\)" "$dir/chat.out"; then pass=$((pass+1)); else fail=$((fail+1)); echo "chat example: no deletion line" >&2; cat "$dir/chat.out" >&2; fi
 # The room's messages are not in the lobby, the older one came after the history.
 if [ "$(grep -c "in the room" "$dir/chat.out")" = 3 ] && [ "$(grep -n 'in the room 1' "$dir/chat.out" | cut -d: -f1)" -gt "$(grep -n 'in the room 3' "$dir/chat.out" | cut -d: -f1)" ]; then

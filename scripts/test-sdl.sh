@@ -40,10 +40,19 @@ shot="$dir/overlay.bmp"
 rm -f "$out"/chat_overlay*.bmp "$out"/chat_overlay*.png
 
 # A real X server (Xvfb) with a window: the x11 video driver, not SDL's offscreen one.
+# Ada types in the room the overlay is in (a client of the Rust example that says it
+# types every second): the overlay must show "Ada is typing…" (issue 13).
+cargo build -q --example presence_app 2>&1 | tail -n 1 >&2
+target/debug/examples/presence_app "$DIRECTUS_WS_URL" "$DCHAT_USER2_TOKEN" general --typing >"$dir/typist.out" 2>/dev/null &
+typist=$!
+trap 'kill "$typist" 2>/dev/null || true; testbed_stop; rm -rf "$dir"' EXIT
+for _ in $(seq 1 200); do grep -q '^entered' "$dir/typist.out" && break; sleep 0.1; done
+
 status=0
 SDL_VIDEODRIVER=x11 timeout 120 xvfb-run -a -s "-screen 0 1024x768x24" \
   "$out/chat_overlay" "$DIRECTUS_WS_URL" "$DCHAT_USER1_EMAIL" "$DCHAT_USER1_PASSWORD" \
-  --send "$sent" --screenshot "$shot" --frames 3600 >"$dir/overlay.out" 2>"$dir/overlay.err" || status=$?
+  --send "$sent" --screenshot "$shot" --frames 3600 --expect-typing "$DCHAT_USER2_NAME" >"$dir/overlay.out" 2>"$dir/overlay.err" || status=$?
+kill "$typist" 2>/dev/null || true
 cat "$dir/overlay.err" >&2
 
 pass=0; fail=0
@@ -63,7 +72,7 @@ check_run() { # name exit-status stdout screenshot expected-line...
     bad "$name: no screenshot at $bmp"
   fi
 }
-check_run chat_overlay "$status" "$dir/overlay.out" "$shot" "$DCHAT_USER2_NAME: $history" "$DCHAT_USER1_NAME: $sent"
+check_run chat_overlay "$status" "$dir/overlay.out" "$shot" "$DCHAT_USER2_NAME: $history" "$DCHAT_USER1_NAME: $sent" "$DCHAT_USER2_NAME is typing…"
 # The loop did not wait for the network: joining only issued the non-blocking calls, and
 # frames were drawn while connecting and logging in.
 n="$(sed -n 's/^history shown at frame \([0-9]*\)$/\1/p' "$dir/overlay.err")"

@@ -15,11 +15,13 @@ mod api;
 mod event;
 pub mod history;
 pub mod identity;
+pub mod presence;
 pub mod rooms;
 pub(crate) mod state;
 
 pub use event::{ChatEvent, ChatEventKind};
 pub use identity::Identity;
+pub use presence::{Member, PresenceConfig, PresenceEvent, Reader};
 
 /// Where a chat message's parts live in a collection, as in Directus' chat guides.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,6 +67,8 @@ pub struct ChatConfig {
     /// retry meets `RECORD_NOT_UNIQUE` and the stored message is read back. Default
     /// false (the guides' schema has no such field); see [`ChatConfig::kit`].
     pub client_keys: bool,
+    /// Presence, typing and read receipts: their collections and timings.
+    pub presence: PresenceConfig,
     /// The field holding a message's attachment (a many-to-one to `directus_files`; see
     /// [`crate::Client::upload`]), whose name, type and size the chat queries ask for.
     /// `None` (the default; the guides' schema has none): no attachments. The schema
@@ -87,6 +91,7 @@ impl Default for ChatConfig {
             updated_field: Some("date_updated".into()),
             client_key_field: "client_key".into(),
             client_keys: false,
+            presence: PresenceConfig::default(),
             file_field: None,
         }
     }

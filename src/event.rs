@@ -112,6 +112,9 @@ pub enum Event {
     /// An entry of the outbox changed state (see [`crate::Outbox`]): queued (its local
     /// echo), sending, sent, failed or cancelled.
     Outbox(crate::outbox::OutboxEntry),
+    /// Presence, typing or an unread count changed in a room the client entered (see
+    /// [`crate::Client::enter`]).
+    Presence(crate::chat::PresenceEvent),
     /// Progress of an upload or a download (see [`crate::Upload`]): `done` bytes of
     /// `total` (when known) moved so far. Told when it starts, at each percent and at
     /// the end; the transfer's outcome follows as an [`Event::Reply`] with the same

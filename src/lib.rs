@@ -58,7 +58,7 @@ mod shutdown;
 mod threads;
 mod transport;
 
-pub use chat::{ChatConfig, ChatEvent, ChatEventKind, ChatMessage, Identity};
+pub use chat::{ChatConfig, ChatEvent, ChatEventKind, ChatMessage, Identity, Member, PresenceConfig, PresenceEvent, Reader};
 pub use client::{Client, Consumption, Events, Subscription};
 pub use error::{Error, ErrorKind, OutboxFault, Result};
 pub use event::{CloseCause, ConnectionState, Event};

@@ -2,7 +2,9 @@
  * A terminal chat on a Directus `messages` collection, like the Directus chat guides:
  * log in, print the history as `Name: text`, print new messages as they arrive, send
  * each line you type. Your own messages read `Name (you): text`, edited ones end in
- * `(edited)`, messages of a room start with `[room]`. `/quit` or end of input leaves.
+ * `(edited)`, messages of a room start with `[room]`. In a room you see who comes and
+ * goes (`* [room] Ada is online`), who is typing (`* [room] Ada is typing...`) and the
+ * unread count of rooms you are not looking at. `/quit` or end of input leaves.
  *
  *   chat WS_URL EMAIL PASSWORD
  *   DCHAT_TOKEN=<static token> chat WS_URL
@@ -13,6 +15,8 @@
  *   /older         the 20 messages before the oldest shown of the current room
  *   /edit TEXT     change the text of your last message in the current room
  *   /delete        delete your last message in the current room
+ *   /who           who is online in the current room (and who is typing)
+ *   /read          mark the current room read up to its newest message
  *   /quit          leave
  * DCHAT_HISTORY=N sets how many messages a room's history shows (default 100).
  *
@@ -29,9 +33,10 @@
 #include "directus_chat.h"
 
 static pthread_mutex_t out = PTHREAD_MUTEX_INITIALIZER;
-/* The room lines are sent to ("" is the lobby), and your last message in it. */
+/* The room lines are sent to ("" is the lobby), your last message in it and its newest. */
 static char current[128] = "";
 static char last_own[64] = "";
+static char newest[64] = "";
 
 static bool in_current(const char *room) { return strcmp(room ? room : "", current) == 0; }
 
@@ -43,6 +48,12 @@ static void print_message(const dchat_event *ev, size_t i, const char *suffix) {
     printf("%s%s: %s%s%s\n", author ? author : "?", own ? " (you)" : "", dchat_event_message_text(ev, i),
            dchat_event_message_edited(ev, i) ? " (edited)" : "", suffix);
     if (own && in_current(room)) snprintf(last_own, sizeof last_own, "%.63s", dchat_event_message_id(ev, i));
+    if (in_current(room)) snprintf(newest, sizeof newest, "%.63s", dchat_event_message_id(ev, i));
+}
+
+static const char *who(const dchat_event *ev) {
+    const char *name = dchat_event_user_name(ev);
+    return name ? name : dchat_event_user_id(ev);
 }
 
 static void print_messages(const dchat_event *ev) {
@@ -72,6 +83,16 @@ static void on_event(void *user_data, const dchat_event *ev) {
         default:
             break;
         }
+        break;
+    case DCHAT_EVENT_PRESENCE:
+        printf("* [%s] %s %s\n", dchat_event_room(ev), who(ev), dchat_event_flag(ev) ? "is online" : "went offline");
+        break;
+    case DCHAT_EVENT_TYPING:
+        if (dchat_event_flag(ev)) printf("* [%s] %s is typing...\n", dchat_event_room(ev), who(ev));
+        break;
+    case DCHAT_EVENT_UNREAD:
+        if (!in_current(dchat_event_room(ev)) && dchat_event_count(ev) > 0)
+            printf("* [%s] %llu unread\n", dchat_event_room(ev), (unsigned long long)dchat_event_count(ev));
         break;
     case DCHAT_EVENT_REPLY:
         if (dchat_event_code(ev)) fprintf(stderr, "! failed: %s\n", dchat_event_text(ev));
@@ -109,6 +130,7 @@ static bool command(dchat_client *chat, const char *line) {
         pthread_mutex_lock(&out);
         snprintf(current, sizeof current, "%.127s", line + 6);
         last_own[0] = '\0';
+        newest[0] = '\0';
         pthread_mutex_unlock(&out);
         if ((st = dchat_join(chat, current, &id)) != DCHAT_OK) fail("join", st);
     } else if (strcmp(line, "/leave") == 0) {
@@ -133,8 +155,29 @@ static bool command(dchat_client *chat, const char *line) {
         if (!target[0]) fprintf(stderr, "! no message of yours here yet\n");
         else if (line[1] == 'e' && (st = dchat_edit_message(chat, target, line + 6)) != DCHAT_OK) fail("edit", st);
         else if (line[1] == 'd' && (st = dchat_delete_message(chat, target)) != DCHAT_OK) fail("delete", st);
+    } else if (strcmp(line, "/who") == 0) {
+        size_t n = 0;
+        if (!current[0] || (st = dchat_online_count(chat, current, &n)) != DCHAT_OK) return fprintf(stderr, "! join a room first\n"), true;
+        pthread_mutex_lock(&out);
+        printf("* [%s] %zu online:", current, n);
+        for (size_t i = 0; i < n; i++) {
+            char *user = NULL, *name = NULL;
+            bool typing = false;
+            if (dchat_online_user(chat, current, i, &user, &name, &typing) != DCHAT_OK) break;
+            printf(" %s%s", name ? name : user, typing ? " (typing)" : "");
+            dchat_string_free(user);
+            dchat_string_free(name);
+        }
+        printf("\n");
+        fflush(stdout);
+        pthread_mutex_unlock(&out);
+    } else if (strcmp(line, "/read") == 0) {
+        pthread_mutex_lock(&out);
+        snprintf(target, sizeof target, "%.63s", newest);
+        pthread_mutex_unlock(&out);
+        if (current[0] && target[0] && (st = dchat_mark_read(chat, current, target)) != DCHAT_OK) fail("read", st);
     } else if (line[0] == '/') {
-        fprintf(stderr, "! commands: /join ROOM, /leave, /older, /edit TEXT, /delete, /quit\n");
+        fprintf(stderr, "! commands: /join ROOM, /leave, /older, /edit TEXT, /delete, /who, /read, /quit\n");
     } else if ((st = dchat_send_to(chat, room_arg(), line, &id)) != DCHAT_OK) {
         fail("send", st);
     }
@@ -156,6 +199,9 @@ int main(int argc, char **argv) {
     dchat_options_new(&opts);
     dchat_options_set_callback(opts, on_event, NULL);
     if (history) dchat_options_set_history_limit(opts, (uint32_t)strtoul(history, NULL, 10));
+    /* Joining a room also enters its presence (who is online, typing, unread counts);
+     * leaving exits it. Default timings: a heartbeat every 10 s, offline after 25 s. */
+    dchat_options_set_presence(opts, 0, 0, true);
     dchat_client *chat;
     dchat_status st = dchat_connect(url, opts, &chat);
     dchat_options_free(opts);

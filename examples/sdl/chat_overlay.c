@@ -3,7 +3,9 @@
  * the last messages of a Directus `messages` collection (`Name: text`), an input line
  * and the connection state. Events are taken with dchat_poll(c, 0, ...) on the main
  * thread until the queue is empty, once per frame, so the network never blocks a frame.
- * Typing and Enter send a message; Escape or closing the window quits.
+ * Typing and Enter send a message; Escape or closing the window quits. The overlay is in
+ * the presence of a room (default `general`): while you type, others see "Kevin is
+ * typing…", and it shows who types there.
  *
  *   chat_overlay WS_URL EMAIL PASSWORD [options]
  *     --ca-pem FILE       trust this CA for wss:// (besides the bundled roots)
@@ -14,6 +16,9 @@
  *     --screenshot FILE   save the first frame that shows the expected message as a
  *                         BMP, print the chat lines of that frame to stdout and exit
  *     --frames N          give up after N frames (exit 1), e.g. in tests
+ *     --room ROOM         the room whose presence it is in (default general)
+ *     --expect-typing NAME  the screenshot also waits until "NAME is typing…" shows,
+ *                         and that line is printed with the chat lines
  *
  * Nothing waits for the server: connecting, logging in and subscribing are issued
  * before the first frame with the non-blocking calls (dchat_connect_nowait,
@@ -42,13 +47,14 @@
 /* ---- command line ---- */
 
 typedef struct {
-    const char *url, *email, *password, *ca_pem_file, *font, *send, *expect, *screenshot;
+    const char *url, *email, *password, *ca_pem_file, *font, *send, *expect, *screenshot, *room, *expect_typing;
     long max_frames;
 } config;
 
 static bool parse_args(int argc, char **argv, config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     cfg->font = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+    cfg->room = "general";
     int positional = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -58,6 +64,8 @@ static bool parse_args(int argc, char **argv, config *cfg) {
         else if (strcmp(a, "--send") == 0 && has_value) cfg->send = argv[++i];
         else if (strcmp(a, "--expect") == 0 && has_value) cfg->expect = argv[++i];
         else if (strcmp(a, "--screenshot") == 0 && has_value) cfg->screenshot = argv[++i];
+        else if (strcmp(a, "--room") == 0 && has_value) cfg->room = argv[++i];
+        else if (strcmp(a, "--expect-typing") == 0 && has_value) cfg->expect_typing = argv[++i];
         else if (strcmp(a, "--frames") == 0 && has_value) cfg->max_frames = strtol(argv[++i], NULL, 10);
         else if (a[0] == '-' && a[1] == '-') return false;
         else if (positional == 0) { cfg->url = a; positional++; }
@@ -87,6 +95,7 @@ static char *read_file(const char *path) {
 
 typedef struct {
     uint64_t login, subscription; /* request ids; a subscribe's reply carries the subscription id */
+    uint64_t enter;               /* entering the room's presence (typing shown to others) */
     bool failed;
     char error[512];
 } joining;
@@ -113,6 +122,8 @@ static bool start_chat(const config *cfg, const char *ca_pem, joining *j, dchat_
     if (st != DCHAT_OK) return fail_join(j, "connect", st);
     if ((st = dchat_login_nowait(*out, cfg->email, cfg->password, &j->login)) != DCHAT_OK) return fail_join(j, "login", st);
     if ((st = dchat_subscribe_chat_nowait(*out, &j->subscription, NULL)) != DCHAT_OK) return fail_join(j, "subscribe", st);
+    /* Waits for the login by itself; until it is done, typing is not told to anyone. */
+    if ((st = dchat_enter_nowait(*out, cfg->room, &j->enter)) != DCHAT_OK) return fail_join(j, "enter", st);
     return true;
 }
 
@@ -233,10 +244,51 @@ typedef struct {
     bool have_state, history_shown, sent, expected_seen;
     char notice[512]; /* the last error or refused send */
     uint64_t send_request;
+    /* Who types in the room (user id, name), from typing events; oneself left out. */
+    char typing_id[4][64], typing_name[4][64];
+    int typing_count;
+    char me[64];
 } chat_view;
 
-static void apply_event(chat_view *v, joining *j, const dchat_event *ev, const config *cfg) {
+static void set_typing(chat_view *v, const dchat_client *c, const dchat_event *ev) {
+    const char *id = dchat_event_user_id(ev), *name = dchat_event_user_name(ev);
+    if (!id) return;
+    if (!v->me[0]) { /* known once logged in: the chat API learns the user */
+        dchat_event *me = NULL;
+        if (dchat_me(c, &me) == DCHAT_OK) {
+            const char *mine = dchat_event_item_string(me, 0, "/id");
+            if (mine) snprintf(v->me, sizeof v->me, "%s", mine);
+            dchat_event_free(me);
+        }
+    }
+    if (strcmp(id, v->me) == 0) return;
+    for (int i = 0; i < v->typing_count; i++)
+        if (strcmp(v->typing_id[i], id) == 0) {
+            memmove(&v->typing_id[i], &v->typing_id[i + 1], (size_t)(v->typing_count - i - 1) * sizeof v->typing_id[0]);
+            memmove(&v->typing_name[i], &v->typing_name[i + 1], (size_t)(v->typing_count - i - 1) * sizeof v->typing_name[0]);
+            v->typing_count--;
+            break;
+        }
+    if (dchat_event_flag(ev) && v->typing_count < 4) {
+        snprintf(v->typing_id[v->typing_count], sizeof v->typing_id[0], "%s", id);
+        snprintf(v->typing_name[v->typing_count], sizeof v->typing_name[0], "%s", name ? name : "someone");
+        v->typing_count++;
+    }
+}
+
+/* "Ada is typing…", "Ada and Grace are typing…"; empty when nobody types. */
+static void typing_text(const chat_view *v, char *buf, size_t n) {
+    buf[0] = '\0';
+    for (int i = 0; i < v->typing_count; i++)
+        snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", i == 0 ? "" : i == v->typing_count - 1 ? " and " : ", ", v->typing_name[i]);
+    if (v->typing_count) snprintf(buf + strlen(buf), n - strlen(buf), " %s typing\xE2\x80\xA6", v->typing_count == 1 ? "is" : "are");
+}
+
+static void apply_event(chat_view *v, joining *j, const dchat_client *c, const dchat_event *ev, const config *cfg) {
     switch (dchat_event_kind(ev)) {
+    case DCHAT_EVENT_TYPING:
+        set_typing(v, c, ev);
+        break;
     case DCHAT_EVENT_STATE:
         v->state = dchat_event_state(ev);
         v->have_state = true;
@@ -355,7 +407,7 @@ static const char *state_name(const chat_view *v, bool failed, char *buf, size_t
 }
 
 typedef struct {
-    label status, notice, input, fps;
+    label status, notice, input, fps, typing;
 } hud;
 
 static void draw_overlay(SDL_Renderer *r, TTF_Font *font, chat_view *v, hud *h, const joining *j, const char *input, long frame,
@@ -381,6 +433,10 @@ static void draw_overlay(SDL_Renderer *r, TTF_Font *font, chat_view *v, hud *h, 
     y = panel_y + 8 + VISIBLE_LINES * skip;
     label_set(&h->notice, v->notice, RED);
     label_draw(r, font, &h->notice, 20, y);
+    /* Who types, right of the notice line. */
+    typing_text(v, buf, sizeof buf);
+    label_set(&h->typing, buf, GREY);
+    label_draw(r, font, &h->typing, WIDTH / 2, y);
     snprintf(buf, sizeof buf, "> %s%s", input, cursor_on ? "_" : "");
     label_set(&h->input, buf, CYAN);
     label_draw(r, font, &h->input, 20, y + skip + 4);
@@ -407,7 +463,7 @@ int main(int argc, char **argv) {
     if (!parse_args(argc, argv, &cfg)) {
         fprintf(stderr,
                 "usage: %s WS_URL EMAIL PASSWORD [--ca-pem FILE] [--font FILE] [--send TEXT]\n"
-                "          [--expect TEXT] [--screenshot OUT.bmp] [--frames N]\n",
+                "          [--expect TEXT] [--screenshot OUT.bmp] [--frames N] [--room ROOM]\n",
                 argv[0]);
         return 2;
     }
@@ -451,10 +507,16 @@ int main(int argc, char **argv) {
         SDL_Event e;
         while (SDL_PollEvent(&e)) {
             if (e.type == SDL_QUIT || (e.type == SDL_KEYDOWN && e.key.keysym.sym == SDLK_ESCAPE)) running = false;
-            else if (e.type == SDL_TEXTINPUT && strlen(input) + strlen(e.text.text) < sizeof input) strcat(input, e.text.text);
+            else if (e.type == SDL_TEXTINPUT && strlen(input) + strlen(e.text.text) < sizeof input) {
+                strcat(input, e.text.text);
+                /* Never blocks; written at most every 3 s while keys come (an error
+                 * before the room is entered is of no interest here). */
+                if (c) dchat_set_typing(c, cfg.room, true);
+            }
             else if (e.type == SDL_KEYDOWN && e.key.keysym.sym == SDLK_BACKSPACE) pop_utf8(input);
             else if (e.type == SDL_KEYDOWN && (e.key.keysym.sym == SDLK_RETURN || e.key.keysym.sym == SDLK_KP_ENTER) && input[0] && c) {
                 send_text(&view, c, input); /* does not block: the outcome is a reply event */
+                dchat_set_typing(c, cfg.room, false);
                 input[0] = '\0';
             }
         }
@@ -464,7 +526,7 @@ int main(int argc, char **argv) {
         size_t n = 0;
         if (c && dchat_poll_many(c, 0, evs, 64, &n) == DCHAT_OK)
             for (size_t i = 0; i < n; i++) {
-                apply_event(&view, &join, evs[i], &cfg);
+                apply_event(&view, &join, c, evs[i], &cfg);
                 dchat_event_free(evs[i]);
             }
         if (view.history_shown && frames_before_history < 0) {
@@ -479,7 +541,10 @@ int main(int argc, char **argv) {
         draw_scene(ren, frame);
         draw_overlay(ren, font, &view, &h, &join, input, frame, (SDL_GetTicks() / 500) % 2 == 0);
 
-        if (cfg.screenshot && view.expected_seen) {
+        char typing_line[300];
+        typing_text(&view, typing_line, sizeof typing_line);
+        bool typing_seen = !cfg.expect_typing || strstr(typing_line, cfg.expect_typing) != NULL;
+        if (cfg.screenshot && view.expected_seen && typing_seen) {
             /* This frame shows the expected message: keep it and report what it shows. */
             if (!save_screenshot(ren, cfg.screenshot)) {
                 fprintf(stderr, "screenshot failed: %s\n", SDL_GetError());
@@ -487,6 +552,7 @@ int main(int argc, char **argv) {
             }
             int first = view.log.count > VISIBLE_LINES ? view.log.count - VISIBLE_LINES : 0;
             for (int i = first; i < view.log.count; i++) printf("%s\n", view.log.items[i].line.utf8);
+            if (typing_line[0]) printf("%s\n", typing_line);
             running = false;
         }
         SDL_RenderPresent(ren);

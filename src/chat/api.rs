@@ -120,7 +120,10 @@ impl Client {
         self.chat_view().joining(&sub, room_of(room));
         let id = sub.id();
         match self.call(|reply| Command::Subscribe { id, request, reply }).await {
-            Ok(_) => Ok(sub),
+            Ok(_) => {
+                self.presence_on_join(room);
+                Ok(sub)
+            }
             Err(e) => {
                 self.chat_view().left(&sub);
                 Err(e)
@@ -135,6 +138,7 @@ impl Client {
         let sub = Subscription::from_id(self.next_id());
         self.chat_view().joining(&sub, room_of(room));
         self.send_nowait(Command::Subscribe { id: sub.id(), request, reply: Reply::ignore() })?;
+        self.presence_on_join(room);
         Ok(sub)
     }
 
@@ -147,12 +151,27 @@ impl Client {
         let sub = Subscription::from_id(self.next_id());
         self.chat_view().joining(&sub, room_of(room));
         self.send_nowait(Command::Subscribe { id: sub.id(), request, reply: self.reply_as_event(sub.id()) })?;
+        self.presence_on_join(room);
         Ok(sub)
+    }
+
+    /// With [`super::PresenceConfig::on_join`], a joined room's presence is entered too.
+    fn presence_on_join(&self, room: Option<&str>) {
+        if let (true, Some(room)) = (self.chat().presence.on_join, room) {
+            self.enter_for_join(room);
+        }
+    }
+
+    fn presence_on_leave(&self, room: Option<&str>) {
+        if let (true, Some(room)) = (self.chat().presence.on_join, room) {
+            self.exit_for_leave(room);
+        }
     }
 
     /// Leaves a room: ends every subscription joined to it. No event of it is delivered
     /// after this returns.
     pub async fn leave(&self, room: Option<&str>) -> Result<()> {
+        self.presence_on_leave(room);
         let mut outcome = Ok(());
         for id in self.chat_view().subscriptions_of(room) {
             let sub = self.subscription(id);
@@ -167,6 +186,7 @@ impl Client {
 
     /// Leaves a room without waiting for the server.
     pub fn leave_nowait(&self, room: Option<&str>) {
+        self.presence_on_leave(room);
         for id in self.chat_view().subscriptions_of(room) {
             let sub = self.subscription(id);
             self.unsubscribe_nowait(&sub);

@@ -25,13 +25,15 @@ use tokio::sync::watch;
 use super::event::{ChatEvent, ChatEventKind};
 use super::history::{Cursor, Pages, Shown};
 use super::identity::Identity;
+use super::presence::machine::Machine;
+use super::presence::{Hub, Input};
 use super::rooms::{Joined, Room};
 use super::{compare_keys, ChatConfig};
 use crate::client::Subscription;
 use crate::error::{Error, Result};
 use crate::event::{ConnectionState, Event};
 use crate::protocol::SubscriptionKind;
-use crate::session::{Command, Ids, Reply, View, WeakSessionHandle};
+use crate::session::{Command, Ids, Outlet, Reply, View, WeakSessionHandle};
 
 /// How the view reaches the session: weakly, because the session owns the view.
 struct Link {
@@ -73,6 +75,8 @@ pub(crate) struct ChatState {
     /// The number of the last identity fetch that ended (with a user or an error).
     settled: watch::Sender<u64>,
     this: Weak<ChatState>,
+    /// Presence, typing and receipts, once used.
+    presence: OnceCell<Arc<Hub>>,
 }
 
 impl ChatState {
@@ -92,6 +96,7 @@ impl ChatState {
             link: OnceCell::new(),
             settled: watch::channel(0).0,
             this: this.clone(),
+            presence: OnceCell::new(),
         })
     }
 
@@ -103,6 +108,21 @@ impl ChatState {
     /// The chat schema.
     pub(crate) fn config(&self) -> &ChatConfig {
         &self.config
+    }
+
+    /// The presence side, started on first use.
+    pub(crate) fn presence(&self, outlet: &Arc<Outlet>) -> Result<&Arc<Hub>> {
+        let link = self.link.get().ok_or(Error::Closed)?;
+        self.activate();
+        Ok(self.presence.get_or_init(|| {
+            let machine = Machine::new(self.config.presence.clone(), self.config.clone(), link.ids.clone());
+            Hub::start(machine, link.session.clone(), outlet, link.ids.clone())
+        }))
+    }
+
+    /// The presence side, if started.
+    pub(crate) fn presence_started(&self) -> Option<&Arc<Hub>> {
+        self.presence.get()
     }
 
     fn activate(&self) {
@@ -413,6 +433,13 @@ impl View for ChatState {
         if let Event::State { state, .. } = event {
             let now = *state == ConnectionState::Authenticated;
             let before = self.authenticated.swap(now, Ordering::AcqRel);
+            if let Some(hub) = self.presence.get() {
+                if now && !before {
+                    hub.input(Input::Reconnected);
+                } else if *state == ConnectionState::Closed {
+                    hub.input(Input::Closed);
+                }
+            }
             if now && self.active.load(Ordering::Acquire) {
                 let start = {
                     let mut inner = self.inner.lock();
@@ -432,6 +459,19 @@ impl View for ChatState {
         }
         if !self.active.load(Ordering::Acquire) {
             return true;
+        }
+        if let Some(hub) = self.presence.get() {
+            match event {
+                Event::Subscription { uid, kind, data } if hub.owns_uid(uid) => {
+                    if let Some(id) = Subscription::id_of_uid(uid) {
+                        hub.input(Input::Event { id, kind: *kind, data: std::mem::take(data) });
+                    }
+                    return false;
+                }
+                // Refusals reach the machine through the subscribe's reply.
+                Event::SubscriptionError { uid, .. } if hub.owns_uid(uid) => return false,
+                _ => {}
+            }
         }
         let mut unsubscribe = None;
         let keep = {

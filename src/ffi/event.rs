@@ -38,6 +38,18 @@ pub enum dchat_kind {
     /// `dchat_event_outbox_*` accessors; its item is the JSON, its chat message (the
     /// local echo) is message 0; a failure has a code and text.
     DCHAT_EVENT_OUTBOX = 6,
+    /// A user came online or went offline in a room the client entered
+    /// (`dchat_enter`): `dchat_event_room`, `dchat_event_user_id`,
+    /// `dchat_event_user_name`, `dchat_event_flag` (1 online, 0 offline).
+    DCHAT_EVENT_PRESENCE = 7,
+    /// A user started (`dchat_event_flag` 1) or stopped (0) typing in an entered room.
+    DCHAT_EVENT_TYPING = 8,
+    /// The unread count of an entered room changed: `dchat_event_room`,
+    /// `dchat_event_count`.
+    DCHAT_EVENT_UNREAD = 9,
+    /// A user's read marker moved in an entered room: `dchat_event_user_id`,
+    /// `dchat_event_last_read` (the key of the last message they read).
+    DCHAT_EVENT_READ = 10,
     /// Progress of an upload or download (`dchat_upload_nowait`,
     /// `dchat_download_nowait`): see `dchat_event_transfer`; `dchat_event_request` names
     /// the transfer. Its outcome follows as a `DCHAT_EVENT_REPLY` with the same id.
@@ -118,6 +130,8 @@ pub struct dchat_event {
     pub(super) chat_room: Option<Room>,
     pub(super) room_text: Option<CString>,
     pub(super) deleted: OnceCell<Vec<CString>>,
+    /// For presence, typing, unread and read events.
+    pub(super) presence: Option<super::presence::EventPresence>,
     /// Strings handed out by the item accessors, by item and JSON pointer: they live as
     /// long as the event (a CString's bytes stay put when the map grows).
     pub(super) strings: Mutex<HashMap<(usize, Box<str>), CString>>,
@@ -163,6 +177,7 @@ impl dchat_event {
             room_text: chat_room.as_ref().and_then(|r| r.as_deref().map(c)),
             chat_room,
             deleted: OnceCell::new(),
+            presence: None,
             strings: Mutex::new(HashMap::new()),
             transfer: (0, -1),
         };
@@ -224,6 +239,16 @@ impl dchat_event {
                 }
                 e.data = entry.item().clone();
                 e.outbox = Some(super::outbox::EventOutbox::new(entry));
+            }
+            Event::Presence(p) => {
+                e.kind = match &p {
+                    crate::chat::PresenceEvent::Online { .. } => dchat_kind::DCHAT_EVENT_PRESENCE,
+                    crate::chat::PresenceEvent::Typing { .. } => dchat_kind::DCHAT_EVENT_TYPING,
+                    crate::chat::PresenceEvent::Unread { .. } => dchat_kind::DCHAT_EVENT_UNREAD,
+                    crate::chat::PresenceEvent::Read { .. } => dchat_kind::DCHAT_EVENT_READ,
+                };
+                e.room_text = Some(c(p.room()));
+                e.presence = Some(super::presence::EventPresence::new(&p));
             }
             Event::Transfer { request, done, total } => {
                 e.kind = dchat_kind::DCHAT_EVENT_TRANSFER;

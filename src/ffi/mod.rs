@@ -29,6 +29,7 @@ pub mod loop_io;
 pub mod nowait;
 pub mod options;
 pub mod outbox;
+pub mod presence;
 pub mod shutdown;
 pub mod status;
 

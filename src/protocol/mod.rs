@@ -10,6 +10,7 @@
 
 mod client;
 mod codes;
+mod dates;
 mod queries;
 mod requests;
 mod rest;
@@ -17,7 +18,8 @@ mod server;
 
 pub use client::{AuthCredentials, ClientMessage, EventFilter, ItemAction};
 pub use codes::{ErrorCode, MessageKind};
-pub use queries::{newest_first, query, Filter, CURRENT_USER, USERS_COLLECTION, USER_FIELDS, USER_KEY};
+pub use dates::{format_date_ms, parse_date_ms};
+pub use queries::{count_and_max, newest_first, query, read_count_and_max, Filter, CURRENT_USER, USERS_COLLECTION, USER_FIELDS, USER_KEY};
 pub use requests::{is_system_collection, probe_answer, read_back_answer, ItemsRequest, SubscribeRequest};
 pub use rest::{
     asset_path, is_expired_token, login_body, parse_error, parse_tokens, refresh_body, FileInfo, RestTokens, FILES_PATH, FILE_FIELDS,

@@ -39,6 +39,16 @@ impl Filter {
         Filter(json!({ field: { "_lt": value.into() } }))
     }
 
+    /// `field` is greater than `value`.
+    pub fn gt(field: &str, value: impl Into<Value>) -> Filter {
+        Filter(json!({ field: { "_gt": value.into() } }))
+    }
+
+    /// `field` differs from `value`.
+    pub fn neq(field: &str, value: impl Into<Value>) -> Filter {
+        Filter(json!({ field: { "_neq": value.into() } }))
+    }
+
     /// Every one of `filters` holds.
     pub fn all(filters: Vec<Filter>) -> Filter {
         Filter(json!({ "_and": filters.into_iter().map(|f| f.0).collect::<Vec<_>>() }))
@@ -84,6 +94,30 @@ pub fn query(fields: Vec<String>, filter: Option<Filter>, sort: Option<Value>, l
     Value::Object(q)
 }
 
+/// A query that counts the rows matching `filter` and finds the greatest value of
+/// `max_field` among them, in one round trip (Directus' `aggregate`).
+pub fn count_and_max(filter: Filter, max_field: &str) -> Value {
+    json!({ "aggregate": { "count": ["*"], "max": [max_field] }, "filter": filter.0 })
+}
+
+/// Reads the answer of [`count_and_max`]: the count (a number, or text on some
+/// databases) and the greatest value of `max_field` (`None` when nothing matched).
+pub fn read_count_and_max(data: &Value, max_field: &str) -> Option<(u64, Option<Value>)> {
+    let row = match data {
+        Value::Array(rows) => rows.first()?,
+        v => v,
+    };
+    let count = match row.get("count")? {
+        Value::Number(n) => n.as_u64()?,
+        Value::String(s) => s.parse().ok()?,
+        // Some versions nest it by field: {"count": {"*": 3}}.
+        Value::Object(o) => o.values().next().and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))?,
+        _ => return None,
+    };
+    let max = row.get("max").and_then(|m| m.get(max_field)).filter(|v| !v.is_null()).cloned();
+    Some((count, max))
+}
+
 impl SubscribeRequest {
     /// The subscription whose `init` is the user the connection is logged in as: the
     /// users collection filtered on `$CURRENT_USER` (the only way to ask "who am I" over
@@ -110,6 +144,18 @@ mod tests {
         assert_eq!(newest_first("date_created", "id"), json!(["-date_created", "-id"]));
         let q = query(vec!["*".into()], Some(Filter::is_null("room")), None, Some(5));
         assert_eq!(q, json!({"fields":["*"],"filter":{"room":{"_null":true}},"limit":5}));
+    }
+
+    #[test]
+    fn count_and_max_reads_every_shape() {
+        let q = count_and_max(Filter::gt("date_created", "2026-01-01T00:00:00.000Z"), "date_created");
+        assert_eq!(q["aggregate"], json!({"count":["*"],"max":["date_created"]}));
+        assert_eq!(q["filter"], json!({"date_created":{"_gt":"2026-01-01T00:00:00.000Z"}}));
+        let d = "date_created";
+        assert_eq!(read_count_and_max(&json!([{"count":3,"max":{"date_created":"x"}}]), d), Some((3, Some(json!("x")))));
+        assert_eq!(read_count_and_max(&json!([{"count":"0","max":{"date_created":null}}]), d), Some((0, None)));
+        assert_eq!(read_count_and_max(&json!([{"count":{"*":2}}]), d), Some((2, None)));
+        assert_eq!(read_count_and_max(&json!([]), d), None);
     }
 
     #[test]

@@ -151,6 +151,11 @@ impl Session {
         let serial = self.uids != Uids::Echoed;
         self.outgoing.set_serial(serial);
         self.subs.set_serial(serial);
+        // Subscribes held back behind one awaiting its answer in serial mode would wait
+        // for ever once pipelined: nothing sends them on that answer any more.
+        if !serial && self.ready() {
+            self.subs.on_ready(&mut self.out);
+        }
     }
 
     /// When the loop must tick next, if at all.
@@ -742,6 +747,25 @@ mod tests {
         // (The harness numbers its commands by hand; the session's own numbers start at 1.)
         assert_eq!(h.sent()[0]["uid"], "c-2", "the catch-up read after the init");
         assert_eq!(h.states(), vec![ConnectionState::Connecting, ConnectionState::Connected, ConnectionState::Authenticated]);
+    }
+
+    /// A subscribe made while another awaited its answer, before the probe said the
+    /// server echoes uids: it goes out as soon as the session learns it may pipeline
+    /// (it used to wait for ever: a presence entry made before the login hung).
+    #[test]
+    fn a_subscribe_held_back_before_the_probe_goes_out_once_pipelined() {
+        let mut h = Harness::new(ClientOptions::default());
+        h.connect();
+        h.command(Command::Subscribe { id: 1, request: chat(), reply: h.reply("first") });
+        h.command(Command::Login { id: 2, credentials: password(), reply: h.reply("login") });
+        h.server(json!({"type":"auth","status":"ok","refresh_token":"rt-1","uid":"a-2"}));
+        h.command(Command::Subscribe { id: 3, request: SubscribeRequest::new("directus_users"), reply: h.reply("second") });
+        let uids: Vec<String> = h.frames.iter().filter_map(|f| f["uid"].as_str().map(str::to_owned)).collect();
+        assert!(uids.contains(&"s-1".to_owned()) && !uids.contains(&"s-3".to_owned()), "serial until the probe answers: {uids:?}");
+        h.answer_probe(true);
+        h.server(json!({"type":"subscription","event":"init","data":[],"uid":"s-1"}));
+        let uids: Vec<String> = h.sent().iter().filter_map(|f| f["uid"].as_str().map(str::to_owned)).collect();
+        assert!(uids.contains(&"s-3".to_owned()), "{uids:?}");
     }
 
     #[test]

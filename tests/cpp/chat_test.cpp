@@ -296,6 +296,27 @@ int main(int argc, char **argv) {
     kevin.leave(room);
     ada_room.unsubscribe();
 
+    // Presence: Kevin enters the room's presence (his unread count arrives), Ada enters
+    // and is seen online, typing, and gone after her exit.
+    kevin.enter(room);
+    auto unread_ev = kevin_events.wait([&](const dchat::event &ev) { return ev.kind == DCHAT_EVENT_UNREAD && ev.room == room; });
+    CHECK(unread_ev && kevin.unread(room) == unread_ev->count);
+    ada.enter(room);
+    auto online_ev = kevin_events.wait([&](const dchat::event &ev) { return ev.kind == DCHAT_EVENT_PRESENCE && ev.flag && ev.user_name == name2; });
+    CHECK(online_ev && online_ev->room == room && online_ev->user_id);
+    bool listed = false;
+    for (const auto &m : kevin.online(room)) listed = listed || m.name == name2;
+    CHECK(listed);
+    ada.set_typing(room, true);
+    auto typing_ev = kevin_events.wait([&](const dchat::event &ev) { return ev.kind == DCHAT_EVENT_TYPING && ev.flag && ev.user_name == name2; });
+    CHECK(typing_ev.has_value() && std::string(dchat::to_string(DCHAT_EVENT_TYPING)) == "typing");
+    ada.set_typing(room, false);
+    ada.exit(room);
+    auto gone_ev = kevin_events.wait([&](const dchat::event &ev) { return ev.kind == DCHAT_EVENT_PRESENCE && !ev.flag && ev.user_name == name2; });
+    CHECK(gone_ev.has_value());
+    kevin.exit(room);
+    CHECK(!kevin.unread(room) && kevin.online(room).empty());
+
     // RAII: Ada's subscription ends with its scope; no event of it arrives afterwards.
     std::uint64_t old_id = ada_sub.id();
     { dchat::subscription gone = std::move(ada_sub); }

@@ -77,6 +77,14 @@ namespace DirectusChat
         Unknown = 5,
         /// <summary>An outbox entry changed state (dchat_event_outbox_*).</summary>
         Outbox = 6,
+        /// <summary>A user came online or went offline in an entered room (dchat_event_user_id, dchat_event_flag).</summary>
+        Presence = 7,
+        /// <summary>A user started or stopped typing in an entered room (dchat_event_flag).</summary>
+        Typing = 8,
+        /// <summary>The unread count of an entered room changed (dchat_event_count).</summary>
+        Unread = 9,
+        /// <summary>A user's read marker moved (dchat_event_last_read).</summary>
+        Read = 10,
         /// <summary>Progress of an upload or download; the reply with the same request id follows.</summary>
         Transfer = 11,
     }

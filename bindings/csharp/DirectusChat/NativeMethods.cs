@@ -346,6 +346,67 @@ namespace DirectusChat
         internal static extern Status dchat_event_transfer(IntPtr ev, out ulong done, out long total);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_options_set_presence(IntPtr options, uint heartbeatMs, uint ttlMs, [MarshalAs(UnmanagedType.I1)] bool onJoin);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_options_set_presence_collections(IntPtr options, byte[] presence, byte[] receipts);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_enter(ClientHandle client, byte[] room);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_enter_nowait(ClientHandle client, byte[] room, out ulong request);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_exit(ClientHandle client, byte[] room);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_exit_nowait(ClientHandle client, byte[] room, out ulong request);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_set_typing(ClientHandle client, byte[] room, [MarshalAs(UnmanagedType.I1)] bool typing);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_mark_read(ClientHandle client, byte[] room, byte[] messageId);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_mark_read_nowait(ClientHandle client, byte[] room, byte[] messageId, out ulong request);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_unread_count(ClientHandle client, byte[] room, out ulong count);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_online_count(ClientHandle client, byte[] room, out UIntPtr count);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_online_user(ClientHandle client, byte[] room, UIntPtr index, out IntPtr user, out IntPtr name, [MarshalAs(UnmanagedType.I1)] out bool typing);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_online_json(ClientHandle client, byte[] room, out IntPtr json);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_readers_json(ClientHandle client, byte[] room, byte[] messageId, out IntPtr json);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_readers_count(ClientHandle client, byte[] room, byte[] messageId, out UIntPtr count);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_event_user_id(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_event_user_name(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        [return: MarshalAs(UnmanagedType.I1)]
+        internal static extern bool dchat_event_flag(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ulong dchat_event_count(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_event_last_read(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern Status dchat_items_event(ClientHandle client, byte[] collection, byte[] action, byte[] payloadJson, out IntPtr reply);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]

@@ -141,6 +141,20 @@ impl NativeClient {
             Event::Error { error } => ("error", None, None, none(), Some(error.code().to_owned()), Some(error.to_string()), 0, Vec::new()),
             Event::Unknown(v) => ("unknown", None, None, to_py(py, &v)?, None, None, 0, Vec::new()),
             Event::Outbox(entry) => crate::outbox::event_tuple(py, self.client.chat(), entry)?,
+            Event::Presence(p) => {
+                // {room, user, name, online | typing | count | last_read}
+                let data = PyDict::new(py);
+                data.set_item("room", p.room())?;
+                data.set_item("user", p.user())?;
+                data.set_item("name", p.name())?;
+                match &p {
+                    directus_chat::PresenceEvent::Online { online, .. } => data.set_item("online", *online)?,
+                    directus_chat::PresenceEvent::Typing { typing, .. } => data.set_item("typing", *typing)?,
+                    directus_chat::PresenceEvent::Unread { count, .. } => data.set_item("count", *count)?,
+                    directus_chat::PresenceEvent::Read { last_read, .. } => data.set_item("last_read", last_read.as_deref())?,
+                }
+                ("presence", Some(p.kind()), None, data.into_any().unbind(), None, None, 0, Vec::new())
+            }
             Event::Transfer { request, done, total } => {
                 let data = PyDict::new(py);
                 data.set_item("done", done)?;
@@ -156,7 +170,7 @@ impl NativeClient {
 impl NativeClient {
     /// Connects (blocking, GIL released) to `url`.
     #[new]
-    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0), client_ids=false, max_buffered_events=100_000, outbox=None, nowait=false, public=false, max_queued=1024, room_field=Some("room".to_owned()), client_key=None, history_limit=100, file_field=None, rest_url=None))]
+    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0), client_ids=false, max_buffered_events=100_000, outbox=None, nowait=false, public=false, max_queued=1024, room_field=Some("room".to_owned()), client_key=None, history_limit=100, presence_heartbeat=None, presence_ttl=None, presence_on_join=false, file_field=None, rest_url=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -178,6 +192,9 @@ impl NativeClient {
         room_field: Option<String>,
         client_key: Option<String>,
         history_limit: u32,
+        presence_heartbeat: Option<f64>,
+        presence_ttl: Option<f64>,
+        presence_on_join: bool,
         file_field: Option<String>,
         rest_url: Option<String>,
     ) -> PyResult<Self> {
@@ -196,6 +213,16 @@ impl NativeClient {
             options.chat.client_keys = true;
         }
         options.chat.history_limit = history_limit.max(1);
+        if let Some(h) = seconds(presence_heartbeat) {
+            options.chat.presence.heartbeat = h;
+        }
+        if let Some(t) = seconds(presence_ttl) {
+            options.chat.presence.ttl = t;
+        }
+        if options.chat.presence.ttl <= options.chat.presence.heartbeat {
+            return Err(err(py, Error::InvalidArgument("the presence TTL must be longer than its heartbeat".into())));
+        }
+        options.chat.presence.on_join = presence_on_join;
         options.chat.file_field = file_field;
         options.rest_url = rest_url;
         options.tls.extra_ca_pem = ca_pem;
@@ -511,6 +538,67 @@ impl NativeClient {
     fn whoami(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<PyObject> {
         let me = wait(py, self.client.whoami(), self.limit(timeout))?.map_err(|e| err(py, e))?;
         identity_dict(py, &me)
+    }
+
+    /// Enters a room's presence (writes one's row, follows who is online and typing,
+    /// receipts and the unread count); returns once the row is written.
+    #[pyo3(signature = (room, timeout=None))]
+    fn enter(&self, py: Python<'_>, room: &str, timeout: Option<f64>) -> PyResult<()> {
+        wait(py, self.client.enter(room), self.limit(timeout))?.map_err(|e| err(py, e))
+    }
+
+    /// `enter` without waiting; the outcome arrives as a reply event.
+    fn enter_nowait(&self, py: Python<'_>, room: &str) -> PyResult<u64> {
+        self.client.enter_nowait(room).map_err(|e| err(py, e))
+    }
+
+    /// Exits a room's presence (deletes one's row).
+    #[pyo3(signature = (room, timeout=None))]
+    fn exit(&self, py: Python<'_>, room: &str, timeout: Option<f64>) -> PyResult<()> {
+        wait(py, self.client.exit(room), self.limit(timeout))?.map_err(|e| err(py, e))
+    }
+
+    /// `exit` without waiting; the outcome arrives as a reply event.
+    fn exit_nowait(&self, py: Python<'_>, room: &str) -> PyResult<u64> {
+        self.client.exit_nowait(room).map_err(|e| err(py, e))
+    }
+
+    /// Says whether the user types in an entered room (never waits).
+    fn set_typing(&self, py: Python<'_>, room: &str, typing: bool) -> PyResult<()> {
+        self.client.set_typing(room, typing).map_err(|e| err(py, e))
+    }
+
+    /// Moves one's read marker in an entered room to `message`.
+    #[pyo3(signature = (room, message, timeout=None))]
+    fn mark_read(&self, py: Python<'_>, room: &str, message: &str, timeout: Option<f64>) -> PyResult<()> {
+        wait(py, self.client.mark_read(room, message), self.limit(timeout))?.map_err(|e| err(py, e))
+    }
+
+    /// `mark_read` without waiting; the outcome arrives as a reply event.
+    fn mark_read_nowait(&self, py: Python<'_>, room: &str, message: &str) -> PyResult<u64> {
+        self.client.mark_read_nowait(room, message).map_err(|e| err(py, e))
+    }
+
+    /// The unread count of an entered room, once counted.
+    fn unread(&self, room: &str) -> Option<u64> {
+        self.client.unread(room)
+    }
+
+    /// Who is online in an entered room: `(user, name, typing, seen)` tuples.
+    #[allow(clippy::type_complexity)]
+    fn online(&self, room: &str) -> Option<Vec<(String, Option<String>, bool, String)>> {
+        self.client.online(room).map(|list| list.into_iter().map(|m| (m.user, m.name, m.typing, m.seen)).collect())
+    }
+
+    /// Who read `message` in an entered room: `(user, name, last_read, last_read_date)` tuples.
+    #[allow(clippy::type_complexity)]
+    fn readers(&self, room: &str, message: &str) -> Option<Vec<(String, Option<String>, Option<String>, Option<String>)>> {
+        self.client.readers(room, message).map(|list| list.into_iter().map(|r| (r.user, r.name, r.last_read, r.last_read_date)).collect())
+    }
+
+    /// How many presence writes this client made in a room.
+    fn presence_writes(&self, room: &str) -> Option<u64> {
+        self.client.presence_writes(room)
     }
 
     /// The logged-in user as far as known, without waiting.

@@ -49,6 +49,7 @@ def test_terminal_chat_example(server: Server) -> None:
     for line, pause in (
         (typed, 2.0),
         (f"/join {room}", 2.0),
+        ("/who", 1.0),
         ("/older", 1.0),
         (f"mine {tag}", 2.0),
         (f"/edit mine again {tag}", 2.0),
@@ -70,4 +71,7 @@ def test_terminal_chat_example(server: Server) -> None:
     assert f"[{room}] {kevin['name']} (you): mine {tag}" in lines, out
     assert f"[{room}] {kevin['name']} (you): mine again {tag} (edited)" in lines, out
     assert any(re.fullmatch(rf"\[{re.escape(room)}\] \(message \d+ deleted\)", line) for line in lines), out
+    # Joining the room entered its presence: Kevin sees himself online, /who lists him.
+    assert f"* [{room}] {kevin['name']} is online" in lines, out
+    assert any(re.fullmatch(rf"\* \[{re.escape(room)}\] \d+ online:.* {re.escape(kevin['name'])}( .*)?", line) for line in lines), out
 

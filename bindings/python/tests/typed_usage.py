@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import List
+from typing import List, Optional
 
 import directus_chat
 from directus_chat import AsyncClient, ChatMessage, Client, DirectusError, Event
@@ -69,6 +69,25 @@ async def asynchronous_typed(url: str, token: str) -> str:
     state: str = client.state
     await client.close()
     return stored.text + state
+
+
+def presence(url: str, token: str) -> List[str]:
+    with Client(url, timeout=10.0, presence_heartbeat=10.0, presence_ttl=25.0) as client:
+        client.login_with_token(token)
+        client.enter("general")
+        client.set_typing("general", True)
+        members: List[directus_chat.Member] = client.online("general")
+        count: Optional[int] = client.unread("general")
+        readers: List[directus_chat.Reader] = client.readers("general", "1")
+        request: int = client.mark_read_nowait("general", "1")
+        client.exit("general")
+        return [m.user for m in members if m.typing] + [r.user for r in readers] + [str(count), str(request)]
+
+
+def on_presence(event: Event) -> str:
+    if event.type == "presence" and event.kind == "typing" and event.typing:
+        return f"{event.user_name or event.user} is typing in {event.room}"
+    return f"{event.unread} unread" if event.unread is not None else ""
 
 
 def main() -> None:

@@ -34,7 +34,7 @@ from ._errors import (
     OutboxError,
     ServerError,
 )
-from ._events import ChatMessage, Event, FileInfo, User
+from ._events import ChatMessage, Event, FileInfo, Member, Reader, User
 from ._logging import set_log_level
 from ._outbox import Outbox, OutboxEntry
 from ._native import version as _core_version
@@ -58,6 +58,7 @@ __all__ = [
     "DirectusTimeoutError",
     "ErrorHook",
     "Event",
+    "Member",
     "EventCallback",
     "FileInfo",
     "ForbiddenError",
@@ -69,6 +70,7 @@ __all__ = [
     "OutboxError",
     "ServerError",
     "Subscription",
+    "Reader",
     "User",
     "core_version",
     "set_log_level",

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Coroutine, List,
 from ._calls import Call, Calls, Join, Subscribe
 from ._client import _NOT_A_ROOM, Client, Subscription
 from ._errors import ClosedError, DirectusConnectionError, DirectusError, DirectusTimeoutError, InvalidArgumentError
-from ._events import Event, User
+from ._events import Event, Member, Reader, User
 from ._outbox import Outbox
 
 if TYPE_CHECKING:
@@ -345,6 +345,26 @@ class AsyncClient:
     edit_message = awaitable(Calls.edit_message)
     delete_message = awaitable(Calls.delete_message)
     whoami = awaitable(Calls.whoami)
+    enter = awaitable(Calls.enter)
+    exit = awaitable(Calls.exit)
+    mark_read = awaitable(Calls.mark_read)
+
+    def set_typing(self, room: str, typing: bool = True) -> None:
+        """Says whether the user types in an entered room (see :meth:`Client.set_typing`); never waits."""
+        self.client.set_typing(room, typing)
+
+    def online(self, room: str) -> List[Member]:
+        """Who is online in an entered room (see :meth:`Client.online`)."""
+        return self.client.online(room)
+
+    def unread(self, room: str) -> Optional[int]:
+        """The unread count of an entered room (see :meth:`Client.unread`)."""
+        return self.client.unread(room)
+
+    def readers(self, room: str, message: str) -> List[Reader]:
+        """Who has read ``message`` in an entered room (see :meth:`Client.readers`)."""
+        return self.client.readers(room, message)
+
     upload = awaitable(Calls.upload)
     download = awaitable(Calls.download)
 

@@ -228,6 +228,28 @@ class Calls:
         return Call(lambda n, t: User._from_native(n.whoami(t)), lambda n: n.whoami_nowait(), _user, timeout)
 
     @staticmethod
+    def enter(room: str, *, timeout: Optional[float] = None) -> Call[None]:
+        """Enters a room's presence: writes one's presence row there (then a heartbeat)
+        and follows who is online and typing, who read what, and the room's unread count
+        (``presence`` events; :meth:`online`, :meth:`unread`, :meth:`readers`). Returns
+        once the row is written. Needs the schema kit's ``presence`` and
+        ``read_receipts`` collections."""
+        return Call(lambda n, t: n.enter(room, t), lambda n: n.enter_nowait(room), _nothing, timeout)
+
+    @staticmethod
+    def exit(room: str, *, timeout: Optional[float] = None) -> Call[None]:
+        """Exits a room's presence: deletes one's row (others see it at once) and stops
+        following the room's presence and receipts."""
+        return Call(lambda n, t: n.exit(room, t), lambda n: n.exit_nowait(room), _nothing, timeout)
+
+    @staticmethod
+    def mark_read(room: str, message: str, *, timeout: Optional[float] = None) -> Call[None]:
+        """Moves one's read marker in an entered room to ``message`` (its id): others see
+        it, and the unread count drops to the messages after it."""
+        key = str(message)
+        return Call(lambda n, t: n.mark_read(room, key, t), lambda n: n.mark_read_nowait(room, key), _nothing, timeout)
+
+    @staticmethod
     def upload(
         path: Optional[str] = None,
         *,

@@ -12,7 +12,7 @@ from . import _native
 from ._calls import Calls, blocking
 from ._calls import dumps as _dumps
 from ._errors import ClosedError, DirectusError, DirectusTimeoutError, InvalidArgumentError
-from ._events import Event, FileInfo, NativeEvent, User
+from ._events import Event, FileInfo, Member, NativeEvent, Reader, User
 from ._logging import ensure_log_bridge, logger
 from ._outbox import Outbox
 from ._shutdown import register_thread
@@ -238,6 +238,9 @@ class Client:
         room_field: Optional[str] = "room",
         client_key: Optional[str] = None,
         history_limit: int = 100,
+        presence_heartbeat: Optional[float] = None,
+        presence_ttl: Optional[float] = None,
+        presence_on_join: bool = False,
         file_field: Optional[str] = None,
         rest_url: Optional[str] = None,
         on_state: Optional[EventCallback] = None,
@@ -289,6 +292,9 @@ class Client:
             room_field=room_field,
             client_key=client_key,
             history_limit=history_limit,
+            presence_heartbeat=presence_heartbeat,
+            presence_ttl=presence_ttl,
+            presence_on_join=presence_on_join,
             file_field=file_field,
             rest_url=rest_url,
         )
@@ -663,6 +669,9 @@ class Client:
     edit_message = blocking(Calls.edit_message)
     delete_message = blocking(Calls.delete_message)
     whoami = blocking(Calls.whoami)
+    enter = blocking(Calls.enter)
+    exit = blocking(Calls.exit)
+    mark_read = blocking(Calls.mark_read)
     request = blocking(Calls.request)
     create = blocking(Calls.create)
     read = blocking(Calls.read)
@@ -717,6 +726,47 @@ class Client:
     def delete_message_nowait(self, id: str) -> int:
         """:meth:`delete_message` without waiting; the outcome is a ``reply`` event."""
         return self._native.delete_message_nowait(str(id))
+
+    # ---- presence, typing, read receipts
+
+    def enter_nowait(self, room: str) -> int:
+        """:meth:`enter` without waiting (it waits for the login by itself); the outcome
+        is a ``reply`` event."""
+        return self._native.enter_nowait(room)
+
+    def exit_nowait(self, room: str) -> int:
+        """:meth:`exit` without waiting; the outcome is a ``reply`` event."""
+        return self._native.exit_nowait(room)
+
+    def mark_read_nowait(self, room: str, message: str) -> int:
+        """:meth:`mark_read` without waiting; the outcome is a ``reply`` event."""
+        return self._native.mark_read_nowait(room, str(message))
+
+    def set_typing(self, room: str, typing: bool = True) -> None:
+        """Says whether the user types in an entered room: call it with ``True`` on every
+        keystroke and ``False`` when the text is sent or cleared. Never waits: the flag
+        is written when typing starts or stops and refreshed at most every 3 s while
+        keystrokes come; others drop it 5 s after its last write."""
+        self._native.set_typing(room, typing)
+
+    def online(self, room: str) -> List[Member]:
+        """Who is online in an entered room (oneself included), by user id; empty when
+        not in it."""
+        return [Member(*m) for m in self._native.online(room) or []]
+
+    def unread(self, room: str) -> Optional[int]:
+        """How many messages of others in an entered room come after one's read marker;
+        ``None`` when not in the room or not counted yet."""
+        return self._native.unread(room)
+
+    def readers(self, room: str, message: str) -> List[Reader]:
+        """Who has read ``message`` (an id this client showed, or someone's marker) in an
+        entered room: users whose read marker is at it or later."""
+        return [Reader(*r) for r in self._native.readers(room, str(message)) or []]
+
+    def presence_writes(self, room: str) -> int:
+        """How many writes of one's presence row this client made in a room."""
+        return self._native.presence_writes(room) or 0
 
     # ---- lifecycle
 

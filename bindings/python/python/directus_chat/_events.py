@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, NamedTuple, Optional, Tuple
 
 from ._errors import DirectusError, error_from_code
 from ._outbox import OutboxEntry
@@ -174,8 +174,12 @@ class Event:
     new state: ``queued``, ``sending``, ``sent``, ``failed``, ``cancelled``; ``outbox`` is
     the :class:`OutboxEntry`, ``messages`` its local echo). State events also tell the
     connection attempt (``attempt``), the delay before the next one (``retry_in``) and why
-    the client closed (``cause``). ``"transfer"`` events tell an upload's or download's
-    progress: ``request`` names it, ``data`` is ``{"done": bytes, "total": bytes or None}``. ``data`` holds the items (dicts), deleted keys, or reply data;
+    the client closed (``cause``). ``"presence"`` events tell what changed in a room
+    one entered (:meth:`Client.enter`): ``kind`` ``online`` (``user`` came online or went
+    offline: ``online``), ``typing`` (``typing``), ``unread`` (``unread``, the count) or
+    ``read`` (``user``'s read marker moved to ``last_read``), with the ``room``.
+    ``"transfer"`` events tell an upload's or download's progress: ``request`` names it,
+    ``data`` is ``{"done": bytes, "total": bytes or None}``. ``data`` holds the items (dicts), deleted keys, or reply data;
     ``messages`` the items read as :class:`ChatMessage`; ``error`` a
     :class:`DirectusError` for failures. Events of a joined room (:meth:`Client.join`)
     name it in ``room`` (``None``: the lobby; ``is_room`` tells them from other events)
@@ -215,6 +219,8 @@ class Event:
     @classmethod
     def _from_native(cls, t: NativeEvent, collection: Optional[str] = None, room: Any = None, is_room: bool = False) -> "Event":
         event = cls._make(t, collection)
+        if event.type == "presence" and isinstance(event.data, dict):
+            event.room = event.data.get("room")
         if is_room:
             event.room, event.is_room = room, True
             if event.kind == "delete" and isinstance(event.data, list):
@@ -238,6 +244,45 @@ class Event:
             request,
             OutboxEntry(data) if type_ == "outbox" else None,
         )
+
+    def _presence(self, key: str) -> Any:
+        return self.data.get(key) if self.type == "presence" and isinstance(self.data, dict) else None
+
+    @property
+    def user(self) -> Optional[str]:
+        """Presence events: the user's id; else ``None``."""
+        value = self._presence("user")
+        return str(value) if value is not None else None
+
+    @property
+    def user_name(self) -> Optional[str]:
+        """Presence events: the user's first name, when readable; else ``None``."""
+        value = self._presence("name")
+        return str(value) if value is not None else None
+
+    @property
+    def online(self) -> Optional[bool]:
+        """``online`` presence events: whether the user is online now; else ``None``."""
+        value = self._presence("online")
+        return bool(value) if value is not None else None
+
+    @property
+    def typing(self) -> Optional[bool]:
+        """``typing`` presence events: whether the user types now; else ``None``."""
+        value = self._presence("typing")
+        return bool(value) if value is not None else None
+
+    @property
+    def unread(self) -> Optional[int]:
+        """``unread`` presence events: the room's unread count; else ``None``."""
+        value = self._presence("count")
+        return int(value) if value is not None else None
+
+    @property
+    def last_read(self) -> Optional[str]:
+        """``read`` presence events: the key of the last message the user read."""
+        value = self._presence("last_read")
+        return str(value) if value is not None else None
 
     def _state_detail(self, key: str) -> Any:
         return self.data.get(key) if self.type == "state" and isinstance(self.data, dict) else None
@@ -283,3 +328,29 @@ class Event:
         if self.request:
             parts.append(f"request={self.request}")
         return f"Event({', '.join(parts)})"
+
+
+class Member(NamedTuple):
+    """A user online in a room (:meth:`Client.online`)."""
+
+    user: str
+    """The user's id."""
+    name: Optional[str]
+    """The user's first name, when readable."""
+    typing: bool
+    """Whether the user types."""
+    seen: str
+    """The server's time of the user's last write (ISO 8601)."""
+
+
+class Reader(NamedTuple):
+    """A user who has read a message (:meth:`Client.readers`)."""
+
+    user: str
+    """The user's id."""
+    name: Optional[str]
+    """The user's first name, when readable."""
+    last_read: Optional[str]
+    """The key of the last message they read."""
+    last_read_date: Optional[str]
+    """That message's date (ISO 8601)."""
