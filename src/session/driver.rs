@@ -8,15 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::sync::oneshot;
-use tokio::time::Instant;
+use tokio::{sync::oneshot, time::Instant};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::action::Action;
 use super::core::{Control, Next, Session};
-use super::key::Ids;
-use super::outlet::Outlet;
 use super::reconnect::jitter_unit;
+use super::{key::Ids, outlet::Outlet};
 use super::{Command, Commands};
 use crate::error::Error;
 use crate::event::{CloseCause, ConnectionState, Event};
