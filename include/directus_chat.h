@@ -1045,7 +1045,7 @@ enum dchat_status dchat_exit_nowait(const struct dchat_client *client,
 
 // Says whether the user types in an entered room: call it with `typing` true on every
 // keystroke and false when the text is sent or cleared. Never blocks: the flag is
-// written when typing starts or stops and refreshed at most every 3 s while
+// written when typing starts or stops and refreshed at most every 3.25 s while
 // keystrokes come; peers drop it 5 s after its last write.
 enum dchat_status dchat_set_typing(const struct dchat_client *client,
                                    const char *room,

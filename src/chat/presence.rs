@@ -44,7 +44,11 @@ pub struct PresenceConfig {
     /// heartbeats may be late or lost before a user flickers offline, and a vanished
     /// client is offline for everyone at most 25 s after its last write.
     pub ttl: Duration,
-    /// While the user types, the typing flag is written at most this often. Default 3 s.
+    /// While the user types, the typing flag is written at most this often. Default
+    /// 3.25 s: a little over 3 s, so that 30 s of typing are at most 10 writes (the
+    /// first and 9 refreshes) plus the one that clears the flag, even when the 30 s end
+    /// a few milliseconds after a refresh falls due (with exactly 3 s, the 10th refresh
+    /// at 30.0 s made it 12 writes under load).
     pub typing_interval: Duration,
     /// Peers drop a typing flag this long after its last write. Default 5 s.
     pub typing_ttl: Duration,
@@ -61,7 +65,7 @@ impl Default for PresenceConfig {
             receipts_collection: "read_receipts".into(),
             heartbeat: Duration::from_secs(10),
             ttl: Duration::from_secs(25),
-            typing_interval: Duration::from_secs(3),
+            typing_interval: Duration::from_millis(3_250),
             typing_ttl: Duration::from_secs(5),
             on_join: false,
         }

@@ -141,7 +141,7 @@ pub extern "C" fn dchat_exit_nowait(client: *const dchat_client, room: *const c_
 
 /// Says whether the user types in an entered room: call it with `typing` true on every
 /// keystroke and false when the text is sent or cleared. Never blocks: the flag is
-/// written when typing starts or stops and refreshed at most every 3 s while
+/// written when typing starts or stops and refreshed at most every 3.25 s while
 /// keystrokes come; peers drop it 5 s after its last write.
 #[no_mangle]
 pub extern "C" fn dchat_set_typing(client: *const dchat_client, room: *const c_char, typing: bool) -> dchat_status {

@@ -745,7 +745,7 @@ class Client:
     def set_typing(self, room: str, typing: bool = True) -> None:
         """Says whether the user types in an entered room: call it with ``True`` on every
         keystroke and ``False`` when the text is sent or cleared. Never waits: the flag
-        is written when typing starts or stops and refreshed at most every 3 s while
+        is written when typing starts or stops and refreshed at most every 3.25 s while
         keystrokes come; others drop it 5 s after its last write."""
         self._native.set_typing(room, typing)
 
