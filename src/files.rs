@@ -414,10 +414,16 @@ impl Files {
         }
     }
 
-    /// Runs a transfer until it ends or [`Files::cancel`] stops it.
-    async fn cancellable<T>(self: &Arc<Self>, request: u64, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    /// Registers a transfer before it starts, so that a cancel made right after the
+    /// call that started it (before its task first runs) is not lost.
+    fn register(&self, request: u64) -> Arc<Notify> {
         let stop = Arc::new(Notify::new());
         self.running.lock().insert(request, stop.clone());
+        stop
+    }
+
+    /// Runs a registered transfer until it ends or [`Files::cancel`] stops it.
+    async fn cancellable<T>(&self, request: u64, stop: Arc<Notify>, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
         // A panic in the HTTP stack must still end the transfer with a reply.
         let work = std::panic::AssertUnwindSafe(work).catch_unwind();
         let outcome = tokio::select! {

@@ -129,6 +129,11 @@ async fn a_cancelled_transfer_ends_with_cancelled_and_bad_input_is_refused() {
     };
     assert_eq!(result.expect_err("cancelled").kind(), ErrorKind::Cancelled);
     println!("attachments: cancelled after {} bytes of 256 MiB", cancelled_at.unwrap_or(0));
+    // Cancelled at once, before its task first ran: still cancelled, not uploaded.
+    let request = kevin.upload_nowait(Upload::bytes("never.bin", noise(8 << 20, 9))).expect("upload");
+    kevin.cancel(request);
+    let (_, result) = transfer(&mut events, request).await;
+    assert_eq!(result.expect_err("cancelled at once").kind(), ErrorKind::Cancelled);
 
     let missing = kevin.upload(Upload::path("/nonexistent/file.png")).await.expect_err("no such file");
     assert_eq!(missing.kind(), ErrorKind::InvalidArgument);

@@ -19,7 +19,8 @@ impl Client {
         done: impl FnOnce(Result<T>) + Send + 'static,
     ) {
         let files = self.files().clone();
-        crate::runtime::handle().spawn(async move { done(files.cancellable(request, work).await) });
+        let stop = files.register(request);
+        crate::runtime::handle().spawn(async move { done(files.cancellable(request, stop, work).await) });
     }
 
     /// Uploads a file without waiting. Progress arrives as [`Event::Transfer`] events
