@@ -168,7 +168,8 @@ impl Progress {
         let done = self.done.fetch_add(n, Ordering::Relaxed) + n;
         let total = self.total.load(Ordering::Relaxed);
         let step = (total / 100).max(CHUNK as u64);
-        if done >= total.max(1) && total > 0 || done - self.told.load(Ordering::Relaxed) >= step {
+        let finished = total > 0 && done >= total;
+        if finished || done - self.told.load(Ordering::Relaxed) >= step {
             self.told.store(done, Ordering::Relaxed);
             self.tell(done);
         }
