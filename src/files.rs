@@ -258,7 +258,12 @@ impl Files {
             // here. Plain http gets the default one, so a CA meant for wss:// cannot
             // fail it.
             let tls = if self.base.scheme() == "https" { tls_config(&self.options.tls)? } else { tls_config(&TlsOptions::default())? };
-            let b = reqwest::Client::builder().connect_timeout(self.options.connect_timeout).use_preconfigured_tls((*tls).clone());
+            // Idle connections are dropped before Node's 5 s keep-alive closes them on the
+            // server side: reusing one the server just closed fails the request.
+            let b = reqwest::Client::builder()
+                .connect_timeout(self.options.connect_timeout)
+                .pool_idle_timeout(std::time::Duration::from_secs(2))
+                .use_preconfigured_tls((*tls).clone());
             b.build().map_err(|e| Error::Tls(format!("cannot set up HTTPS: {e}")))
         })
     }
