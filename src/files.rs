@@ -2,8 +2,8 @@
 //! `GET /assets/<id>`), since the WebSocket cannot carry them. Uploads and downloads
 //! run on the library's runtime, report progress as [`Event::Transfer`] events and end
 //! with one [`Event::Reply`]; [`crate::Client::cancel`] stops them. They use the
-//! socket's TLS trust (the same roots and extra CA) and their own token, renewed the
-//! same way (see [`token`]).
+//! socket's TLS trust (the same roots and extra CA) and a token of their own: a REST
+//! login, renewed at three quarters of its lifetime.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
