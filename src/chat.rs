@@ -13,6 +13,7 @@ use crate::protocol::{ItemsRequest, SubscribeRequest, USER_KEY};
 
 mod api;
 mod event;
+pub(crate) mod item;
 pub mod history;
 pub mod identity;
 pub mod presence;
@@ -20,6 +21,7 @@ pub mod rooms;
 pub(crate) mod state;
 
 pub use event::{ChatEvent, ChatEventKind};
+use item::{Item, Raw};
 pub use identity::Identity;
 pub use presence::{Member, PresenceConfig, PresenceEvent, Reader};
 
@@ -131,32 +133,23 @@ pub struct ChatMessage {
     pub updated: Option<String>,
 }
 
-fn scalar_text(v: &Value) -> Option<Cow<'_, str>> {
-    match v {
-        Value::String(s) => Some(Cow::Borrowed(s.as_str())),
-        Value::Number(n) => Some(Cow::Owned(n.to_string())),
-        Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
-        _ => None,
-    }
-}
-
-/// The parts of one chat message, borrowed from its item: what the C surface needs,
-/// without the copy of the whole item a [`ChatMessage`] keeps.
-pub(crate) struct MessageParts<'a> {
+/// The parts of one chat message, borrowed from its item (a `Value`, or raw JSON): what
+/// the C surface needs, without the copy of the whole item a [`ChatMessage`] keeps.
+pub(crate) struct MessageParts<'a, I> {
     pub id: Cow<'a, str>,
     pub key: Cow<'a, str>,
     pub text: Cow<'a, str>,
     pub author: Option<Cow<'a, str>>,
     pub date: Option<Cow<'a, str>>,
-    pub item: &'a Value,
+    pub item: I,
     pub room: Option<Cow<'a, str>>,
     pub author_id: Option<Cow<'a, str>>,
     pub own: bool,
     pub updated: Option<Cow<'a, str>>,
-    pub file: Option<&'a Value>,
+    pub file: Option<I>,
 }
 
-impl MessageParts<'_> {
+impl MessageParts<'_, &Value> {
     fn into_message(self) -> ChatMessage {
         ChatMessage {
             id: self.id.into_owned(),
@@ -295,36 +288,39 @@ impl ChatConfig {
         }
     }
 
-    fn parts<'a>(&self, item: &'a Value, me: Option<&str>) -> Option<MessageParts<'a>> {
-        let id = item.as_object()?.get(&self.id_field).and_then(scalar_text)?;
+    fn parts<'a, I: Item<'a>>(&self, item: I, me: Option<&str>) -> Option<MessageParts<'a, I>> {
+        let id = item.member(&self.id_field).and_then(I::text)?;
         self.parts_with_id(item, id, me)
     }
 
-    fn parts_with_id<'a>(&self, item: &'a Value, id: Cow<'a, str>, me: Option<&str>) -> Option<MessageParts<'a>> {
-        let obj = item.as_object()?;
-        let key = obj.get(&self.client_key_field).and_then(scalar_text).unwrap_or_else(|| id.clone());
-        let text = obj.get(&self.text_field).and_then(scalar_text).unwrap_or_default();
-        let author = self.author_path.split('.').try_fold(item, |v, key| v.get(key)).and_then(scalar_text);
-        let date = obj.get(&self.date_field).and_then(scalar_text);
-        let room = self.room_field.as_ref().and_then(|f| obj.get(f)).and_then(scalar_text);
+    fn parts_with_id<'a, I: Item<'a>>(&self, item: I, id: Cow<'a, str>, me: Option<&str>) -> Option<MessageParts<'a, I>> {
+        if !item.is_object() {
+            return None;
+        }
+        let field = |name: &str| item.member(name).and_then(I::text);
+        let key = field(&self.client_key_field).unwrap_or_else(|| id.clone());
+        let text = field(&self.text_field).unwrap_or_default();
+        let author = self.author_path.split('.').try_fold(item, |v, key| v.member(key)).and_then(I::text);
+        let date = field(&self.date_field);
+        let room = self.room_field.as_deref().and_then(field);
         // The author is a plain id in a create's answer, an object where the query
         // expanded the relation.
-        let author_id = match obj.get(&self.user_field) {
-            Some(Value::Object(user)) => user.get(USER_KEY).and_then(scalar_text),
-            Some(v) => scalar_text(v),
+        let author_id = match item.member(&self.user_field) {
+            Some(user) if user.is_object() => user.member(USER_KEY).and_then(I::text),
+            Some(v) => v.text(),
             None => None,
         };
         let own = matches!((&author_id, me), (Some(a), Some(m)) if a == m);
-        let updated = self.updated_field.as_ref().and_then(|f| obj.get(f)).and_then(scalar_text);
-        let file = self.file_field.as_ref().and_then(|f| obj.get(f)).filter(|v| !v.is_null());
+        let updated = self.updated_field.as_deref().and_then(field);
+        let file = self.file_field.as_ref().and_then(|f| item.member(f)).filter(|v| !v.is_null());
         Some(MessageParts { id, key, text, author, date, item, room, author_id, own, updated, file })
     }
 
     /// The local echo of a message in the outbox: its item as queued (or as stored, once
     /// sent). Until the server gave it a primary key, its id is its client-made `key`.
     /// It is one's own message by definition.
-    pub(crate) fn echo_parts<'a>(&self, item: &'a Value, key: &'a str) -> Option<MessageParts<'a>> {
-        let id = item.as_object()?.get(&self.id_field).and_then(scalar_text).unwrap_or(Cow::Borrowed(key));
+    pub(crate) fn echo_parts<'a>(&self, item: &'a Value, key: &'a str) -> Option<MessageParts<'a, &'a Value>> {
+        let id = item.member(&self.id_field).and_then(Item::text).unwrap_or(Cow::Borrowed(key));
         let mut parts = self.parts_with_id(item, id, None)?;
         parts.key = Cow::Borrowed(key);
         parts.own = true;
@@ -351,17 +347,32 @@ impl ChatConfig {
     }
 
     /// Like [`ChatConfig::messages`], borrowing from `data`.
-    pub(crate) fn message_parts<'a>(&self, data: &'a Value, me: Option<&str>) -> Vec<MessageParts<'a>> {
-        let mut messages: Vec<MessageParts<'a>> = match data {
+    pub(crate) fn message_parts<'a>(&self, data: &'a Value, me: Option<&str>) -> Vec<MessageParts<'a, &'a Value>> {
+        let messages = match data {
             Value::Array(items) => items.iter().filter_map(|i| self.parts(i, me)).collect(),
             Value::Object(_) => self.parts(data, me).into_iter().collect(),
             _ => Vec::new(),
         };
-        if messages.len() > 1 && messages.iter().all(|m| m.date.is_some()) {
-            messages.sort_by(|a, b| a.date.cmp(&b.date).then_with(|| compare_keys(&a.id, &b.id)));
-        }
-        messages
+        oldest_first(messages)
     }
+
+    /// The messages of data as the server sent it, read without building the items: the
+    /// event path of the C surface. Gives each message's parts to `each`, in message
+    /// order.
+    pub(crate) fn raw_message_parts<T>(&self, data: &str, me: Option<&str>, mut each: impl FnMut(&MessageParts<'_, Raw<'_, '_>>) -> T) -> Vec<T> {
+        let members = item::item_members(data);
+        let messages = members.iter().filter_map(|m| self.parts(Raw::Read(m), me)).collect();
+        oldest_first(messages).iter().map(&mut each).collect()
+    }
+}
+
+/// Messages oldest first when every one has a date (Directus sends ISO 8601 UTC dates,
+/// which sort as text; messages of the same date by key), else as they came.
+fn oldest_first<I>(mut messages: Vec<MessageParts<'_, I>>) -> Vec<MessageParts<'_, I>> {
+    if messages.len() > 1 && messages.iter().all(|m| m.date.is_some()) {
+        messages.sort_by(|a, b| a.date.cmp(&b.date).then_with(|| compare_keys(&a.id, &b.id)));
+    }
+    messages
 }
 
 #[cfg(test)]
@@ -414,6 +425,31 @@ mod tests {
             ChatConfig::default().subscription_query(),
             json!({"fields":["*","user_created.id","user_created.first_name"],"sort":"-date_created","limit":100})
         );
+    }
+
+    #[test]
+    fn messages_read_raw_are_the_messages_read_parsed() {
+        let c = ChatConfig { file_field: Some("file".into()), ..ChatConfig::default() };
+        let data = json!([{"id":5,"text":"h\"i","room":"general","noise":{"a":[1,2]},"client_key":"k",
+                           "user_created":{"id":"u-1","first_name":"Kevin","email":"k@x"},"date_created":"2026-01-01T00:00:00.000Z",
+                           "date_updated":"2026-01-01T00:01:00.000Z","file":{"id":"f","filename_download":"a.png","type":"image/png","filesize":3}},
+                          {"id":4,"text":"yo","user_created":"u-2","date_created":"2025-01-01T00:00:00.000Z","file":null},
+                          "not a message", {"text":"no key"}]);
+        type Summary = (String, String, String, Option<String>, Option<String>);
+        fn summary<I>(m: &MessageParts<'_, I>) -> Summary {
+            (m.id.to_string(), m.key.to_string(), m.text.to_string(), m.author.as_deref().map(str::to_owned), m.date.as_deref().map(str::to_owned))
+        }
+        fn more<I>(m: &MessageParts<'_, I>) -> (Option<String>, Option<String>, bool, bool, bool) {
+            (m.room.as_deref().map(str::to_owned), m.author_id.as_deref().map(str::to_owned), m.own, m.updated.is_some(), m.file.is_some())
+        }
+        let parsed: Vec<_> = c.message_parts(&data, Some("u-1")).iter().map(|m| (summary(m), more(m))).collect();
+        let raw = c.raw_message_parts(&data.to_string(), Some("u-1"), |m: &MessageParts<'_, Raw<'_, '_>>| (summary(m), more(m)));
+        assert_eq!(parsed, raw);
+        assert_eq!(raw.len(), 2);
+        assert_eq!(raw[0].0 .0, "4", "oldest first");
+        assert_eq!(raw[1].0 .2, "h\"i");
+        let one = c.raw_message_parts(r#"{"id":1,"text":"x"}"#, None, |m: &MessageParts<'_, Raw<'_, '_>>| m.text.to_string());
+        assert_eq!(one, ["x"]);
     }
 
     #[test]

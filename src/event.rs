@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::data::Data;
 use crate::error::Error;
 use crate::protocol::{ServerError, SubscriptionKind};
 
@@ -83,8 +84,9 @@ pub enum Event {
         uid: String,
         /// Which event.
         kind: SubscriptionKind,
-        /// Items (or keys, for `delete`); `Null` on an `init` without data.
-        data: Value,
+        /// Items (or keys, for `delete`); `null` on an `init` without data. Parsed when
+        /// read, on the reading thread (see [`Data`]).
+        data: Data,
     },
     /// A subscription was refused or ended by the server (also when the subscribe
     /// call itself returned the error).

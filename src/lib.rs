@@ -43,6 +43,7 @@
 pub mod blocking;
 pub mod chat;
 mod client;
+mod data;
 mod error;
 mod event;
 pub mod ffi;
@@ -60,6 +61,7 @@ mod transport;
 
 pub use chat::{ChatConfig, ChatEvent, ChatEventKind, ChatMessage, Identity, Member, PresenceConfig, PresenceEvent, Reader};
 pub use client::{Client, Consumption, Events, Subscription};
+pub use data::Data;
 pub use error::{Error, ErrorKind, OutboxFault, Result};
 pub use event::{CloseCause, ConnectionState, Event};
 pub use files::{FileInfo, Upload};

@@ -280,7 +280,7 @@ async fn reconnects_reauthenticates_with_the_rotated_token_and_resubscribes_with
     let delivered: Vec<(SubscriptionKind, Value)> = all
         .iter()
         .filter_map(|e| match e {
-            Event::Subscription { uid, kind, data } if uid == sub.uid() => Some((*kind, data.clone())),
+            Event::Subscription { uid, kind, data } if uid == sub.uid() => Some((*kind, data.value().clone())),
             _ => None,
         })
         .collect();

@@ -61,7 +61,8 @@ proptest! {
 
     #[test]
     fn server_shaped_messages_keep_their_uid(v in server_like()) {
-        let msg = ServerMessage::decode(&v.to_string()).expect("objects with a string type decode");
+        let text = v.to_string();
+        let msg = ServerMessage::decode(&text).expect("objects with a string type decode");
         let expected = match v.get("uid") {
             Some(Value::String(s)) => Some(s.clone()),
             Some(Value::Number(n)) => Some(n.to_string()),

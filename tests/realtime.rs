@@ -29,7 +29,7 @@ async fn next_of(events: &mut Events, sub: &Subscription) -> (SubscriptionKind, 
             .unwrap_or_else(|_| panic!("no event for {} within {WAIT:?}", sub.uid()))
             .expect("event stream ended");
         match ev {
-            Event::Subscription { uid, kind, data } if uid == sub.uid() => return (kind, data),
+            Event::Subscription { uid, kind, data } if uid == sub.uid() => return (kind, data.into_value()),
             Event::State { state: ConnectionState::Disconnected | ConnectionState::Closed, reason, .. } => {
                 panic!("connection ended: {reason:?}")
             }

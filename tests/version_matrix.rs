@@ -29,7 +29,7 @@ async fn next_where(events: &mut Events, sub: &Subscription, want: impl Fn(Subsc
     loop {
         let ev = tokio::time::timeout_at(deadline, events.next()).await.expect("event in time").expect("stream open");
         match ev {
-            Event::Subscription { uid, kind, data } if uid == sub.uid() && want(kind, &data) => return (kind, data),
+            Event::Subscription { uid, kind, data } if uid == sub.uid() && want(kind, &data) => return (kind, data.into_value()),
             Event::State { state: ConnectionState::Closed, reason, .. } => panic!("closed: {reason:?}"),
             _ => {}
         }

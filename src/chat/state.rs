@@ -30,6 +30,7 @@ use super::presence::{Hub, Input};
 use super::rooms::{Joined, Room};
 use super::{compare_keys, ChatConfig};
 use crate::client::Subscription;
+use crate::data::Data;
 use crate::error::{Error, Result};
 use crate::event::{ConnectionState, Event};
 use crate::protocol::SubscriptionKind;
@@ -464,7 +465,7 @@ impl View for ChatState {
             match event {
                 Event::Subscription { uid, kind, data } if hub.owns_uid(uid) => {
                     if let Some(id) = Subscription::id_of_uid(uid) {
-                        hub.input(Input::Event { id, kind: *kind, data: std::mem::take(data) });
+                        hub.input(Input::Event { id, kind: *kind, data: std::mem::take(data).into_value() });
                     }
                     return false;
                 }
@@ -488,7 +489,7 @@ impl View for ChatState {
                             SubscriptionKind::Delete => {
                                 // Only this room's messages: the server tells every
                                 // subscription of every deletion.
-                                let mine: Vec<Value> = match data {
+                                let mine: Vec<Value> = match data.value() {
                                     Value::Array(keys) => keys
                                         .iter()
                                         .filter(|k| key_text(k).is_some_and(|k| inner.shown.room_of(&k) == Some(&room)))
@@ -496,11 +497,15 @@ impl View for ChatState {
                                         .collect(),
                                     _ => Vec::new(),
                                 };
-                                *data = Value::Array(mine);
-                                data.as_array().is_some_and(|a| !a.is_empty())
+                                let keep = !mine.is_empty();
+                                *data = Data::from(Value::Array(mine));
+                                keep
                             }
                             SubscriptionKind::Init | SubscriptionKind::Create | SubscriptionKind::Update => {
-                                self.shown_items(&mut inner, &room, data);
+                                // Sorted in place: the surfaces read item i as message i.
+                                let mut items = std::mem::take(data).into_value();
+                                self.shown_items(&mut inner, &room, &mut items);
+                                *data = Data::from(items);
                                 true
                             }
                             SubscriptionKind::Unsubscribe => true,
@@ -542,7 +547,7 @@ mod tests {
     }
 
     fn event(id: u64, kind: SubscriptionKind, data: Value) -> Event {
-        Event::Subscription { uid: sub(id).uid().to_owned(), kind, data }
+        Event::Subscription { uid: sub(id).uid().to_owned(), kind, data: data.into() }
     }
 
     #[test]

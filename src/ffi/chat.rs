@@ -1,13 +1,13 @@
 //! The chat API from C: rooms, older history, edits and deletions, extra fields on
 //! send, who the user is; and the chat accessors of events.
 
-use std::ffi::{c_char, CString};
+use std::ffi::c_char;
 
 use serde_json::Value;
 
 use super::args::{handle_arg, handle_mut, json_arg, opt_str_arg, str_arg, Out};
 use super::client::{dchat_client, items_request, wait};
-use super::event::{dchat_event, opt_ptr, with_event};
+use super::event::{dchat_event, opt_ptr, with_event, Field};
 use super::options::dchat_options;
 use super::status::{boundary, dchat_status, FfiError, FfiResult};
 use crate::chat::rooms::Room;
@@ -367,8 +367,8 @@ pub extern "C" fn dchat_items_event(
 
 // ---- chat accessors of events
 
-fn message_ptr(event: *const dchat_event, index: usize, f: impl FnOnce(&super::event::Message) -> Option<&CString>) -> *const c_char {
-    with_event(event, std::ptr::null(), |e| e.messages().get(index).map_or(std::ptr::null(), |m| opt_ptr(f(m))))
+fn message_ptr(event: *const dchat_event, index: usize, field: Field) -> *const c_char {
+    with_event(event, std::ptr::null(), |e| e.messages().get(index).map_or(std::ptr::null(), |m| m.ptr(field)))
 }
 
 /// Whether the event is a chat event: an event of a joined room, or a history page.
@@ -387,25 +387,25 @@ pub extern "C" fn dchat_event_room(event: *const dchat_event) -> *const c_char {
 /// The room of chat message `index`; NULL for the lobby or out of range.
 #[no_mangle]
 pub extern "C" fn dchat_event_message_room(event: *const dchat_event, index: usize) -> *const c_char {
-    message_ptr(event, index, |m| m.room.as_ref())
+    message_ptr(event, index, Field::Room)
 }
 
 /// The author's user id of chat message `index`; NULL if unknown or out of range.
 #[no_mangle]
 pub extern "C" fn dchat_event_message_author_id(event: *const dchat_event, index: usize) -> *const c_char {
-    message_ptr(event, index, |m| m.author_id.as_ref())
+    message_ptr(event, index, Field::AuthorId)
 }
 
 /// The date chat message `index` was last edited (ISO 8601); NULL if it never was.
 #[no_mangle]
 pub extern "C" fn dchat_event_message_updated(event: *const dchat_event, index: usize) -> *const c_char {
-    message_ptr(event, index, |m| m.updated.as_ref())
+    message_ptr(event, index, Field::Updated)
 }
 
 /// Whether chat message `index` was edited.
 #[no_mangle]
 pub extern "C" fn dchat_event_message_edited(event: *const dchat_event, index: usize) -> bool {
-    with_event(event, false, |e| e.messages().get(index).is_some_and(|m| m.updated.is_some()))
+    with_event(event, false, |e| e.messages().get(index).is_some_and(|m| m.has(Field::Updated)))
 }
 
 /// Whether chat message `index` was written by the logged-in user (known once the chat

@@ -172,21 +172,57 @@ impl PollQueue {
     }
 }
 
-/// Where a C client's events go: the dispatcher thread's channel, or the poll queue
+/// The dispatcher thread's queue: bursts go in under one lock with one wake, and the
+/// thread takes everything queued at once (a channel send per event woke the thread
+/// per event: perf, event flood).
+#[derive(Default)]
+pub(crate) struct Bursts {
+    state: Mutex<(VecDeque<Event>, bool)>,
+    ready: Condvar,
+}
+
+impl Bursts {
+    fn push(&self, events: &mut Vec<Event>) {
+        self.state.lock().0.extend(events.drain(..));
+        self.ready.notify_one();
+    }
+
+    /// Everything queued, waiting for something; empty once the session is gone and
+    /// everything was taken.
+    fn take(&self, into: &mut VecDeque<Event>) {
+        let mut st = self.state.lock();
+        while st.0.is_empty() && !st.1 {
+            self.ready.wait(&mut st);
+        }
+        std::mem::swap(&mut st.0, into);
+    }
+
+    /// The session is gone: nothing more comes.
+    fn end(&self) {
+        self.state.lock().1 = true;
+        self.ready.notify_one();
+    }
+}
+
+/// Where a C client's events go: the dispatcher thread's queue, or the poll queue
 /// (waking the notifier thread when the queue stops being empty).
 pub(crate) enum Sink {
-    Callback(mpsc::Sender<Event>),
+    Callback(Arc<Bursts>),
     Poll { queue: Arc<PollQueue>, wake: Option<mpsc::Sender<Wake>> },
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        if let Sink::Callback(bursts) = self {
+            bursts.end();
+        }
+    }
 }
 
 impl Target for Sink {
     fn deliver(&self, events: &mut Vec<Event>) {
         match self {
-            Sink::Callback(tx) => {
-                for event in events.drain(..) {
-                    let _ = tx.send(event);
-                }
-            }
+            Sink::Callback(bursts) => bursts.push(events),
             Sink::Poll { queue, wake } => {
                 let last = events.last().is_some_and(Event::is_closed);
                 if queue.push(events) || last {
@@ -211,7 +247,7 @@ pub(crate) enum Wake {
 pub(crate) enum Deliverer {
     Callback {
         /// What the dispatcher thread needs, until `start` hands it over.
-        pending: Mutex<Option<(mpsc::Receiver<Event>, EventFn, UserData)>>,
+        pending: Mutex<Option<(Arc<Bursts>, EventFn, UserData)>>,
         thread: Mutex<Option<LibraryThread>>,
         chat: Arc<ChatState>,
         gate: Gate,
@@ -235,10 +271,10 @@ impl Deliverer {
     pub(crate) fn new(delivery: Delivery, chat: Arc<ChatState>) -> (Sink, Deliverer) {
         match delivery {
             Delivery::Callback(cb, user_data) => {
-                let (tx, rx) = mpsc::channel();
-                let pending = Mutex::new(Some((rx, cb, user_data)));
+                let bursts = Arc::new(Bursts::default());
+                let pending = Mutex::new(Some((bursts.clone(), cb, user_data)));
                 let d = Deliverer::Callback { pending, thread: Mutex::new(None), chat, gate: Arc::new(Mutex::new(true)) };
-                (Sink::Callback(tx), d)
+                (Sink::Callback(bursts), d)
             }
             Delivery::Poll(wake, user_data) => {
                 let queue = Arc::new(PollQueue::default());
@@ -262,27 +298,34 @@ impl Deliverer {
         let spawn = |name: &'static str, f: Box<dyn FnOnce() + Send>| spawn_library_thread(name, f).map_err(FfiError::no_thread);
         match self {
             Deliverer::Callback { pending, thread, chat, gate } => {
-                if let Some((rx, cb, ud)) = pending.lock().take() {
+                if let Some((bursts, cb, ud)) = pending.lock().take() {
                     let chat = chat.clone();
                     let gate = gate.clone();
                     let handle = spawn(
                         "dchat-dispatch",
                         Box::new(move || {
-                            for event in rx {
-                                if !flow.take(&event) {
-                                    continue;
-                                }
-                                let closed = event.is_closed();
-                                let ev = dchat_event::new(event, chat.clone());
-                                let open = gate.lock();
-                                if !*open {
+                            let mut queued = VecDeque::new();
+                            'run: loop {
+                                bursts.take(&mut queued);
+                                if queued.is_empty() {
                                     break;
                                 }
-                                // SAFETY: the user's callback, called as the header documents.
-                                run_as_callback_of(owner, || unsafe { cb(ud.ptr(), &ev) });
-                                drop(open);
-                                if closed {
-                                    break;
+                                while let Some(event) = queued.pop_front() {
+                                    if !flow.take(&event) {
+                                        continue;
+                                    }
+                                    let closed = event.is_closed();
+                                    let ev = dchat_event::new(event, chat.clone());
+                                    let open = gate.lock();
+                                    if !*open {
+                                        break 'run;
+                                    }
+                                    // SAFETY: the user's callback, called as the header documents.
+                                    run_as_callback_of(owner, || unsafe { cb(ud.ptr(), &ev) });
+                                    drop(open);
+                                    if closed {
+                                        break 'run;
+                                    }
                                 }
                             }
                         }),

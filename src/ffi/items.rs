@@ -18,7 +18,7 @@ use super::event::{c, dchat_event, with_event};
 
 impl dchat_event {
     fn items(&self) -> &[Value] {
-        match &self.data {
+        match self.data.value() {
             Value::Array(items) => items,
             Value::Null => &[],
             other => std::slice::from_ref(other),
@@ -143,7 +143,7 @@ mod tests {
 
     fn ev(data: Value) -> dchat_event {
         let chat = ChatState::new(ChatConfig::default(), 10);
-        dchat_event::new(Event::Subscription { uid: "s-1".into(), kind: SubscriptionKind::Create, data }, chat)
+        dchat_event::new(Event::Subscription { uid: "s-1".into(), kind: SubscriptionKind::Create, data: data.into() }, chat)
     }
 
     fn text(p: *const c_char) -> Option<String> {

@@ -11,7 +11,9 @@
 mod client;
 mod codes;
 mod dates;
+pub mod json;
 mod queries;
+pub mod raw;
 mod requests;
 mod rest;
 mod server;
@@ -25,4 +27,5 @@ pub use rest::{
     asset_path, is_expired_token, login_body, parse_error, parse_tokens, refresh_body, FileInfo, RestTokens, FILES_PATH, FILE_FIELDS,
     FILE_PART, LOGIN_PATH, REFRESH_PATH,
 };
+pub use raw::{ItemKey, RawJson};
 pub use server::{DecodeError, ServerError, ServerMessage, SubscriptionKind};

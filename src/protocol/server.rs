@@ -1,10 +1,14 @@
 //! Messages from the server to the client.
 
+use std::borrow::Cow;
 use std::fmt;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::codes::{ErrorCode, MessageKind};
+use super::json::{self, Members};
+use super::raw::{self, RawJson};
 use crate::secret::Secret;
 
 /// An error the server reported: `{"error": {"code", "message"}}`.
@@ -69,13 +73,15 @@ impl SubscriptionKind {
     }
 }
 
-/// One frame the server sent.
+/// One frame the server sent. Borrows its uid from the frame's text; the data of
+/// subscription events and items answers stays raw ([`RawJson`]), parsed by whoever
+/// reads it.
 #[derive(Clone, Debug, PartialEq)]
-pub enum ServerMessage {
+pub enum ServerMessage<'a> {
     /// `{"type":"auth","status":"ok"}`: authentication succeeded.
     AuthOk {
         /// The uid of the auth request, if it had one.
-        uid: Option<String>,
+        uid: Option<Cow<'a, str>>,
         /// A new refresh token (after email/password or refresh-token logins).
         refresh_token: Option<Secret>,
     },
@@ -84,38 +90,41 @@ pub enum ServerMessage {
         /// The `type` of the failed message (`auth`, `subscribe`, `items`, `server`, ...).
         kind: MessageKind,
         /// The uid of the failed request, if the server knew it.
-        uid: Option<String>,
+        uid: Option<Cow<'a, str>>,
         /// What went wrong.
         error: ServerError,
     },
     /// `{"type":"subscription","event", "data"?, "uid"?}`.
     Subscription {
         /// The subscription's uid.
-        uid: Option<String>,
+        uid: Option<Cow<'a, str>>,
         /// Which event.
         kind: SubscriptionKind,
         /// Items (init/create/update), keys (delete), or a single item or key for
         /// single-item subscriptions. Absent on an `init` of a filtered subscription.
-        data: Option<Value>,
+        data: Option<RawJson>,
+        /// Where the items of `data` are, when it is an array: byte ranges within it,
+        /// found as the frame was read.
+        items: Option<Vec<(usize, usize)>>,
     },
     /// `{"type":"items","data","meta"?,"uid"?}`: the result of an items request.
     Items {
         /// The uid of the request.
-        uid: Option<String>,
+        uid: Option<Cow<'a, str>>,
         /// The server's result.
-        data: Value,
+        data: RawJson,
         /// Metadata, when the query asked for it.
         meta: Option<Value>,
     },
     /// `{"type":"ping"}`: the server's heartbeat; answer with a pong.
     Ping {
         /// The ping's uid, if any.
-        uid: Option<String>,
+        uid: Option<Cow<'a, str>>,
     },
     /// `{"type":"pong","uid"?}`: the answer to a client ping.
     Pong {
         /// The uid of the ping.
-        uid: Option<String>,
+        uid: Option<Cow<'a, str>>,
     },
     /// Any other well-formed message, kept as it arrived.
     Unknown(Value),
@@ -141,76 +150,137 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-fn uid_of(m: &Map<String, Value>) -> Option<String> {
-    match m.get("uid") {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
+/// The members of a server message, as slices of the frame: each read as needed, so an
+/// unexpected shape in one never makes the frame undecodable.
+#[derive(Default)]
+struct Envelope<'a> {
+    /// Where the items of `data` are, when it is an array.
+    items: Vec<(usize, usize)>,
+    kind: Option<&'a str>,
+    status: Option<&'a str>,
+    event: Option<&'a str>,
+    uid: Option<&'a str>,
+    data: Option<&'a str>,
+    meta: Option<&'a str>,
+    error: Option<&'a str>,
+    refresh_token: Option<&'a str>,
+}
+
+impl<'a> Envelope<'a> {
+    /// Reads the frame's members (the last of a repeated name counts, as in a parsed
+    /// object), checking that the whole frame is JSON.
+    fn read(src: &'a str) -> Result<Envelope<'a>, DecodeError> {
+        let invalid = |e: json::Invalid| DecodeError::InvalidJson(format!("not JSON at byte {}", e.0));
+        let Some(mut members) = Members::of(src) else {
+            // Not an object: JSON of another kind, or no JSON.
+            return Err(json::check(src).map_or_else(invalid, |()| DecodeError::NotAMessage));
+        };
+        let mut e = Envelope::default();
+        let mut items = Vec::new();
+        while let Some((name, value)) = members.next_member_noting("data", &mut items).map_err(invalid)? {
+            if name.is("data") {
+                // A repeated member: only the last one's items.
+                e.items.clear();
+                std::mem::swap(&mut e.items, &mut items);
+            }
+            let slot = match name.text().as_ref() {
+                "type" => &mut e.kind,
+                "status" => &mut e.status,
+                "event" => &mut e.event,
+                "uid" => &mut e.uid,
+                "data" => &mut e.data,
+                "meta" => &mut e.meta,
+                "error" => &mut e.error,
+                "refresh_token" => &mut e.refresh_token,
+                _ => continue,
+            };
+            *slot = Some(value);
+        }
+        members.finish().map_err(invalid)?;
+        Ok(e)
+    }
+}
+
+/// The text of a JSON string (borrowed unless it had escapes); `None` for other values.
+fn text(value: Option<&str>) -> Option<Cow<'_, str>> {
+    value.filter(|v| v.starts_with('"')).and_then(json::scalar_text)
+}
+
+/// A uid as text: a string, or a number as serde_json writes it (`1e3` is `1000.0`).
+fn uid_of(value: Option<&str>) -> Option<Cow<'_, str>> {
+    let value = value?;
+    match value.as_bytes().first() {
+        Some(b'"') => text(Some(value)),
+        Some(b'-' | b'0'..=b'9') => serde_json::from_str::<serde_json::Number>(value).ok().map(|n| Cow::Owned(n.to_string())),
         _ => None,
     }
 }
 
-fn error_of(m: &mut Map<String, Value>) -> ServerError {
-    let mut code = ErrorCode::Unknown;
-    let mut message = String::new();
-    match m.remove("error") {
-        Some(Value::Object(mut e)) => {
-            if let Some(Value::String(c)) = e.remove("code") {
-                code = ErrorCode::parse(&c);
-            }
-            if let Some(Value::String(s)) = e.remove("message") {
-                message = s;
+fn error_of(value: Option<&str>) -> ServerError {
+    let mut error = ServerError { code: ErrorCode::Unknown, message: String::new() };
+    let Some(value) = value else { return error };
+    if let Some(message) = text(Some(value)) {
+        error.message = message.into_owned();
+    } else if let Some(mut members) = Members::of(value) {
+        while let Ok(Some((name, v))) = members.next_member() {
+            if name.is("code") {
+                if let Some(code) = text(Some(v)) {
+                    error.code = ErrorCode::parse(&code);
+                }
+            } else if name.is("message") {
+                error.message = text(Some(v)).map(Cow::into_owned).unwrap_or_default();
             }
         }
-        Some(Value::String(s)) => message = s,
-        _ => {}
     }
-    ServerError { code, message }
+    error
 }
 
-impl ServerMessage {
-    /// Decodes the text of one WebSocket frame.
+impl<'a> ServerMessage<'a> {
+    /// Decodes the text of one WebSocket frame (copying the data it keeps; see
+    /// [`ServerMessage::decode_frame`]).
     ///
     /// Valid JSON objects with an unknown `type` (or a known type in a shape this
     /// version does not know) decode to [`ServerMessage::Unknown`], never to an error.
-    pub fn decode(text: &str) -> Result<ServerMessage, DecodeError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| DecodeError::InvalidJson(e.to_string()))?;
-        Self::from_json(value)
+    pub fn decode(text: &'a str) -> Result<ServerMessage<'a>, DecodeError> {
+        Self::decode_in(text, None)
     }
 
-    /// Interprets an already parsed JSON value as a server message.
-    pub fn from_json(value: Value) -> Result<ServerMessage, DecodeError> {
-        let mut m = match value {
-            Value::Object(m) => m,
-            _ => return Err(DecodeError::NotAMessage),
+    /// Decodes a frame as it came from the socket: the data kept points into the
+    /// frame's bytes instead of copying them.
+    pub fn decode_frame(frame: &'a Utf8Bytes) -> Result<ServerMessage<'a>, DecodeError> {
+        Self::decode_in(frame.as_str(), Some(frame))
+    }
+
+    fn decode_in(src: &'a str, frame: Option<&Utf8Bytes>) -> Result<ServerMessage<'a>, DecodeError> {
+        let envelope = Envelope::read(src)?;
+        let Some(kind) = text(envelope.kind) else { return Err(DecodeError::NotAMessage) };
+        let keep = |value: &str| match frame {
+            Some(f) => RawJson::within(f, value),
+            None => RawJson::new(value.to_owned()),
         };
-        let kind = match m.get("type") {
-            Some(Value::String(t)) => t.clone(),
-            _ => return Err(DecodeError::NotAMessage),
-        };
-        let uid = uid_of(&m);
-        if m.get("status").and_then(Value::as_str) == Some("error") {
-            let error = error_of(&mut m);
+        let uid = uid_of(envelope.uid);
+        let status = text(envelope.status);
+        if status.as_deref() == Some("error") {
+            let error = error_of(envelope.error);
             return Ok(ServerMessage::Error { kind: MessageKind::parse(&kind), uid, error });
         }
-        Ok(match kind.as_str() {
-            "auth" if m.get("status").and_then(Value::as_str) == Some("ok") => {
-                let refresh_token = match m.remove("refresh_token") {
-                    Some(Value::String(t)) => Some(Secret::new(t)),
-                    _ => None,
-                };
+        let event = text(envelope.event).and_then(|e| SubscriptionKind::parse(&e));
+        Ok(match (kind.as_ref(), event, envelope.data) {
+            ("auth", _, _) if status.as_deref() == Some("ok") => {
+                let refresh_token = text(envelope.refresh_token).map(|t| Secret::new(t.into_owned()));
                 ServerMessage::AuthOk { uid, refresh_token }
             }
-            "subscription" => match m.get("event").and_then(Value::as_str).and_then(SubscriptionKind::parse) {
-                Some(event) => ServerMessage::Subscription { uid, kind: event, data: m.remove("data") },
-                None => ServerMessage::Unknown(Value::Object(m)),
-            },
-            "items" if m.contains_key("data") => {
-                let data = m.remove("data").unwrap_or(Value::Null);
-                ServerMessage::Items { uid, data, meta: m.remove("meta") }
+            ("subscription", Some(kind), data) => {
+                let items = data.filter(|d| d.starts_with('[')).map(|_| envelope.items);
+                ServerMessage::Subscription { uid, kind, data: data.filter(|d| *d != "null").map(keep), items }
             }
-            "ping" => ServerMessage::Ping { uid },
-            "pong" => ServerMessage::Pong { uid },
-            _ => ServerMessage::Unknown(Value::Object(m)),
+            ("items", _, Some(data)) => {
+                let meta = envelope.meta.map(raw::parse);
+                ServerMessage::Items { uid, data: keep(data), meta }
+            }
+            ("ping", _, _) => ServerMessage::Ping { uid },
+            ("pong", _, _) => ServerMessage::Pong { uid },
+            _ => ServerMessage::Unknown(raw::parse(src)),
         })
     }
 
@@ -284,28 +354,33 @@ mod tests {
         )
         .unwrap();
         match init {
-            ServerMessage::Subscription { uid, kind: SubscriptionKind::Init, data: Some(d) } => {
+            ServerMessage::Subscription { uid, kind: SubscriptionKind::Init, data: Some(d), .. } => {
                 assert_eq!(uid.as_deref(), Some("sub1"));
-                assert_eq!(d[0]["user_created"]["first_name"], "Kevin");
+                assert_eq!(d.parse()[0]["user_created"]["first_name"], "Kevin");
             }
             other => panic!("{other:?}"),
         }
         // A subscribe with an event filter gets an init without data.
         let init = ServerMessage::decode(r#"{"type":"subscription","event":"init","uid":"s2"}"#).unwrap();
-        assert_eq!(init, ServerMessage::Subscription { uid: Some("s2".into()), kind: SubscriptionKind::Init, data: None });
+        assert_eq!(init, ServerMessage::Subscription { uid: Some("s2".into()), kind: SubscriptionKind::Init, data: None, items: None });
         let del = ServerMessage::decode(r#"{"type":"subscription","event":"delete","data":["3","4"],"uid":"s"}"#).unwrap();
         assert_eq!(
             del,
-            ServerMessage::Subscription { uid: Some("s".into()), kind: SubscriptionKind::Delete, data: Some(json!(["3", "4"])) }
+            ServerMessage::Subscription {
+                uid: Some("s".into()),
+                kind: SubscriptionKind::Delete,
+                data: Some(RawJson::new(r#"["3","4"]"#)),
+                items: Some(vec![(1, 4), (5, 8)])
+            }
         );
         let unsub = ServerMessage::decode(r#"{"type":"subscription","event":"unsubscribe","uid":"s"}"#).unwrap();
-        assert_eq!(unsub, ServerMessage::Subscription { uid: Some("s".into()), kind: SubscriptionKind::Unsubscribe, data: None });
+        assert_eq!(unsub, ServerMessage::Subscription { uid: Some("s".into()), kind: SubscriptionKind::Unsubscribe, data: None, items: None });
     }
 
     #[test]
     fn items_result_and_heartbeat() {
         let m = ServerMessage::decode(r#"{"type":"items","data":{"id":1,"text":"hi"},"uid":"c1"}"#).unwrap();
-        assert_eq!(m, ServerMessage::Items { uid: Some("c1".into()), data: json!({"id":1,"text":"hi"}), meta: None });
+        assert_eq!(m, ServerMessage::Items { uid: Some("c1".into()), data: RawJson::new(r#"{"id":1,"text":"hi"}"#), meta: None });
         assert_eq!(ServerMessage::decode(r#"{"type":"ping"}"#).unwrap(), ServerMessage::Ping { uid: None });
         assert_eq!(ServerMessage::decode(r#"{"type":"pong","uid":7}"#).unwrap(), ServerMessage::Pong { uid: Some("7".into()) });
     }
@@ -331,6 +406,19 @@ mod tests {
         assert_eq!(ServerMessage::decode("[1,2]"), Err(DecodeError::NotAMessage));
         assert_eq!(ServerMessage::decode(r#"{"type":5}"#), Err(DecodeError::NotAMessage));
         assert_eq!(ServerMessage::decode("null"), Err(DecodeError::NotAMessage));
+        assert_eq!(ServerMessage::decode(r#"["ping"]"#), Err(DecodeError::NotAMessage), "an array is no message");
+        assert_eq!(ServerMessage::decode(r#"{"type":"ping","uid":1e3}"#).unwrap().uid(), Some("1000.0"));
+        // A member of an unexpected shape never makes the frame undecodable.
+        assert_eq!(ServerMessage::decode(r#"{"type":"pong","status":5,"event":[]}"#).unwrap(), ServerMessage::Pong { uid: None });
+        // Escaped text is read as its value; data points into the frame it came in.
+        let frame = Utf8Bytes::from(r#"{"type":"subscription","event":"create","data":[{"id":1}],"uid":"s-1"}"#);
+        match ServerMessage::decode_frame(&frame).unwrap() {
+            ServerMessage::Subscription { uid, data: Some(d), .. } => {
+                assert_eq!(uid.as_deref(), Some("s-1"));
+                assert_eq!(d.as_str().as_ptr(), frame.as_str()[47..].as_ptr());
+            }
+            other => panic!("{other:?}"),
+        }
         // An error without an error object still decodes, with a placeholder code.
         let m = ServerMessage::decode(r#"{"type":"items","status":"error","uid":"x"}"#).unwrap();
         assert!(matches!(m, ServerMessage::Error { error: ServerError { ref code, .. }, .. } if *code == ErrorCode::Unknown));

@@ -4,11 +4,13 @@
 //! message by the typed key of the request it answers. No I/O happens here; the loop in
 //! `driver` carries the actions out.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::action::{Action, Actions};
 use super::auth::{Auth, Outcome};
@@ -19,12 +21,13 @@ use super::reconnect::{Plan, Reconnect};
 use super::replies::Replies;
 use super::reply::Reply;
 use super::subscriptions::{Refusal, Subscriptions};
+use super::tracker::Arrived;
 use super::Command;
 use crate::error::Error;
 use crate::event::{CloseCause, ConnectionState, Event};
 use crate::options::{AuthMode, ClientOptions};
 use crate::protocol::{
-    probe_answer, read_back_answer, ClientMessage, ErrorCode, MessageKind, ServerError, ServerMessage, SubscriptionKind,
+    probe_answer, read_back_answer, ClientMessage, ErrorCode, MessageKind, RawJson, ServerError, ServerMessage, SubscriptionKind,
 };
 
 /// How long a close waits for requests already on the wire.
@@ -281,9 +284,9 @@ impl Session {
     }
 
     /// The text of one frame from the server.
-    pub(crate) fn frame(&mut self, text: &str, now: Instant) {
+    pub(crate) fn frame(&mut self, frame: &Utf8Bytes, now: Instant) {
         self.heartbeat.heard(now);
-        match ServerMessage::decode(text) {
+        match ServerMessage::decode_frame(frame) {
             Ok(message) => self.message(message, now),
             Err(e) => {
                 log::warn!("undecodable frame from the server: {e}");
@@ -301,7 +304,7 @@ impl Session {
 
     fn message(&mut self, message: ServerMessage, now: Instant) {
         match message {
-            ServerMessage::Ping { uid } => self.out.write(&ClientMessage::Pong { uid }),
+            ServerMessage::Ping { uid } => self.out.write(&ClientMessage::Pong { uid: uid.map(Cow::into_owned) }),
             ServerMessage::Pong { .. } => {}
             ServerMessage::AuthOk { refresh_token, .. } => {
                 let outcome = self.auth.on_ok(refresh_token, now);
@@ -311,16 +314,16 @@ impl Session {
                 let outcome = self.auth.on_error(error, now, self.connected, &self.ids, &mut self.out);
                 self.after_auth(outcome);
             }
-            ServerMessage::Error { kind, uid, error } => self.error(kind, uid, error),
+            ServerMessage::Error { kind, uid, error } => self.error(kind, uid.map(Cow::into_owned), error),
             ServerMessage::Subscription { uid: Some(uid), kind: SubscriptionKind::Unsubscribe, .. } => {
                 if let Some(key @ Key::Unsubscribe(_)) = Key::of_answer(&uid, Answer::Unsubscribe) {
                     self.outgoing.forget(key);
                     self.replies.complete(key, Ok(Value::Null), &mut self.out);
                 }
             }
-            ServerMessage::Subscription { uid: Some(uid), kind, data } => match Key::subscription_of(&uid) {
+            ServerMessage::Subscription { uid: Some(uid), kind, data, items } => match Key::subscription_of(&uid) {
                 Some(id) => {
-                    if self.subs.on_event(id, kind, data.unwrap_or(Value::Null), &self.ids, &mut self.out) {
+                    if self.subs.on_event(id, kind, data.map(|data| Arrived { data, items }), &self.ids, &mut self.out) {
                         self.replies.complete(Key::Subscribe(id), Ok(Value::Null), &mut self.out);
                     }
                 }
@@ -333,7 +336,7 @@ impl Session {
         }
     }
 
-    fn items_answer(&mut self, uid: &str, data: Value) {
+    fn items_answer(&mut self, uid: &str, data: RawJson) {
         let Some(key) = Key::of_answer(uid, Answer::Request) else {
             log::debug!("dropped an items answer for no request of this client");
             return;
@@ -349,7 +352,7 @@ impl Session {
             }
             Key::ReadBack(_) => {
                 if let Some((create, one)) = self.outgoing.read_back_done(key) {
-                    let result = read_back_answer(data, one).ok_or_else(|| {
+                    let result = read_back_answer(data.parse(), one).ok_or_else(|| {
                         Error::Protocol(format!("{create} was stored before the connection dropped, but reading it back found nothing"))
                     });
                     self.replies.complete(create, result, &mut self.out);
@@ -361,7 +364,7 @@ impl Session {
             }
             Key::Items(_) => {
                 self.outgoing.forget(key);
-                if !self.replies.complete(key, Ok(data), &mut self.out) {
+                if !self.replies.complete(key, Ok(data.parse()), &mut self.out) {
                     log::debug!("dropped the answer to {key}, which nobody waits for");
                 }
             }
@@ -663,7 +666,7 @@ mod tests {
         }
 
         fn server(&mut self, frame: Value) {
-            self.s.frame(&frame.to_string(), self.now);
+            self.s.frame(&Utf8Bytes::from(frame.to_string()), self.now);
             self.run();
         }
 
@@ -886,7 +889,7 @@ mod tests {
             .events
             .drain(..)
             .filter_map(|e| match e {
-                Event::Subscription { kind, data, .. } => Some((kind, data)),
+                Event::Subscription { kind, data, .. } => Some((kind, data.into_value())),
                 _ => None,
             })
             .collect();

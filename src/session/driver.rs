@@ -230,7 +230,7 @@ async fn read_burst(
 fn read_one(session: &mut Session, frame: Option<Result<Message, WsError>>) -> Result<(), String> {
     let now = Instant::now();
     match frame {
-        Some(Ok(Message::Text(text))) => session.frame(text.as_str(), now),
+        Some(Ok(Message::Text(text))) => session.frame(&text, now),
         Some(Ok(Message::Binary(bytes))) => session.binary(bytes.len(), now),
         Some(Ok(Message::Close(frame))) => {
             return Err(match frame {

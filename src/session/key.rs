@@ -50,8 +50,9 @@ impl Key {
     /// library did not make.
     pub(crate) fn of_answer(uid: &str, answer: Answer) -> Option<Key> {
         let (prefix, number) = uid.split_once('-')?;
-        // Only canonical numbers: "s-01" was never sent.
-        let n: u64 = number.parse().ok().filter(|n: &u64| n.to_string() == number)?;
+        // Only canonical numbers: "s-01" or "s-+1" was never sent.
+        let canonical = number.bytes().all(|b| b.is_ascii_digit()) && (number == "0" || !number.starts_with('0'));
+        let n: u64 = number.parse().ok().filter(|_| canonical)?;
         Some(match (prefix, answer) {
             ("a", _) => Key::Auth(n),
             ("s", Answer::Request) => Key::Subscribe(n),

@@ -314,7 +314,7 @@ pub(crate) mod tests {
     #[test]
     fn events_of_an_ended_subscription_are_held_back() {
         let outlet = Outlet::new(10, Recorder::default());
-        let of = |uid: &str| Event::Subscription { uid: uid.into(), kind: SubscriptionKind::Create, data: Value::Null };
+        let of = |uid: &str| Event::Subscription { uid: uid.into(), kind: SubscriptionKind::Create, data: Value::Null.into() };
         for _ in 0..3 {
             outlet.give(of("a"));
         }

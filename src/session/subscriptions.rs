@@ -4,13 +4,12 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use serde_json::Value;
-
 use super::action::Actions;
 use super::key::{Ids, Key};
-use super::tracker::Tracker;
+use super::tracker::{Arrived, Tracker};
+use crate::data::Data;
 use crate::event::Event;
-use crate::protocol::{ClientMessage, ServerError, SubscribeRequest, SubscriptionKind};
+use crate::protocol::{ClientMessage, RawJson, ServerError, SubscribeRequest, SubscriptionKind};
 
 /// Where a subscription stands with the server on the current connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,7 +133,7 @@ impl Subscriptions {
     }
 
     /// A subscription event. True for an `init`, which completes the subscribe.
-    pub(crate) fn on_event(&mut self, id: u64, kind: SubscriptionKind, data: Value, ids: &Ids, actions: &mut Actions) -> bool {
+    pub(crate) fn on_event(&mut self, id: u64, kind: SubscriptionKind, data: Option<Arrived>, ids: &Ids, actions: &mut Actions) -> bool {
         let init = kind == SubscriptionKind::Init;
         if init {
             self.answered(id, actions);
@@ -146,9 +145,13 @@ impl Subscriptions {
         if init {
             sub.state = SubState::Live;
         }
-        let Some(tracker) = sub.tracker.as_mut() else {
-            actions.emit(Event::Subscription { uid: sub.uid.clone(), kind, data });
-            return init;
+        // Only items are tracked; no data (an init that asked for none) passes as it is.
+        let (tracker, data) = match (sub.tracker.as_mut(), data) {
+            (Some(tracker), Some(data)) => (tracker, data),
+            (_, data) => {
+                actions.emit(Event::Subscription { uid: sub.uid.clone(), kind, data: data.map_or_else(Data::null, |a| Data::raw(a.data)) });
+                return init;
+            }
         };
         let out = if init { tracker.on_init(data) } else { tracker.on_event(kind, data).into_iter().collect() };
         for (kind, data) in out {
@@ -167,11 +170,11 @@ impl Subscriptions {
     }
 
     /// The answer of a catch-up read: the items the join window hid, as a create.
-    pub(crate) fn on_catch_up(&mut self, read: u64, data: Value, actions: &mut Actions) {
+    pub(crate) fn on_catch_up(&mut self, read: u64, data: RawJson, actions: &mut Actions) {
         let Some(id) = self.catch_ups.remove(&read) else { return };
         let Some(sub) = self.subs.get_mut(&id) else { return };
         if let Some((kind, data)) = sub.tracker.as_mut().and_then(|t| t.on_catch_up(data)) {
-            log::info!("caught up {} item(s) the join window hid from {}", data.as_array().map_or(0, Vec::len), sub.uid);
+            log::info!("caught up {} item(s) the join window hid from {}", data.len(), sub.uid);
             actions.emit(Event::Subscription { uid: sub.uid.clone(), kind, data });
         }
     }
@@ -263,7 +266,7 @@ mod tests {
     use super::*;
     use crate::protocol::{ErrorCode, ServerMessage};
     use crate::session::action::Action;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     /// What the machine did: frames as JSON (the reads it asked for last), events as
     /// they are.
@@ -284,8 +287,8 @@ mod tests {
     /// Feeds a recorded `subscription` frame.
     fn feed(s: &mut Subscriptions, frame: &str, ids: &Ids, a: &mut Actions) -> bool {
         match ServerMessage::decode(frame).unwrap() {
-            ServerMessage::Subscription { uid: Some(uid), kind, data } => {
-                s.on_event(Key::subscription_of(&uid).unwrap(), kind, data.unwrap_or(Value::Null), ids, a)
+            ServerMessage::Subscription { uid: Some(uid), kind, data, items } => {
+                s.on_event(Key::subscription_of(&uid).unwrap(), kind, data.map(|data| Arrived { data, items }), ids, a)
             }
             other => panic!("{other:?}"),
         }
@@ -315,17 +318,17 @@ mod tests {
         let (frames, events) = drain(&mut a);
         assert_eq!(
             events,
-            vec![Event::Subscription { uid: "s-1".into(), kind: SubscriptionKind::Init, data: json!([{"id":1,"text":"a"}]) }]
+            vec![Event::Subscription { uid: "s-1".into(), kind: SubscriptionKind::Init, data: json!([{"id":1,"text":"a"}]).into() }]
         );
         // The catch-up read of the join window.
         assert_eq!(frames[0]["type"], "items");
         assert_eq!(frames[0]["uid"], "c-1");
         // Item 2 was created in the window: the read finds it, once.
-        s.on_catch_up(1, json!([{"id":1,"text":"a"},{"id":2,"text":"b"}]), &mut a);
+        s.on_catch_up(1, RawJson::new(json!([{"id":1,"text":"a"},{"id":2,"text":"b"}]).to_string()), &mut a);
         let (_, events) = drain(&mut a);
         assert_eq!(
             events,
-            vec![Event::Subscription { uid: "s-1".into(), kind: SubscriptionKind::Create, data: json!([{"id":2,"text":"b"}]) }]
+            vec![Event::Subscription { uid: "s-1".into(), kind: SubscriptionKind::Create, data: json!([{"id":2,"text":"b"}]).into() }]
         );
         assert!(!feed(&mut s, r#"{"type":"subscription","event":"create","data":[{"id":2,"text":"b"}],"uid":"s-1"}"#, &ids, &mut a));
         assert!(drain(&mut a).1.is_empty(), "not delivered twice");
@@ -346,8 +349,8 @@ mod tests {
         assert_eq!(
             events,
             vec![
-                Event::Subscription { uid: "s-1".into(), kind: SubscriptionKind::Create, data: json!([{"id":3,"text":"c"}]) },
-                Event::Subscription { uid: "s-1".into(), kind: SubscriptionKind::Update, data: json!([{"id":1,"text":"A"}]) },
+                Event::Subscription { uid: "s-1".into(), kind: SubscriptionKind::Create, data: json!([{"id":3,"text":"c"}]).into() },
+                Event::Subscription { uid: "s-1".into(), kind: SubscriptionKind::Update, data: json!([{"id":1,"text":"A"}]).into() },
             ]
         );
     }

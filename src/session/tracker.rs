@@ -2,14 +2,56 @@
 //! again (a new `init` after a reconnect, a catch-up read after a join) turns into
 //! exactly the events the user has not seen: no gaps, no duplicates.
 //!
-//! Sans-IO: the actor feeds it the server's data and emits what it returns.
+//! Sans-IO: the session feeds it the server's data as it came (raw JSON) and emits what
+//! it returns. It reads each item once, for its key and a digest of its content
+//! (`protocol::raw::scan_items`); it never builds the items.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use serde_json::Value;
 
-use crate::protocol::SubscriptionKind;
+use crate::data::Data;
+use crate::protocol::raw::{item_ranges, keys_of, scan_items, ItemKey, Scanned};
+use crate::protocol::{RawJson, SubscriptionKind};
+
+/// The Fx hash (rustc's) for the map of delivered keys: a multiply and a rotate per
+/// word; SipHash was a tenth of the I/O thread's instructions per event (callgrind,
+/// event flood), and the keys come from the server the user chose to trust.
+#[derive(Default)]
+struct Fx(u64);
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+
+    fn write_i64(&mut self, i: i64) {
+        self.write_u64(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
 
 /// The delivered state of one collection-wide subscription.
 #[derive(Debug)]
@@ -20,101 +62,36 @@ pub(crate) struct Tracker {
     /// which case an absent item is not proof of a deletion.
     windowed: bool,
     /// Key → digest of the item as last delivered.
-    seen: HashMap<String, u64>,
+    seen: FxMap<ItemKey, u64>,
     /// Keys in delivery order, to forget the oldest beyond `cap`.
-    order: VecDeque<String>,
+    order: VecDeque<ItemKey>,
     cap: usize,
     /// Whether the first `init` has been delivered.
     synced: bool,
 }
 
-/// A digest of an item's content, to tell an update from a repeat. Hashes the value's
-/// structure directly: printing it to JSON first cost an allocation and most of the
-/// tracker's time per event (perf, event flood).
-fn digest(item: &Value) -> u64 {
-    let mut h = Fx(0);
-    hash_value(item, &mut h);
-    h.finish()
+/// The data of an event as it arrived: its text and, when it is an array, where its
+/// items are (found as the frame was read, or looked for now).
+pub(crate) struct Arrived {
+    pub(crate) data: RawJson,
+    pub(crate) items: Option<Vec<(usize, usize)>>,
 }
 
-/// The Fx hash (rustc's): a multiply and a rotate per word. A digest only tells two
-/// versions of one item apart, so it needs speed, not resistance to chosen input; SipHash
-/// was a tenth of the I/O thread's instructions per event (callgrind, event flood).
-struct Fx(u64);
-
-impl Fx {
-    fn word(&mut self, w: u64) {
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+impl Arrived {
+    /// Data whose items were not noted as it was read.
+    pub(crate) fn new(data: RawJson) -> Self {
+        let items = item_ranges(data.as_str());
+        Arrived { data, items }
     }
 }
 
-impl Hasher for Fx {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.word(u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut last = [0u8; 8];
-            last[..rest.len()].copy_from_slice(rest);
-            self.word(u64::from_le_bytes(last) ^ ((rest.len() as u64) << 56));
-        }
+/// The items at `keep` (indexes into `ranges`), or all of `data` when that is all of
+/// them.
+fn some_of(data: RawJson, ranges: &[(usize, usize)], keep: &[usize]) -> Data {
+    if keep.len() == ranges.len() {
+        return Data::raw(data);
     }
-
-    fn write_u8(&mut self, i: u8) {
-        self.word(i as u64);
-    }
-
-    fn write_usize(&mut self, i: usize) {
-        self.word(i as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-fn hash_value(v: &Value, h: &mut Fx) {
-    match v {
-        Value::Null => h.write_u8(0),
-        Value::Bool(b) => {
-            h.write_u8(1);
-            b.hash(h);
-        }
-        Value::Number(n) => {
-            h.write_u8(2);
-            n.hash(h);
-        }
-        Value::String(s) => {
-            h.write_u8(3);
-            s.hash(h);
-        }
-        Value::Array(items) => {
-            h.write_u8(4);
-            h.write_usize(items.len());
-            for i in items {
-                hash_value(i, h);
-            }
-        }
-        Value::Object(m) => {
-            // serde_json's map iterates in key order, so equal objects hash equally.
-            h.write_u8(5);
-            h.write_usize(m.len());
-            for (k, v) in m {
-                k.hash(h);
-                hash_value(v, h);
-            }
-        }
-    }
-}
-
-fn key_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
+    Data::items(keep.iter().map(|&i| data.part(ranges[i].0, ranges[i].1)).collect())
 }
 
 impl Tracker {
@@ -122,32 +99,41 @@ impl Tracker {
     /// items out of an `init` for other reasons than deletion (see
     /// [`crate::protocol::SubscribeRequest::is_windowed`]).
     pub(crate) fn new(key_field: &str, windowed: bool, cap: usize) -> Self {
-        Tracker { key_field: key_field.to_owned(), windowed, seen: HashMap::new(), order: VecDeque::new(), cap: cap.max(1), synced: false }
+        Tracker {
+            key_field: key_field.to_owned(),
+            windowed,
+            seen: FxMap::default(),
+            order: VecDeque::new(),
+            cap: cap.max(1),
+            synced: false,
+        }
     }
 
-    fn key_of(&self, item: &Value) -> Option<String> {
-        item.get(&self.key_field).and_then(key_text)
-    }
-
-    fn remember(&mut self, key: String, item: &Value) {
-        self.remember_digest(key, digest(item));
-    }
-
-    fn remember_digest(&mut self, key: String, digest: u64) {
-        if self.seen.insert(key.clone(), digest).is_none() {
-            self.order.push_back(key);
-            while self.order.len() > self.cap {
-                if let Some(old) = self.order.pop_front() {
-                    self.seen.remove(&old);
+    fn remember(&mut self, key: ItemKey, digest: u64) {
+        match self.seen.entry(key) {
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                e.insert(digest);
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                self.order.push_back(e.key().clone());
+                e.insert(digest);
+                while self.order.len() > self.cap {
+                    if let Some(old) = self.order.pop_front() {
+                        self.seen.remove(&old);
+                    }
                 }
             }
         }
     }
 
-    fn forget(&mut self, key: &str) {
+    fn forget(&mut self, key: &ItemKey) {
         if self.seen.remove(key).is_some() {
             self.order.retain(|k| k != key);
         }
+    }
+
+    fn scan(&self, arrived: &Arrived) -> Option<Vec<Scanned>> {
+        Some(scan_items(arrived.data.as_str(), arrived.items.as_deref()?, &self.key_field))
     }
 
     /// Whether a catch-up read after an `init` is worth sending.
@@ -157,99 +143,101 @@ impl Tracker {
 
     /// An `init`: the first is delivered as it is; a later one (after a reconnect)
     /// becomes the create, update and delete events that were missed.
-    pub(crate) fn on_init(&mut self, data: Value) -> Vec<(SubscriptionKind, Value)> {
-        let items = match data {
-            Value::Array(items) => items,
-            other => return vec![(SubscriptionKind::Init, other)],
-        };
+    pub(crate) fn on_init(&mut self, arrived: Arrived) -> Vec<(SubscriptionKind, Data)> {
+        let Some(items) = self.scan(&arrived) else { return vec![(SubscriptionKind::Init, Data::raw(arrived.data))] };
+        let (data, ranges) = (arrived.data, arrived.items.unwrap_or_default());
         if !self.synced {
             self.synced = true;
-            for item in &items {
-                if let Some(k) = self.key_of(item) {
-                    self.remember(k, item);
+            for item in items {
+                if let Some(k) = item.key {
+                    self.remember(k, item.digest);
                 }
             }
-            return vec![(SubscriptionKind::Init, Value::Array(items))];
+            return vec![(SubscriptionKind::Init, Data::raw(data))];
         }
         let mut created = Vec::new();
         let mut updated = Vec::new();
-        let mut present = std::collections::HashSet::new();
-        for item in items {
-            let Some(k) = self.key_of(&item) else { continue };
-            present.insert(k.clone());
-            let d = digest(&item);
+        let mut present = HashSet::new();
+        for (i, item) in items.into_iter().enumerate() {
+            let Some(k) = item.key else { continue };
             match self.seen.get(&k) {
-                None => created.push(item),
-                Some(old) if *old != d => updated.push(item),
-                Some(_) => continue,
+                None => created.push(i),
+                Some(old) if *old != item.digest => updated.push(i),
+                Some(_) => {
+                    present.insert(k);
+                    continue;
+                }
             }
-            self.remember_digest(k, d);
+            present.insert(k.clone());
+            self.remember(k, item.digest);
         }
         let mut out = Vec::new();
         // Deletions are provable only when the init holds every matching item.
         if !self.windowed {
-            let gone: Vec<String> = self.seen.keys().filter(|k| !present.contains(*k)).cloned().collect();
+            let gone: Vec<ItemKey> = self.seen.keys().filter(|k| !present.contains(*k)).cloned().collect();
             for k in &gone {
                 self.forget(k);
             }
             if !gone.is_empty() {
-                out.push((SubscriptionKind::Delete, Value::Array(gone.into_iter().map(Value::String).collect())));
+                let keys = gone.iter().map(|k| Value::String(k.text().into_owned())).collect();
+                out.push((SubscriptionKind::Delete, Data::from(Value::Array(keys))));
             }
         }
         if !created.is_empty() {
-            out.push((SubscriptionKind::Create, Value::Array(created)));
+            out.push((SubscriptionKind::Create, some_of(data.clone(), &ranges, &created)));
         }
         if !updated.is_empty() {
-            out.push((SubscriptionKind::Update, Value::Array(updated)));
+            out.push((SubscriptionKind::Update, some_of(data, &ranges, &updated)));
         }
         out
     }
 
     /// The answer of the catch-up read: items never delivered become a create event.
-    pub(crate) fn on_catch_up(&mut self, data: Value) -> Option<(SubscriptionKind, Value)> {
-        let Value::Array(items) = data else { return None };
+    pub(crate) fn on_catch_up(&mut self, data: RawJson) -> Option<(SubscriptionKind, Data)> {
+        let arrived = Arrived::new(data);
+        let items = self.scan(&arrived)?;
+        let (data, ranges) = (arrived.data, arrived.items.unwrap_or_default());
         let mut created = Vec::new();
-        for item in items {
-            if let Some(k) = self.key_of(&item) {
+        for (i, item) in items.into_iter().enumerate() {
+            if let Some(k) = item.key {
                 if !self.seen.contains_key(&k) {
-                    self.remember(k, &item);
-                    created.push(item);
+                    self.remember(k, item.digest);
+                    created.push(i);
                 }
             }
         }
-        (!created.is_empty()).then_some((SubscriptionKind::Create, Value::Array(created)))
+        (!created.is_empty()).then(|| (SubscriptionKind::Create, some_of(data, &ranges, &created)))
     }
 
     /// A live event: recorded, and a create of an item already delivered is dropped.
-    pub(crate) fn on_event(&mut self, kind: SubscriptionKind, data: Value) -> Option<(SubscriptionKind, Value)> {
+    pub(crate) fn on_event(&mut self, kind: SubscriptionKind, arrived: Arrived) -> Option<(SubscriptionKind, Data)> {
         match kind {
             SubscriptionKind::Create | SubscriptionKind::Update => {
-                let Value::Array(items) = data else { return Some((kind, data)) };
-                let mut fresh = Vec::new();
-                for item in items {
-                    match self.key_of(&item) {
+                let Some(items) = self.scan(&arrived) else { return Some((kind, Data::raw(arrived.data))) };
+                let (data, ranges) = (arrived.data, arrived.items.unwrap_or_default());
+                let mut fresh = Vec::with_capacity(items.len());
+                for (i, item) in items.into_iter().enumerate() {
+                    match item.key {
                         Some(k) if kind == SubscriptionKind::Create && self.seen.contains_key(&k) => {
                             // Seen already (from a catch-up read): update what we hold.
-                            self.remember(k, &item);
+                            self.remember(k, item.digest);
                         }
                         Some(k) => {
-                            self.remember(k, &item);
-                            fresh.push(item);
+                            self.remember(k, item.digest);
+                            fresh.push(i);
                         }
-                        None => fresh.push(item),
+                        None => fresh.push(i),
                     }
                 }
-                (!fresh.is_empty()).then_some((kind, Value::Array(fresh)))
+                (!fresh.is_empty()).then(|| (kind, some_of(data, &ranges, &fresh)))
             }
             SubscriptionKind::Delete => {
-                if let Value::Array(keys) = &data {
-                    for k in keys.iter().filter_map(key_text) {
-                        self.forget(&k);
-                    }
+                for k in keys_of(arrived.data.as_str()) {
+                    self.forget(&k);
                 }
-                Some((kind, data))
+                Some((kind, Data::raw(arrived.data)))
             }
-            SubscriptionKind::Init | SubscriptionKind::Unsubscribe => Some((kind, data)),
+            SubscriptionKind::Init | SubscriptionKind::Unsubscribe => Some((kind, Data::raw(arrived.data))),
         }
     }
 }
@@ -263,13 +251,26 @@ mod tests {
         Tracker::new("id", false, 100)
     }
 
+    /// The server's data as it comes: text.
+    fn raw(v: Value) -> Arrived {
+        Arrived::new(RawJson::new(v.to_string()))
+    }
+
+    fn values(out: Vec<(SubscriptionKind, Data)>) -> Vec<(SubscriptionKind, Value)> {
+        out.into_iter().map(|(k, d)| (k, d.into_value())).collect()
+    }
+
+    fn value(out: Option<(SubscriptionKind, Data)>) -> Option<(SubscriptionKind, Value)> {
+        out.map(|(k, d)| (k, d.into_value()))
+    }
+
     #[test]
     fn first_init_passes_through_and_a_later_one_becomes_the_missed_events() {
         let mut t = unlimited();
-        let first = t.on_init(json!([{"id":1,"t":"a"},{"id":2,"t":"b"},{"id":3,"t":"c"}]));
+        let first = values(t.on_init(raw(json!([{"id":1,"t":"a"},{"id":2,"t":"b"},{"id":3,"t":"c"}]))));
         assert_eq!(first, vec![(SubscriptionKind::Init, json!([{"id":1,"t":"a"},{"id":2,"t":"b"},{"id":3,"t":"c"}]))]);
         // While away: 2 edited, 3 deleted, 4 created.
-        let again = t.on_init(json!([{"id":1,"t":"a"},{"id":2,"t":"B"},{"id":4,"t":"d"}]));
+        let again = values(t.on_init(raw(json!([{"id":1,"t":"a"},{"id":2,"t":"B"},{"id":4,"t":"d"}]))));
         assert_eq!(
             again,
             vec![
@@ -279,48 +280,56 @@ mod tests {
             ]
         );
         // Nothing new: nothing delivered, not even an init.
-        assert!(t.on_init(json!([{"id":1,"t":"a"},{"id":2,"t":"B"},{"id":4,"t":"d"}])).is_empty());
+        assert!(t.on_init(raw(json!([{"id":1,"t":"a"},{"id":2,"t":"B"},{"id":4,"t":"d"}]))).is_empty());
     }
 
     #[test]
     fn a_windowed_query_never_invents_deletions() {
         let mut t = Tracker::new("id", true, 100);
-        t.on_init(json!([{"id":2},{"id":1}]));
-        let again = t.on_init(json!([{"id":4},{"id":3}]));
+        t.on_init(raw(json!([{"id":2},{"id":1}])));
+        let again = values(t.on_init(raw(json!([{"id":4},{"id":3}]))));
         assert_eq!(again, vec![(SubscriptionKind::Create, json!([{"id":4},{"id":3}]))]);
     }
 
     #[test]
     fn catch_up_fills_the_join_gap_once() {
         let mut t = unlimited();
-        t.on_init(json!([{"id":1}]));
+        t.on_init(raw(json!([{"id":1}])));
         assert!(t.wants_catch_up());
         // Item 2 was created between the init and the registration; 3 arrives as an event.
-        assert_eq!(t.on_event(SubscriptionKind::Create, json!([{"id":3}])), Some((SubscriptionKind::Create, json!([{"id":3}]))));
-        assert_eq!(t.on_catch_up(json!([{"id":1},{"id":2},{"id":3}])), Some((SubscriptionKind::Create, json!([{"id":2}]))));
+        assert_eq!(value(t.on_event(SubscriptionKind::Create, raw(json!([{"id":3}])))), Some((SubscriptionKind::Create, json!([{"id":3}]))));
+        assert_eq!(value(t.on_catch_up(raw(json!([{"id":1},{"id":2},{"id":3}])).data)), Some((SubscriptionKind::Create, json!([{"id":2}]))));
         // A late event for 2 is not delivered twice.
-        assert_eq!(t.on_event(SubscriptionKind::Create, json!([{"id":2}])), None);
-        assert_eq!(t.on_catch_up(json!([{"id":1},{"id":2},{"id":3}])), None);
+        assert_eq!(value(t.on_event(SubscriptionKind::Create, raw(json!([{"id":2}])))), None);
+        assert_eq!(value(t.on_catch_up(raw(json!([{"id":1},{"id":2},{"id":3}])).data)), None);
+        // Of an event with old and new items, only the new pass.
+        assert_eq!(
+            value(t.on_event(SubscriptionKind::Create, raw(json!([{"id":2},{"id":5},{"id":3},{"id":6}])))),
+            Some((SubscriptionKind::Create, json!([{"id":5},{"id":6}])))
+        );
     }
 
     #[test]
     fn deletes_forget_and_untracked_items_pass() {
         let mut t = unlimited();
-        t.on_init(json!([{"id":1},{"id":2}]));
-        assert_eq!(t.on_event(SubscriptionKind::Delete, json!(["1"])), Some((SubscriptionKind::Delete, json!(["1"]))));
-        assert_eq!(t.on_init(json!([{"id":2}])), vec![]);
+        t.on_init(raw(json!([{"id":1},{"id":2}])));
+        // A key named as text is the integer key it names.
+        assert_eq!(value(t.on_event(SubscriptionKind::Delete, raw(json!(["1"])))), Some((SubscriptionKind::Delete, json!(["1"]))));
+        assert_eq!(values(t.on_init(raw(json!([{"id":2}])))), vec![]);
         assert_eq!(
-            t.on_event(SubscriptionKind::Create, json!([{"no_key": true}])),
+            value(t.on_event(SubscriptionKind::Create, raw(json!([{"no_key": true}])))),
             Some((SubscriptionKind::Create, json!([{"no_key": true}])))
         );
+        // Data that is no array passes as it is.
+        assert_eq!(value(t.on_event(SubscriptionKind::Update, raw(json!({"id": 9})))), Some((SubscriptionKind::Update, json!({"id": 9}))));
     }
 
     #[test]
     fn memory_is_capped() {
         let mut t = Tracker::new("id", true, 3);
-        t.on_init(json!([]));
+        t.on_init(raw(json!([])));
         for i in 0..10 {
-            t.on_event(SubscriptionKind::Create, json!([{ "id": i }]));
+            t.on_event(SubscriptionKind::Create, raw(json!([{ "id": i }])));
         }
         assert_eq!(t.seen.len(), 3);
         assert_eq!(t.order.len(), 3);
