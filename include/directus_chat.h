@@ -850,12 +850,14 @@ enum dchat_status dchat_unsubscribe_nowait(const struct dchat_client *client,
                                            uint64_t *request_out);
 
 // Asks the client to close and returns at once. Requests on the wire may finish (up to
-// 5 s), the others fail with `CLOSED`; the close completes with the client's final
-// event, the state `DCHAT_STATE_CLOSED` with `dchat_event_close_cause` ==
-// `DCHAT_CLOSE_BY_USER` (no `REPLY` event: nothing may follow the final event). Closing
-// a closed client is fine. Still free the client with `dchat_free`, which then does not
-// wait. Allowed inside the client's own callback.
-enum dchat_status dchat_close_nowait(const struct dchat_client *client);
+// 5 s), the others fail with `CLOSED`. Writes the request id of the close to
+// `*request_out` (may be NULL): a `DCHAT_EVENT_REPLY` with that id completes it, just
+// before the client's final event, the state `DCHAT_STATE_CLOSED` with
+// `dchat_event_close_cause` == `DCHAT_CLOSE_BY_USER` (nothing follows that one). A
+// client that had already closed writes 0: its `CLOSED` event was its last, and no
+// reply follows. Still free the client with `dchat_free`, which then does not wait.
+// Allowed inside the client's own callback.
+enum dchat_status dchat_close_nowait(const struct dchat_client *client, uint64_t *request_out);
 
 // Cancels the request with this id (from a nowait call, or a subscription's id while
 // its subscribe is in progress): it completes at once with a `DCHAT_EVENT_REPLY` whose

@@ -832,8 +832,14 @@ public:
     }
     /// Cancels a request: its reply comes at once with the code CANCELLED.
     void cancel(std::uint64_t request) { detail::check(dchat_cancel(handle(), request)); }
-    /// Asks to close and returns; the final CLOSED event (close_cause DCHAT_CLOSE_BY_USER) completes it.
-    void close_nowait() { detail::check(dchat_close_nowait(handle())); }
+    /// Asks to close and returns at once. Returns the request id of the DCHAT_EVENT_REPLY
+    /// that completes the close, just before the final CLOSED event (close_cause
+    /// DCHAT_CLOSE_BY_USER); 0 if the client had already closed (no reply follows).
+    std::uint64_t close_nowait() {
+        std::uint64_t id = 0;
+        detail::check(dchat_close_nowait(handle(), &id));
+        return id;
+    }
     /// Skips the wait before the next reconnect attempt.
     void reconnect_now() { detail::check(dchat_reconnect_now(handle())); }
     /// The connection state as of the last state event the session reported.

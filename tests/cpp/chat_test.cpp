@@ -142,14 +142,21 @@ static void nowait_through_a_slow_server(const std::string &slow_url, const std:
     CHECK(timed([&] { c.reset(); }) < quick);
 
     // The normal end in poll mode: close_nowait, events until CLOSED, then empty polls.
+    // The close is a nowait call like the others: its reply is the event just before CLOSED.
     dchat::client d(slow_url, dchat::nowait, opts);
-    d.close_nowait();
-    std::optional<dchat::event> last;
+    const std::uint64_t close_id = d.close_nowait();
+    CHECK(close_id != 0);
+    std::optional<dchat::event> last, before_last;
     deadline = clock::now() + 20s;
     while (!d.ended() && clock::now() < deadline)
-        if (auto ev = d.poll(100ms)) last = ev;
+        if (auto ev = d.poll(100ms)) {
+            before_last = std::move(last);
+            last = std::move(ev);
+        }
     CHECK(d.ended() && last && last->is_closed() && last->close_cause == DCHAT_CLOSE_BY_USER);
+    CHECK(before_last && before_last->kind == DCHAT_EVENT_REPLY && before_last->request == close_id && !before_last->code);
     CHECK(!d.poll(0ms).has_value());
+    CHECK(d.close_nowait() == 0);
 }
 
 int main(int argc, char **argv) {

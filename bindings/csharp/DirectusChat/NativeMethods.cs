@@ -227,7 +227,7 @@ namespace DirectusChat
         internal static extern Status dchat_unsubscribe_nowait(ClientHandle client, ulong subscription, out ulong request);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern Status dchat_close_nowait(ClientHandle client);
+        internal static extern Status dchat_close_nowait(ClientHandle client, out ulong request);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern Status dchat_cancel(ClientHandle client, ulong request);

@@ -746,9 +746,10 @@ impl NativeClient {
         self.client.cancel(request)
     }
 
-    /// Asks the session to close; the `closed` state event completes it.
-    fn close_nowait(&self) {
-        self.client.close_nowait()
+    /// Asks the session to close; returns the request id of the `reply` event given just
+    /// before the `closed` state event (0: it had already closed, and no reply follows).
+    fn close_nowait(&self) -> u64 {
+        self.client.close_nowait_with_reply().unwrap_or(0)
     }
 
     /// Skips the wait before the next reconnect attempt.

@@ -54,7 +54,8 @@ def game_loop(url: str, email: str, password: str) -> List[str]:
         client.cancel(client.request_nowait("messages", "read", {"query": {"limit": 1}}))
         client.reconnect_now()
         client.unsubscribe_nowait(sub)
-        client.close_nowait()
+        closing: int = client.close_nowait()
+        lines.append(str(closing))
     return lines
 
 

@@ -618,10 +618,11 @@ class Client:
         """Skips the wait before the next reconnect attempt (a "retry now" button)."""
         self._native.reconnect_now()
 
-    def close_nowait(self) -> None:
-        """Asks the client to close and returns at once; the ``closed`` state event
-        (``reason`` says why) completes it."""
-        self._native.close_nowait()
+    def close_nowait(self) -> int:
+        """Asks the client to close and returns at once. Returns the request id of the
+        ``reply`` event that completes the close, just before the final ``closed`` state
+        event (``reason`` says why); 0 if the client had already closed (no reply follows)."""
+        return self._native.close_nowait()
 
     @property
     def state(self) -> str:
