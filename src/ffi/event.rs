@@ -90,6 +90,7 @@ pub enum dchat_sub_event {
     DCHAT_SUB_DELETE = 4,
 }
 
+#[derive(Clone)]
 pub(super) struct Message {
     pub(super) id: CString,
     pub(super) key: CString,
@@ -100,6 +101,24 @@ pub(super) struct Message {
     pub(super) author_id: Option<CString>,
     pub(super) own: bool,
     pub(super) updated: Option<CString>,
+    /// The attached file, where the schema has a file field (see `files.rs`).
+    pub(super) file: Option<MessageFile>,
+}
+
+/// The attachment of a chat message: its id, name, MIME type and size.
+#[derive(Clone)]
+pub(super) struct MessageFile {
+    pub(super) id: CString,
+    pub(super) name: Option<CString>,
+    pub(super) mime: Option<CString>,
+    pub(super) size: Option<u64>,
+}
+
+impl MessageFile {
+    fn of(file: &Value) -> Option<Self> {
+        let f = crate::FileInfo::from_value(file)?;
+        Some(MessageFile { id: c(&f.id), name: f.name.as_deref().map(c), mime: f.mime.as_deref().map(c), size: f.size })
+    }
 }
 
 /// One event. In callback mode it is borrowed for the duration of the callback; from
@@ -283,9 +302,40 @@ impl dchat_event {
                     author_id: m.author_id.as_deref().map(c),
                     own: m.own,
                     updated: m.updated.as_deref().map(c),
+                    file: m.file.and_then(MessageFile::of),
                 })
                 .collect()
         })
+    }
+
+    /// A copy that lives on its own (the strings the item accessors handed out stay the
+    /// original's: each event keeps its own).
+    pub(super) fn duplicate(&self) -> Self {
+        dchat_event {
+            kind: self.kind,
+            state: self.state,
+            sub_event: self.sub_event,
+            subscription: self.subscription,
+            request: self.request,
+            code: self.code.clone(),
+            text: self.text.clone(),
+            data: self.data.clone(),
+            attempt: self.attempt,
+            retry_ms: self.retry_ms,
+            cause: self.cause,
+            chat: self.chat.clone(),
+            json: self.json.clone(),
+            // Copied as read so far: the copy shows the messages the original showed,
+            // even if the user became known meanwhile.
+            messages: self.messages.clone(),
+            outbox: self.outbox.clone(),
+            chat_room: self.chat_room.clone(),
+            room_text: self.room_text.clone(),
+            deleted: self.deleted.clone(),
+            presence: self.presence.clone(),
+            strings: Mutex::new(HashMap::new()),
+            transfer: self.transfer,
+        }
     }
 
     /// The keys a delete event of a joined room names (only that room's).
@@ -412,6 +462,21 @@ pub extern "C" fn dchat_event_free(event: *mut dchat_event) -> super::status::dc
             // SAFETY: made by `dchat_poll` (Box::into_raw) and not freed before.
             drop(unsafe { Box::from_raw(event) });
         }
+        Ok(())
+    })
+}
+
+/// Writes a copy of `event` to `*copy_out`, owned by the caller (free it with
+/// `dchat_event_free`): for keeping an event beyond the callback it was passed to, for
+/// example to read its items later or on another thread. The copy's accessors give the
+/// same answers as the original's; their strings live as long as the copy. Both may be
+/// read from several threads at once.
+#[no_mangle]
+pub extern "C" fn dchat_event_clone(event: *const dchat_event, copy_out: *mut *mut dchat_event) -> super::status::dchat_status {
+    boundary(|| {
+        let e = super::args::handle_arg(event, "event")?;
+        let out = super::args::Out::new(copy_out, "copy_out")?;
+        out.write(Box::into_raw(Box::new(e.duplicate())));
         Ok(())
     })
 }
