@@ -39,6 +39,12 @@ class NativeClient:
         presence_on_join: bool = ...,
         file_field: Optional[str] = ...,
         rest_url: Optional[str] = ...,
+        id_field: str = ...,
+        date_field: str = ...,
+        user_field: str = ...,
+        updated_field: Optional[str] = ...,
+        presence_collection: str = ...,
+        receipts_collection: str = ...,
     ) -> None: ...
     def consumed(self, n: int) -> None: ...
     def login(self, email: str, password: str, timeout: Optional[float] = ...) -> None: ...
