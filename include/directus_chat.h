@@ -626,6 +626,13 @@ const char *dchat_event_message_date(const struct dchat_event *event, size_t ind
 // passed to a callback.
 enum dchat_status dchat_event_free(struct dchat_event *event);
 
+// Writes a copy of `event` to `*copy_out`, owned by the caller (free it with
+// `dchat_event_free`): for keeping an event beyond the callback it was passed to, for
+// example to read its items later or on another thread. The copy's accessors give the
+// same answers as the original's; their strings live as long as the copy. Both may be
+// read from several threads at once.
+enum dchat_status dchat_event_clone(const struct dchat_event *event, struct dchat_event **copy_out);
+
 // Names the field of a message's attachment (a many-to-one to `directus_files`; the
 // schema kit's is `file`), so chat queries ask for its id, name, type and size: read
 // them with the item accessors (`"/file/id"`, `"/file/filename_download"`,
@@ -688,6 +695,25 @@ enum dchat_status dchat_asset_url(const struct dchat_client *client,
 enum dchat_status dchat_event_transfer(const struct dchat_event *event,
                                        uint64_t *done_out,
                                        int64_t *total_out);
+
+// The id of the file chat message `index` carries (what its file field holds; the
+// contents are at `dchat_asset_url`); NULL when it carries none, the schema has no file
+// field (`dchat_options_set_file_field`), or out of range. Borrowed from the event.
+const char *dchat_event_message_file_id(const struct dchat_event *event, size_t index);
+
+// The name the file of chat message `index` was uploaded with (`filename_download`);
+// NULL when unknown or there is no file. Borrowed from the event.
+const char *dchat_event_message_file_name(const struct dchat_event *event, size_t index);
+
+// The MIME type of the file of chat message `index`; NULL when unknown or there is no
+// file. Borrowed from the event.
+const char *dchat_event_message_file_type(const struct dchat_event *event, size_t index);
+
+// The size in bytes of the file of chat message `index`, written to `*size_out`;
+// returns false (and writes nothing) when it is unknown or there is no file.
+bool dchat_event_message_file_size(const struct dchat_event *event,
+                                   size_t index,
+                                   uint64_t *size_out);
 
 // How many items the event holds (see the module documentation of `items`); 0 for a
 // NULL event.
@@ -850,12 +876,14 @@ enum dchat_status dchat_unsubscribe_nowait(const struct dchat_client *client,
                                            uint64_t *request_out);
 
 // Asks the client to close and returns at once. Requests on the wire may finish (up to
-// 5 s), the others fail with `CLOSED`; the close completes with the client's final
-// event, the state `DCHAT_STATE_CLOSED` with `dchat_event_close_cause` ==
-// `DCHAT_CLOSE_BY_USER` (no `REPLY` event: nothing may follow the final event). Closing
-// a closed client is fine. Still free the client with `dchat_free`, which then does not
-// wait. Allowed inside the client's own callback.
-enum dchat_status dchat_close_nowait(const struct dchat_client *client);
+// 5 s), the others fail with `CLOSED`. Writes the request id of the close to
+// `*request_out` (may be NULL): a `DCHAT_EVENT_REPLY` with that id completes it, just
+// before the client's final event, the state `DCHAT_STATE_CLOSED` with
+// `dchat_event_close_cause` == `DCHAT_CLOSE_BY_USER` (nothing follows that one). A
+// client that had already closed writes 0: its `CLOSED` event was its last, and no
+// reply follows. Still free the client with `dchat_free`, which then does not wait.
+// Allowed inside the client's own callback.
+enum dchat_status dchat_close_nowait(const struct dchat_client *client, uint64_t *request_out);
 
 // Cancels the request with this id (from a nowait call, or a subscription's id while
 // its subscribe is in progress): it completes at once with a `DCHAT_EVENT_REPLY` whose

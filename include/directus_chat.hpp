@@ -9,7 +9,9 @@
 //   failed login, subscribe or read ends the flow the caller was in; nothing is thrown
 //   from destructors, from poll timeouts, or into the library.
 // - Events are copied into dchat::event values, so they may be kept, moved to another
-//   thread, or outlive the callback.
+//   thread, or outlive the callback. Each keeps a copy of the C event (shared by its
+//   copies) for the item accessors (event::item_string("/user_created/first_name") and
+//   friends), which read any field of any item without a JSON parser.
 // - Callback mode: a std::function gets every event on the client's dispatcher thread
 //   ("dchat-dispatch"), in order. An exception thrown by it is caught before it can
 //   reach the C library, handed to the error hook (or, without one, written to stderr),
@@ -37,6 +39,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -83,6 +86,25 @@ inline void check(dchat_status status) {
     if (status != DCHAT_OK) throw error::last(status);
 }
 inline std::optional<std::string> opt(const char *s) { return s ? std::optional<std::string>(s) : std::nullopt; }
+inline std::optional<std::string_view> view(const char *s) { return s ? std::optional<std::string_view>(s) : std::nullopt; }
+
+/// A NUL-terminated string argument taken without a copy: a literal, a C string or a
+/// std::string (the C functions need the terminator, which std::string_view lacks).
+class zstring {
+public:
+    zstring(const char *s) noexcept : s_(s) {}
+    zstring(const std::string &s) noexcept : s_(s.c_str()) {}
+    const char *c_str() const noexcept { return s_; }
+
+private:
+    const char *s_;
+};
+
+/// An owned C event, freed with its last copy.
+using event_ptr = std::shared_ptr<const dchat_event>;
+inline event_ptr own(dchat_event *e) {
+    return event_ptr(e, [](const dchat_event *p) { dchat_event_free(const_cast<dchat_event *>(p)); });
+}
 }  // namespace detail
 
 /// Names of the C enums, for logs and status lines ("authenticated", "reply", ...).
@@ -136,6 +158,15 @@ inline const char *to_string(dchat_close_cause c) noexcept {
 /// The status name ("DCHAT_ERR_TIMEOUT").
 inline const char *to_string(dchat_status s) noexcept { return dchat_status_name(s); }
 
+/// A file on the server: a message's attachment (chat_message::file) or an upload's
+/// result. Its contents are at client::asset_url(id); client::download fetches them.
+struct file_info {
+    std::string id;                   ///< what a message's file field holds
+    std::optional<std::string> name;  ///< the name it was uploaded with (filename_download)
+    std::optional<std::string> type;  ///< its MIME type
+    std::optional<std::uint64_t> size; ///< its size in bytes
+};
+
 /// One chat message of a subscription event, read with the client's chat schema.
 struct chat_message {
     std::string id;                     ///< primary key, as text
@@ -148,6 +179,7 @@ struct chat_message {
     bool own = false;                   ///< written by the logged-in user
     bool edited = false;                ///< edited since it was sent
     std::optional<std::string> updated; ///< when it was last edited (ISO 8601)
+    std::optional<file_info> file;      ///< its attachment, with options::file_field set
 };
 
 /// The logged-in user (dchat_whoami).
@@ -196,9 +228,74 @@ struct event {
     /// Whether this is the client's final event (state CLOSED).
     bool is_closed() const noexcept { return kind == DCHAT_EVENT_STATE && state == DCHAT_STATE_CLOSED; }
 
-    /// Copies a C event.
+    // ---- any field of any item, by JSON pointer (RFC 6901: "" is the item itself,
+    // "/user_created/first_name" a nested field, "/tags/0" an array element). Absence is
+    // not an error: nothing here throws. Views stay valid while this event or a copy of
+    // it lives; copies may be read from several threads at once.
+
+    /// How many items the event holds: the elements of its data when that is a list (a
+    /// subscription event's items in message order, a read's rows, a delete's keys), else
+    /// the data itself (a create's or update's item), none without data.
+    std::size_t item_count() const noexcept { return raw_ ? dchat_event_item_count(raw_.get()) : 0; }
+    /// The string at `pointer` in item `index`; none when absent or not a string.
+    std::optional<std::string_view> item_string(std::size_t index, detail::zstring pointer) const noexcept {
+        return raw_ ? detail::view(dchat_event_item_string(raw_.get(), index, pointer.c_str())) : std::nullopt;
+    }
+    /// The number at `pointer` in item `index`; none when absent or not a number.
+    std::optional<double> item_number(std::size_t index, detail::zstring pointer) const noexcept {
+        double v = 0;
+        if (raw_ && dchat_event_item_number(raw_.get(), index, pointer.c_str(), &v)) return v;
+        return std::nullopt;
+    }
+    /// The integer at `pointer` in item `index` (a key, a count); none when absent or not
+    /// an integer that fits in 64 bits.
+    std::optional<std::int64_t> item_int(std::size_t index, detail::zstring pointer) const noexcept {
+        std::int64_t v = 0;
+        if (raw_ && dchat_event_item_int(raw_.get(), index, pointer.c_str(), &v)) return v;
+        return std::nullopt;
+    }
+    /// The boolean at `pointer` in item `index` (0 and 1 count: Directus on SQLite sends
+    /// booleans that way); none when absent or not a boolean.
+    std::optional<bool> item_bool(std::size_t index, detail::zstring pointer) const noexcept {
+        bool v = false;
+        if (raw_ && dchat_event_item_bool(raw_.get(), index, pointer.c_str(), &v)) return v;
+        return std::nullopt;
+    }
+    /// Whether item `index` has a null at `pointer` (present, and null).
+    bool item_is_null(std::size_t index, detail::zstring pointer) const noexcept {
+        return raw_ && dchat_event_item_is_null(raw_.get(), index, pointer.c_str());
+    }
+    /// Whether item `index` has anything at `pointer` (null included).
+    bool item_exists(std::size_t index, detail::zstring pointer) const noexcept {
+        return raw_ && dchat_event_item_exists(raw_.get(), index, pointer.c_str());
+    }
+    /// How many elements the array at `pointer` in item `index` has (0: none there, or not an array).
+    std::size_t item_array_len(std::size_t index, detail::zstring pointer) const noexcept {
+        return raw_ ? dchat_event_item_array_len(raw_.get(), index, pointer.c_str()) : 0;
+    }
+    /// Whatever is at `pointer` in item `index`, as JSON text; none when absent.
+    std::optional<std::string_view> item_json(std::size_t index, detail::zstring pointer) const noexcept {
+        return raw_ ? detail::view(dchat_event_item_json(raw_.get(), index, pointer.c_str())) : std::nullopt;
+    }
+
+    /// The C event this one was copied from (a copy of its own; null for a
+    /// default-made event), for calls this wrapper does not cover.
+    const dchat_event *c_event() const noexcept { return raw_.get(); }
+
+    /// Copies a C event (a callback's borrowed one, say): the copy keeps a copy of the
+    /// C event for the item accessors.
     static event copy_of(const dchat_event *e) {
+        dchat_event *copy = nullptr;
+        detail::check(dchat_event_clone(e, &copy));
+        return adopt(copy);
+    }
+
+    /// Takes over an event the caller owns (from dchat_poll, dchat_items_event, ...),
+    /// which the last copy of the result frees.
+    static event adopt(dchat_event *owned) {
         event ev;
+        ev.raw_ = detail::own(owned);
+        const dchat_event *e = owned;
         ev.kind = dchat_event_kind(e);
         ev.state = dchat_event_state(e);
         ev.sub_event = dchat_event_sub_event(e);
@@ -227,7 +324,7 @@ struct event {
                                                detail::opt(dchat_event_message_date(e, i)), key ? key : "",
                                                detail::opt(dchat_event_message_room(e, i)), detail::opt(dchat_event_message_author_id(e, i)),
                                                dchat_event_message_own(e, i), dchat_event_message_edited(e, i),
-                                               detail::opt(dchat_event_message_updated(e, i))});
+                                               detail::opt(dchat_event_message_updated(e, i)), file_of(e, i)});
         }
         ev.is_chat = dchat_event_is_chat(e);
         ev.room = detail::opt(dchat_event_room(e));
@@ -245,6 +342,18 @@ struct event {
         ev.last_read = detail::opt(dchat_event_last_read(e));
         return ev;
     }
+
+private:
+    static std::optional<file_info> file_of(const dchat_event *e, std::size_t i) {
+        const char *id = dchat_event_message_file_id(e, i);
+        if (!id) return std::nullopt;
+        file_info f{id, detail::opt(dchat_event_message_file_name(e, i)), detail::opt(dchat_event_message_file_type(e, i)), std::nullopt};
+        std::uint64_t size = 0;
+        if (dchat_event_message_file_size(e, i, &size)) f.size = size;
+        return f;
+    }
+
+    detail::event_ptr raw_;
 };
 
 /// Settings of a client; each setter returns the options, to chain them. Unset values
@@ -307,6 +416,29 @@ public:
     options &heartbeat(std::chrono::milliseconds interval) { heartbeat_ = static_cast<std::uint32_t>(interval.count()); return *this; }
     /// How many requests may wait for the login or a reconnect.
     options &max_queued(size_t requests) { max_queued_ = requests; return *this; }
+    /// The field of a message's attachment (a many-to-one to directus_files; the schema
+    /// kit's is `file`): chat queries then ask for its name, type and size, and
+    /// chat_message::file carries them. "" turns attachments off (the default).
+    options &file_field(std::string field) { file_field_ = std::move(field); has_file_field_ = true; return *this; }
+    /// The base URL of the server's REST API, where files go (default: the socket's URL
+    /// over http(s) without its /websocket path).
+    options &rest_url(std::string url) { rest_url_ = std::move(url); has_rest_url_ = true; return *this; }
+    /// The presence and read receipts collections (defaults `presence`, `read_receipts`,
+    /// the schema kit's).
+    options &presence_collections(std::string presence, std::string receipts) {
+        presence_collection_ = std::move(presence);
+        receipts_collection_ = std::move(receipts);
+        has_presence_collections_ = true;
+        return *this;
+    }
+    /// Poll mode: `wake` runs each time the event queue goes from empty to non-empty, on
+    /// the client's notifier thread (dchat_options_set_poll): it should only wake the
+    /// host's loop. An exception it throws is written to stderr and dropped. A
+    /// dchat::client installs it (make() cannot: the hook must outlive the options);
+    /// callback mode ignores it.
+    options &on_wake(std::function<void()> wake) { wake_ = std::move(wake); return *this; }
+    /// The hook set with on_wake().
+    const std::function<void()> &wake_hook() const noexcept { return wake_; }
 
     /// Makes the C options (the caller frees them with dchat_options_free).
     dchat_options *make() const {
@@ -331,6 +463,10 @@ public:
         if (heartbeat_) detail::check(dchat_options_set_heartbeat(o, *heartbeat_));
         if (max_queued_) detail::check(dchat_options_set_max_queued(o, *max_queued_));
         if (presence_) detail::check(dchat_options_set_presence(o, presence_->heartbeat_ms, presence_->ttl_ms, presence_->on_join));
+        if (has_presence_collections_)
+            detail::check(dchat_options_set_presence_collections(o, presence_collection_.c_str(), receipts_collection_.c_str()));
+        if (has_file_field_) detail::check(dchat_options_set_file_field(o, file_field_.c_str()));
+        if (has_rest_url_) detail::check(dchat_options_set_rest_url(o, rest_url_.c_str()));
         return guard.release();
     }
 
@@ -339,6 +475,9 @@ private:
     // a false maybe-uninitialized on copies of the latter.
     std::uint32_t connect_ms_ = 0, request_ms_ = 0;
     bool has_schema_ = false, has_ca_pem_ = false, has_outbox_ = false, has_fields_ = false;
+    bool has_file_field_ = false, has_rest_url_ = false, has_presence_collections_ = false;
+    std::string file_field_, rest_url_, presence_collection_, receipts_collection_;
+    std::function<void()> wake_;
     std::array<std::string, 6> fields_;
     std::uint32_t history_ = 0;
     struct presence_timings {
@@ -385,6 +524,7 @@ struct core {
     dchat_client *handle = nullptr;
     event_handler on_event;
     callback_error_handler on_error;
+    std::function<void()> on_wake;  // poll mode (options::on_wake)
     bool ended = false;  // poll mode: the final CLOSED event was taken
 
     ~core() {
@@ -404,6 +544,17 @@ struct core {
             std::fprintf(stderr, "directus_chat: an event handler threw: %s\n", e.what());
         } catch (...) {
             std::fprintf(stderr, "directus_chat: an event handler threw a non-std exception\n");
+        }
+    }
+
+    // The wake trampoline: nothing may unwind into the C library either.
+    static void wake(void *user_data) noexcept {
+        try {
+            static_cast<core *>(user_data)->on_wake();
+        } catch (const std::exception &e) {
+            std::fprintf(stderr, "directus_chat: a wake hook threw: %s\n", e.what());
+        } catch (...) {
+            std::fprintf(stderr, "directus_chat: a wake hook threw a non-std exception\n");
         }
     }
 
@@ -590,6 +741,15 @@ public:
         return std::string(out);
     }
 
+    /// Like items(), with the answer as an event (a DCHAT_EVENT_REPLY): read its rows
+    /// with the item accessors (event::item_count, event::item_string, ...) instead of
+    /// parsing its JSON.
+    event items_event(const std::string &collection, const std::string &action, const std::optional<std::string> &payload_json = std::nullopt) {
+        dchat_event *e = nullptr;
+        detail::check(dchat_items_event(handle(), collection.c_str(), action.c_str(), payload_json ? payload_json->c_str() : nullptr, &e));
+        return event::adopt(e);
+    }
+
     // ---- the chat API
 
     /// Joins a room (none: the lobby) and waits for its history, the subscription's
@@ -652,6 +812,8 @@ public:
         std::unique_ptr<char, dchat_status (*)(char *)> guard(out, dchat_string_free);
         return std::string(out);
     }
+    /// The URL of a file's contents (a message's attachment, say).
+    std::string asset_url(const file_info &file) { return asset_url(file.id); }
 
     /// Up to `count` messages of a room older than `before` (a shown message's id; none:
     /// the oldest shown), oldest first; empty at the beginning of the room.
@@ -659,8 +821,7 @@ public:
                                          std::uint32_t count = 50) {
         dchat_event *e = nullptr;
         detail::check(dchat_load_older(handle(), room ? room->c_str() : nullptr, before ? before->c_str() : nullptr, count, &e));
-        std::unique_ptr<dchat_event, dchat_status (*)(dchat_event *)> guard(e, dchat_event_free);
-        return event::copy_of(e).messages;
+        return event::adopt(e).messages;
     }
 
     /// Changes the text of one's own message (dchat::error with code FORBIDDEN for another's).
@@ -751,8 +912,7 @@ public:
             return std::nullopt;
         }
         detail::check(st);
-        std::unique_ptr<dchat_event, dchat_status (*)(dchat_event *)> guard(e, dchat_event_free);
-        event ev = event::copy_of(e);
+        event ev = event::adopt(e);
         if (ev.is_closed()) core_->ended = true;
         return ev;
     }
@@ -770,10 +930,16 @@ public:
             return out;
         }
         detail::check(st);
+        // Frees the events not yet taken over if a copy throws, so none leaks.
+        struct untaken {
+            std::vector<dchat_event *> &events;
+            ~untaken() {
+                for (dchat_event *e : events) dchat_event_free(e);
+            }
+        } rest{raw};
         out.reserve(n);
         for (std::size_t i = 0; i < n; i++) {
-            std::unique_ptr<dchat_event, dchat_status (*)(dchat_event *)> guard(raw[i], dchat_event_free);
-            out.push_back(event::copy_of(raw[i]));
+            out.push_back(event::adopt(std::exchange(raw[i], nullptr)));
             if (out.back().is_closed()) core_->ended = true;
         }
         return out;
@@ -832,8 +998,14 @@ public:
     }
     /// Cancels a request: its reply comes at once with the code CANCELLED.
     void cancel(std::uint64_t request) { detail::check(dchat_cancel(handle(), request)); }
-    /// Asks to close and returns; the final CLOSED event (close_cause DCHAT_CLOSE_BY_USER) completes it.
-    void close_nowait() { detail::check(dchat_close_nowait(handle())); }
+    /// Asks to close and returns at once. Returns the request id of the DCHAT_EVENT_REPLY
+    /// that completes the close, just before the final CLOSED event (close_cause
+    /// DCHAT_CLOSE_BY_USER); 0 if the client had already closed (no reply follows).
+    std::uint64_t close_nowait() {
+        std::uint64_t id = 0;
+        detail::check(dchat_close_nowait(handle(), &id));
+        return id;
+    }
     /// Skips the wait before the next reconnect attempt.
     void reconnect_now() { detail::check(dchat_reconnect_now(handle())); }
     /// The connection state as of the last state event the session reported.
@@ -860,7 +1032,12 @@ private:
 
     void connect(const std::string &url, const options &opts, bool callback_mode, bool nowait) {
         std::unique_ptr<dchat_options, dchat_status (*)(dchat_options *)> o(opts.make(), dchat_options_free);
-        if (callback_mode) detail::check(dchat_options_set_callback(o.get(), &detail::core::dispatch, core_.get()));
+        if (callback_mode) {
+            detail::check(dchat_options_set_callback(o.get(), &detail::core::dispatch, core_.get()));
+        } else if (opts.wake_hook()) {
+            core_->on_wake = opts.wake_hook();
+            detail::check(dchat_options_set_poll(o.get(), &detail::core::wake, core_.get()));
+        }
         detail::check((nowait ? dchat_connect_nowait : dchat_connect)(url.c_str(), o.get(), &core_->handle));
     }
 

@@ -18,6 +18,7 @@ NOT_BOUND = {
     "dchat_options_set_callback": "callbacks on library threads; poll mode only",
     "dchat_options_set_poll": "its wake hook runs on a library thread; poll mode is the default",
     "dchat_set_log_callback": "runs on the log thread; Mono 6.8 then waits for it at exit",
+    "dchat_event_clone": "Poll copies every event into managed objects before freeing it",
 }
 
 # C type (normalised) -> C# types that marshal to it.

@@ -537,6 +537,16 @@ impl Client {
         self.files.cancel_all();
         self.session.send(Command::Close { reply: Reply::ignore() });
     }
+
+    /// Asks the session to close without waiting, like [`Client::close_nowait`], and
+    /// reports the close as one [`Event::Reply`] with the returned request id, given just
+    /// before the final `Closed` state event (nothing follows that one). `None` when the
+    /// session had already ended: its `Closed` event was its last, and no reply follows.
+    pub fn close_nowait_with_reply(&self) -> Option<u64> {
+        self.files.cancel_all();
+        let id = self.ids.next();
+        self.send_nowait(Command::Close { reply: self.reply_as_event(id).before_closed() }).ok().map(|()| id)
+    }
 }
 
 /// Runs a future of this crate to completion on the calling thread. For the C surface,

@@ -20,6 +20,8 @@ pub(crate) trait Item<'a>: Copy {
     fn is_object(self) -> bool;
     /// Whether this is `null`.
     fn is_null(self) -> bool;
+    /// The whole value, parsed (for the rare part read whole, like an attachment).
+    fn value(self) -> Value;
 }
 
 fn value_text(v: &Value) -> Option<Cow<'_, str>> {
@@ -43,6 +45,9 @@ impl<'a> Item<'a> for &'a Value {
     }
     fn is_null(self) -> bool {
         Value::is_null(self)
+    }
+    fn value(self) -> Value {
+        self.clone()
     }
 }
 
@@ -87,6 +92,14 @@ impl<'a> Item<'a> for Raw<'a, '_> {
     }
     fn is_null(self) -> bool {
         matches!(self, Raw::Text("null"))
+    }
+    fn value(self) -> Value {
+        match self {
+            Raw::Read(members) => {
+                Value::Object(members.iter().map(|(n, v)| (n.text().into_owned(), crate::protocol::raw::parse(v))).collect())
+            }
+            Raw::Text(text) => crate::protocol::raw::parse(text),
+        }
     }
 }
 

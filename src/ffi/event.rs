@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use once_cell::sync::OnceCell;
 use parking_lot::Mutex;
+use serde_json::Value;
 
 use super::connection::dchat_close_cause;
 use super::status::{boundary, boundary_value};
 use crate::chat::rooms::Room;
-use crate::chat::item::Raw;
+use crate::chat::item::{Item, Raw};
 use crate::chat::state::ChatState;
 use crate::chat::MessageParts;
 use crate::client::Subscription;
@@ -95,12 +96,15 @@ pub enum dchat_sub_event {
 /// The C strings of one chat message, in one buffer: a message is read for up to nine
 /// fields, and one allocation for all of them cost a fifth of what one per field did
 /// (callgrind, event flood).
+#[derive(Clone)]
 pub(super) struct Message {
     /// The fields' texts, each followed by a NUL.
     buf: Box<[u8]>,
     /// Where each field starts in `buf` (by [`Field`]), or `NONE`.
     at: [u32; FIELDS],
     pub(super) own: bool,
+    /// The attached file, where the schema has a file field (see `files.rs`).
+    pub(super) file: Option<MessageFile>,
 }
 
 /// A field of a chat message, as C reads it.
@@ -120,7 +124,7 @@ const FIELDS: usize = 8;
 const NONE: u32 = u32::MAX;
 
 impl Message {
-    fn of<I>(m: &crate::chat::MessageParts<'_, I>) -> Self {
+    fn of<'a, I: Item<'a>>(m: &crate::chat::MessageParts<'a, I>) -> Self {
         let fields: [Option<&str>; FIELDS] = [
             Some(&m.id),
             Some(&m.key),
@@ -142,7 +146,8 @@ impl Message {
                 buf.push(0);
             }
         }
-        Message { buf: buf.into_boxed_slice(), at, own: m.own }
+        let file = m.file.and_then(|f| MessageFile::of(&f.value()));
+        Message { buf: buf.into_boxed_slice(), at, own: m.own, file }
     }
 
     /// The field as a C string borrowed from the message; NULL when it has none.
@@ -156,6 +161,22 @@ impl Message {
     /// Whether the message has the field.
     pub(super) fn has(&self, field: Field) -> bool {
         self.at[field as usize] != NONE
+    }
+}
+
+/// The attachment of a chat message: its id, name, MIME type and size.
+#[derive(Clone)]
+pub(super) struct MessageFile {
+    pub(super) id: CString,
+    pub(super) name: Option<CString>,
+    pub(super) mime: Option<CString>,
+    pub(super) size: Option<u64>,
+}
+
+impl MessageFile {
+    fn of(file: &Value) -> Option<Self> {
+        let f = crate::FileInfo::from_value(file)?;
+        Some(MessageFile { id: c(&f.id), name: f.name.as_deref().map(c), mime: f.mime.as_deref().map(c), size: f.size })
     }
 }
 
@@ -339,6 +360,36 @@ impl dchat_event {
         })
     }
 
+    /// A copy that lives on its own (the strings the item accessors handed out stay the
+    /// original's: each event keeps its own).
+    pub(super) fn duplicate(&self) -> Self {
+        dchat_event {
+            kind: self.kind,
+            state: self.state,
+            sub_event: self.sub_event,
+            subscription: self.subscription,
+            request: self.request,
+            code: self.code.clone(),
+            text: self.text.clone(),
+            data: self.data.clone(),
+            attempt: self.attempt,
+            retry_ms: self.retry_ms,
+            cause: self.cause,
+            chat: self.chat.clone(),
+            json: self.json.clone(),
+            // Copied as read so far: the copy shows the messages the original showed,
+            // even if the user became known meanwhile.
+            messages: self.messages.clone(),
+            outbox: self.outbox.clone(),
+            chat_room: self.chat_room.clone(),
+            room_text: self.room_text.clone(),
+            deleted: self.deleted.clone(),
+            presence: self.presence.clone(),
+            strings: Mutex::new(HashMap::new()),
+            transfer: self.transfer,
+        }
+    }
+
     /// The keys a delete event of a joined room names (only that room's).
     pub(super) fn deleted(&self) -> &[CString] {
         self.deleted.get_or_init(|| {
@@ -463,6 +514,21 @@ pub extern "C" fn dchat_event_free(event: *mut dchat_event) -> super::status::dc
             // SAFETY: made by `dchat_poll` (Box::into_raw) and not freed before.
             drop(unsafe { Box::from_raw(event) });
         }
+        Ok(())
+    })
+}
+
+/// Writes a copy of `event` to `*copy_out`, owned by the caller (free it with
+/// `dchat_event_free`): for keeping an event beyond the callback it was passed to, for
+/// example to read its items later or on another thread. The copy's accessors give the
+/// same answers as the original's; their strings live as long as the copy. Both may be
+/// read from several threads at once.
+#[no_mangle]
+pub extern "C" fn dchat_event_clone(event: *const dchat_event, copy_out: *mut *mut dchat_event) -> super::status::dchat_status {
+    boundary(|| {
+        let e = super::args::handle_arg(event, "event")?;
+        let out = super::args::Out::new(copy_out, "copy_out")?;
+        out.write(Box::into_raw(Box::new(e.duplicate())));
         Ok(())
     })
 }

@@ -1,11 +1,12 @@
 //! Attachments from C: uploads to and downloads from the server's REST API, with
-//! progress events and a cancel (`dchat_cancel`), and the URL of a file.
+//! progress events and a cancel (`dchat_cancel`), the URL of a file, and the file a chat
+//! message carries.
 
 use std::ffi::{c_char, CString};
 
 use super::args::{handle_arg, handle_mut, opt_str_arg, str_arg, Out};
 use super::client::{dchat_client, wait};
-use super::event::{dchat_event, with_event};
+use super::event::{dchat_event, opt_ptr, with_event, MessageFile};
 use super::options::dchat_options;
 use super::status::{boundary, dchat_status, FfiError};
 use crate::files::Upload;
@@ -168,4 +169,87 @@ pub extern "C" fn dchat_event_transfer(event: *const dchat_event, done_out: *mut
         }
         Ok(())
     })
+}
+
+fn message_file<T: Copy>(event: *const dchat_event, index: usize, fallback: T, f: impl FnOnce(&MessageFile) -> T) -> T {
+    with_event(event, fallback, |e| e.messages().get(index).and_then(|m| m.file.as_ref()).map_or(fallback, f))
+}
+
+/// The id of the file chat message `index` carries (what its file field holds; the
+/// contents are at `dchat_asset_url`); NULL when it carries none, the schema has no file
+/// field (`dchat_options_set_file_field`), or out of range. Borrowed from the event.
+#[no_mangle]
+pub extern "C" fn dchat_event_message_file_id(event: *const dchat_event, index: usize) -> *const c_char {
+    message_file(event, index, std::ptr::null(), |f| f.id.as_ptr())
+}
+
+/// The name the file of chat message `index` was uploaded with (`filename_download`);
+/// NULL when unknown or there is no file. Borrowed from the event.
+#[no_mangle]
+pub extern "C" fn dchat_event_message_file_name(event: *const dchat_event, index: usize) -> *const c_char {
+    message_file(event, index, std::ptr::null(), |f| opt_ptr(f.name.as_ref()))
+}
+
+/// The MIME type of the file of chat message `index`; NULL when unknown or there is no
+/// file. Borrowed from the event.
+#[no_mangle]
+pub extern "C" fn dchat_event_message_file_type(event: *const dchat_event, index: usize) -> *const c_char {
+    message_file(event, index, std::ptr::null(), |f| opt_ptr(f.mime.as_ref()))
+}
+
+/// The size in bytes of the file of chat message `index`, written to `*size_out`;
+/// returns false (and writes nothing) when it is unknown or there is no file.
+#[no_mangle]
+pub extern "C" fn dchat_event_message_file_size(event: *const dchat_event, index: usize, size_out: *mut u64) -> bool {
+    message_file(event, index, false, |f| match (f.size, Out::new(size_out, "size_out")) {
+        (Some(n), Ok(out)) => {
+            out.write(n);
+            true
+        }
+        _ => false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::state::ChatState;
+    use crate::chat::ChatConfig;
+    use crate::event::Event;
+    use crate::protocol::SubscriptionKind;
+    use serde_json::json;
+    use std::ffi::CStr;
+
+    fn text(p: *const c_char) -> Option<String> {
+        (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_str().unwrap().to_owned())
+    }
+
+    #[test]
+    fn a_message_file_is_read_with_the_schema_and_kept_by_a_copy() {
+        let chat = ChatState::new(ChatConfig { file_field: Some("file".into()), ..ChatConfig::default() }, 10);
+        // Directus 10 sends the size as a string.
+        let data = json!([
+            {"id":1,"text":"a picture","file":{"id":"f-1","filename_download":"cat.png","type":"image/png","filesize":"12"}},
+            {"id":2,"text":"no file","file":null}
+        ]);
+        let e = dchat_event::new(Event::Subscription { uid: "s-1".into(), kind: SubscriptionKind::Create, data: data.into() }, chat);
+        let mut copy: *mut dchat_event = std::ptr::null_mut();
+        assert_eq!(super::super::event::dchat_event_clone(&e, &mut copy), dchat_status::DCHAT_OK);
+        for ev in [&e as *const dchat_event, copy] {
+            assert_eq!(text(dchat_event_message_file_id(ev, 0)).as_deref(), Some("f-1"));
+            assert_eq!(text(dchat_event_message_file_name(ev, 0)).as_deref(), Some("cat.png"));
+            assert_eq!(text(dchat_event_message_file_type(ev, 0)).as_deref(), Some("image/png"));
+            let mut size = 0u64;
+            assert!(dchat_event_message_file_size(ev, 0, &mut size) && size == 12);
+            assert!(dchat_event_message_file_id(ev, 1).is_null() && !dchat_event_message_file_size(ev, 1, &mut size));
+            assert!(dchat_event_message_file_id(ev, 2).is_null() && dchat_event_message_file_name(std::ptr::null(), 0).is_null());
+            assert!(!dchat_event_message_file_size(ev, 0, std::ptr::null_mut()));
+            let name = super::super::items::dchat_event_item_string(ev, 0, c"/file/filename_download".as_ptr());
+            assert_eq!(text(name).as_deref(), Some("cat.png"));
+        }
+        assert_eq!(super::super::event::dchat_event_free(copy), dchat_status::DCHAT_OK);
+        let mut none: *mut dchat_event = std::ptr::null_mut();
+        assert_eq!(super::super::event::dchat_event_clone(std::ptr::null(), &mut none), dchat_status::DCHAT_ERR_NULL_ARGUMENT);
+        assert!(none.is_null());
+    }
 }

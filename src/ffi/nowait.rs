@@ -2,7 +2,8 @@
 //! (game loops, UI threads): connect, log in, subscribe, unsubscribe, close, cancel.
 //!
 //! Each returns a request id and completes as exactly one `DCHAT_EVENT_REPLY` event with
-//! that id (`dchat_event_request`), or, for connect and close, through state events. A
+//! that id (`dchat_event_request`; a close's comes just before its final `CLOSED` state
+//! event), or, for connect, through state events. A
 //! request made before the socket is open or before the login waits for them without
 //! timing out: the request timeout applies to each attempt on the wire. The blocking
 //! forms (`dchat_login`, `dchat_subscribe`, ...) send the same commands and wait at most
@@ -157,15 +158,22 @@ pub extern "C" fn dchat_unsubscribe_nowait(client: *const dchat_client, subscrip
 }
 
 /// Asks the client to close and returns at once. Requests on the wire may finish (up to
-/// 5 s), the others fail with `CLOSED`; the close completes with the client's final
-/// event, the state `DCHAT_STATE_CLOSED` with `dchat_event_close_cause` ==
-/// `DCHAT_CLOSE_BY_USER` (no `REPLY` event: nothing may follow the final event). Closing
-/// a closed client is fine. Still free the client with `dchat_free`, which then does not
-/// wait. Allowed inside the client's own callback.
+/// 5 s), the others fail with `CLOSED`. Writes the request id of the close to
+/// `*request_out` (may be NULL): a `DCHAT_EVENT_REPLY` with that id completes it, just
+/// before the client's final event, the state `DCHAT_STATE_CLOSED` with
+/// `dchat_event_close_cause` == `DCHAT_CLOSE_BY_USER` (nothing follows that one). A
+/// client that had already closed writes 0: its `CLOSED` event was its last, and no
+/// reply follows. Still free the client with `dchat_free`, which then does not wait.
+/// Allowed inside the client's own callback.
 #[no_mangle]
-pub extern "C" fn dchat_close_nowait(client: *const dchat_client) -> dchat_status {
+pub extern "C" fn dchat_close_nowait(client: *const dchat_client, request_out: *mut u64) -> dchat_status {
     boundary(|| {
-        handle_arg(client, "client")?.client.close_nowait();
+        let c = handle_arg(client, "client")?;
+        let out = opt_out(request_out);
+        let id = c.client.close_nowait_with_reply().unwrap_or(0);
+        if let Some(out) = out {
+            out.write(id);
+        }
         Ok(())
     })
 }

@@ -37,6 +37,7 @@ pub enum dchat_outbox_state {
 }
 
 /// The outbox parts of a `DCHAT_EVENT_OUTBOX` event.
+#[derive(Clone)]
 pub(crate) struct EventOutbox {
     state: dchat_outbox_state,
     local_id: u64,

@@ -15,6 +15,7 @@ use super::status::{boundary, dchat_status, FfiError, FfiResult};
 use crate::chat::{Member, PresenceEvent};
 
 /// The parts of a presence, typing, unread or read event.
+#[derive(Clone)]
 pub(crate) struct EventPresence {
     user: Option<CString>,
     name: Option<CString>,

@@ -53,7 +53,8 @@ pub(crate) enum Next {
 }
 
 struct Closing {
-    reply: Option<Reply>,
+    /// Every close asked for (a second close waits for the first).
+    replies: Vec<Reply>,
     until: Instant,
 }
 
@@ -567,17 +568,8 @@ impl Session {
     /// The user closed (or dropped every handle): requests on the wire may finish first.
     pub(crate) fn begin_close(&mut self, reply: Option<Reply>, now: Instant) {
         let until = if self.connected { now + CLOSE_DRAIN } else { now };
-        match &mut self.closing {
-            // A second close waits for the first.
-            Some(closing) => {
-                if let Some(reply) = reply {
-                    if let Some(old) = closing.reply.replace(reply) {
-                        self.out.reply(old, Ok(Value::Null));
-                    }
-                }
-            }
-            None => self.closing = Some(Closing { reply, until }),
-        }
+        let closing = self.closing.get_or_insert_with(|| Closing { replies: Vec::new(), until });
+        closing.replies.extend(reply);
     }
 
     pub(crate) fn is_closing(&self) -> bool {
@@ -596,8 +588,14 @@ impl Session {
         self.outgoing.clear();
     }
 
-    /// The final event, then the answer to the close that ended the session, if any.
+    /// The final event, with the answers to the closes that ended the session: those
+    /// that become events just before it, the others after it.
     pub(crate) fn closed(&mut self, reason: String, cause: CloseCause) {
+        let replies = self.closing.take().map_or_else(Vec::new, |c| c.replies);
+        let (before, after): (Vec<Reply>, Vec<Reply>) = replies.into_iter().partition(Reply::is_before_closed);
+        for reply in before {
+            self.out.reply(reply, Ok(Value::Null));
+        }
         self.out.emit(Event::State {
             state: ConnectionState::Closed,
             reason: Some(reason),
@@ -605,7 +603,7 @@ impl Session {
             retry_in: None,
             cause: Some(cause),
         });
-        if let Some(Closing { reply: Some(reply), .. }) = self.closing.take() {
+        for reply in after {
             self.out.reply(reply, Ok(Value::Null));
         }
     }
@@ -991,6 +989,30 @@ mod tests {
         h.run();
         assert_eq!(h.outcomes(), vec![("send", Ok(json!({"id":9}))), ("close", Ok(Value::Null))]);
         assert!(matches!(h.events.last(), Some(Event::State { state: ConnectionState::Closed, cause: Some(CloseCause::ByUser), .. })));
+    }
+
+    #[test]
+    fn a_close_that_becomes_an_event_is_answered_just_before_closed_and_a_waiting_one_after() {
+        let mut h = Harness::new(ClientOptions { auth_mode: AuthMode::Public, ..ClientOptions::default() });
+        h.connect();
+        h.command(Command::Close { reply: h.reply("waiting") });
+        h.command(Command::Close { reply: h.reply("event").before_closed() });
+        assert!(h.outcomes().is_empty(), "a second close waits for the first");
+        h.s.fail_all(&Error::Closed);
+        h.s.closed("closed by the client".into(), CloseCause::ByUser);
+        let order: Vec<&str> =
+            h.s.take_actions()
+                .iter()
+                .filter_map(|a| match a {
+                    Action::Reply(r, Ok(_)) if r.is_before_closed() => Some("event reply"),
+                    Action::Reply(_, Ok(_)) => Some("waiting reply"),
+                    Action::Emit(Event::State { state: ConnectionState::Closed, .. }) => Some("closed"),
+                    // The uid probe, failed by the close.
+                    Action::Reply(_, Err(Error::Closed)) => None,
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+        assert_eq!(order, vec!["event reply", "closed", "waiting reply"]);
     }
 
     #[test]

@@ -12,17 +12,22 @@ type Callback = Box<dyn FnOnce(Result<Value, Error>) + Send>;
 /// Calling [`Reply::send`] consumes it; a `Reply` dropped without being sent (a
 /// session that ended or panicked) reports [`Error::Closed`]. So every request ends in
 /// exactly one result or one error, by construction.
-pub(crate) struct Reply(Option<Callback>, Option<Instant>);
+pub(crate) struct Reply {
+    callback: Option<Callback>,
+    deadline: Option<Instant>,
+    /// Answer a close before the final `Closed` event (see [`Reply::before_closed`]).
+    before_closed: bool,
+}
 
 impl Reply {
     /// A reply that runs `f` with the outcome.
     pub(crate) fn new(f: impl FnOnce(Result<Value, Error>) + Send + 'static) -> Self {
-        Reply(Some(Box::new(f)), None)
+        Reply { callback: Some(Box::new(f)), deadline: None, before_closed: false }
     }
 
     /// A reply whose outcome nobody waits for.
     pub(crate) fn ignore() -> Self {
-        Reply(None, None)
+        Reply { callback: None, deadline: None, before_closed: false }
     }
 
     /// The same reply, failing with [`Error::Timeout`] at `deadline` even while its
@@ -30,13 +35,27 @@ impl Reply {
     /// their caller waits from the moment it asked). Without one, a request times out
     /// only on the wire.
     pub(crate) fn by(mut self, deadline: Instant) -> Self {
-        self.1 = Some(deadline);
+        self.deadline = Some(deadline);
         self
     }
 
     /// The deadline set with [`Reply::by`].
     pub(crate) fn deadline(&self) -> Option<Instant> {
-        self.1
+        self.deadline
+    }
+
+    /// The same reply, answering a close before the session's final `Closed` event
+    /// rather than after it: a reply that becomes an event must, since nothing is
+    /// delivered after `Closed`; a caller who waits hears after it, so that the event
+    /// stream has ended when its close returns.
+    pub(crate) fn before_closed(mut self) -> Self {
+        self.before_closed = true;
+        self
+    }
+
+    /// Whether [`Reply::before_closed`] was set.
+    pub(crate) fn is_before_closed(&self) -> bool {
+        self.before_closed
     }
 
     /// A reply that completes a tokio oneshot; the receiver may be awaited from any runtime.
@@ -53,12 +72,12 @@ impl Reply {
     /// Takes the reply back without delivering anything: for a request that was never
     /// handed to a session, whose caller gets the error directly instead.
     pub(crate) fn disarm(mut self) {
-        self.0 = None;
+        self.callback = None;
     }
 
     /// Delivers the outcome.
     pub(crate) fn send(mut self, result: Result<Value, Error>) {
-        if let Some(f) = self.0.take() {
+        if let Some(f) = self.callback.take() {
             f(result);
         }
     }
@@ -66,7 +85,7 @@ impl Reply {
 
 impl Drop for Reply {
     fn drop(&mut self) {
-        if let Some(f) = self.0.take() {
+        if let Some(f) = self.callback.take() {
             f(Err(Error::Closed));
         }
     }

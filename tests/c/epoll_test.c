@@ -38,9 +38,9 @@ static int readable(int fd) {
 
 /* What the loop knows. */
 static dchat_client *c;
-static uint64_t login, sub, sub_req, unsub_req, sends[MESSAGES];
+static uint64_t login, sub, sub_req, unsub_req, close_req, sends[MESSAGES];
 static char texts[MESSAGES][96];
-static int seen[MESSAGES], replied, sent, own, unsub_ok, closed;
+static int seen[MESSAGES], replied, sent, own, unsub_ok, close_replied, closed;
 static long events;
 static dchat_close_cause cause = DCHAT_CLOSE_NONE;
 
@@ -56,6 +56,7 @@ static void handle(dchat_event *ev) {
     case DCHAT_EVENT_REPLY:
         if (dchat_event_code(ev)) fprintf(stderr, "reply %llu failed: %s\n", (unsigned long long)dchat_event_request(ev), dchat_event_code(ev));
         else if (dchat_event_request(ev) == unsub_req) unsub_ok = 1;
+        else if (close_req && dchat_event_request(ev) == close_req) close_replied = 1;
         else if (dchat_event_request(ev) != login && dchat_event_request(ev) != sub_req) replied++;
         break;
     case DCHAT_EVENT_SUBSCRIPTION:
@@ -137,7 +138,7 @@ int main(void) {
         }
         if (own == MESSAGES && replied == MESSAGES && !unsub_req) CHECK(dchat_unsubscribe_nowait(c, sub, &unsub_req) == DCHAT_OK, "unsubscribe");
         if (unsub_ok && !closing) {
-            CHECK(dchat_close_nowait(c) == DCHAT_OK, "close");
+            CHECK(dchat_close_nowait(c, &close_req) == DCHAT_OK && close_req != 0, "close");
             closing = 1;
         }
     }
@@ -150,7 +151,7 @@ int main(void) {
     CHECK(partial > 0, "some drains were partial");
     CHECK(wakeups <= events, "at most one wakeup per event");
     CHECK(own == MESSAGES && replied == MESSAGES, "all %d messages sent and seen (%d, %d)", MESSAGES, own, replied);
-    CHECK(unsub_ok && closed && cause == DCHAT_CLOSE_BY_USER, "unsubscribed and closed by the user");
+    CHECK(unsub_ok && close_replied && closed && cause == DCHAT_CLOSE_BY_USER, "unsubscribed, close replied, closed by the user");
     CHECK(!readable(fd), "unreadable after the last event");
     close(ep);
     CHECK(dchat_free(c) == DCHAT_OK, "free");

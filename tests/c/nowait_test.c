@@ -9,6 +9,9 @@
  *     starts there and "retry now" (dchat_reconnect_now) skips the wait;
  *   - gave up: a closed port with a policy of 2 attempts ends in CLOSED with
  *     DCHAT_CLOSE_GAVE_UP, and the login waiting for it fails with CONNECTION.
+ * The close is a nowait call like the others: dchat_close_nowait returns a request id,
+ * whose REPLY is the event just before the final CLOSED (after which nothing comes); on
+ * a client that has closed it returns 0.
  * Every library call is timed. A call that took longer than 1 ms fails the test, unless
  * the thread was preempted during it without ever waiting (an involuntary context
  * switch and no voluntary one, from getrusage(RUSAGE_THREAD)): a loaded machine may
@@ -201,8 +204,9 @@ static void stop_proxy(pid_t pid) {
 typedef struct {
     dchat_client *c;
     char text[128];
-    uint64_t login_req, sub, sub_req, send_req, unsub_req, read_req;
+    uint64_t login_req, sub, sub_req, send_req, unsub_req, read_req, close_req;
     int login_ok, init_seen, sub_ok, send_ok, own_seen, unsub_ok;
+    int close_replied, after_close_reply, closed_after_reply;
     int cancelled, after_unsub, read_replied;
     int closed, state_events, connecting_attempt_max, disconnects, retry_ms_ok;
     dchat_close_cause cause;
@@ -228,6 +232,8 @@ static void apply(flow_t *f, const dchat_event *ev) {
     size_t count = dchat_event_message_count(ev);
     dchat_sub_event sub_event = dchat_event_sub_event(ev);
     record(T_EVENT_READ, m0);
+    /* Nothing but the final CLOSED may follow the close's reply. */
+    if (f->close_replied && !(kind == DCHAT_EVENT_STATE && state == DCHAT_STATE_CLOSED)) f->after_close_reply++;
     if (getenv("NOWAIT_TRACE"))
         fprintf(stderr, "  [%.1f] kind %d state %d sub %llu/%d req %llu code %s text %s count %zu\n", now_us() / 1e6, kind, state,
                 (unsigned long long)sub, sub_event, (unsigned long long)req, code ? code : "-",
@@ -242,6 +248,7 @@ static void apply(flow_t *f, const dchat_event *ev) {
         }
         if (state == DCHAT_STATE_CLOSED) {
             f->closed = 1;
+            f->closed_after_reply = f->close_replied && f->after_close_reply == 0;
             f->cause = cause;
             snprintf(f->closed_text, sizeof f->closed_text, "%s", dchat_event_text(ev) ? dchat_event_text(ev) : "");
         }
@@ -271,6 +278,9 @@ static void apply(flow_t *f, const dchat_event *ev) {
         } else if (req == f->read_req) {
             f->read_replied = 1;
             f->cancelled = code && strcmp(code, "CANCELLED") == 0;
+        } else if (f->close_req && req == f->close_req) {
+            if (code) failure(f, "close", ev);
+            f->close_replied = !code;
         }
         break;
     case DCHAT_EVENT_SUBSCRIPTION_ERROR:
@@ -359,13 +369,13 @@ static long run(scenario sc, const char *name) {
             unsub_issued = 1;
         }
         if (!close_issued && f.unsub_ok) {
-            TIMED(T_CLOSE, st, dchat_close_nowait(f.c));
-            CHECK(st == DCHAT_OK, "close_nowait");
+            TIMED(T_CLOSE, st, dchat_close_nowait(f.c, &f.close_req));
+            CHECK(st == DCHAT_OK && f.close_req != 0, "close_nowait: a request id");
             close_issued = 1;
         }
         if (f.failure[0] && !close_issued) {
             fprintf(stderr, "%s: %s\n", name, f.failure);
-            dchat_close_nowait(f.c);
+            dchat_close_nowait(f.c, NULL);
             close_issued = 1;
         }
         double spent = now_us() - frame_start;
@@ -383,6 +393,11 @@ static long run(scenario sc, const char *name) {
     CHECK(f.send_ok && f.own_seen, "%s: send reply and own create event", name);
     CHECK(f.unsub_ok && f.after_unsub == 0, "%s: unsubscribe reply, no event of it afterwards", name);
     CHECK(f.closed && f.cause == DCHAT_CLOSE_BY_USER, "%s: closed by the user (cause %d: %s)", name, f.cause, f.closed_text);
+    CHECK(f.close_replied && f.closed_after_reply, "%s: the close's reply, then CLOSED right after it (%d events between)", name,
+          f.after_close_reply);
+    uint64_t again = 99;
+    CHECK(dchat_close_nowait(f.c, &again) == DCHAT_OK && again == 0, "%s: close_nowait on a closed client: no request (%llu)", name,
+          (unsigned long long)again);
     CHECK(poll_closed, "%s: poll_many said CLOSED after the last event", name);
     CHECK(dchat_client_state(f.c) == DCHAT_STATE_CLOSED, "%s: client state CLOSED", name);
     if (sc == UNREACHABLE) {
@@ -511,6 +526,7 @@ static void misuse(void) {
     CHECK(dchat_connect_nowait("ftp://x", NULL, &c) == DCHAT_ERR_INVALID_ARGUMENT && c == NULL, "bad scheme");
     CHECK(dchat_login_nowait(NULL, "a", "b", &id) == DCHAT_ERR_NULL_ARGUMENT, "NULL client");
     CHECK(dchat_cancel(NULL, 1) == DCHAT_ERR_NULL_ARGUMENT, "NULL client");
+    CHECK(dchat_close_nowait(NULL, &id) == DCHAT_ERR_NULL_ARGUMENT, "NULL client");
     CHECK(dchat_client_state(NULL) == DCHAT_STATE_CLOSED, "NULL client state");
     CHECK(dchat_free_nowait(NULL) == DCHAT_OK, "free_nowait(NULL)");
     CHECK(dchat_event_attempt(NULL) == 0 && dchat_event_retry_ms(NULL) == -1 && dchat_event_close_cause(NULL) == DCHAT_CLOSE_NONE,

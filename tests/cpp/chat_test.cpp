@@ -2,15 +2,21 @@
 // (scripts/test-hosts.sh starts one and exports its URL and users): login, history,
 // send, the create event, a handler that throws without ending the session, poll mode,
 // RAII unsubscribe, moves, the log handler, and dchat::error with the Directus code for
-// a wrong password and a forbidden read. Prints `chat_test cpp: N passed, M failed` (`cpp` or the
-// label given as the first argument).
+// a wrong password and a forbidden read; any field by JSON pointer from subscription
+// events and items replies; an attachment uploaded with progress, seen by a peer with
+// its metadata and downloaded byte for byte; the outbox's cancel, edit and retry with
+// each message shown once; close_nowait's reply just before CLOSED. Prints
+// `chat_test cpp: N passed, M failed` (`cpp` or the label given as the first argument).
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <fstream>
 #include <iostream>
+#include <iterator>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -104,8 +110,10 @@ static void nowait_through_a_slow_server(const std::string &slow_url, const std:
         return clock::now() - t0;
     };
     const auto opts = dchat::options().timeouts(10s, 20s).reconnect(200ms, 1.5, 1000ms, dchat::forever).heartbeat(60s).max_queued(64);
+    // The poll queue's wake hook, as a host's loop would use it to wake up.
+    std::atomic<int> wakes{0};
     std::optional<dchat::client> c;
-    CHECK(timed([&] { c.emplace(slow_url, dchat::nowait, opts); }) < quick);
+    CHECK(timed([&] { c.emplace(slow_url, dchat::nowait, dchat::options(opts).on_wake([&] { wakes++; })); }) < quick);
     std::uint64_t login = 0, read = 0;
     std::optional<dchat::subscription> sub;
     CHECK(timed([&] {
@@ -130,6 +138,7 @@ static void nowait_through_a_slow_server(const std::string &slow_url, const std:
         std::this_thread::sleep_for(16ms);
     }
     CHECK(connected && logged_in && init && subscribed && cancelled);
+    CHECK(wakes > 0);
     CHECK(!slow_poll);
     CHECK(c->state() == DCHAT_STATE_AUTHENTICATED);
     CHECK(std::string(dchat::to_string(c->state())) == "authenticated");
@@ -142,14 +151,21 @@ static void nowait_through_a_slow_server(const std::string &slow_url, const std:
     CHECK(timed([&] { c.reset(); }) < quick);
 
     // The normal end in poll mode: close_nowait, events until CLOSED, then empty polls.
+    // The close is a nowait call like the others: its reply is the event just before CLOSED.
     dchat::client d(slow_url, dchat::nowait, opts);
-    d.close_nowait();
-    std::optional<dchat::event> last;
+    const std::uint64_t close_id = d.close_nowait();
+    CHECK(close_id != 0);
+    std::optional<dchat::event> last, before_last;
     deadline = clock::now() + 20s;
     while (!d.ended() && clock::now() < deadline)
-        if (auto ev = d.poll(100ms)) last = ev;
+        if (auto ev = d.poll(100ms)) {
+            before_last = std::move(last);
+            last = std::move(ev);
+        }
     CHECK(d.ended() && last && last->is_closed() && last->close_cause == DCHAT_CLOSE_BY_USER);
+    CHECK(before_last && before_last->kind == DCHAT_EVENT_REPLY && before_last->request == close_id && !before_last->code);
     CHECK(!d.poll(0ms).has_value());
+    CHECK(d.close_nowait() == 0);
 }
 
 int main(int argc, char **argv) {
@@ -158,7 +174,12 @@ int main(int argc, char **argv) {
     const std::string url = env("DIRECTUS_WS_URL");
     const std::string email = env("DCHAT_USER1_EMAIL"), password = env("DCHAT_USER1_PASSWORD"), name1 = env("DCHAT_USER1_NAME");
     const std::string token2 = env("DCHAT_USER2_TOKEN"), name2 = env("DCHAT_USER2_NAME");
-    const auto opts = dchat::options().timeouts(10s, 15s);
+    const std::string presence = env("DCHAT_PRESENCE_COLLECTION"), receipts = env("DCHAT_RECEIPTS_COLLECTION");
+    const auto opts = dchat::options()
+                          .timeouts(10s, 15s)
+                          .file_field("file")
+                          .rest_url(env("DIRECTUS_URL"))
+                          .presence_collections(presence, receipts);
 
     // Log handler: records arrive, one that throws is swallowed.
     std::mutex log_mu;
@@ -237,6 +258,37 @@ int main(int argc, char **argv) {
     CHECK(reply && !reply->code && reply->json.find(hello) != std::string::npos);
     auto created = kevin_events.wait([&](const dchat::event &ev) { return ev.sub_event == DCHAT_SUB_CREATE && has_text(ev, hello); });
     CHECK(created && created->messages.at(0).author == name1);
+
+    // Any field by JSON pointer, from the create event (copied in the callback, read here
+    // on another thread): a nested string, the key as a number, a null, what is missing.
+    if (created) {
+        const dchat::event &ev = *created;
+        const std::string key = ev.messages.at(0).id;
+        CHECK(ev.item_count() == 1 && ev.item_string(0, "/text") == hello);
+        CHECK(ev.item_string(0, "/user_created/first_name") == name1);
+        if (env("DCHAT_KEY_TYPE") == "integer") {
+            CHECK(ev.item_int(0, "/id") && std::to_string(*ev.item_int(0, "/id")) == key);
+            CHECK(ev.item_number(0, "/id") && static_cast<std::int64_t>(*ev.item_number(0, "/id")) == *ev.item_int(0, "/id"));
+        } else {
+            CHECK(ev.item_string(0, "/id") == key && !ev.item_int(0, "/id"));
+        }
+        CHECK(ev.item_json(0, "/id") && !ev.item_json(0, "/id")->empty());
+        CHECK(ev.item_exists(0, "/date_updated") && ev.item_is_null(0, "/date_updated"));
+        CHECK(!ev.item_exists(0, "/no/such/field") && !ev.item_is_null(0, "/no/such/field"));
+        CHECK(!ev.item_string(0, "/no/such/field") && !ev.item_number(0, "/text") && !ev.item_bool(0, "/text"));
+        CHECK(!ev.item_string(1, "/text") && ev.item_array_len(0, "/text") == 0);
+        CHECK(ev.item_json(0, "/user_created") && ev.item_json(0, "/user_created")->front() == '{');
+        const std::string pointer = "/user_created/first_name";
+        dchat::event copy = ev;
+        CHECK(copy.item_string(0, pointer) == name1 && copy.c_event() == ev.c_event());
+        // An items reply, read the same way.
+        const dchat::event rows = kevin.items_event(
+            "messages", "read", "{\"query\":{\"filter\":{\"text\":{\"_eq\":\"" + hello + "\"}},\"fields\":[\"id\",\"text\",\"user_created.first_name\",\"date_updated\"]}}");
+        CHECK(rows.kind == DCHAT_EVENT_REPLY && rows.item_count() == 1);
+        CHECK(rows.item_string(0, "/text") == hello && rows.item_string(0, "/user_created/first_name") == name1);
+        CHECK(rows.item_is_null(0, "/date_updated") && !rows.item_exists(0, "/room"));
+        CHECK(rows.item_json(0, "/id") == ev.item_json(0, "/id"));
+    }
     auto ada_created = poll_for(ada, [&](const dchat::event &ev) { return ev.sub_event == DCHAT_SUB_CREATE && has_text(ev, hello); });
     CHECK(ada_created.has_value());
 
@@ -301,6 +353,9 @@ int main(int argc, char **argv) {
     kevin.enter(room);
     auto unread_ev = kevin_events.wait([&](const dchat::event &ev) { return ev.kind == DCHAT_EVENT_UNREAD && ev.room == room; });
     CHECK(unread_ev && kevin.unread(room) == unread_ev->count);
+    // His presence row, read through the collection the options named: a boolean (0 on SQLite).
+    const dchat::event row = kevin.items_event(presence, "read", "{\"query\":{\"filter\":{\"user\":{\"_eq\":\"" + me.id + "\"}}}}");
+    CHECK(row.item_count() >= 1 && row.item_bool(0, "/typing") == false && row.item_string(0, "/room") == room);
     ada.enter(room);
     auto online_ev = kevin_events.wait([&](const dchat::event &ev) { return ev.kind == DCHAT_EVENT_PRESENCE && ev.flag && ev.user_name == name2; });
     CHECK(online_ev && online_ev->room == room && online_ev->user_id);
@@ -316,6 +371,61 @@ int main(int argc, char **argv) {
     CHECK(gone_ev.has_value());
     kevin.exit(room);
     CHECK(!kevin.unread(room) && kevin.online(room).empty());
+    // Presence collections that are not there: entering is refused by the server.
+    {
+        dchat::client elsewhere(url, dchat::options(opts).timeouts(10s, 5s).presence_collections("no_presence", "no_receipts"));
+        elsewhere.login_token(token2);
+        try {
+            elsewhere.enter(room);
+            CHECK(!"entered a presence collection that does not exist");
+        } catch (const dchat::error &e) {
+            // (INVALID_COLLECTION from Directus before 12.3.)
+            CHECK(e.code() == "FORBIDDEN" || e.code() == "INVALID_COLLECTION");
+        }
+    }
+
+    // Attachments: Ada uploads a file in poll mode with progress and sends it in a
+    // message; Kevin sees the message with the file's metadata, downloads it, and the
+    // bytes are the same.
+    {
+        const std::string stem = "/tmp/dchat-cpp-" + label + "-" + std::to_string(::getpid());
+        std::string bytes(300 * 1024, '\0');
+        std::uint32_t x = 12345;
+        for (auto &b : bytes) b = static_cast<char>((x = x * 1103515245u + 12345u) >> 24);
+        std::ofstream(stem + ".bin", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        const std::uint64_t up = ada.upload_nowait(stem + ".bin", std::string("cpp-test.bin"), std::string("application/octet-stream"));
+        std::uint64_t last = 0, progress = 0;
+        bool growing = true, total_ok = true;
+        auto stored_file = poll_for(ada, [&](const dchat::event &ev) {
+            if (ev.kind == DCHAT_EVENT_TRANSFER && ev.request == up) {
+                progress++;
+                growing = growing && ev.transfer_done >= last;
+                total_ok = total_ok && ev.transfer_total == bytes.size();
+                last = ev.transfer_done;
+            }
+            return ev.kind == DCHAT_EVENT_REPLY && ev.request == up;
+        });
+        CHECK(stored_file && !stored_file->code);
+        CHECK(progress >= 2 && growing && total_ok && last == bytes.size());
+        const std::string file_id = stored_file ? std::string(stored_file->item_string(0, "/id").value_or("")) : "";
+        CHECK(!file_id.empty() && stored_file->item_string(0, "/filename_download") == "cpp-test.bin");
+        const std::string with_file = tag() + " with a file";
+        ada.send_with(with_file, "{\"file\":\"" + file_id + "\"}");
+        auto got = kevin_events.wait([&](const dchat::event &ev) { return ev.sub_event == DCHAT_SUB_CREATE && has_text(ev, with_file); });
+        const auto file = got ? got->messages.at(0).file : std::nullopt;
+        CHECK(file && file->id == file_id && file->name == "cpp-test.bin" && file->type == "application/octet-stream");
+        CHECK(file && file->size == bytes.size());
+        CHECK(got && got->item_string(0, "/file/filename_download") == "cpp-test.bin");
+        CHECK(file && kevin.asset_url(*file).find("/assets/" + file_id) != std::string::npos);
+        CHECK(file && kevin.download(file->id, stem + ".down") == bytes.size());
+        std::ifstream in(stem + ".down", std::ios::binary);
+        const std::string back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        CHECK(back == bytes);
+        // A message without a file has none.
+        CHECK(created && !created->messages.at(0).file);
+        std::remove((stem + ".bin").c_str());
+        std::remove((stem + ".down").c_str());
+    }
 
     // RAII: Ada's subscription ends with its scope; no event of it arrives afterwards.
     std::uint64_t old_id = ada_sub.id();
@@ -374,23 +484,85 @@ int main(int argc, char **argv) {
             CHECK(e.status() == DCHAT_ERR_OUTBOX);
             CHECK(e.code() == "OUTBOX_LOCKED");
         }
-        sender.login_token(token2);
-        const std::string text = tag() + " outbox";
+        // Queued before the login: the first goes to the session (where it waits for the
+        // login), the others wait their turn, so one can be cancelled and one edited.
+        const std::string text = tag() + " outbox", edited_text = text + " (edited)";
         std::uint64_t ids[3];
         for (auto &id : ids) id = sender.outbox_send(text);
         CHECK(ids[0] < ids[1] && ids[1] < ids[2]);
-        int queued = 0, sent = 0;
-        for (int spins = 0; sent < 3 && spins < 300; spins++) {
+        sender.outbox_cancel(ids[1]);
+        sender.outbox_edit(ids[2], "{\"text\":\"" + edited_text + "\"}");
+        try {
+            sender.outbox_edit(ids[2], "{\"client_key\":\"another key\"}");
+            CHECK(!"an edit changed an entry's key");
+        } catch (const dchat::error &e) {
+            CHECK(e.status() == DCHAT_ERR_INVALID_ARGUMENT);
+        }
+        const std::string queued_list = sender.outbox_list();
+        CHECK(queued_list.find(edited_text) != std::string::npos && queued_list.find("\"local_id\":" + std::to_string(ids[1])) == std::string::npos);
+        dchat::subscription seen = sender.subscribe_chat_nowait();
+        sender.login_token(token2);
+        // The sender's view, one line per message key: the local echo makes it, the
+        // server's create event for the same key confirms it (never a second line).
+        struct line {
+            std::string text;
+            bool stored = false, sent = false;
+        };
+        std::map<std::string, line> view;
+        std::map<std::uint64_t, std::string> key_of;
+        int sent = 0, stored = 0, cancelled = 0, shown_twice = 0, echo_mismatch = 0;
+        for (int spins = 0; (sent < 2 || stored < 2) && spins < 300; spins++) {
             auto ev = sender.poll(100ms);
-            if (!ev || ev->kind != DCHAT_EVENT_OUTBOX) continue;
-            CHECK(ev->messages.size() == 1 && ev->messages[0].key == ev->outbox_key && ev->messages[0].text == text);
-            if (ev->outbox_state == DCHAT_OUTBOX_QUEUED) queued++;
-            if (ev->outbox_state == DCHAT_OUTBOX_SENT) {
-                sent++;
-                CHECK(ev->json.find(ev->outbox_key) != std::string::npos);
+            if (!ev) continue;
+            if (ev->kind == DCHAT_EVENT_OUTBOX) {
+                if (ev->messages.size() != 1 || ev->messages[0].key != ev->outbox_key) echo_mismatch++;
+                key_of[ev->outbox_id] = ev->outbox_key;
+                if (ev->outbox_state == DCHAT_OUTBOX_QUEUED) view[ev->outbox_key].text = ev->messages.at(0).text;
+                if (ev->outbox_state == DCHAT_OUTBOX_CANCELLED) {
+                    cancelled += ev->outbox_id == ids[1];
+                    view.erase(ev->outbox_key);
+                }
+                if (ev->outbox_state == DCHAT_OUTBOX_SENT) {
+                    sent++;
+                    view[ev->outbox_key].sent = true;
+                    CHECK(ev->json.find(ev->outbox_key) != std::string::npos);
+                }
+            } else if (ev->kind == DCHAT_EVENT_SUBSCRIPTION && ev->subscription == seen.id() &&
+                       (ev->sub_event == DCHAT_SUB_CREATE || ev->sub_event == DCHAT_SUB_INIT)) {
+                // (One stored before the subscription's history was read is in it.)
+                for (const auto &m : ev->messages) {
+                    if (m.text.compare(0, text.size(), text) != 0) continue;
+                    auto it = view.find(m.key);
+                    if (it == view.end() || it->second.stored) {
+                        shown_twice++;
+                    } else {
+                        it->second.stored = true;
+                        stored++;
+                    }
+                }
             }
         }
-        CHECK(queued == 3 && sent == 3);
+        CHECK(sent == 2 && stored == 2 && cancelled == 1 && shown_twice == 0 && echo_mismatch == 0);
+        CHECK(view.size() == 2 && view[key_of[ids[0]]].text == text && view[key_of[ids[2]]].text == edited_text);
+        for (const auto &l : view) CHECK(l.second.stored && l.second.sent);
+        CHECK(sender.outbox_list() == "[]");
+
+        // A refused entry (chat users may not write there) fails; retried, it is queued
+        // again and fails again; then it is cancelled.
+        const std::uint64_t refused = sender.outbox_create(env("DCHAT_FORBIDDEN_COLLECTION"), "{}", "value");
+        int failures = 0, requeued = 0, gone = 0;
+        for (int spins = 0; gone == 0 && spins < 600; spins++) {
+            auto ev = sender.poll(100ms);
+            if (!ev || ev->kind != DCHAT_EVENT_OUTBOX || ev->outbox_id != refused) continue;
+            if (ev->outbox_state == DCHAT_OUTBOX_FAILED) {
+                CHECK(ev->code == std::string("FORBIDDEN") && ev->outbox_retryable);
+                if (++failures == 1) sender.outbox_retry(refused);
+                else sender.outbox_cancel(refused);
+            }
+            if (ev->outbox_state == DCHAT_OUTBOX_QUEUED && failures == 1) requeued++;
+            if (ev->outbox_state == DCHAT_OUTBOX_CANCELLED) gone++;
+        }
+        CHECK(failures == 2 && requeued == 1 && gone == 1);
         CHECK(sender.outbox_list() == "[]");
         sender.close();
         std::remove(path.c_str());

@@ -239,10 +239,17 @@ namespace DirectusChat
             if (st != Status.Closed) Check(st, "reconnect now");
         }
 
-        /// <summary>Asks to close and returns at once; the final Closed state event (CloseCause ByUser) completes it.</summary>
-        public void CloseNowait()
+        /// <summary>
+        /// Asks to close and returns at once. Returns the request id of the
+        /// <see cref="EventKind.Reply"/> event that completes the close, just before the final
+        /// Closed state event (CloseCause ByUser); 0 if the client had already closed (no
+        /// reply follows then).
+        /// </summary>
+        public ulong CloseNowait()
         {
-            Check(NativeMethods.dchat_close_nowait(Handle), "close");
+            ulong request;
+            Check(NativeMethods.dchat_close_nowait(Handle, out request), "close");
+            return request;
         }
 
         /// <summary>
@@ -345,7 +352,8 @@ namespace DirectusChat
                 if (handle.IsClosed) return;
                 // Close first so that a blocking call on another thread returns (Closed) and
                 // the SafeHandle can free the client right away instead of after that call.
-                NativeMethods.dchat_close_nowait(handle);
+                ulong ignored;
+                NativeMethods.dchat_close_nowait(handle, out ignored);
                 handle.Dispose();
             }
         }

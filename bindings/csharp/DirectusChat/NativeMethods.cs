@@ -227,7 +227,7 @@ namespace DirectusChat
         internal static extern Status dchat_unsubscribe_nowait(ClientHandle client, ulong subscription, out ulong request);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern Status dchat_close_nowait(ClientHandle client);
+        internal static extern Status dchat_close_nowait(ClientHandle client, out ulong request);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern Status dchat_cancel(ClientHandle client, ulong request);
@@ -470,6 +470,19 @@ namespace DirectusChat
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern IntPtr dchat_event_item_json(IntPtr ev, UIntPtr index, byte[] pointer);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_event_message_file_id(IntPtr ev, UIntPtr index);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_event_message_file_name(IntPtr ev, UIntPtr index);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr dchat_event_message_file_type(IntPtr ev, UIntPtr index);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        [return: MarshalAs(UnmanagedType.I1)]
+        internal static extern bool dchat_event_message_file_size(IntPtr ev, UIntPtr index, out ulong size);
     }
 
     /// <summary>

@@ -323,8 +323,9 @@ internal static class ChatTest
         Timed("Cancel", () => client.Cancel(read));
         Check(Timed("State", () => client.State) != ConnectionState.Authenticated, "not authenticated yet right after ConnectNowait");
         bool loginOk = false, init = false, subOk = false, sendOk = false, own = false, cancelled = false, unsubOk = false;
-        ulong unsub = 0;
-        ChatEvent closed = null;
+        ulong unsub = 0, close = 0;
+        ChatEvent closed = null, previous = null;
+        bool closeReplyLast = false;
         var events = new List<ChatEvent>();
         var clock = Stopwatch.StartNew();
         long frames = 0;
@@ -335,7 +336,13 @@ internal static class ChatTest
             Timed("Poll", () => client.Poll(events, 100));
             foreach (var e in events)
             {
-                if (e.Kind == EventKind.State && e.State == ConnectionState.Closed) closed = e;
+                if (e.Kind == EventKind.State && e.State == ConnectionState.Closed)
+                {
+                    closed = e;
+                    // The close is a nowait call too: its reply is the event just before Closed.
+                    closeReplyLast = previous != null && previous.Kind == EventKind.Reply && previous.Request == close && !previous.Failed;
+                }
+                previous = e;
                 if (e.Kind == EventKind.Subscription && e.Subscription == sub)
                 {
                     init |= e.SubEvent == SubscriptionEvent.Init;
@@ -352,7 +359,7 @@ internal static class ChatTest
             if (unsub == 0 && subOk && sendOk && own) unsub = Timed("UnsubscribeNowait", () => client.UnsubscribeNowait(sub));
             if (unsubOk)
             {
-                Timed("CloseNowait", () => client.CloseNowait());
+                close = Timed("CloseNowait", () => client.CloseNowait());
                 unsubOk = false;
                 unsub = ulong.MaxValue;
             }
@@ -363,6 +370,8 @@ internal static class ChatTest
         Check(cancelled, "the cancelled read replied CANCELLED");
         Check(unsub == ulong.MaxValue, "the unsubscribe replied");
         Check(closed != null && closed.CloseCause == CloseCause.ByUser, "closed by the user: " + closed);
+        Check(close != 0 && closeReplyLast, "CloseNowait's reply (request " + close + "), then Closed");
+        Check(client.CloseNowait() == 0, "CloseNowait on a closed client: no request");
         Check(client.Poll().Count == 0 && client.State == ConnectionState.Closed, "nothing after Closed");
         // Dispose in the middle of things: a client with a read on the wire.
         var other = Client.ConnectNowait(slowUrl, options);

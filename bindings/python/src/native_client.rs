@@ -170,7 +170,7 @@ impl NativeClient {
 impl NativeClient {
     /// Connects (blocking, GIL released) to `url`.
     #[new]
-    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0), client_ids=false, max_buffered_events=100_000, outbox=None, nowait=false, public=false, max_queued=1024, room_field=Some("room".to_owned()), client_key=None, history_limit=100, presence_heartbeat=None, presence_ttl=None, presence_on_join=false, file_field=None, rest_url=None))]
+    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0), client_ids=false, max_buffered_events=100_000, outbox=None, nowait=false, public=false, max_queued=1024, room_field=Some("room".to_owned()), client_key=None, history_limit=100, presence_heartbeat=None, presence_ttl=None, presence_on_join=false, file_field=None, rest_url=None, id_field="id".to_owned(), date_field="date_created".to_owned(), user_field="user_created".to_owned(), updated_field=Some("date_updated".to_owned()), presence_collection="presence".to_owned(), receipts_collection="read_receipts".to_owned()))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -197,6 +197,12 @@ impl NativeClient {
         presence_on_join: bool,
         file_field: Option<String>,
         rest_url: Option<String>,
+        id_field: String,
+        date_field: String,
+        user_field: String,
+        updated_field: Option<String>,
+        presence_collection: String,
+        receipts_collection: String,
     ) -> PyResult<Self> {
         if max_buffered_events == 0 || max_queued == 0 {
             return Err(err(py, Error::InvalidArgument("max_buffered_events and max_queued must be at least 1".into())));
@@ -208,6 +214,12 @@ impl NativeClient {
         options.chat.author_path = author_path;
         options.chat.client_ids = client_ids;
         options.chat.room_field = room_field;
+        options.chat.id_field = id_field;
+        options.chat.date_field = date_field;
+        options.chat.user_field = user_field;
+        options.chat.updated_field = updated_field;
+        options.chat.presence.collection = presence_collection;
+        options.chat.presence.receipts_collection = receipts_collection;
         if let Some(field) = client_key {
             options.chat.client_key_field = field;
             options.chat.client_keys = true;
@@ -746,9 +758,10 @@ impl NativeClient {
         self.client.cancel(request)
     }
 
-    /// Asks the session to close; the `closed` state event completes it.
-    fn close_nowait(&self) {
-        self.client.close_nowait()
+    /// Asks the session to close; returns the request id of the `reply` event given just
+    /// before the `closed` state event (0: it had already closed, and no reply follows).
+    fn close_nowait(&self) -> u64 {
+        self.client.close_nowait_with_reply().unwrap_or(0)
     }
 
     /// Skips the wait before the next reconnect attempt.

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from directus_chat import AsyncClient, ChatMessage, Client, Event, ForbiddenError, InvalidArgumentError, User
+from directus_chat import AsyncClient, ChatMessage, Client, DirectusError, Event, ForbiddenError, InvalidArgumentError, User
 from directus_chat import Subscription
 
 from conftest import Server
@@ -157,3 +157,73 @@ def test_asyncio_chat_api(server: Server) -> None:
             await client.leave(room)
 
     asyncio.run(scenario())
+
+
+def test_a_schema_with_other_field_names_and_presence_collections(server: Server) -> None:
+    """Every field name of the chat schema is a keyword argument, as in Rust's ChatConfig
+    and C's dchat_options_set_chat_fields: a collection made here keeps its text in
+    ``content``, its key in ``nid``, its date in ``posted_at``, its author in ``author``
+    and its edit date in ``changed_at``, and has no rooms. The presence collections are
+    named too."""
+    coll = f"notes_{uuid.uuid4().hex[:8]}"
+
+    def field(name: str, type_: str, special: Optional[List[str]] = None, schema: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        return {"field": name, "type": type_, "schema": schema or {}, "meta": {"special": special} if special else {}}
+
+    admin(server, "POST", "/collections", {"collection": coll, "meta": {}, "schema": {}, "fields": [
+        field("nid", "integer", schema={"is_primary_key": True, "has_auto_increment": True}),
+        field("content", "text"),
+        field("author", "uuid", ["user-created"]),
+        field("posted_at", "timestamp", ["date-created"]),
+        field("changed_at", "timestamp", ["date-updated"]),
+    ]})
+    admin(server, "POST", "/relations", {"collection": coll, "field": "author", "related_collection": "directus_users"})
+    me = admin(server, "GET", "/users/me?fields=id,first_name")["data"]
+    for text in ("first note", "second note"):
+        admin(server, "POST", f"/items/{coll}", {"content": text})
+        time.sleep(1.1)  # distinct dates: the history is ordered by posted_at
+    schema: Dict[str, Any] = dict(
+        collection=coll, text_field="content", author_path="author.first_name", id_field="nid", date_field="posted_at",
+        user_field="author", updated_field="changed_at", room_field=None,
+    )
+    with Client(server.ws_url, timeout=15, **schema) as client:
+        client.login_with_token(server.env["DIRECTUS_ADMIN_TOKEN"])
+        assert client.whoami().id == me["id"]
+        with client.join() as sub:  # no room field: the lobby is every message
+            init = events_until(sub, lambda seen: len(seen) >= 1)[0]
+            assert init.kind == "init"
+            history = init.messages
+            assert [m.text for m in history] == ["first note", "second note"], history
+            assert all(m.id.isdigit() and m.date is not None and m.author_id == me["id"] and m.own for m in history)
+            assert all(m.author == me["first_name"] and not m.edited for m in history)
+            sent = client.send("third note")
+            assert sent.id.isdigit() and int(sent.id) > int(history[-1].id) and sent.text == "third note" and sent.date is not None
+            created = events_until(sub, lambda seen: any(e.kind == "create" for e in seen))
+            assert texts(created) == ["third note"]
+            edited = client.edit_message(sent.id, "third note, changed")
+            assert edited.edited and edited.updated is not None
+            updated = events_until(sub, lambda seen: any(e.kind == "update" for e in seen))
+            changed = [m for e in updated if e.kind == "update" for m in e.messages]
+            assert [(m.id, m.text, m.edited) for m in changed] == [(sent.id, "third note, changed", True)]
+            # Older history pages by posted_at, then nid.
+            older = client.load_older(None, before=history[-1].id, count=5)
+            assert [m.text for m in older] == ["first note"]
+
+    # Presence in the collections named (the kit's, passed explicitly), and refused in
+    # collections that are not there.
+    k = server.user(1)
+    room = make_room(server, "py-presence-names")
+    named = dict(presence_collection=server.env["DCHAT_PRESENCE_COLLECTION"], receipts_collection=server.env["DCHAT_RECEIPTS_COLLECTION"])
+    with Client(server.ws_url, timeout=15, **named) as client:
+        client.login_with_token(k["token"])
+        client.enter(room)
+        me_id = client.me.id if client.me else ""
+        deadline = time.monotonic() + 10
+        while me_id not in [m.user for m in client.online(room)] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [m.user for m in client.online(room)] == [me_id]
+        client.exit(room)
+    with Client(server.ws_url, timeout=5, presence_collection="no_presence_here", receipts_collection="no_receipts_here") as client:
+        client.login_with_token(k["token"])
+        with pytest.raises(DirectusError):
+            client.enter(room)

@@ -71,6 +71,9 @@ def test_a_game_loop_in_poll_mode_never_waits(server: Server, slow_url: str) -> 
     replies: Dict[int, Event] = {}
     seen = init_first = closing = False
     unsubscribe: Optional[int] = None
+    close_request = 0
+    previous: Optional[Event] = None
+    before_closed: Optional[Event] = None
     closed: Optional[Event] = None
     frames = 0
     deadline = time.monotonic() + 90
@@ -78,6 +81,9 @@ def test_a_game_loop_in_poll_mode_never_waits(server: Server, slow_url: str) -> 
         frame_start = time.monotonic()
         frames += 1
         for ev in t("poll(max=50)", client.poll, max=50):
+            if ev.type == "state" and ev.kind == "closed":
+                before_closed = previous
+            previous = ev
             if ev.type == "state":
                 states.append(ev)
                 if ev.kind == "closed":
@@ -93,7 +99,7 @@ def test_a_game_loop_in_poll_mode_never_waits(server: Server, slow_url: str) -> 
         if ready and seen and unsubscribe is None:
             unsubscribe = t("unsubscribe_nowait", client.unsubscribe_nowait, sub)
         if unsubscribe is not None and unsubscribe in replies and not closing:
-            t("close_nowait", client.close_nowait)
+            close_request = t("close_nowait", client.close_nowait)
             closing = True
         time.sleep(max(0.0, 1 / 60 - (time.monotonic() - frame_start)))
     worst = t.report(f"a game loop at 60 fps through a slow server ({frames} frames)")
@@ -102,6 +108,10 @@ def test_a_game_loop_in_poll_mode_never_waits(server: Server, slow_url: str) -> 
     assert login in replies and sub.request in replies and send in replies and unsubscribe in replies
     assert init_first and seen
     assert closed is not None and closed.cause == "by_user", states
+    # The close is a nowait call like the others: its reply is the event just before closed.
+    assert close_request != 0 and close_request in replies
+    assert before_closed is not None and before_closed.type == "reply" and before_closed.request == close_request
+    assert client.close_nowait() == 0, "closing a closed client: no request"
     assert [s.kind for s in states][:3] == ["connecting", "connected", "authenticated"]
     assert all(ev.attempt == 0 for ev in states)
     assert client.poll() == [] and client.state == "closed"

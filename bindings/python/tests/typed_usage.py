@@ -54,7 +54,8 @@ def game_loop(url: str, email: str, password: str) -> List[str]:
         client.cancel(client.request_nowait("messages", "read", {"query": {"limit": 1}}))
         client.reconnect_now()
         client.unsubscribe_nowait(sub)
-        client.close_nowait()
+        closing: int = client.close_nowait()
+        lines.append(str(closing))
     return lines
 
 
@@ -82,6 +83,20 @@ def presence(url: str, token: str) -> List[str]:
         request: int = client.mark_read_nowait("general", "1")
         client.exit("general")
         return [m.user for m in members if m.typing] + [r.user for r in readers] + [str(count), str(request)]
+
+
+async def another_schema(url: str, token: str) -> List[str]:
+    # Every field name of the chat schema, and the presence collections, are typed
+    # keyword arguments of both clients.
+    with Client(url, collection="notes", text_field="content", id_field="nid", date_field="posted_at", user_field="author",
+                updated_field=None, room_field=None, presence_collection="online", receipts_collection="seen") as client:
+        client.login_with_token(token)
+    async with AsyncClient(url, collection="notes", text_field="content", id_field="nid", date_field="posted_at",
+                           user_field="author", updated_field="changed_at", presence_collection="online",
+                           receipts_collection="seen") as aclient:
+        await aclient.login_with_token(token)
+        request: int = aclient.close_nowait()
+    return [str(request)]
 
 
 def on_presence(event: Event) -> str:

@@ -405,9 +405,10 @@ class AsyncClient:
         """Skips the wait before the next reconnect attempt."""
         self.client.reconnect_now()
 
-    def close_nowait(self) -> None:
-        """Asks the client to close without waiting."""
-        self.client.close_nowait()
+    def close_nowait(self) -> int:
+        """Asks the client to close without waiting (see :meth:`Client.close_nowait`);
+        returns the request id of its ``reply`` event."""
+        return self.client.close_nowait()
 
     @property
     def state(self) -> str:

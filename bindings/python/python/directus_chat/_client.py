@@ -193,7 +193,12 @@ class Client:
     ``on_callback_error``, and the session goes on.
 
     Chat helpers use ``collection``, ``text_field`` and ``author_path`` (the defaults
-    match the Directus chat guides). With ``client_ids=True`` (for uuid-keyed
+    match the Directus chat guides), and the schema's other field names: ``id_field``
+    (the primary key), ``date_field`` (the creation date, which orders the history),
+    ``user_field`` (the author relation), ``room_field`` and ``updated_field`` (the edit
+    date; ``None`` for schemas without one). Presence and read receipts live in
+    ``presence_collection`` and ``receipts_collection`` (the schema kit's names by
+    default). With ``client_ids=True`` (for uuid-keyed
     collections) the client picks each message's key, so a message whose answer was
     lost with the connection is resent safely and stored once.
 
@@ -243,6 +248,12 @@ class Client:
         presence_on_join: bool = False,
         file_field: Optional[str] = None,
         rest_url: Optional[str] = None,
+        id_field: str = "id",
+        date_field: str = "date_created",
+        user_field: str = "user_created",
+        updated_field: Optional[str] = "date_updated",
+        presence_collection: str = "presence",
+        receipts_collection: str = "read_receipts",
         on_state: Optional[EventCallback] = None,
         on_event: Optional[EventCallback] = None,
         on_error: Optional[Callable[[DirectusError], None]] = None,
@@ -297,6 +308,12 @@ class Client:
             presence_on_join=presence_on_join,
             file_field=file_field,
             rest_url=rest_url,
+            id_field=id_field,
+            date_field=date_field,
+            user_field=user_field,
+            updated_field=updated_field,
+            presence_collection=presence_collection,
+            receipts_collection=receipts_collection,
         )
         self._outbox = Outbox(self._native) if outbox is not None else None
         self._thread = threading.Thread(target=self._dispatch, name="directus-chat-dispatch", daemon=True)
@@ -618,10 +635,11 @@ class Client:
         """Skips the wait before the next reconnect attempt (a "retry now" button)."""
         self._native.reconnect_now()
 
-    def close_nowait(self) -> None:
-        """Asks the client to close and returns at once; the ``closed`` state event
-        (``reason`` says why) completes it."""
-        self._native.close_nowait()
+    def close_nowait(self) -> int:
+        """Asks the client to close and returns at once. Returns the request id of the
+        ``reply`` event that completes the close, just before the final ``closed`` state
+        event (``reason`` says why); 0 if the client had already closed (no reply follows)."""
+        return self._native.close_nowait()
 
     @property
     def state(self) -> str:
