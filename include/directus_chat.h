@@ -948,6 +948,12 @@ enum dchat_status dchat_options_set_auth_mode(struct dchat_options *options, uin
 enum dchat_status dchat_options_set_max_buffered_events(struct dchat_options *options,
                                                         size_t events);
 
+// Sets how many bytes of events may wait for the host before the session stops reading
+// the socket, as `dchat_options_set_max_buffered_events` does for their number
+// (whichever is reached first; default 8 MiB). An event counts the bytes its data had
+// on the wire plus the event itself.
+enum dchat_status dchat_options_set_max_buffered_bytes(struct dchat_options *options, size_t bytes);
+
 // Sets the largest message accepted from the server, in bytes (default 16 MiB).
 enum dchat_status dchat_options_set_max_message_size(struct dchat_options *options, size_t bytes);
 

@@ -402,6 +402,8 @@ public:
     options &auth_mode(dchat_auth_mode mode) { auth_mode_ = mode; return *this; }
     /// How many events may wait for the host before the session stops reading.
     options &max_buffered_events(size_t events) { max_buffered_ = events; return *this; }
+    /// How many bytes of events may wait for the host before the session stops reading.
+    options &max_buffered_bytes(size_t bytes) { max_buffered_bytes_ = bytes; return *this; }
     /// The largest message accepted from the server, in bytes.
     options &max_message_size(size_t bytes) { max_message_ = bytes; return *this; }
     /// Sends through a durable outbox in this file (see dchat_options_set_outbox).
@@ -456,6 +458,7 @@ public:
         if (has_ca_pem_) detail::check(dchat_options_set_ca_pem(o, ca_pem_.c_str()));
         if (auth_mode_) detail::check(dchat_options_set_auth_mode(o, *auth_mode_));
         if (max_buffered_) detail::check(dchat_options_set_max_buffered_events(o, *max_buffered_));
+        if (max_buffered_bytes_) detail::check(dchat_options_set_max_buffered_bytes(o, *max_buffered_bytes_));
         if (max_message_) detail::check(dchat_options_set_max_message_size(o, *max_message_));
         if (has_outbox_) detail::check(dchat_options_set_outbox(o, outbox_.c_str()));
         if (reconnect_)
@@ -489,7 +492,7 @@ private:
     std::optional<bool> client_ids_;
     std::optional<dchat_tls_roots> roots_;
     std::optional<dchat_auth_mode> auth_mode_;
-    std::optional<size_t> max_buffered_, max_message_, max_queued_;
+    std::optional<size_t> max_buffered_, max_buffered_bytes_, max_message_, max_queued_;
     struct reconnect_policy {
         std::uint32_t first_ms;
         double factor;

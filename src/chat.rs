@@ -133,37 +133,94 @@ pub struct ChatMessage {
     pub updated: Option<String>,
 }
 
-/// The parts of one chat message, borrowed from its item (a `Value`, or raw JSON): what
-/// the C surface needs, without the copy of the whole item a [`ChatMessage`] keeps.
-pub(crate) struct MessageParts<'a, I> {
+/// One chat message as read from an event's data, borrowing what it can from the item
+/// (see [`ChatConfig::read_messages`]): the cheap way to show many messages. The whole
+/// item ([`MessageView::raw`]) and the attachment ([`MessageView::file`]) are read only
+/// when asked for; [`MessageView::to_message`] makes an owned [`ChatMessage`].
+#[derive(Clone, Debug)]
+pub struct MessageView<'a> {
+    /// The primary key, as text.
     pub id: Cow<'a, str>,
+    /// As [`ChatMessage::key`].
     pub key: Cow<'a, str>,
+    /// The message text; empty when the item has none.
     pub text: Cow<'a, str>,
+    /// The author's name, when the item carries it.
     pub author: Option<Cow<'a, str>>,
+    /// The creation date as the server sent it (ISO 8601).
     pub date: Option<Cow<'a, str>>,
-    pub item: I,
+    /// The message's room; `None` for the lobby.
     pub room: Option<Cow<'a, str>>,
+    /// The author's user id, when the item carries it.
     pub author_id: Option<Cow<'a, str>>,
+    /// Whether the author is the logged-in user.
     pub own: bool,
+    /// When it was last edited (ISO 8601), if it was.
     pub updated: Option<Cow<'a, str>>,
-    pub file: Option<I>,
+    item: ViewItem<'a>,
+    file: Option<ViewItem<'a>>,
 }
 
-impl MessageParts<'_, &Value> {
-    fn into_message(self) -> ChatMessage {
+/// What a view was read from.
+#[derive(Clone, Copy, Debug)]
+enum ViewItem<'a> {
+    Value(&'a Value),
+    Raw(Raw<'a, 'a>),
+}
+
+impl<'a> From<&'a Value> for ViewItem<'a> {
+    fn from(v: &'a Value) -> Self {
+        ViewItem::Value(v)
+    }
+}
+
+impl<'a> From<Raw<'a, 'a>> for ViewItem<'a> {
+    fn from(r: Raw<'a, 'a>) -> Self {
+        ViewItem::Raw(r)
+    }
+}
+
+impl ViewItem<'_> {
+    fn value(self) -> Value {
+        match self {
+            ViewItem::Value(v) => v.clone(),
+            ViewItem::Raw(r) => r.value(),
+        }
+    }
+}
+
+impl MessageView<'_> {
+    /// Whether the message was edited (its [`ChatConfig::updated_field`] is set).
+    pub fn edited(&self) -> bool {
+        self.updated.is_some()
+    }
+
+    /// The whole item, parsed.
+    pub fn raw(&self) -> Value {
+        self.item.value()
+    }
+
+    /// The attached file, where the schema has a [`ChatConfig::file_field`] and the
+    /// message carries one.
+    pub fn file(&self) -> Option<crate::FileInfo> {
+        self.file.and_then(|f| crate::FileInfo::from_value(&f.value()))
+    }
+
+    /// The message, owned.
+    pub fn to_message(&self) -> ChatMessage {
         ChatMessage {
-            id: self.id.into_owned(),
-            key: self.key.into_owned(),
-            text: self.text.into_owned(),
-            author: self.author.map(Cow::into_owned),
-            date: self.date.map(Cow::into_owned),
-            raw: self.item.clone(),
-            room: self.room.map(Cow::into_owned),
-            author_id: self.author_id.map(Cow::into_owned),
+            id: self.id.clone().into_owned(),
+            key: self.key.clone().into_owned(),
+            text: self.text.clone().into_owned(),
+            author: self.author.clone().map(Cow::into_owned),
+            date: self.date.clone().map(Cow::into_owned),
+            raw: self.raw(),
+            room: self.room.clone().map(Cow::into_owned),
+            author_id: self.author_id.clone().map(Cow::into_owned),
             own: self.own,
-            edited: self.updated.is_some(),
-            file: self.file.and_then(crate::FileInfo::from_value),
-            updated: self.updated.map(Cow::into_owned),
+            edited: self.edited(),
+            file: self.file(),
+            updated: self.updated.clone().map(Cow::into_owned),
         }
     }
 }
@@ -268,13 +325,13 @@ impl ChatConfig {
     /// Reads one item as a chat message. Returns `None` when the item is not an object
     /// or has no primary key.
     pub fn message(&self, item: &Value) -> Option<ChatMessage> {
-        self.parts(item, None).map(MessageParts::into_message)
+        self.parts(item, None).as_ref().map(MessageView::to_message)
     }
 
     /// Reads one item as a chat message of a client logged in as user `me` (which sets
     /// [`ChatMessage::own`]).
     pub fn message_for(&self, item: &Value, me: Option<&str>) -> Option<ChatMessage> {
-        self.parts(item, me).map(MessageParts::into_message)
+        self.parts(item, me).as_ref().map(MessageView::to_message)
     }
 
     /// The field that carries the client-made key of a message sent through the outbox:
@@ -288,12 +345,12 @@ impl ChatConfig {
         }
     }
 
-    fn parts<'a, I: Item<'a>>(&self, item: I, me: Option<&str>) -> Option<MessageParts<'a, I>> {
+    fn parts<'a, I: Item<'a> + Into<ViewItem<'a>>>(&self, item: I, me: Option<&str>) -> Option<MessageView<'a>> {
         let id = item.member(&self.id_field).and_then(I::text)?;
         self.parts_with_id(item, id, me)
     }
 
-    fn parts_with_id<'a, I: Item<'a>>(&self, item: I, id: Cow<'a, str>, me: Option<&str>) -> Option<MessageParts<'a, I>> {
+    fn parts_with_id<'a, I: Item<'a> + Into<ViewItem<'a>>>(&self, item: I, id: Cow<'a, str>, me: Option<&str>) -> Option<MessageView<'a>> {
         if !item.is_object() {
             return None;
         }
@@ -312,14 +369,14 @@ impl ChatConfig {
         };
         let own = matches!((&author_id, me), (Some(a), Some(m)) if a == m);
         let updated = self.updated_field.as_deref().and_then(field);
-        let file = self.file_field.as_ref().and_then(|f| item.member(f)).filter(|v| !v.is_null());
-        Some(MessageParts { id, key, text, author, date, item, room, author_id, own, updated, file })
+        let file = self.file_field.as_ref().and_then(|f| item.member(f)).filter(|v| !v.is_null()).map(Into::into);
+        Some(MessageView { id, key, text, author, date, item: item.into(), room, author_id, own, updated, file })
     }
 
     /// The local echo of a message in the outbox: its item as queued (or as stored, once
     /// sent). Until the server gave it a primary key, its id is its client-made `key`.
     /// It is one's own message by definition.
-    pub(crate) fn echo_parts<'a>(&self, item: &'a Value, key: &'a str) -> Option<MessageParts<'a, &'a Value>> {
+    pub(crate) fn echo_parts<'a>(&self, item: &'a Value, key: &'a str) -> Option<MessageView<'a>> {
         let id = item.member(&self.id_field).and_then(Item::text).unwrap_or(Cow::Borrowed(key));
         let mut parts = self.parts_with_id(item, id, None)?;
         parts.key = Cow::Borrowed(key);
@@ -330,7 +387,7 @@ impl ChatConfig {
     /// The local echo of an outbox entry as a chat message (see [`ChatMessage::key`]);
     /// `None` when its item is not an object.
     pub fn echo(&self, item: &Value, key: &str) -> Option<ChatMessage> {
-        self.echo_parts(item, key).map(MessageParts::into_message)
+        self.echo_parts(item, key).as_ref().map(MessageView::to_message)
     }
 
     /// Reads every item of an event's data (an array, or a single object) as chat
@@ -338,16 +395,16 @@ impl ChatConfig {
     /// a date (Directus sends ISO 8601 UTC dates, which sort as text; messages of the
     /// same date by key).
     pub fn messages(&self, data: &Value) -> Vec<ChatMessage> {
-        self.message_parts(data, None).into_iter().map(MessageParts::into_message).collect()
+        self.message_parts(data, None).iter().map(MessageView::to_message).collect()
     }
 
     /// Like [`ChatConfig::messages`], for a client logged in as user `me`.
     pub fn messages_for(&self, data: &Value, me: Option<&str>) -> Vec<ChatMessage> {
-        self.message_parts(data, me).into_iter().map(MessageParts::into_message).collect()
+        self.message_parts(data, me).iter().map(MessageView::to_message).collect()
     }
 
     /// Like [`ChatConfig::messages`], borrowing from `data`.
-    pub(crate) fn message_parts<'a>(&self, data: &'a Value, me: Option<&str>) -> Vec<MessageParts<'a, &'a Value>> {
+    pub(crate) fn message_parts<'a>(&self, data: &'a Value, me: Option<&str>) -> Vec<MessageView<'a>> {
         let messages = match data {
             Value::Array(items) => items.iter().filter_map(|i| self.parts(i, me)).collect(),
             Value::Object(_) => self.parts(data, me).into_iter().collect(),
@@ -356,19 +413,25 @@ impl ChatConfig {
         oldest_first(messages)
     }
 
-    /// The messages of data as the server sent it, read without building the items: the
-    /// event path of the C surface. Gives each message's parts to `each`, in message
-    /// order.
-    pub(crate) fn raw_message_parts<T>(&self, data: &str, me: Option<&str>, mut each: impl FnMut(&MessageParts<'_, Raw<'_, '_>>) -> T) -> Vec<T> {
-        let members = item::item_members(data);
-        let messages = members.iter().filter_map(|m| self.parts(Raw::Read(m), me)).collect();
-        oldest_first(messages).iter().map(&mut each).collect()
+    /// Reads the messages of an event's data as [`ChatMessage::messages`] does, each as
+    /// a borrowed [`MessageView`] given to `each`, in message order. Data not parsed yet
+    /// is read as the server sent it, only the fields a message has (a fraction of the
+    /// cost of parsing the items); parsed data is read from its value.
+    pub fn read_messages<T>(&self, data: &crate::Data, me: Option<&str>, mut each: impl FnMut(&MessageView<'_>) -> T) -> Vec<T> {
+        match data.unparsed() {
+            Some(text) => {
+                let members = item::item_members(&text);
+                let views = members.iter().filter_map(|m| self.parts(Raw::Read(m), me)).collect();
+                oldest_first(views).iter().map(&mut each).collect()
+            }
+            None => self.message_parts(data, me).iter().map(each).collect(),
+        }
     }
 }
 
 /// Messages oldest first when every one has a date (Directus sends ISO 8601 UTC dates,
 /// which sort as text; messages of the same date by key), else as they came.
-fn oldest_first<I>(mut messages: Vec<MessageParts<'_, I>>) -> Vec<MessageParts<'_, I>> {
+fn oldest_first(mut messages: Vec<MessageView<'_>>) -> Vec<MessageView<'_>> {
     if messages.len() > 1 && messages.iter().all(|m| m.date.is_some()) {
         messages.sort_by(|a, b| a.date.cmp(&b.date).then_with(|| compare_keys(&a.id, &b.id)));
     }
@@ -435,21 +498,18 @@ mod tests {
                            "date_updated":"2026-01-01T00:01:00.000Z","file":{"id":"f","filename_download":"a.png","type":"image/png","filesize":3}},
                           {"id":4,"text":"yo","user_created":"u-2","date_created":"2025-01-01T00:00:00.000Z","file":null},
                           "not a message", {"text":"no key"}]);
-        type Summary = (String, String, String, Option<String>, Option<String>);
-        fn summary<I>(m: &MessageParts<'_, I>) -> Summary {
-            (m.id.to_string(), m.key.to_string(), m.text.to_string(), m.author.as_deref().map(str::to_owned), m.date.as_deref().map(str::to_owned))
-        }
-        fn more<I>(m: &MessageParts<'_, I>) -> (Option<String>, Option<String>, bool, bool, bool) {
-            (m.room.as_deref().map(str::to_owned), m.author_id.as_deref().map(str::to_owned), m.own, m.updated.is_some(), m.file.is_some())
-        }
-        let parsed: Vec<_> = c.message_parts(&data, Some("u-1")).iter().map(|m| (summary(m), more(m))).collect();
-        let raw = c.raw_message_parts(&data.to_string(), Some("u-1"), |m: &MessageParts<'_, Raw<'_, '_>>| (summary(m), more(m)));
-        assert_eq!(parsed, raw);
-        assert_eq!(raw.len(), 2);
-        assert_eq!(raw[0].0 .0, "4", "oldest first");
-        assert_eq!(raw[1].0 .2, "h\"i");
-        let one = c.raw_message_parts(r#"{"id":1,"text":"x"}"#, None, |m: &MessageParts<'_, Raw<'_, '_>>| m.text.to_string());
-        assert_eq!(one, ["x"]);
+        let raw = crate::Data::raw(crate::protocol::RawJson::new(data.to_string()));
+        let from_raw = c.read_messages(&raw, Some("u-1"), |m| m.to_message());
+        assert_eq!(from_raw, c.messages_for(&data, Some("u-1")));
+        assert_eq!(from_raw.len(), 2);
+        assert_eq!(from_raw[0].id, "4", "oldest first");
+        assert_eq!((from_raw[1].text.as_str(), from_raw[1].own, from_raw[1].edited), ("h\"i", true, true));
+        assert_eq!(from_raw[1].file.as_ref().map(|f| f.id.as_str()), Some("f"));
+        // Parsed data is read from its value, alike.
+        let _ = raw.value();
+        assert_eq!(c.read_messages(&raw, Some("u-1"), |m| m.to_message()), from_raw);
+        let one = crate::Data::raw(crate::protocol::RawJson::new(r#"{"id":1,"text":"x"}"#));
+        assert_eq!(c.read_messages(&one, None, |m| m.text.to_string()), ["x"]);
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The Rust API: a [`Client`] and the [`Events`] it reports.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Arc;
 
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::chat::state::ChatState;
 use crate::chat::{ChatConfig, ChatMessage};
@@ -15,7 +16,7 @@ use crate::options::ClientOptions;
 use crate::outbox::{self, Outbox};
 use crate::protocol::{AuthCredentials, ItemsRequest, SubscribeRequest};
 use crate::secret::Secret;
-use crate::session::{self, Command, Flow, Ids, Key, Outlet, Reply, SessionHandle, Target};
+use crate::session::{self, Command, Feed, Flow, Ids, Key, Outlet, Queue, Reply, SessionHandle, Target};
 use crate::transport::Endpoint;
 
 /// A live subscription. Its uid is on every event it produces.
@@ -48,7 +49,9 @@ impl Subscription {
 
 /// The stream of a client's events, in order. It ends after the `Closed` state event.
 pub struct Events {
-    rx: mpsc::UnboundedReceiver<Event>,
+    queue: Arc<Queue>,
+    /// Taken from the queue in bursts, handed out one at a time.
+    taken: VecDeque<Event>,
     ended: bool,
     flow: Arc<Flow>,
     /// Whether taking an event counts it as consumed (see [`Events::defer_consumption`]).
@@ -58,18 +61,6 @@ pub struct Events {
 impl std::fmt::Debug for Events {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Events").field("ended", &self.ended).finish_non_exhaustive()
-    }
-}
-
-/// Where a Rust event stream's events wait: an unbounded channel, bounded in practice by
-/// the outlet's count of events not yet taken.
-struct Channel(mpsc::UnboundedSender<Event>);
-
-impl Target for Channel {
-    fn deliver(&self, events: &mut Vec<Event>) {
-        for event in events.drain(..) {
-            let _ = self.0.send(event);
-        }
     }
 }
 
@@ -92,33 +83,40 @@ impl std::fmt::Debug for Consumption {
 }
 
 impl Events {
-    /// Hands `event` over unless it belongs to an ended subscription (`Err(())`: skip it).
-    fn take(&mut self, event: Option<Event>) -> std::result::Result<Option<Event>, ()> {
-        match event {
-            Some(e) => {
-                let admitted = if self.counting { self.flow.take(&e) } else { self.flow.admits(&e) };
-                if !admitted {
-                    if !self.counting {
-                        self.flow.consumed(1);
-                    }
-                    return Err(());
+    /// The next event taken from the queue that may be handed over (not one of an
+    /// ended subscription); `None` when none is taken yet.
+    fn hand_over(&mut self) -> Option<Event> {
+        while let Some(e) = self.taken.pop_front() {
+            let admitted = if self.counting {
+                self.flow.take(&e)
+            } else {
+                // The consumer counts it later; its bytes leave the library's queue now.
+                self.flow.released(e.weight());
+                self.flow.admits(&e)
+            };
+            if !admitted {
+                if !self.counting {
+                    self.flow.consumed(1);
                 }
-                self.ended = e.is_closed();
-                Ok(Some(e))
+                continue;
             }
-            None => {
-                self.ended = true;
-                Ok(None)
-            }
+            self.ended = e.is_closed();
+            return Some(e);
         }
+        None
     }
 
     /// The next event; `None` once the `Closed` event has been returned.
     pub async fn next(&mut self) -> Option<Event> {
         while !self.ended {
-            let e = self.rx.recv().await;
-            if let Ok(e) = self.take(e) {
-                return e;
+            if let Some(e) = self.hand_over() {
+                return Some(e);
+            }
+            self.queue.take(&mut self.taken).await;
+            if self.taken.is_empty() {
+                // The session is gone without its `Closed` event (a shutdown that ran
+                // out of time).
+                self.ended = true;
             }
         }
         None
@@ -127,9 +125,13 @@ impl Events {
     /// The next event if one is ready, without waiting.
     pub fn try_next(&mut self) -> Option<Event> {
         while !self.ended {
-            let e = self.rx.try_recv().ok()?;
-            if let Ok(e) = self.take(Some(e)) {
-                return e;
+            if let Some(e) = self.hand_over() {
+                return Some(e);
+            }
+            if self.queue.take_now(&mut self.taken) {
+                self.ended = true;
+            } else if self.taken.is_empty() {
+                return None;
             }
         }
         None
@@ -206,9 +208,9 @@ impl Client {
     /// as [`ClientOptions::reconnect`] allows. Requests made meanwhile wait for the
     /// connection (and the login). The receiver tells how the first attempt went.
     pub fn connect_nowait(url: &str, options: ClientOptions) -> Result<(Client, Events, oneshot::Receiver<Result<()>>)> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let (client, ready) = Client::start(url, options, Channel(tx))?;
-        let events = Events { rx, ended: false, flow: client.flow().clone(), counting: true };
+        let queue = Arc::new(Queue::default());
+        let (client, ready) = Client::start(url, options, Feed(queue.clone()))?;
+        let events = Events { queue, taken: VecDeque::new(), ended: false, flow: client.flow().clone(), counting: true };
         Ok((client, events, ready))
     }
 
@@ -235,7 +237,7 @@ impl Client {
         let opened = options.outbox_path.as_deref().map(outbox::open).transpose()?;
         let options = Arc::new(options);
         let files = Files::new(&endpoint, options.clone())?;
-        let outlet = Outlet::with_view(options.max_buffered_events, target, Some(chat.clone()));
+        let outlet = Outlet::with_view(options.max_buffered_events, options.max_buffered_bytes, target, Some(chat.clone()));
         let ids = Arc::new(Ids::default());
         let (session, ready) = session::start(endpoint, options.clone(), outlet.clone(), ids.clone());
         chat.attach(session.downgrade(), ids.clone());

@@ -137,6 +137,17 @@ impl Event {
         Event::State { state, reason: None, attempt: 0, retry_in: None, cause: None }
     }
 
+    /// What holding the event costs, in bytes, for the bound on buffered events
+    /// ([`crate::ClientOptions::max_buffered_bytes`]): its data as the server sent it
+    /// plus the event itself.
+    pub(crate) fn weight(&self) -> usize {
+        const EVENT: usize = std::mem::size_of::<Event>();
+        match self {
+            Event::Subscription { data, .. } => EVENT + data.weight(),
+            _ => EVENT,
+        }
+    }
+
     /// Whether this is the final `Closed` state event.
     pub fn is_closed(&self) -> bool {
         matches!(self, Event::State { state: ConnectionState::Closed, .. })

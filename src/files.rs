@@ -494,7 +494,7 @@ mod tests {
                 }
             }
         }
-        let outlet = Outlet::new(100_000, Rec(seen.clone()));
+        let outlet = Outlet::new(100_000, usize::MAX, Rec(seen.clone()));
         let p = Progress::new(Some(outlet), 7);
         let total = 5 * 1024 * 1024;
         p.start(Some(total));

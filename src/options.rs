@@ -120,6 +120,11 @@ pub struct ClientOptions {
     /// heartbeat period is disconnected by the server and caught up, without gaps,
     /// after reconnecting.
     pub max_buffered_events: usize,
+    /// How many bytes of events may wait for the user before the session stops reading
+    /// the socket, as with [`ClientOptions::max_buffered_events`] (whichever is reached
+    /// first): an event counts the bytes its data had on the wire plus the event
+    /// itself. Default 8 MiB.
+    pub max_buffered_bytes: usize,
     /// How many items per subscription the session remembers (key and digest) to
     /// deliver what was missed across a reconnect exactly once. Beyond it the oldest
     /// are forgotten: an item older than that which reappears counts as new.
@@ -159,6 +164,7 @@ impl Default for ClientOptions {
             reconnect: ReconnectPolicy::default(),
             track_limit: 10_000,
             max_buffered_events: 100_000,
+            max_buffered_bytes: 8 << 20,
             heartbeat: Some(Duration::from_secs(30)),
             error_uids: None,
             chat: ChatConfig::default(),

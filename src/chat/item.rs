@@ -53,7 +53,7 @@ impl<'a> Item<'a> for &'a Value {
 
 /// An item as JSON text. The item itself is read once into the list of its members
 /// (a message reads up to nine of them); what lies deeper is read when asked for.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) enum Raw<'a, 'm> {
     /// An object whose members were read.
     Read(&'m [(Str<'a>, &'a str)]),

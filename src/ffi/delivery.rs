@@ -15,7 +15,7 @@ use super::options::{Delivery, UserData};
 use super::status::{dchat_status, FfiError, FfiResult};
 use crate::chat::state::ChatState;
 use crate::event::Event;
-use crate::session::{Flow, Target};
+use crate::session::{Feed, Flow, Queue, Target};
 use crate::threads::{spawn_library_thread, LibraryThread};
 
 thread_local! {
@@ -172,57 +172,17 @@ impl PollQueue {
     }
 }
 
-/// The dispatcher thread's queue: bursts go in under one lock with one wake, and the
-/// thread takes everything queued at once (a channel send per event woke the thread
-/// per event: perf, event flood).
-#[derive(Default)]
-pub(crate) struct Bursts {
-    state: Mutex<(VecDeque<Event>, bool)>,
-    ready: Condvar,
-}
-
-impl Bursts {
-    fn push(&self, events: &mut Vec<Event>) {
-        self.state.lock().0.extend(events.drain(..));
-        self.ready.notify_one();
-    }
-
-    /// Everything queued, waiting for something; empty once the session is gone and
-    /// everything was taken.
-    fn take(&self, into: &mut VecDeque<Event>) {
-        let mut st = self.state.lock();
-        while st.0.is_empty() && !st.1 {
-            self.ready.wait(&mut st);
-        }
-        std::mem::swap(&mut st.0, into);
-    }
-
-    /// The session is gone: nothing more comes.
-    fn end(&self) {
-        self.state.lock().1 = true;
-        self.ready.notify_one();
-    }
-}
-
 /// Where a C client's events go: the dispatcher thread's queue, or the poll queue
 /// (waking the notifier thread when the queue stops being empty).
 pub(crate) enum Sink {
-    Callback(Arc<Bursts>),
+    Callback(Feed),
     Poll { queue: Arc<PollQueue>, wake: Option<mpsc::Sender<Wake>> },
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        if let Sink::Callback(bursts) = self {
-            bursts.end();
-        }
-    }
 }
 
 impl Target for Sink {
     fn deliver(&self, events: &mut Vec<Event>) {
         match self {
-            Sink::Callback(bursts) => bursts.push(events),
+            Sink::Callback(feed) => feed.deliver(events),
             Sink::Poll { queue, wake } => {
                 let last = events.last().is_some_and(Event::is_closed);
                 if queue.push(events) || last {
@@ -247,7 +207,7 @@ pub(crate) enum Wake {
 pub(crate) enum Deliverer {
     Callback {
         /// What the dispatcher thread needs, until `start` hands it over.
-        pending: Mutex<Option<(Arc<Bursts>, EventFn, UserData)>>,
+        pending: Mutex<Option<(Arc<Queue>, EventFn, UserData)>>,
         thread: Mutex<Option<LibraryThread>>,
         chat: Arc<ChatState>,
         gate: Gate,
@@ -271,10 +231,10 @@ impl Deliverer {
     pub(crate) fn new(delivery: Delivery, chat: Arc<ChatState>) -> (Sink, Deliverer) {
         match delivery {
             Delivery::Callback(cb, user_data) => {
-                let bursts = Arc::new(Bursts::default());
-                let pending = Mutex::new(Some((bursts.clone(), cb, user_data)));
+                let queue = Arc::new(Queue::default());
+                let pending = Mutex::new(Some((queue.clone(), cb, user_data)));
                 let d = Deliverer::Callback { pending, thread: Mutex::new(None), chat, gate: Arc::new(Mutex::new(true)) };
-                (Sink::Callback(bursts), d)
+                (Sink::Callback(Feed(queue)), d)
             }
             Delivery::Poll(wake, user_data) => {
                 let queue = Arc::new(PollQueue::default());
@@ -298,7 +258,7 @@ impl Deliverer {
         let spawn = |name: &'static str, f: Box<dyn FnOnce() + Send>| spawn_library_thread(name, f).map_err(FfiError::no_thread);
         match self {
             Deliverer::Callback { pending, thread, chat, gate } => {
-                if let Some((bursts, cb, ud)) = pending.lock().take() {
+                if let Some((queue, cb, ud)) = pending.lock().take() {
                     let chat = chat.clone();
                     let gate = gate.clone();
                     let handle = spawn(
@@ -306,7 +266,7 @@ impl Deliverer {
                         Box::new(move || {
                             let mut queued = VecDeque::new();
                             'run: loop {
-                                bursts.take(&mut queued);
+                                queue.take_blocking(&mut queued);
                                 if queued.is_empty() {
                                     break;
                                 }

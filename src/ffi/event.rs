@@ -6,14 +6,12 @@ use std::sync::Arc;
 
 use once_cell::sync::OnceCell;
 use parking_lot::Mutex;
-use serde_json::Value;
 
 use super::connection::dchat_close_cause;
 use super::status::{boundary, boundary_value};
 use crate::chat::rooms::Room;
-use crate::chat::item::{Item, Raw};
 use crate::chat::state::ChatState;
-use crate::chat::MessageParts;
+use crate::chat::MessageView;
 use crate::client::Subscription;
 use crate::data::Data;
 use crate::error::Error;
@@ -124,7 +122,7 @@ const FIELDS: usize = 8;
 const NONE: u32 = u32::MAX;
 
 impl Message {
-    fn of<'a, I: Item<'a>>(m: &crate::chat::MessageParts<'a, I>) -> Self {
+    fn of(m: &MessageView<'_>) -> Self {
         let fields: [Option<&str>; FIELDS] = [
             Some(&m.id),
             Some(&m.key),
@@ -146,7 +144,7 @@ impl Message {
                 buf.push(0);
             }
         }
-        let file = m.file.and_then(|f| MessageFile::of(&f.value()));
+        let file = m.file().as_ref().and_then(MessageFile::of);
         Message { buf: buf.into_boxed_slice(), at, own: m.own, file }
     }
 
@@ -174,8 +172,7 @@ pub(super) struct MessageFile {
 }
 
 impl MessageFile {
-    fn of(file: &Value) -> Option<Self> {
-        let f = crate::FileInfo::from_value(file)?;
+    fn of(f: &crate::FileInfo) -> Option<Self> {
         Some(MessageFile { id: c(&f.id), name: f.name.as_deref().map(c), mime: f.mime.as_deref().map(c), size: f.size })
     }
 }
@@ -351,12 +348,7 @@ impl dchat_event {
             if !shown {
                 return Vec::new();
             }
-            let me = self.chat.own_id();
-            match self.data.unparsed() {
-                // Only the fields a message needs are read from the items, as they came.
-                Some(text) => config.raw_message_parts(&text, me.as_deref(), |m: &MessageParts<'_, Raw<'_, '_>>| Message::of(m)),
-                None => config.message_parts(&self.data, me.as_deref()).iter().map(Message::of).collect(),
-            }
+            config.read_messages(&self.data, self.chat.own_id().as_deref(), Message::of)
         })
     }
 

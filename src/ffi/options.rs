@@ -213,6 +213,21 @@ pub extern "C" fn dchat_options_set_max_buffered_events(options: *mut dchat_opti
     })
 }
 
+/// Sets how many bytes of events may wait for the host before the session stops reading
+/// the socket, as `dchat_options_set_max_buffered_events` does for their number
+/// (whichever is reached first; default 8 MiB). An event counts the bytes its data had
+/// on the wire plus the event itself.
+#[no_mangle]
+pub extern "C" fn dchat_options_set_max_buffered_bytes(options: *mut dchat_options, bytes: usize) -> dchat_status {
+    boundary(|| {
+        if bytes == 0 {
+            return Err(FfiError::new(dchat_status::DCHAT_ERR_INVALID_ARGUMENT, "the event buffer must hold at least one byte"));
+        }
+        handle_mut(options, "options")?.inner.max_buffered_bytes = bytes;
+        Ok(())
+    })
+}
+
 /// Sets the largest message accepted from the server, in bytes (default 16 MiB).
 #[no_mangle]
 pub extern "C" fn dchat_options_set_max_message_size(options: *mut dchat_options, bytes: usize) -> dchat_status {

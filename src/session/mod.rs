@@ -34,7 +34,7 @@ use crate::options::ClientOptions;
 use crate::protocol::{AuthCredentials, ItemsRequest, SubscribeRequest};
 use crate::transport::Endpoint;
 pub(crate) use key::{Ids, Key};
-pub(crate) use outlet::{Flow, Outlet, Target, View};
+pub(crate) use outlet::{Feed, Flow, Outlet, Queue, Target, View};
 pub(crate) use reply::Reply;
 
 /// A request to the session. Numbers come from the client's [`Ids`].

@@ -2,10 +2,11 @@
 //! queue and dispatcher, Python).
 //!
 //! By construction an outlet:
-//! - counts every event given until the user takes it, and tells the session to stop
-//!   reading the socket while `limit` wait (so memory stays bounded: TCP holds the
-//!   server back; a user who stalls longer than the server's heartbeat is disconnected
-//!   and caught up without gaps later, see `tracker`);
+//! - counts every event given until the user takes it, and its bytes, and tells the
+//!   session to stop reading the socket while `limit` events or `byte_limit` bytes wait
+//!   (so memory stays bounded: TCP holds the server back; a user who stalls longer than
+//!   the server's heartbeat is disconnected and caught up without gaps later, see
+//!   `tracker`);
 //! - hands events over in bursts while the session works through frames that were
 //!   already buffered: every hand-over wakes the consumer's thread, which cost more
 //!   than decoding the event when the consumer keeps up (perf, event flood);
@@ -14,11 +15,11 @@
 //!   wait in a queue when `unsubscribe` is called, and the promise is that none is
 //!   delivered after it returns).
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use tokio::sync::Notify;
 
 use crate::event::{ConnectionState, Event};
@@ -64,6 +65,9 @@ pub(crate) struct Outlet {
 pub(crate) struct Flow {
     waiting: AtomicUsize,
     limit: usize,
+    /// The bytes of the events waiting (see [`Event::weight`]).
+    bytes: AtomicUsize,
+    byte_limit: usize,
     resume: Notify,
     /// uids are never reused within a client, so the set only grows by one per
     /// unsubscribe; that is the price of checking without a sequence number per event.
@@ -85,17 +89,20 @@ const STATES: [ConnectionState; 5] = [
 ];
 
 impl Outlet {
-    /// An outlet in front of `target` that holds the session back at `limit` waiting events.
+    /// An outlet in front of `target` that holds the session back at `limit` waiting
+    /// events or `byte_limit` waiting bytes.
     #[cfg_attr(not(test), allow(dead_code))]
-    pub(crate) fn new(limit: usize, target: impl Target + 'static) -> Arc<Self> {
-        Self::with_view(limit, target, None)
+    pub(crate) fn new(limit: usize, byte_limit: usize, target: impl Target + 'static) -> Arc<Self> {
+        Self::with_view(limit, byte_limit, target, None)
     }
 
     /// An outlet whose events pass `view` first.
-    pub(crate) fn with_view(limit: usize, target: impl Target + 'static, view: Option<Arc<dyn View>>) -> Arc<Self> {
+    pub(crate) fn with_view(limit: usize, byte_limit: usize, target: impl Target + 'static, view: Option<Arc<dyn View>>) -> Arc<Self> {
         let flow = Arc::new(Flow {
             waiting: AtomicUsize::new(0),
             limit: limit.max(1),
+            bytes: AtomicUsize::new(0),
+            byte_limit: byte_limit.max(1),
             resume: Notify::new(),
             ended: Mutex::default(),
             any_ended: AtomicBool::new(false),
@@ -129,6 +136,7 @@ impl Outlet {
             self.flow.state.store(STATES.iter().position(|s| s == state).unwrap_or(0) as u8, Ordering::Release);
         }
         self.flow.waiting.fetch_add(1, Ordering::AcqRel);
+        self.flow.bytes.fetch_add(event.weight(), Ordering::AcqRel);
         if held.holding {
             held.events.push(event);
         } else {
@@ -179,14 +187,24 @@ impl Outlet {
 
 impl Flow {
     fn is_full(&self) -> bool {
-        self.waiting.load(Ordering::Acquire) >= self.limit
+        self.waiting.load(Ordering::Acquire) >= self.limit || self.bytes.load(Ordering::Acquire) >= self.byte_limit
     }
 
     /// Counts `event` as taken and says whether to hand it over (false for an event of
     /// an ended subscription).
     pub(crate) fn take(&self, event: &Event) -> bool {
+        self.released(event.weight());
         self.consumed(1);
         self.admits(event)
+    }
+
+    /// `n` bytes of waiting events left the library's queues (for consumers that count
+    /// the events themselves later, see [`Flow::consumed`]).
+    pub(crate) fn released(&self, n: usize) {
+        let before = self.bytes.fetch_sub(n, Ordering::AcqRel);
+        if before >= self.byte_limit && before - n < self.byte_limit {
+            self.resume.notify_one();
+        }
     }
 
     /// Whether `event` may still be handed over, without counting it.
@@ -222,6 +240,89 @@ impl Flow {
     /// The last connection state given.
     pub(crate) fn state(&self) -> ConnectionState {
         STATES[usize::from(self.state.load(Ordering::Acquire)).min(STATES.len() - 1)]
+    }
+}
+
+/// A consumer's queue: a burst goes in under one lock with one wake, and the consumer
+/// takes everything queued at once (a channel send per event woke the consumer per
+/// event: perf, event flood). Blocking consumers wait on its condition variable, async
+/// ones on its `Notify`.
+#[derive(Default)]
+pub(crate) struct Queue {
+    state: Mutex<QueueState>,
+    ready: Condvar,
+    notify: Notify,
+}
+
+#[derive(Default)]
+struct QueueState {
+    events: VecDeque<Event>,
+    /// The producer is gone: nothing more comes.
+    ended: bool,
+}
+
+impl Queue {
+    fn push(&self, events: &mut Vec<Event>) {
+        self.state.lock().events.extend(events.drain(..));
+        self.wake();
+    }
+
+    fn wake(&self) {
+        self.ready.notify_one();
+        // Leaves a permit when nobody waits, so a take that found nothing just before
+        // does not miss it.
+        self.notify.notify_one();
+    }
+
+    /// Moves what is queued into `into`; true once nothing is queued and nothing more
+    /// will come.
+    pub(crate) fn take_now(&self, into: &mut VecDeque<Event>) -> bool {
+        let mut st = self.state.lock();
+        if into.is_empty() {
+            std::mem::swap(&mut st.events, into);
+        } else {
+            into.extend(st.events.drain(..));
+        }
+        st.ended && into.is_empty()
+    }
+
+    /// Like [`Queue::take_now`], waiting on this thread until there is something or
+    /// the producer is gone.
+    pub(crate) fn take_blocking(&self, into: &mut VecDeque<Event>) {
+        let mut st = self.state.lock();
+        while st.events.is_empty() && !st.ended {
+            self.ready.wait(&mut st);
+        }
+        std::mem::swap(&mut st.events, into);
+    }
+
+    /// Like [`Queue::take_blocking`], for async code.
+    pub(crate) async fn take(&self, into: &mut VecDeque<Event>) {
+        loop {
+            let notified = self.notify.notified();
+            if !self.take_now(into) && into.is_empty() {
+                notified.await;
+                continue;
+            }
+            return;
+        }
+    }
+}
+
+/// The producer's side of a [`Queue`]: the target an outlet delivers to. Dropping it
+/// (the session and its client are gone) ends the queue.
+pub(crate) struct Feed(pub(crate) Arc<Queue>);
+
+impl Target for Feed {
+    fn deliver(&self, events: &mut Vec<Event>) {
+        self.0.push(events);
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.0.state.lock().ended = true;
+        self.0.wake();
     }
 }
 
@@ -264,7 +365,7 @@ pub(crate) mod tests {
     #[test]
     fn holds_a_burst_then_delivers_it_at_once_and_nothing_after_closed() {
         let rec = Recorder::default();
-        let outlet = Outlet::new(100, rec.clone());
+        let outlet = Outlet::new(100, usize::MAX, rec.clone());
         outlet.give(state(ConnectionState::Connecting));
         let hold = outlet.hold();
         outlet.give(state(ConnectionState::Connected));
@@ -281,7 +382,7 @@ pub(crate) mod tests {
     #[test]
     fn a_panic_while_holding_still_delivers() {
         let rec = Recorder::default();
-        let outlet = Outlet::new(100, rec.clone());
+        let outlet = Outlet::new(100, usize::MAX, rec.clone());
         let o = outlet.clone();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
             let _hold = o.hold();
@@ -294,7 +395,7 @@ pub(crate) mod tests {
 
     #[test]
     fn full_at_the_limit_and_free_again_below() {
-        let outlet = Outlet::new(2, Recorder::default());
+        let outlet = Outlet::new(2, usize::MAX, Recorder::default());
         outlet.give(state(ConnectionState::Connecting));
         assert!(!outlet.is_full());
         outlet.give(state(ConnectionState::Connected));
@@ -312,8 +413,68 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn full_at_the_byte_limit_too() {
+        let big = || Event::Subscription {
+            uid: "s-1".into(),
+            kind: SubscriptionKind::Create,
+            data: crate::Data::raw(crate::protocol::RawJson::new(format!("[\"{}\"]", "x".repeat(1000)))),
+        };
+        let outlet = Outlet::new(1000, 2500, Recorder::default());
+        outlet.give(big());
+        assert!(!outlet.is_full());
+        outlet.give(big());
+        outlet.give(big());
+        assert!(outlet.is_full(), "three events of about 1 KB fill 2,500 bytes");
+        assert!(outlet.flow().take(&big()));
+        assert!(!outlet.is_full());
+        // Counted later: the bytes leave first, the count when the user takes them.
+        outlet.give(big());
+        outlet.give(big());
+        assert!(outlet.is_full());
+        outlet.flow().released(2 * big().weight());
+        assert!(!outlet.is_full());
+        outlet.flow().consumed(2);
+    }
+
+    #[test]
+    fn a_queue_hands_over_bursts_and_ends_with_its_feed() {
+        let queue = Arc::new(Queue::default());
+        let feed = Feed(queue.clone());
+        let mut taken = VecDeque::new();
+        assert!(!queue.take_now(&mut taken) && taken.is_empty());
+        feed.deliver(&mut vec![state(ConnectionState::Connecting), state(ConnectionState::Connected)]);
+        let waiter = {
+            let queue = queue.clone();
+            std::thread::spawn(move || {
+                let mut got = VecDeque::new();
+                queue.take_blocking(&mut got);
+                got.len()
+            })
+        };
+        assert_eq!(waiter.join().unwrap(), 2);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let later = {
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                feed.deliver(&mut vec![state(ConnectionState::Closed)]);
+                drop(feed);
+            })
+        };
+        rt.block_on(async {
+            let mut got = VecDeque::new();
+            queue.take(&mut got).await;
+            assert_eq!(got.len(), 1, "woken by the burst");
+            got.clear();
+            later.join().unwrap();
+            queue.take(&mut got).await;
+            assert!(got.is_empty(), "ended with its feed");
+        });
+        assert!(queue.take_now(&mut taken));
+    }
+
+    #[test]
     fn events_of_an_ended_subscription_are_held_back() {
-        let outlet = Outlet::new(10, Recorder::default());
+        let outlet = Outlet::new(10, usize::MAX, Recorder::default());
         let of = |uid: &str| Event::Subscription { uid: uid.into(), kind: SubscriptionKind::Create, data: Value::Null.into() };
         for _ in 0..3 {
             outlet.give(of("a"));

@@ -39,6 +39,9 @@ namespace DirectusChat
         /// <summary>How many events may wait in the queue before the session stops reading the socket; 0 keeps the default (100,000).</summary>
         public ulong MaxBufferedEvents { get; set; }
 
+        /// <summary>How many bytes of events may wait in the queue before the session stops reading the socket; 0 keeps the default (8 MiB).</summary>
+        public ulong MaxBufferedBytes { get; set; }
+
         /// <summary>The largest message accepted from the server in bytes; 0 keeps the default (16 MiB).</summary>
         public ulong MaxMessageSize { get; set; }
 
@@ -84,6 +87,7 @@ namespace DirectusChat
                 if (CaPem != null) Check(NativeMethods.dchat_options_set_ca_pem(o, Utf8.Encode(CaPem, "CaPem")), "CA PEM");
                 Check(NativeMethods.dchat_options_set_auth_mode(o, (uint)AuthMode), "auth mode");
                 if (MaxBufferedEvents != 0) Check(NativeMethods.dchat_options_set_max_buffered_events(o, new UIntPtr(MaxBufferedEvents)), "max buffered events");
+                if (MaxBufferedBytes != 0) Check(NativeMethods.dchat_options_set_max_buffered_bytes(o, new UIntPtr(MaxBufferedBytes)), "max buffered bytes");
                 if (MaxMessageSize != 0) Check(NativeMethods.dchat_options_set_max_message_size(o, new UIntPtr(MaxMessageSize)), "max message size");
                 if (ReconnectFirstDelayMs != 0 || ReconnectFactor != 0 || ReconnectMaxDelayMs != 0 || ReconnectMaxAttempts != null)
                     Check(NativeMethods.dchat_options_set_reconnect(o, ReconnectFirstDelayMs != 0 ? ReconnectFirstDelayMs : 2000,

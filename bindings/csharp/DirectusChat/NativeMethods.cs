@@ -186,6 +186,9 @@ namespace DirectusChat
         internal static extern Status dchat_options_set_max_buffered_events(IntPtr options, UIntPtr events);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_options_set_max_buffered_bytes(IntPtr options, UIntPtr bytes);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern Status dchat_options_set_max_message_size(IntPtr options, UIntPtr bytes);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
