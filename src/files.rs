@@ -3,7 +3,8 @@
 //! run on the library's runtime, report progress as [`Event::Transfer`] events and end
 //! with one [`Event::Reply`]; [`crate::Client::cancel`] stops them. They use the
 //! socket's TLS trust (the same roots and extra CA) and a token of their own: a REST
-//! login, renewed at three quarters of its lifetime.
+//! login, renewed at three quarters of its lifetime. The same REST side reads what the
+//! server tells about itself (`crate::discovery`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -295,6 +296,36 @@ impl Files {
                 Err(Error::Server(_)) if refreshing => token.refresh_failed(),
                 Err(e) => return Err(e),
             }
+        }
+    }
+
+    /// A current access token of the user (`None`: nobody logged in), e.g. for the
+    /// WebSocket upgrade of a `strict` server.
+    pub(crate) async fn access_token(&self) -> Result<Option<Secret>> {
+        self.bearer(false).await
+    }
+
+    /// Reads `GET /server/info` with the user's token. Only a user is told the version
+    /// and the WebSocket settings, so without a login there is nothing worth asking.
+    pub(crate) async fn server_info(&self) -> Result<Value> {
+        let mut stale = false;
+        loop {
+            let Some(bearer) = self.bearer(stale).await? else {
+                return Err(Error::InvalidArgument("nobody is logged in: the server tells anonymous callers no version".into()));
+            };
+            let request = self.http()?.get(self.url(proto::SERVER_INFO_PATH)).bearer_auth(bearer.expose());
+            let response = request.send().await.map_err(|e| self.failed(&e))?;
+            let status = response.status();
+            let bytes = response.bytes().await.map_err(|e| self.failed(&e))?;
+            if status.is_success() {
+                return serde_json::from_slice(&bytes).map_err(|e| Error::Protocol(format!("the server's info is not JSON: {e}")));
+            }
+            let error = proto::parse_error(status.as_u16(), &bytes);
+            if !stale && proto::is_expired_token(&error) {
+                stale = true;
+                continue;
+            }
+            return Err(Error::Server(error));
         }
     }
 

@@ -55,8 +55,8 @@ pub(crate) struct Outlet {
     held: Mutex<Held>,
     target: Box<dyn Target>,
     flow: Arc<Flow>,
-    /// Sees every event before it is counted and handed over.
-    view: Option<Arc<dyn View>>,
+    /// See every event, in order, before it is counted and handed over.
+    views: Vec<Arc<dyn View>>,
 }
 
 /// The consumer's side of an outlet: the count of events given and not yet taken, the
@@ -88,11 +88,11 @@ impl Outlet {
     /// An outlet in front of `target` that holds the session back at `limit` waiting events.
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn new(limit: usize, target: impl Target + 'static) -> Arc<Self> {
-        Self::with_view(limit, target, None)
+        Self::with_views(limit, target, Vec::new())
     }
 
-    /// An outlet whose events pass `view` first.
-    pub(crate) fn with_view(limit: usize, target: impl Target + 'static, view: Option<Arc<dyn View>>) -> Arc<Self> {
+    /// An outlet whose events pass `views` first.
+    pub(crate) fn with_views(limit: usize, target: impl Target + 'static, views: Vec<Arc<dyn View>>) -> Arc<Self> {
         let flow = Arc::new(Flow {
             waiting: AtomicUsize::new(0),
             limit: limit.max(1),
@@ -102,7 +102,7 @@ impl Outlet {
             state: AtomicU8::new(0),
             closing: Notify::new(),
         });
-        Arc::new(Outlet { held: Mutex::new(Held::default()), target: Box::new(target), flow, view })
+        Arc::new(Outlet { held: Mutex::new(Held::default()), target: Box::new(target), flow, views })
     }
 
     /// The consumer's side.
@@ -119,7 +119,7 @@ impl Outlet {
         if held.closed {
             return;
         }
-        if let Some(view) = &self.view {
+        for view in &self.views {
             if !view.view(&mut event) {
                 return;
             }
