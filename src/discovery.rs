@@ -33,9 +33,13 @@ use crate::transport::Endpoint;
 enum Step {
     /// Read the server's info; the number of this read.
     Read(u64),
-    /// Put a current access token on the next upgrade.
-    UpgradeToken,
+    /// Put a current access token on the next upgrade, after this delay.
+    UpgradeToken(Duration),
 }
+
+/// How long before a reconnect attempt its token is fetched: enough for a REST login
+/// (Directus stalls each for 0.5 s), late enough that a short-lived token is still valid.
+const TOKEN_LEAD: Duration = Duration::from_secs(1);
 
 /// When to read and when to fetch an upgrade token, from the session's state events and
 /// the user's logins. Pure.
@@ -58,7 +62,7 @@ impl Plan {
     fn login_requested(&mut self) -> Option<Step> {
         self.login = true;
         self.expected = self.started + 1;
-        self.strict.then_some(Step::UpgradeToken)
+        self.strict.then_some(Step::UpgradeToken(Duration::ZERO))
     }
 
     /// A login the user waited for failed: no read follows it.
@@ -67,7 +71,8 @@ impl Plan {
         self.expected = self.started;
     }
 
-    fn on_state(&mut self, state: ConnectionState) -> Option<Step> {
+    /// A state event; `retry_in`: when the next attempt starts, after `Disconnected`.
+    fn on_state(&mut self, state: ConnectionState, retry_in: Option<Duration>) -> Option<Step> {
         let before = std::mem::replace(&mut self.authenticated, state == ConnectionState::Authenticated);
         match state {
             ConnectionState::Authenticated if !before || self.login => {
@@ -78,7 +83,9 @@ impl Plan {
             }
             // Each failed attempt reports `Disconnected` too: a token refused because the
             // server was down when it was fetched gets another chance.
-            ConnectionState::Disconnected if self.strict => Some(Step::UpgradeToken),
+            ConnectionState::Disconnected if self.strict => {
+                Some(Step::UpgradeToken(retry_in.unwrap_or_default().saturating_sub(TOKEN_LEAD)))
+            }
             ConnectionState::Closed => {
                 self.expected = self.started;
                 None
@@ -159,7 +166,10 @@ impl Discovery {
         let Some(this) = self.this.upgrade() else { return };
         match step {
             Some(Step::Read(n)) => crate::runtime::handle().spawn(async move { this.read(n).await }),
-            Some(Step::UpgradeToken) => crate::runtime::handle().spawn(async move { this.upgrade_token().await }),
+            Some(Step::UpgradeToken(delay)) => crate::runtime::handle().spawn(async move {
+                tokio::time::sleep(delay).await;
+                this.upgrade_token().await
+            }),
             None => return,
         };
     }
@@ -244,8 +254,8 @@ impl crate::Client {
 
 impl View for Discovery {
     fn view(&self, event: &mut Event) -> bool {
-        if let Event::State { state, .. } = event {
-            let step = self.state.lock().plan.on_state(*state);
+        if let Event::State { state, retry_in, .. } = event {
+            let step = self.state.lock().plan.on_state(*state, *retry_in);
             if *state == ConnectionState::Closed {
                 let expected = self.state.lock().plan.expected;
                 self.settled.send_modify(|s| *s = (*s).max(expected));
@@ -266,36 +276,39 @@ mod tests {
         let mut p = Plan::default();
         assert_eq!(p.login_requested(), None);
         assert_eq!(p.expected, 1, "a caller waits for the read the login brings");
-        assert_eq!(p.on_state(Connected), None);
-        assert_eq!(p.on_state(Authenticated), Some(Step::Read(1)));
+        assert_eq!(p.on_state(Connected, None), None);
+        assert_eq!(p.on_state(Authenticated, None), Some(Step::Read(1)));
         // A renewal after TOKEN_EXPIRED on the same connection.
-        assert_eq!(p.on_state(Authenticated), None);
+        assert_eq!(p.on_state(Authenticated, None), None);
         // A lost connection and the session's re-login.
         for s in [Disconnected, Connecting, Connected] {
-            assert_eq!(p.on_state(s), None);
+            assert_eq!(p.on_state(s, None), None);
         }
-        assert_eq!(p.on_state(Authenticated), Some(Step::Read(2)));
+        assert_eq!(p.on_state(Authenticated, None), Some(Step::Read(2)));
         // The user logs in again (maybe as someone else) on the same connection.
         p.login_requested();
         assert_eq!(p.expected, 3);
-        assert_eq!(p.on_state(Authenticated), Some(Step::Read(3)));
+        assert_eq!(p.on_state(Authenticated, None), Some(Step::Read(3)));
         // A refused login brings no read: nobody waits for one.
         p.login_requested();
         p.login_failed();
         assert_eq!(p.expected, 3);
-        p.on_state(Closed);
+        p.on_state(Closed, None);
         assert_eq!(p.expected, 3);
     }
 
     #[test]
     fn in_strict_mode_each_login_and_each_lost_connection_fetches_a_token_for_the_upgrade() {
         let mut p = Plan { strict: true, ..Plan::default() };
-        assert_eq!(p.login_requested(), Some(Step::UpgradeToken));
-        assert_eq!(p.on_state(Authenticated), Some(Step::Read(1)));
-        assert_eq!(p.on_state(Disconnected), Some(Step::UpgradeToken));
-        assert_eq!(p.on_state(Connecting), None);
-        assert_eq!(p.on_state(Disconnected), Some(Step::UpgradeToken), "after each failed attempt");
+        let s = Duration::from_secs;
+        assert_eq!(p.login_requested(), Some(Step::UpgradeToken(Duration::ZERO)));
+        assert_eq!(p.on_state(Authenticated, None), Some(Step::Read(1)));
+        // Fetched just before the attempt, so that a short-lived token is still valid.
+        assert_eq!(p.on_state(Disconnected, Some(s(2))), Some(Step::UpgradeToken(s(1))));
+        assert_eq!(p.on_state(Connecting, None), None);
+        assert_eq!(p.on_state(Disconnected, Some(s(3))), Some(Step::UpgradeToken(s(2))), "after each failed attempt");
+        assert_eq!(p.on_state(Disconnected, None), Some(Step::UpgradeToken(Duration::ZERO)));
         let mut p = Plan::default();
-        assert_eq!(p.on_state(Disconnected), None, "not in the other modes");
+        assert_eq!(p.on_state(Disconnected, Some(s(2))), None, "not in the other modes");
     }
 }
