@@ -319,6 +319,17 @@ namespace DirectusChat
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern Status dchat_me(ClientHandle client, out IntPtr user);
 
+        // ---- what the server tells about itself (one item: version, heartbeat, auth_mode, ...)
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_server_info(ClientHandle client, out IntPtr info);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_known_server_info(ClientHandle client, out IntPtr info);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_known_server_info_nowait(ClientHandle client, out ulong request);
+
         // ---- attachments
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
