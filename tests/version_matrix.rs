@@ -44,7 +44,7 @@ fn server_records() -> &'static Mutex<Vec<String>> {
                     eprintln!("LOG {message}");
                 }
                 if message.starts_with("server: ") || message.contains("server's info") || message.starts_with("the uid probe") {
-                    server_records().lock().unwrap().push(message.to_owned());
+                    records().push(message.to_owned());
                 }
             })),
         )
@@ -53,9 +53,24 @@ fn server_records() -> &'static Mutex<Vec<String>> {
     })
 }
 
-/// Whether a record about the server contains every one of `parts`.
-fn recorded(parts: &[&str]) -> bool {
-    server_records().lock().unwrap().iter().any(|r| parts.iter().all(|p| r.contains(p)))
+/// The records so far (a test that failed while holding them poisons nothing).
+fn records() -> std::sync::MutexGuard<'static, Vec<String>> {
+    server_records().lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Waits (up to 5 s: the session takes the info as a command, after the read ended) for
+/// a record about the server that contains every one of `parts`.
+async fn recorded(parts: &[&str]) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if records().iter().any(|r| parts.iter().all(|p| r.contains(p))) {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Whether this release answers every failed request with its uid.
@@ -144,7 +159,8 @@ async fn matrix(version: &'static str) {
     assert_eq!(info.auth_mode, Some(AuthMode::Handshake), "{version}");
     assert_eq!(info.echoes_error_uids(), Some(echoes_uids(version)), "{version}");
     let decision = if echoes_uids(version) { "requests are pipelined" } else { "requests go one at a time" };
-    assert!(recorded(&[&format!("Directus {version},"), decision]), "{version}: {:?}", server_records().lock().unwrap());
+    let found = recorded(&[&format!("Directus {version},"), decision]).await;
+    assert!(found, "{version}: {:?}", records().clone());
     assert_eq!(client.server_info(), Some(info));
 
     let sub = client.subscribe(client.chat_subscription()).await.unwrap();
@@ -239,7 +255,7 @@ async fn no_rest(server: &Directus, version: &str) {
     let (client, mut events) = connect(server, ClientOptions { rest_url, ..Default::default() }).await;
     client.login(&kevin.email, &kevin.password).await.unwrap();
     assert_eq!(client.known_server_info().await, None, "{version}: nothing read without REST");
-    assert!(recorded(&["cannot read the server's info"]), "{version}: a debug record says why");
+    assert!(recorded(&["cannot read the server's info"]).await, "{version}: a debug record says why");
     let started = Instant::now();
     let (refused, chat) =
         tokio::join!(client.subscribe(SubscribeRequest::new(server.forbidden_collection())), client.subscribe(client.chat_subscription()));
