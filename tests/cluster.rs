@@ -6,6 +6,8 @@
 //!   SIGKILLed and restarted 5 times; A's clients reconnect through nginx to B; every
 //!   client's view equals the table, every row is there once, and every send's outcome
 //!   matches the table.
+//! - After each test the cluster is stopped and nothing of it is left running: no process
+//!   of its parts, none in its folders, no listener on its ports.
 
 mod support;
 
@@ -110,6 +112,8 @@ async fn users_on_two_instances_see_every_message() {
     for c in [kevin, ada] {
         c.close().await.unwrap();
     }
+    let left = cluster.stop_and_leftovers();
+    assert!(left.is_empty(), "the stopped cluster left behind: {left:#?}");
 }
 
 // ---------------------------------------------------------------- failover
@@ -735,6 +739,10 @@ async fn failover_with_five_sigkills_of_instance_a() {
         unannounced.len(),
     );
     assert!(total_cut > 0, "no send was cut by a kill: the test did not test resending");
+    // Five kills and restarts later, stopping still leaves nothing: no instance started
+    // before a restart, no nginx worker, no PostgreSQL helper, no listener.
+    let left = cluster.stop_and_leftovers();
+    assert!(left.is_empty(), "the stopped cluster left behind: {left:#?}");
 }
 
 #[test]
