@@ -21,6 +21,7 @@ use once_cell::sync::OnceCell;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
+use crate::client::Client;
 use crate::event::{ConnectionState, Event};
 use crate::files::Files;
 use crate::options::{AuthMode, ClientOptions};
@@ -218,7 +219,7 @@ impl Discovery {
     }
 }
 
-impl crate::Client {
+impl Client {
     /// What the server told about itself after the last login it could be read for:
     /// its version (and the parsed release), heartbeat and auth mode, read from
     /// `GET /server/info` after each login and each re-login. `None` until then, and for
