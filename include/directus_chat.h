@@ -637,8 +637,9 @@ enum dchat_status dchat_event_free(struct dchat_event *event);
 // `"/file/type"`, `"/file/filesize"`). NULL or `""`: no attachments (the default).
 enum dchat_status dchat_options_set_file_field(struct dchat_options *options, const char *field);
 
-// Sets the base URL of the server's REST API, where files go (NULL: the socket's URL
-// over http(s) without its `/websocket` path, where Directus serves both).
+// Sets the base URL of the server's REST API, where files go and the server's info is
+// read (NULL: the socket's URL over http(s) without its `/websocket` path, where
+// Directus serves both).
 enum dchat_status dchat_options_set_rest_url(struct dchat_options *options, const char *url);
 
 // Uploads the file at `path` to the server (REST `POST /files`, with the login's
@@ -1127,6 +1128,12 @@ uint64_t dchat_event_count(const struct dchat_event *event);
 
 // For read events: the key of the last message the user read; NULL otherwise.
 const char *dchat_event_last_read(const struct dchat_event *event);
+
+// Whether the client reads what the server tells about itself (`GET /server/info` over
+// REST, see `dchat_options_set_rest_url`) after each login and adapts to it; on by
+// default. Off, the session goes by behaviour alone and a password login makes no REST
+// login of its own until an attachment needs one.
+enum dchat_status dchat_options_set_discovery(struct dchat_options *options, bool on);
 
 // What the server told about itself after the last login it could be read for, without
 // blocking: an event (free it with `dchat_event_free`) with one item, or none while

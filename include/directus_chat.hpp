@@ -318,6 +318,9 @@ public:
     options &heartbeat(std::chrono::milliseconds interval) { heartbeat_ = static_cast<std::uint32_t>(interval.count()); return *this; }
     /// How many requests may wait for the login or a reconnect.
     options &max_queued(size_t requests) { max_queued_ = requests; return *this; }
+    /// Whether the server's info is read after each login (on by default; see
+    /// dchat_options_set_discovery).
+    options &discovery(bool on) { discovery_ = on; return *this; }
 
     /// Makes the C options (the caller frees them with dchat_options_free).
     dchat_options *make() const {
@@ -342,6 +345,7 @@ public:
         if (heartbeat_) detail::check(dchat_options_set_heartbeat(o, *heartbeat_));
         if (max_queued_) detail::check(dchat_options_set_max_queued(o, *max_queued_));
         if (presence_) detail::check(dchat_options_set_presence(o, presence_->heartbeat_ms, presence_->ttl_ms, presence_->on_join));
+        if (discovery_) detail::check(dchat_options_set_discovery(o, *discovery_));
         return guard.release();
     }
 
@@ -358,7 +362,7 @@ private:
     };
     std::optional<presence_timings> presence_;
     std::string collection_, text_field_, author_path_, ca_pem_, outbox_;
-    std::optional<bool> client_ids_;
+    std::optional<bool> client_ids_, discovery_;
     std::optional<dchat_tls_roots> roots_;
     std::optional<dchat_auth_mode> auth_mode_;
     std::optional<size_t> max_buffered_, max_message_, max_queued_;

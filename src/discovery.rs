@@ -53,6 +53,8 @@ struct Plan {
     login: bool,
     /// Whether upgrades need a token.
     strict: bool,
+    /// Whether the server's info is read at all ([`ClientOptions::discovery`]).
+    reads: bool,
     /// The number of the last read started.
     started: u64,
     /// The read a caller waiting for the info waits for.
@@ -62,7 +64,7 @@ struct Plan {
 impl Plan {
     fn login_requested(&mut self) -> Option<Step> {
         self.login = true;
-        self.expected = self.started + 1;
+        self.expected = self.started + u64::from(self.reads);
         self.strict.then_some(Step::UpgradeToken(Duration::ZERO))
     }
 
@@ -76,7 +78,7 @@ impl Plan {
     fn on_state(&mut self, state: ConnectionState, retry_in: Option<Duration>) -> Option<Step> {
         let before = std::mem::replace(&mut self.authenticated, state == ConnectionState::Authenticated);
         match state {
-            ConnectionState::Authenticated if !before || self.login => {
+            ConnectionState::Authenticated if self.reads && (!before || self.login) => {
                 self.login = false;
                 self.started += 1;
                 self.expected = self.expected.max(self.started);
@@ -116,7 +118,7 @@ pub(crate) struct Discovery {
 
 impl Discovery {
     pub(crate) fn new(files: Arc<Files>, endpoint: Endpoint, options: Arc<ClientOptions>) -> Arc<Discovery> {
-        let plan = Plan { strict: options.auth_mode == AuthMode::Strict, ..Plan::default() };
+        let plan = Plan { strict: options.auth_mode == AuthMode::Strict, reads: options.discovery, ..Plan::default() };
         Arc::new_cyclic(|this| Discovery {
             files,
             endpoint,
@@ -274,7 +276,7 @@ mod tests {
 
     #[test]
     fn a_read_after_each_login_and_each_new_connection_but_not_after_a_renewal() {
-        let mut p = Plan::default();
+        let mut p = Plan { reads: true, ..Plan::default() };
         assert_eq!(p.login_requested(), None);
         assert_eq!(p.expected, 1, "a caller waits for the read the login brings");
         assert_eq!(p.on_state(Connected, None), None);
@@ -296,11 +298,15 @@ mod tests {
         assert_eq!(p.expected, 3);
         p.on_state(Closed, None);
         assert_eq!(p.expected, 3);
+        // Discovery off: no read, and nobody waits for one.
+        let mut p = Plan::default();
+        p.login_requested();
+        assert_eq!((p.on_state(Authenticated, None), p.expected), (None, 0));
     }
 
     #[test]
     fn in_strict_mode_each_login_and_each_lost_connection_fetches_a_token_for_the_upgrade() {
-        let mut p = Plan { strict: true, ..Plan::default() };
+        let mut p = Plan { strict: true, reads: true, ..Plan::default() };
         let s = Duration::from_secs;
         assert_eq!(p.login_requested(), Some(Step::UpgradeToken(Duration::ZERO)));
         assert_eq!(p.on_state(Authenticated, None), Some(Step::Read(1)));

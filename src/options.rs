@@ -161,10 +161,15 @@ pub struct ClientOptions {
     /// survive a crash of the app and are resumed, in order, by the next client that
     /// opens it. `None` (the default): no outbox.
     pub outbox_path: Option<std::path::PathBuf>,
-    /// The base URL of the server's REST API, for attachments (uploads and downloads).
-    /// `None` (the default): the socket's URL over http(s) without its `/websocket`
-    /// path, which is where Directus serves both.
+    /// The base URL of the server's REST API, for attachments (uploads and downloads)
+    /// and capability discovery. `None` (the default): the socket's URL over http(s)
+    /// without its `/websocket` path, which is where Directus serves both.
     pub rest_url: Option<String>,
+    /// Whether the client reads what the server tells about itself (`GET /server/info`
+    /// over REST) after each login and adapts to it (see [`crate::Client::server_info`]).
+    /// Default on. Off, the session goes by behaviour alone, and a password login makes
+    /// no REST login of its own until an attachment needs one.
+    pub discovery: bool,
 }
 
 impl Default for ClientOptions {
@@ -184,6 +189,7 @@ impl Default for ClientOptions {
             chat: ChatConfig::default(),
             outbox_path: None,
             rest_url: None,
+            discovery: true,
         }
     }
 }

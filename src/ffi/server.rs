@@ -3,12 +3,25 @@
 
 use serde_json::Value;
 
-use super::args::{handle_arg, Out};
+use super::args::{handle_arg, handle_mut, Out};
 use super::chat::write_event;
 use super::client::dchat_client;
 use super::event::dchat_event;
+use super::options::dchat_options;
 use super::status::{boundary, dchat_status};
 use crate::protocol::ServerInfo;
+
+/// Whether the client reads what the server tells about itself (`GET /server/info` over
+/// REST, see `dchat_options_set_rest_url`) after each login and adapts to it; on by
+/// default. Off, the session goes by behaviour alone and a password login makes no REST
+/// login of its own until an attachment needs one.
+#[no_mangle]
+pub extern "C" fn dchat_options_set_discovery(options: *mut dchat_options, on: bool) -> dchat_status {
+    boundary(|| {
+        handle_mut(options, "options")?.inner.discovery = on;
+        Ok(())
+    })
+}
 
 fn info_value(info: Option<ServerInfo>) -> Value {
     info.map_or(Value::Null, |i| i.to_json())

@@ -322,6 +322,9 @@ namespace DirectusChat
         // ---- what the server tells about itself (one item: version, heartbeat, auth_mode, ...)
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_options_set_discovery(IntPtr options, [MarshalAs(UnmanagedType.I1)] bool on);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern Status dchat_server_info(ClientHandle client, out IntPtr info);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]

@@ -170,7 +170,7 @@ impl NativeClient {
 impl NativeClient {
     /// Connects (blocking, GIL released) to `url`.
     #[new]
-    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0), client_ids=false, max_buffered_events=100_000, outbox=None, nowait=false, auth_mode="handshake", max_queued=1024, room_field=Some("room".to_owned()), client_key=None, history_limit=100, presence_heartbeat=None, presence_ttl=None, presence_on_join=false, file_field=None, rest_url=None))]
+    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0), client_ids=false, max_buffered_events=100_000, outbox=None, nowait=false, auth_mode="handshake", max_queued=1024, room_field=Some("room".to_owned()), client_key=None, history_limit=100, presence_heartbeat=None, presence_ttl=None, presence_on_join=false, file_field=None, rest_url=None, discovery=true))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -197,6 +197,7 @@ impl NativeClient {
         presence_on_join: bool,
         file_field: Option<String>,
         rest_url: Option<String>,
+        discovery: bool,
     ) -> PyResult<Self> {
         if max_buffered_events == 0 || max_queued == 0 {
             return Err(err(py, Error::InvalidArgument("max_buffered_events and max_queued must be at least 1".into())));
@@ -225,6 +226,7 @@ impl NativeClient {
         options.chat.presence.on_join = presence_on_join;
         options.chat.file_field = file_field;
         options.rest_url = rest_url;
+        options.discovery = discovery;
         options.tls.extra_ca_pem = ca_pem;
         if system_roots {
             options.tls.roots = TlsRoots::System;

@@ -215,7 +215,8 @@ class Client:
     (``WEBSOCKETS_REST_AUTH=public``), ``"strict"`` for servers whose upgrade needs a
     token (see :data:`AuthMode`); ``max_queued`` bounds the requests that wait for the
     login or a reconnect. After each login the client reads what the server tells about
-    itself (:attr:`server_info`) over REST (``rest_url``) and adapts to it.
+    itself (:attr:`server_info`) over REST (``rest_url``) and adapts to it;
+    ``discovery=False`` leaves it to behaviour alone.
     """
 
     def __init__(
@@ -245,6 +246,7 @@ class Client:
         presence_on_join: bool = False,
         file_field: Optional[str] = None,
         rest_url: Optional[str] = None,
+        discovery: bool = True,
         on_state: Optional[EventCallback] = None,
         on_event: Optional[EventCallback] = None,
         on_error: Optional[Callable[[DirectusError], None]] = None,
@@ -299,6 +301,7 @@ class Client:
             presence_on_join=presence_on_join,
             file_field=file_field,
             rest_url=rest_url,
+            discovery=discovery,
         )
         self._outbox = Outbox(self._native) if outbox is not None else None
         self._thread = threading.Thread(target=self._dispatch, name="directus-chat-dispatch", daemon=True)
