@@ -233,8 +233,13 @@ typedef enum dchat_tls_roots {
 typedef enum dchat_auth_mode {
   // Requests wait until a login succeeded (the server's default, `handshake`).
   DCHAT_AUTH_HANDSHAKE = 0,
-  // Requests are sent at once with public permissions (`public`).
+  // Requests made before the first login are sent at once with public permissions
+  // (`public`); once a user logs in, requests wait for that login and every re-login.
   DCHAT_AUTH_PUBLIC = 1,
+  // The upgrade needs a token (`strict`): the first connection uses the URL as given
+  // (put `?access_token=` there); every reconnect after a login carries a current
+  // access token of the user.
+  DCHAT_AUTH_STRICT = 2,
 } dchat_auth_mode;
 
 // A connection to a Directus server. Made by `dchat_connect`, freed by `dchat_free`.
@@ -639,8 +644,9 @@ enum dchat_status dchat_event_clone(const struct dchat_event *event, struct dcha
 // `"/file/type"`, `"/file/filesize"`). NULL or `""`: no attachments (the default).
 enum dchat_status dchat_options_set_file_field(struct dchat_options *options, const char *field);
 
-// Sets the base URL of the server's REST API, where files go (NULL: the socket's URL
-// over http(s) without its `/websocket` path, where Directus serves both).
+// Sets the base URL of the server's REST API, where files go and the server's info is
+// read (NULL: the socket's URL over http(s) without its `/websocket` path, where
+// Directus serves both).
 enum dchat_status dchat_options_set_rest_url(struct dchat_options *options, const char *url);
 
 // Uploads the file at `path` to the server (REST `POST /files`, with the login's
@@ -1156,6 +1162,36 @@ uint64_t dchat_event_count(const struct dchat_event *event);
 
 // For read events: the key of the last message the user read; NULL otherwise.
 const char *dchat_event_last_read(const struct dchat_event *event);
+
+// Whether the client reads what the server tells about itself (`GET /server/info` over
+// REST, see `dchat_options_set_rest_url`) after each login and adapts to it; on by
+// default. Off, the session goes by behaviour alone and a password login makes no REST
+// login of its own until an attachment needs one.
+enum dchat_status dchat_options_set_discovery(struct dchat_options *options, bool on);
+
+// What the server told about itself after the last login it could be read for, without
+// blocking: an event (free it with `dchat_event_free`) with one item, or none while
+// nothing is known (no login yet, the read still on its way, or the REST API not
+// reachable: the session then goes by behaviour). The item's fields, read with the
+// item accessors: `"/version"` (string, e.g. `"12.4.0"`), `"/major"`, `"/minor"`,
+// `"/patch"` (numbers, null when the version is no release number), `"/heartbeat"`
+// (the server's ping period in seconds, `false` when it does not ping, null when not
+// told), `"/auth_mode"` (`"handshake"`, `"public"`, `"strict"` or null) and
+// `"/error_uids"` (whether its errors carry the request's uid: true from 12.4.0).
+enum dchat_status dchat_server_info(const struct dchat_client *client,
+                                    struct dchat_event **info_out);
+
+// Like `dchat_server_info`, after waiting (blocking, at most the request timeout) until
+// the read that follows the last login has ended. Returns at once when no login was
+// made.
+enum dchat_status dchat_known_server_info(const struct dchat_client *client,
+                                          struct dchat_event **info_out);
+
+// Like `dchat_known_server_info` without blocking: the info arrives as a
+// `DCHAT_EVENT_REPLY` event with the written request id, its one item the info (no
+// item when nothing is known).
+enum dchat_status dchat_known_server_info_nowait(const struct dchat_client *client,
+                                                 uint64_t *request_out);
 
 // Closes every client of the process and ends every thread of the library, waiting up
 // to `timeout_ms` milliseconds in all. Call it before `dlclose` (or at the end of a

@@ -188,6 +188,17 @@ struct user {
     std::optional<std::string> first_name, last_name, email;
 };
 
+/// What the server told about itself after a login (dchat_server_info): read over REST
+/// (`GET /server/info`) after each login and re-login; the session adapts to it.
+struct server_info {
+    std::string version;                                ///< e.g. "12.4.0"
+    std::optional<std::int64_t> major, minor, patch;    ///< none when the version is no release number
+    std::optional<std::chrono::milliseconds> heartbeat; ///< the server's ping period, when it pings
+    bool heartbeat_disabled = false;                    ///< the server said it does not ping
+    std::optional<std::string> auth_mode;               ///< "handshake", "public" or "strict", when told
+    std::optional<bool> error_uids;                     ///< whether its errors carry the request's uid (12.4.0 on)
+};
+
 /// A user online in an entered room (dchat_online_user).
 struct member {
     std::string user;                 ///< the user's id
@@ -441,6 +452,9 @@ public:
     options &on_wake(std::function<void()> wake) { wake_ = std::move(wake); return *this; }
     /// The hook set with on_wake().
     const std::function<void()> &wake_hook() const noexcept { return wake_; }
+    /// Whether the server's info is read after each login (on by default; see
+    /// dchat_options_set_discovery).
+    options &discovery(bool on) { discovery_ = on; return *this; }
 
     /// Makes the C options (the caller frees them with dchat_options_free).
     dchat_options *make() const {
@@ -470,6 +484,7 @@ public:
             detail::check(dchat_options_set_presence_collections(o, presence_collection_.c_str(), receipts_collection_.c_str()));
         if (has_file_field_) detail::check(dchat_options_set_file_field(o, file_field_.c_str()));
         if (has_rest_url_) detail::check(dchat_options_set_rest_url(o, rest_url_.c_str()));
+        if (discovery_) detail::check(dchat_options_set_discovery(o, *discovery_));
         return guard.release();
     }
 
@@ -489,7 +504,7 @@ private:
     };
     std::optional<presence_timings> presence_;
     std::string collection_, text_field_, author_path_, ca_pem_, outbox_;
-    std::optional<bool> client_ids_;
+    std::optional<bool> client_ids_, discovery_;
     std::optional<dchat_tls_roots> roots_;
     std::optional<dchat_auth_mode> auth_mode_;
     std::optional<size_t> max_buffered_, max_buffered_bytes_, max_message_, max_queued_;
@@ -902,6 +917,29 @@ public:
         return to_user(e);
     }
 
+    /// What the server told about itself after the last login it could be read for,
+    /// without waiting; none before, or when its REST API cannot be reached.
+    std::optional<dchat::server_info> server_info() {
+        dchat_event *e = nullptr;
+        detail::check(dchat_server_info(handle(), &e));
+        return to_server_info(e);
+    }
+    /// Like server_info(), after waiting (at most the request timeout) for the read
+    /// that follows the last login.
+    std::optional<dchat::server_info> known_server_info() {
+        dchat_event *e = nullptr;
+        detail::check(dchat_known_server_info(handle(), &e));
+        return to_server_info(e);
+    }
+    /// Like known_server_info() without blocking; returns the request id of its reply
+    /// event, whose `json` is the info (`{"version", "major", ..., "heartbeat",
+    /// "auth_mode", "error_uids"}`) or `null`.
+    std::uint64_t known_server_info_nowait() {
+        std::uint64_t req = 0;
+        detail::check(dchat_known_server_info_nowait(handle(), &req));
+        return req;
+    }
+
     /// Poll mode: the next event within `timeout` (0: do not wait; negative: forever),
     /// or nothing: when none came, and once the final CLOSED event was taken (then
     /// ended() is true; the normal end is not an error). Throws dchat::error
@@ -1025,6 +1063,29 @@ public:
     }
 
 private:
+    static std::optional<dchat::server_info> to_server_info(dchat_event *e) {
+        std::unique_ptr<dchat_event, dchat_status (*)(dchat_event *)> guard(e, dchat_event_free);
+        if (dchat_event_item_count(e) == 0) return std::nullopt;
+        dchat::server_info info;
+        const char *version = dchat_event_item_string(e, 0, "/version");
+        info.version = version ? version : "";
+        std::int64_t n = 0;
+        if (dchat_event_item_int(e, 0, "/major", &n)) info.major = n;
+        if (dchat_event_item_int(e, 0, "/minor", &n)) info.minor = n;
+        if (dchat_event_item_int(e, 0, "/patch", &n)) info.patch = n;
+        double seconds = 0;
+        bool flag = false;
+        // A number first: the boolean accessor would take a period of 1 s for `true`.
+        if (dchat_event_item_number(e, 0, "/heartbeat", &seconds)) {
+            info.heartbeat = std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+        } else if (dchat_event_item_bool(e, 0, "/heartbeat", &flag) && !flag) {
+            info.heartbeat_disabled = true;
+        }
+        info.auth_mode = detail::opt(dchat_event_item_string(e, 0, "/auth_mode"));
+        if (dchat_event_item_bool(e, 0, "/error_uids", &flag)) info.error_uids = flag;
+        return info;
+    }
+
     static std::optional<user> to_user(dchat_event *e) {
         std::unique_ptr<dchat_event, dchat_status (*)(dchat_event *)> guard(e, dchat_event_free);
         if (dchat_event_item_count(e) == 0) return std::nullopt;

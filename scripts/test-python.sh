@@ -18,7 +18,7 @@ py="$venv/bin/python"
 echo "== pip install ./bindings/python" >&2
 "$py" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps ./bindings/python
 echo "== mypy --strict" >&2
-(cd bindings/python && "../../$py" -m mypy --strict python/directus_chat tests/typed_usage.py tests/test_nowait.py)
+(cd bindings/python && "../../$py" -m mypy --strict python/directus_chat tests/typed_usage.py tests/test_nowait.py tests/test_server_info.py)
 echo "== pytest" >&2
 # The loopback flood server of the benchmarks, for the bounded-memory test.
 cargo build -q -p directus-chat-bench --bin flood_server

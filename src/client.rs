@@ -9,6 +9,7 @@ use tokio::sync::oneshot;
 
 use crate::chat::state::ChatState;
 use crate::chat::{ChatConfig, ChatMessage};
+use crate::discovery::Discovery;
 use crate::error::{Error, Result};
 use crate::event::{ConnectionState, Event};
 use crate::files::Files;
@@ -173,6 +174,7 @@ pub struct Client {
     chat: Arc<ChatState>,
     outbox: Option<Outbox>,
     files: Arc<Files>,
+    discovery: Arc<Discovery>,
 }
 
 impl std::fmt::Debug for Client {
@@ -237,12 +239,14 @@ impl Client {
         let opened = options.outbox_path.as_deref().map(outbox::open).transpose()?;
         let options = Arc::new(options);
         let files = Files::new(&endpoint, options.clone())?;
-        let outlet = Outlet::with_view(options.max_buffered_events, options.max_buffered_bytes, target, Some(chat.clone()));
+        let discovery = Discovery::new(files.clone(), endpoint.clone(), options.clone());
+        let outlet = Outlet::with_views(options.max_buffered_events, options.max_buffered_bytes, target, vec![discovery.clone(), chat.clone()]);
         let ids = Arc::new(Ids::default());
         let (session, ready) = session::start(endpoint, options.clone(), outlet.clone(), ids.clone());
         chat.attach(session.downgrade(), ids.clone());
+        discovery.attach(session.downgrade());
         let outbox = opened.map(|o| Outbox::start(o, outlet.clone(), session.downgrade(), ids.clone(), options.chat.clone()));
-        Ok((Client { session, options, outlet, ids, chat, outbox, files }, ready))
+        Ok((Client { session, options, outlet, ids, chat, outbox, files, discovery }, ready))
     }
 
     /// The outbox of this client ([`ClientOptions::outbox_path`]); an
@@ -260,6 +264,11 @@ impl Client {
     /// The REST side of this client (attachments).
     pub(crate) fn files(&self) -> &Arc<Files> {
         &self.files
+    }
+
+    /// What this client learns about its server (see [`Client::server_info`]).
+    pub(crate) fn discovery(&self) -> &Arc<Discovery> {
+        &self.discovery
     }
 
     /// The chat state (rooms joined, messages shown, the user) of this client.
@@ -340,8 +349,12 @@ impl Client {
     pub async fn authenticate(&self, credentials: AuthCredentials) -> Result<()> {
         let identity = self.chat.login_requested();
         self.files.logged_in(&credentials);
+        self.discovery.login_requested();
         let id = self.ids.next();
-        self.call(|reply| Command::Login { id, credentials, reply }).await?;
+        if let Err(e) = self.call(|reply| Command::Login { id, credentials, reply }).await {
+            self.discovery.login_failed();
+            return Err(e);
+        }
         self.chat.logged_in();
         // Once the chat API is in use, a login returns when the user is known too (or
         // known to be unknowable: that is no reason to fail the login).
@@ -372,6 +385,7 @@ impl Client {
     pub fn authenticate_nowait(&self, credentials: AuthCredentials) -> Result<u64> {
         self.chat.login_requested();
         self.files.logged_in(&credentials);
+        self.discovery.login_requested();
         let id = self.ids.next();
         self.send_nowait(Command::Login { id, credentials, reply: self.reply_as_event(id) })?;
         Ok(id)

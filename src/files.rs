@@ -3,7 +3,8 @@
 //! run on the library's runtime, report progress as [`Event::Transfer`] events and end
 //! with one [`Event::Reply`]; [`crate::Client::cancel`] stops them. They use the
 //! socket's TLS trust (the same roots and extra CA) and a token of their own: a REST
-//! login, renewed at three quarters of its lifetime.
+//! login, renewed at three quarters of its lifetime. The same REST side reads what the
+//! server tells about itself (`crate::discovery`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -254,17 +255,10 @@ impl Files {
 
     fn http(&self) -> Result<&reqwest::Client> {
         self.http.get_or_try_init(|| {
-            // Always a configuration of ours: reqwest has no crypto provider of its own
-            // here. Plain http gets the default one, so a CA meant for wss:// cannot
+            // Plain http gets the default TLS settings, so a CA meant for wss:// cannot
             // fail it.
-            let tls = if self.base.scheme() == "https" { tls_config(&self.options.tls)? } else { tls_config(&TlsOptions::default())? };
-            // Idle connections are dropped before Node's 5 s keep-alive closes them on the
-            // server side: reusing one the server just closed fails the request.
-            let b = reqwest::Client::builder()
-                .connect_timeout(self.options.connect_timeout)
-                .pool_idle_timeout(std::time::Duration::from_secs(2))
-                .use_preconfigured_tls((*tls).clone());
-            b.build().map_err(|e| Error::Tls(format!("cannot set up HTTPS: {e}")))
+            let tls = if self.base.scheme() == "https" { self.options.tls.clone() } else { TlsOptions::default() };
+            shared_http(tls, self.options.connect_timeout)
         })
     }
 
@@ -295,6 +289,36 @@ impl Files {
                 Err(Error::Server(_)) if refreshing => token.refresh_failed(),
                 Err(e) => return Err(e),
             }
+        }
+    }
+
+    /// A current access token of the user (`None`: nobody logged in), e.g. for the
+    /// WebSocket upgrade of a `strict` server.
+    pub(crate) async fn access_token(&self) -> Result<Option<Secret>> {
+        self.bearer(false).await
+    }
+
+    /// Reads `GET /server/info` with the user's token. Only a user is told the version
+    /// and the WebSocket settings, so without a login there is nothing worth asking.
+    pub(crate) async fn server_info(&self) -> Result<Value> {
+        let mut stale = false;
+        loop {
+            let Some(bearer) = self.bearer(stale).await? else {
+                return Err(Error::InvalidArgument("nobody is logged in: the server tells anonymous callers no version".into()));
+            };
+            let request = self.http()?.get(self.url(proto::SERVER_INFO_PATH)).bearer_auth(bearer.expose());
+            let response = request.send().await.map_err(|e| self.failed(&e))?;
+            let status = response.status();
+            let bytes = response.bytes().await.map_err(|e| self.failed(&e))?;
+            if status.is_success() {
+                return serde_json::from_slice(&bytes).map_err(|e| Error::Protocol(format!("the server's info is not JSON: {e}")));
+            }
+            let error = proto::parse_error(status.as_u16(), &bytes);
+            if !stale && proto::is_expired_token(&error) {
+                stale = true;
+                continue;
+            }
+            return Err(Error::Server(error));
         }
     }
 
@@ -458,6 +482,32 @@ impl Files {
             stop.notify_one();
         }
     }
+}
+
+/// The HTTP client for these TLS settings and connect timeout, one per process: each
+/// holds a connection pool and a TLS configuration with its roots, about 20 KiB, which
+/// every logged-in client would pay since it reads the server's info over REST
+/// (measured with 2,000 sessions). Connections carry no user's state (the token goes
+/// with each request), so clients may share them.
+fn shared_http(tls: TlsOptions, connect_timeout: std::time::Duration) -> Result<reqwest::Client> {
+    type Key = (TlsOptions, std::time::Duration);
+    static SHARED: Mutex<Vec<(Key, reqwest::Client)>> = Mutex::new(Vec::new());
+    let mut shared = SHARED.lock();
+    if let Some((_, client)) = shared.iter().find(|(k, _)| k.0 == tls && k.1 == connect_timeout) {
+        return Ok(client.clone());
+    }
+    // Always a configuration of ours: reqwest has no crypto provider of its own here.
+    let config = tls_config(&tls)?;
+    // Idle connections are dropped before Node's 5 s keep-alive closes them on the
+    // server side: reusing one the server just closed fails the request.
+    let client = reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
+        .use_preconfigured_tls((*config).clone())
+        .build()
+        .map_err(|e| Error::Tls(format!("cannot set up HTTPS: {e}")))?;
+    shared.push(((tls, connect_timeout), client.clone()));
+    Ok(client)
 }
 
 /// `<dest>.part`: where a download is written until it is complete.

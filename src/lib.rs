@@ -44,6 +44,7 @@ pub mod blocking;
 pub mod chat;
 mod client;
 mod data;
+mod discovery;
 mod error;
 mod event;
 pub mod ffi;
@@ -67,6 +68,9 @@ pub use event::{CloseCause, ConnectionState, Event};
 pub use files::{FileInfo, Upload};
 pub use options::{AuthMode, ClientOptions, ReconnectPolicy, TlsOptions, TlsRoots};
 pub use outbox::{Outbox, OutboxEntry, OutboxState};
-pub use protocol::{AuthCredentials, ErrorCode, EventFilter, ItemAction, ItemsRequest, ServerError, SubscribeRequest, SubscriptionKind};
+pub use protocol::{
+    AuthCredentials, ErrorCode, EventFilter, ItemAction, ItemsRequest, ServerError, ServerHeartbeat, ServerInfo, SubscribeRequest,
+    SubscriptionKind,
+};
 pub use secret::Secret;
 pub use shutdown::shutdown;

@@ -34,8 +34,28 @@ pub enum AuthMode {
     #[default]
     Handshake,
     /// The server accepts requests with public permissions before any login, so
-    /// requests are sent at once.
+    /// requests made before the first login are sent at once. Once a user logs in,
+    /// requests wait for that login (and for the re-login on every new connection):
+    /// the server handles frames concurrently, so one sent right behind an `auth` could
+    /// run with public permissions.
     Public,
+    /// The upgrade itself must carry a token (`?access_token=`; the server answers
+    /// 401 otherwise). The first connection uses the URL as given (put the token there);
+    /// every reconnect after a login puts a current access token of the user on the URL
+    /// (the one given to the login, or the REST side's, see [`ClientOptions::rest_url`]).
+    Strict,
+}
+
+impl AuthMode {
+    /// The server's name for the mode (`WEBSOCKETS_REST_AUTH`): `handshake`, `public`
+    /// or `strict`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::Handshake => "handshake",
+            AuthMode::Public => "public",
+            AuthMode::Strict => "strict",
+        }
+    }
 }
 
 /// When and how often a lost connection is opened again.
@@ -146,10 +166,15 @@ pub struct ClientOptions {
     /// survive a crash of the app and are resumed, in order, by the next client that
     /// opens it. `None` (the default): no outbox.
     pub outbox_path: Option<std::path::PathBuf>,
-    /// The base URL of the server's REST API, for attachments (uploads and downloads).
-    /// `None` (the default): the socket's URL over http(s) without its `/websocket`
-    /// path, which is where Directus serves both.
+    /// The base URL of the server's REST API, for attachments (uploads and downloads)
+    /// and capability discovery. `None` (the default): the socket's URL over http(s)
+    /// without its `/websocket` path, which is where Directus serves both.
     pub rest_url: Option<String>,
+    /// Whether the client reads what the server tells about itself (`GET /server/info`
+    /// over REST) after each login and adapts to it (see [`crate::Client::server_info`]).
+    /// Default on. Off, the session goes by behaviour alone, and a password login makes
+    /// no REST login of its own until an attachment needs one.
+    pub discovery: bool,
 }
 
 impl Default for ClientOptions {
@@ -170,6 +195,7 @@ impl Default for ClientOptions {
             chat: ChatConfig::default(),
             outbox_path: None,
             rest_url: None,
+            discovery: true,
         }
     }
 }

@@ -11,14 +11,24 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use crate::error::Error;
 use crate::options::{ClientOptions, TlsOptions, TlsRoots};
+use crate::protocol::UPGRADE_TOKEN_PARAM;
+use crate::secret::Secret;
 
 /// An open WebSocket to the server.
 pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// A checked server URL.
-#[derive(Clone, Debug)]
+/// A checked server URL, and the token the next upgrade carries in place of the URL's
+/// own (`strict` mode: see `discovery`). Clones share the token.
+#[derive(Clone)]
 pub(crate) struct Endpoint {
     url: url::Url,
+    upgrade_token: Arc<parking_lot::Mutex<Option<Secret>>>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint").field("url", &self.redacted()).finish_non_exhaustive()
+    }
 }
 
 impl Endpoint {
@@ -40,7 +50,23 @@ impl Endpoint {
         if url.host_str().is_none() {
             return Err(Error::InvalidArgument("URL has no host".into()));
         }
-        Ok(Endpoint { url })
+        Ok(Endpoint { url, upgrade_token: Arc::default() })
+    }
+
+    /// From now on every upgrade carries `token` as its `access_token` (in place of one
+    /// the URL had).
+    pub(crate) fn set_upgrade_token(&self, token: Secret) {
+        *self.upgrade_token.lock() = Some(token);
+    }
+
+    /// The URL of the next upgrade.
+    fn upgrade_url(&self) -> url::Url {
+        let Some(token) = self.upgrade_token.lock().clone() else { return self.url.clone() };
+        let mut url = self.url.clone();
+        let kept: Vec<(String, String)> =
+            url.query_pairs().filter(|(k, _)| k != UPGRADE_TOKEN_PARAM).map(|(k, v)| (k.into(), v.into())).collect();
+        url.query_pairs_mut().clear().extend_pairs(kept).append_pair(UPGRADE_TOKEN_PARAM, token.expose());
+        url
     }
 
     pub(crate) fn is_tls(&self) -> bool {
@@ -125,7 +151,8 @@ pub(crate) async fn open(endpoint: &Endpoint, options: &ClientOptions, tls: Opti
         (true, None) => Some(Connector::Rustls(tls_config(&options.tls)?)),
         (false, _) => Some(Connector::Plain),
     };
-    let attempt = tokio_tungstenite::connect_async_tls_with_config(endpoint.url.as_str(), Some(config), true, connector);
+    let url = endpoint.upgrade_url();
+    let attempt = tokio_tungstenite::connect_async_tls_with_config(url.as_str(), Some(config), true, connector);
     match tokio::time::timeout(options.connect_timeout, attempt).await {
         Err(_) => Err(Error::Connection(format!("connecting to {} timed out", endpoint.redacted()))),
         Ok(Err(e)) => Err(Error::Connection(format!("cannot connect to {}: {e}", endpoint.redacted()))),
@@ -158,6 +185,19 @@ mod tests {
     fn redacts_query_tokens() {
         let e = Endpoint::parse("wss://h/websocket?access_token=SECRET").unwrap();
         assert!(!e.redacted().contains("SECRET"));
+        assert!(!format!("{e:?}").contains("SECRET"));
+    }
+
+    #[test]
+    fn an_upgrade_token_replaces_the_urls_own() {
+        let e = Endpoint::parse("wss://h/websocket?access_token=OLD&x=1").unwrap();
+        assert_eq!(e.upgrade_url().as_str(), "wss://h/websocket?access_token=OLD&x=1");
+        e.clone().set_upgrade_token(Secret::new("NEW"));
+        assert_eq!(e.upgrade_url().as_str(), "wss://h/websocket?x=1&access_token=NEW");
+        let e = Endpoint::parse("ws://h/websocket").unwrap();
+        e.set_upgrade_token(Secret::new("T"));
+        assert_eq!(e.upgrade_url().as_str(), "ws://h/websocket?access_token=T");
+        assert!(!format!("{e:?}").contains("access_token"), "{e:?}");
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //!   SIGKILLed and restarted 5 times; A's clients reconnect through nginx to B; every
 //!   client's view equals the table, every row is there once, and every send's outcome
 //!   matches the table.
+//! - After each test the cluster is stopped and nothing of it is left running: no process
+//!   of its parts, none in its folders, no listener on its ports.
 
 mod support;
 
@@ -71,6 +73,11 @@ async fn users_on_two_instances_see_every_message() {
     kevin.login(&kevin_u.email, &kevin_u.password).await.expect("kevin logs in on A");
     let (ada, mut ada_events) = joined(&cluster.instance_ws_url(Instance::B)).await;
     ada.login_with_token(&ada_u.token).await.expect("ada logs in on B");
+    // Each reads its instance's info over REST (PostgreSQL and Redis change nothing there).
+    for c in [&kevin, &ada] {
+        let info = c.known_server_info().await.expect("the server's info from an instance");
+        assert_eq!(info.version, cluster.version());
+    }
     let kevin_sub = kevin.subscribe(kevin.chat_subscription()).await.expect("kevin subscribes");
     let ada_sub = ada.subscribe(ada.chat_subscription()).await.expect("ada subscribes");
 
@@ -110,6 +117,8 @@ async fn users_on_two_instances_see_every_message() {
     for c in [kevin, ada] {
         c.close().await.unwrap();
     }
+    let left = cluster.stop_and_leftovers();
+    assert!(left.is_empty(), "the stopped cluster left behind: {left:#?}");
 }
 
 // ---------------------------------------------------------------- failover
@@ -324,6 +333,10 @@ async fn join(cluster: &Cluster, n: usize, tag: &str, budget: &Arc<Budget>) -> M
         },
         request_timeout: PATIENCE,
         max_queued: 10_000,
+        // Clients are placed by nginx's round robin, one request each: the server's info,
+        // read over REST after each login, would be a second request per client and put
+        // every socket on the same instance. (The other cluster test reads it.)
+        discovery: false,
         ..ClientOptions::default()
     };
     options.chat.client_ids = keying == Keying::ClientIds;
@@ -735,6 +748,10 @@ async fn failover_with_five_sigkills_of_instance_a() {
         unannounced.len(),
     );
     assert!(total_cut > 0, "no send was cut by a kill: the test did not test resending");
+    // Five kills and restarts later, stopping still leaves nothing: no instance started
+    // before a restart, no nginx worker, no PostgreSQL helper, no listener.
+    let left = cluster.stop_and_leftovers();
+    assert!(left.is_empty(), "the stopped cluster left behind: {left:#?}");
 }
 
 #[test]

@@ -36,9 +36,10 @@ async fn mock_each(
 }
 
 /// The defaults, for a mock server: it cannot answer the capability probe as Directus
-/// does, so the session is told that the server echoes uids (as 12.4 does).
+/// does, so the session is told that the server echoes uids (as 12.4 does); and it
+/// serves no REST API (a `GET /server/info` would be taken for the next WebSocket).
 fn mock_options() -> ClientOptions {
-    ClientOptions { error_uids: Some(true), ..ClientOptions::default() }
+    ClientOptions { error_uids: Some(true), discovery: false, ..ClientOptions::default() }
 }
 
 fn no_reconnect() -> ClientOptions {

@@ -13,7 +13,7 @@ use super::status::{boundary, dchat_status, FfiError, FfiResult};
 use crate::chat::rooms::Room;
 use crate::event::Event;
 
-fn write_event(out: Out<*mut dchat_event>, c: &dchat_client, data: Value, room: Option<Room>) {
+pub(super) fn write_event(out: Out<*mut dchat_event>, c: &dchat_client, data: Value, room: Option<Room>) {
     let event = dchat_event::with_room(Event::Reply { request: 0, result: Ok(data) }, c.chat.clone(), room);
     out.write(Box::into_raw(Box::new(event)));
 }

@@ -39,8 +39,9 @@ pub extern "C" fn dchat_options_set_file_field(options: *mut dchat_options, fiel
     })
 }
 
-/// Sets the base URL of the server's REST API, where files go (NULL: the socket's URL
-/// over http(s) without its `/websocket` path, where Directus serves both).
+/// Sets the base URL of the server's REST API, where files go and the server's info is
+/// read (NULL: the socket's URL over http(s) without its `/websocket` path, where
+/// Directus serves both).
 #[no_mangle]
 pub extern "C" fn dchat_options_set_rest_url(options: *mut dchat_options, url: *const c_char) -> dchat_status {
     boundary(|| {

@@ -30,6 +30,7 @@ pub mod nowait;
 pub mod options;
 pub mod outbox;
 pub mod presence;
+pub mod server;
 pub mod shutdown;
 pub mod status;
 

@@ -40,11 +40,16 @@ c_enum_from_u32!(dchat_tls_roots { DCHAT_TLS_ROOTS_BUNDLED, DCHAT_TLS_ROOTS_SYST
 pub enum dchat_auth_mode {
     /// Requests wait until a login succeeded (the server's default, `handshake`).
     DCHAT_AUTH_HANDSHAKE = 0,
-    /// Requests are sent at once with public permissions (`public`).
+    /// Requests made before the first login are sent at once with public permissions
+    /// (`public`); once a user logs in, requests wait for that login and every re-login.
     DCHAT_AUTH_PUBLIC = 1,
+    /// The upgrade needs a token (`strict`): the first connection uses the URL as given
+    /// (put `?access_token=` there); every reconnect after a login carries a current
+    /// access token of the user.
+    DCHAT_AUTH_STRICT = 2,
 }
 
-c_enum_from_u32!(dchat_auth_mode { DCHAT_AUTH_HANDSHAKE, DCHAT_AUTH_PUBLIC });
+c_enum_from_u32!(dchat_auth_mode { DCHAT_AUTH_HANDSHAKE, DCHAT_AUTH_PUBLIC, DCHAT_AUTH_STRICT });
 
 /// A user pointer that the library only hands back to the user's callbacks.
 #[derive(Clone, Copy, Debug)]
@@ -192,6 +197,7 @@ pub extern "C" fn dchat_options_set_auth_mode(options: *mut dchat_options, mode:
         handle_mut(options, "options")?.inner.auth_mode = match mode {
             dchat_auth_mode::DCHAT_AUTH_HANDSHAKE => AuthMode::Handshake,
             dchat_auth_mode::DCHAT_AUTH_PUBLIC => AuthMode::Public,
+            dchat_auth_mode::DCHAT_AUTH_STRICT => AuthMode::Strict,
         };
         Ok(())
     })

@@ -1,11 +1,15 @@
 //! The few REST calls a realtime client needs besides the socket: files travel over
 //! HTTP (`POST /files`, `GET /assets/<id>`), with a token from `POST /auth/login` or
-//! `POST /auth/refresh`. Paths, bodies and answers as plain data, no I/O.
+//! `POST /auth/refresh`; what the server tells about itself comes from
+//! `GET /server/info`. Paths, bodies and answers as plain data, no I/O.
+
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use super::codes::ErrorCode;
 use super::server::ServerError;
+use crate::options::AuthMode;
 use crate::secret::Secret;
 
 /// The path of file uploads (multipart: the fields first, the file part last, as the
@@ -17,6 +21,13 @@ pub const LOGIN_PATH: &str = "auth/login";
 pub const REFRESH_PATH: &str = "auth/refresh";
 /// The multipart field of the file itself.
 pub const FILE_PART: &str = "file";
+/// The path of the server's description of itself: its version and WebSocket settings
+/// for a logged-in user, little more than the project's name for anyone else
+/// (`services/server.js`, `if (this.accountability?.user)`, on 10.x, 11.x and 12.x).
+pub const SERVER_INFO_PATH: &str = "server/info";
+/// The query parameter of a token on the WebSocket upgrade (`?access_token=`), which
+/// authenticates the connection in any mode and is required in `strict` mode.
+pub const UPGRADE_TOKEN_PARAM: &str = "access_token";
 
 /// The path of a file's contents.
 pub fn asset_path(file_id: &str) -> String {
@@ -102,6 +113,132 @@ impl FileInfo {
     }
 }
 
+/// A Directus release number (`major.minor.patch`; a pre-release suffix such as
+/// `-rc.1` is not kept).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version {
+    /// The major release (10, 11, 12, ...).
+    pub major: u32,
+    /// The minor release.
+    pub minor: u32,
+    /// The patch release.
+    pub patch: u32,
+}
+
+/// The first release whose every error answering a request carries the request's uid:
+/// `WebSocketError.fromError(error, type, uid)` in `websocket/errors.js` of
+/// `@directus/api` 39.2.0 (Directus 12.4.0); 39.1.0 (12.3.1), 39.0.0 (12.3.0), 35.2.0
+/// (11.17.4) and 21.0.2 (10.13.4) drop it (docs/server-versions.md, section 1).
+const FIRST_WITH_ERROR_UIDS: Version = Version { major: 12, minor: 4, patch: 0 };
+
+impl Version {
+    /// Reads `"12.4.0"` (also `"12.4.0-rc.1"`, `"v12.4.0"`); `None` for anything else.
+    pub fn parse(text: &str) -> Option<Version> {
+        let text = text.trim().trim_start_matches('v');
+        let core = text.split(['-', '+']).next()?;
+        let mut parts = core.split('.').map(|p| p.parse::<u32>().ok());
+        let (major, minor, patch) = (parts.next()??, parts.next()??, parts.next()??);
+        parts.next().is_none().then_some(Version { major, minor, patch })
+    }
+
+    /// Whether this release answers every failed request with its uid (12.4.0 and
+    /// later). Before, errors from the data layer (FORBIDDEN, INVALID_QUERY,
+    /// RECORD_NOT_UNIQUE, ...) come without it.
+    pub fn echoes_error_uids(self) -> bool {
+        self >= FIRST_WITH_ERROR_UIDS
+    }
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+/// The server's own heartbeat on the WebSocket (`WEBSOCKETS_HEARTBEAT_ENABLED`,
+/// `WEBSOCKETS_HEARTBEAT_PERIOD`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ServerHeartbeat {
+    /// The server pings every client this often and closes one that sends nothing
+    /// within the next period.
+    Every(Duration),
+    /// The server never pings: only the client's own pings keep an idle connection
+    /// alive (through proxies that close silent ones) and find out that it died.
+    Disabled,
+}
+
+/// What a Directus server tells a logged-in user about itself (`GET /server/info`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerInfo {
+    /// The release as the server names it (e.g. `12.4.0`).
+    pub version: String,
+    /// The release's parts, when the name is a release number.
+    pub release: Option<Version>,
+    /// The server's heartbeat; `None` when it does not say (no `websocket` block).
+    pub heartbeat: Option<ServerHeartbeat>,
+    /// How the realtime endpoint authenticates (`WEBSOCKETS_REST_AUTH`); `None` when
+    /// the server does not say.
+    pub auth_mode: Option<AuthMode>,
+}
+
+impl ServerInfo {
+    /// Whether the server answers every failed request with its uid; `None` when the
+    /// version is not a release number.
+    pub fn echoes_error_uids(&self) -> Option<bool> {
+        self.release.map(Version::echoes_error_uids)
+    }
+
+    /// As JSON for the C and Python surfaces: `{"version", "major", "minor", "patch",
+    /// "heartbeat": seconds | false | null, "auth_mode": "handshake" | "public" |
+    /// "strict" | null, "error_uids": bool | null}`.
+    pub fn to_json(&self) -> Value {
+        let heartbeat = match self.heartbeat {
+            Some(ServerHeartbeat::Every(d)) if d.subsec_nanos() == 0 => json!(d.as_secs()),
+            Some(ServerHeartbeat::Every(d)) => json!(d.as_secs_f64()),
+            Some(ServerHeartbeat::Disabled) => json!(false),
+            None => Value::Null,
+        };
+        json!({
+            "version": self.version,
+            "major": self.release.map(|v| v.major),
+            "minor": self.release.map(|v| v.minor),
+            "patch": self.release.map(|v| v.patch),
+            "heartbeat": heartbeat,
+            "auth_mode": self.auth_mode.map(AuthMode::as_str),
+            "error_uids": self.echoes_error_uids(),
+        })
+    }
+}
+
+/// Reads the answer of `GET /server/info`: `{"data": {"version", "websocket": {"rest":
+/// {"authentication"}, "heartbeat": 30 | false}}}`. `None` when it names no version,
+/// which is what the server answers a caller that is not a user (no token, or a token
+/// of no user): the client then behaves as if it had not asked.
+pub fn parse_server_info(body: &Value) -> Option<ServerInfo> {
+    let data = body.get("data")?;
+    let version = data.get("version")?.as_str()?.to_owned();
+    let websocket = data.get("websocket").filter(|w| w.is_object());
+    // `WEBSOCKETS_HEARTBEAT_PERIOD` reaches the answer as the environment gave it: a
+    // number once cast, but a string is read too.
+    let seconds = |h: &Value| match h {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    let heartbeat = websocket.and_then(|w| w.get("heartbeat")).and_then(|h| match h {
+        Value::Bool(false) => Some(ServerHeartbeat::Disabled),
+        // A period of 0 (or nonsense) tells nothing usable.
+        other => seconds(other).filter(|s| s.is_finite() && *s > 0.0).map(|s| ServerHeartbeat::Every(Duration::from_secs_f64(s))),
+    });
+    let auth_mode = websocket.and_then(|w| w.pointer("/rest/authentication")).and_then(Value::as_str).and_then(|m| match m {
+        "handshake" => Some(AuthMode::Handshake),
+        "public" => Some(AuthMode::Public),
+        "strict" => Some(AuthMode::Strict),
+        _ => None,
+    });
+    Some(ServerInfo { release: Version::parse(&version), version, heartbeat, auth_mode })
+}
+
 /// The error of a failed REST call: the first of `{"errors": [{"message", "extensions":
 /// {"code"}}]}`, else the HTTP status.
 pub fn parse_error(status: u16, body: &[u8]) -> ServerError {
@@ -161,5 +298,47 @@ mod tests {
         assert_eq!(b["mode"], "json");
         assert_eq!(refresh_body(&Secret::new("r"))["refresh_token"], "r");
         assert_eq!(asset_path("u1"), "assets/u1");
+    }
+
+    #[test]
+    fn release_numbers_and_the_first_with_uids_on_errors() {
+        let v = |t| Version::parse(t);
+        assert_eq!(v("12.4.0"), Some(Version { major: 12, minor: 4, patch: 0 }));
+        assert_eq!(v("v11.17.4-rc.1"), Some(Version { major: 11, minor: 17, patch: 4 }));
+        assert_eq!(v("12.4"), None);
+        assert_eq!(v("12.4.0.1"), None);
+        assert_eq!(v("next"), None);
+        assert!(!v("10.13.4").unwrap().echoes_error_uids());
+        assert!(!v("11.17.4").unwrap().echoes_error_uids());
+        assert!(!v("12.3.1").unwrap().echoes_error_uids());
+        assert!(v("12.4.0").unwrap().echoes_error_uids());
+        assert!(v("13.0.0").unwrap().echoes_error_uids());
+        assert_eq!(v("12.4.0").unwrap().to_string(), "12.4.0");
+    }
+
+    #[test]
+    fn server_info_of_every_version() {
+        // The capabilities section of docs/server-versions/frames-V.txt, trimmed.
+        let info = parse_server_info(&json!({"data": {"project": {"project_name": "Directus"}, "version": "11.17.4",
+            "websocket": {"rest": {"authentication": "handshake", "path": "/websocket"}, "graphql": false, "heartbeat": 30}}}))
+        .unwrap();
+        assert_eq!(info.version, "11.17.4");
+        assert_eq!(info.heartbeat, Some(ServerHeartbeat::Every(Duration::from_secs(30))));
+        assert_eq!((info.auth_mode, info.echoes_error_uids()), (Some(AuthMode::Handshake), Some(false)));
+        let info = parse_server_info(&json!({"data": {"version": "12.4.0",
+            "websocket": {"rest": {"authentication": "strict"}, "heartbeat": false}}}))
+        .unwrap();
+        assert_eq!((info.heartbeat, info.auth_mode), (Some(ServerHeartbeat::Disabled), Some(AuthMode::Strict)));
+        assert_eq!(info.to_json()["heartbeat"], json!(false));
+        assert_eq!(info.to_json()["error_uids"], json!(true));
+        // A period given as text; the REST side of the socket disabled; no websocket block.
+        let info = parse_server_info(&json!({"data": {"version": "10.13.4", "websocket": {"rest": false, "heartbeat": "25"}}})).unwrap();
+        assert_eq!((info.heartbeat, info.auth_mode), (Some(ServerHeartbeat::Every(Duration::from_secs(25))), None));
+        assert_eq!(info.to_json()["heartbeat"], json!(25));
+        let info = parse_server_info(&json!({"data": {"version": "main", "websocket": false}})).unwrap();
+        assert_eq!((info.release, info.heartbeat, info.auth_mode, info.echoes_error_uids()), (None, None, None, None));
+        // Anyone but a user: no version, nothing learned.
+        assert!(parse_server_info(&json!({"data": {"project": {"project_name": "Directus"}}})).is_none());
+        assert!(parse_server_info(&json!({"errors": [{"message": "no"}]})).is_none());
     }
 }

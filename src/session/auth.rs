@@ -69,9 +69,23 @@ impl Auth {
         }
     }
 
-    /// Whether requests may go out now.
+    /// Whether requests may go out now. In public mode they go before any login, but not
+    /// once the user has logged in (or is logging in): the server handles frames
+    /// concurrently (`createClient` in `websocket/controllers/base.js`), so a request
+    /// sent behind an `auth` would run with public permissions, and one sent between
+    /// TOKEN_EXPIRED and the renewal with none at all on 11.x.
     pub(crate) fn is_ready(&self, connected: bool) -> bool {
-        connected && (self.authenticated || self.public)
+        connected && (self.authenticated || (self.public && !self.has_login()))
+    }
+
+    /// Whether a login of the user stands or is on its way.
+    fn has_login(&self) -> bool {
+        self.credentials.is_some() || self.refresh_token.is_some() || self.attempt.is_some() || self.parked.is_some()
+    }
+
+    /// The server told its mode: whether it serves requests before a login.
+    pub(crate) fn set_public(&mut self, public: bool) {
+        self.public = public;
     }
 
     pub(crate) fn is_authenticated(&self) -> bool {
@@ -356,9 +370,32 @@ mod tests {
     }
 
     #[test]
-    fn public_mode_is_ready_without_a_login() {
+    fn public_mode_is_ready_without_a_login_but_not_around_one() {
         assert!(Auth::new(true).is_ready(true));
         assert!(!Auth::new(true).is_ready(false));
         assert!(!Auth::new(false).is_ready(true));
+        let (ids, mut a, t0) = (Ids::default(), Actions::default(), Instant::now());
+        let mut auth = Auth::new(true);
+        auth.login(Key::Auth(1), password(), true, &mut a).unwrap();
+        assert!(!auth.is_ready(true), "nothing overtakes the login");
+        feed(&mut auth, OK_WITH_TOKEN, t0, &ids, &mut a);
+        assert!(auth.is_ready(true));
+        // A new connection: public again only for a user who never logged in.
+        auth.on_disconnected();
+        assert!(!auth.is_ready(true), "the re-login comes first");
+        assert!(auth.on_connected(&ids, &mut a));
+        feed(&mut auth, OK_WITH_TOKEN, t0, &ids, &mut a);
+        assert!(auth.is_ready(true));
+        // The expiry window: nothing goes until the renewal is answered.
+        feed(&mut auth, EXPIRED, t0, &ids, &mut a);
+        assert!(!auth.is_ready(true));
+        // A refused first login leaves the connection public, as the server does.
+        let mut auth = Auth::new(true);
+        auth.login(Key::Auth(1), password(), true, &mut a).unwrap();
+        feed(&mut auth, FAILED, t0, &ids, &mut a);
+        assert!(auth.is_ready(true));
+        // The server said it is not public after all.
+        auth.set_public(false);
+        assert!(!auth.is_ready(true));
     }
 }

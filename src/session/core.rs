@@ -27,7 +27,7 @@ use crate::error::Error;
 use crate::event::{CloseCause, ConnectionState, Event};
 use crate::options::{AuthMode, ClientOptions};
 use crate::protocol::{
-    probe_answer, read_back_answer, ClientMessage, ErrorCode, MessageKind, RawJson, ServerError, ServerMessage, SubscriptionKind,
+    probe_answer, read_back_answer, ClientMessage, ErrorCode, MessageKind, RawJson, ServerError, ServerInfo, ServerMessage, SubscriptionKind,
 };
 
 /// How long a close waits for requests already on the wire.
@@ -58,9 +58,10 @@ struct Closing {
     until: Instant,
 }
 
-/// Whether the server echoes the uid of every failed request (Directus 12.4 and later).
-/// Until a probe says so the session sends one items request and one subscribe at a
-/// time, so that an error without uid can only answer the one on the wire.
+/// What the uid probe found out: whether the server echoes the uid of every failed
+/// request (Directus 12.4 and later). Until the probe or the server's version says so
+/// the session sends one items request and one subscribe at a time, so that an error
+/// without uid can only answer the one on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Uids {
     Unknown,
@@ -82,6 +83,8 @@ pub(crate) struct Session {
     reconnect: Reconnect,
     connected: bool,
     uids: Uids,
+    /// What the server's version says about uids on errors, once it told its version.
+    version_uids: Option<bool>,
     /// Why the last open connection was lost, while attempts to reopen it fail.
     lost: Option<String>,
     closing: Option<Closing>,
@@ -99,15 +102,14 @@ impl Session {
             reconnect: Reconnect::new(options.reconnect.clone()),
             connected: false,
             uids: Uids::Unknown,
+            version_uids: None,
             lost: None,
             closing: None,
             out: Actions::default(),
             options,
             ids,
         };
-        if let Some(echoed) = session.options.error_uids {
-            session.learn_uids(Some(echoed));
-        }
+        session.apply_uids();
         session
     }
 
@@ -143,16 +145,32 @@ impl Session {
     fn learn_uids(&mut self, echoed: Option<bool>) {
         self.uids = match echoed {
             Some(true) => {
-                log::debug!("the server echoes uids on errors: requests are pipelined");
+                log::debug!("the uid probe: the server echoes uids on errors");
                 Uids::Echoed
             }
             Some(false) => {
-                log::info!("the server does not echo uids on errors (Directus before 12.4): requests go one at a time");
+                log::info!("the uid probe: the server does not echo uids on errors (Directus before 12.4)");
                 Uids::Missing
             }
             None => Uids::Unknown,
         };
-        let serial = self.uids != Uids::Echoed;
+        self.apply_uids();
+    }
+
+    /// Whether requests are pipelined: as the options say if they do, else as the
+    /// server's version says, else as the probe found. A probe that saw an error without
+    /// its uid outweighs a version that promises uids: sending one at a time is only
+    /// slower, while pipelining on such a server would leave errors unmatched.
+    fn echoed(&self) -> bool {
+        match (self.options.error_uids, self.version_uids) {
+            (Some(set), _) => set,
+            (None, Some(version)) => version && self.uids != Uids::Missing,
+            (None, None) => self.uids == Uids::Echoed,
+        }
+    }
+
+    fn apply_uids(&mut self) {
+        let serial = !self.echoed();
         self.outgoing.set_serial(serial);
         self.subs.set_serial(serial);
         // Subscribes held back behind one awaiting its answer in serial mode would wait
@@ -160,6 +178,35 @@ impl Session {
         if !serial && self.ready() {
             self.subs.on_ready(&mut self.out);
         }
+    }
+
+    /// Whether the probe is still needed: nothing else says how errors are answered.
+    fn needs_probe(&self) -> bool {
+        self.uids == Uids::Unknown && self.options.error_uids.is_none() && self.version_uids.is_none()
+    }
+
+    /// What the server told about itself (after a login, see `discovery`): its version
+    /// decides the uid question (the probe is skipped from then on, or overruled while
+    /// on the wire), its heartbeat the liveness check, its auth mode whether requests
+    /// may go before a login.
+    fn server_info(&mut self, info: ServerInfo) {
+        if let Some(heartbeat) = info.heartbeat {
+            self.heartbeat.set_server(heartbeat);
+        }
+        if let Some(mode) = info.auth_mode {
+            self.auth.set_public(mode == AuthMode::Public);
+        }
+        self.version_uids = info.echoes_error_uids();
+        let decision = if self.echoed() { "requests are pipelined" } else { "requests go one at a time" };
+        match (self.version_uids, self.options.error_uids) {
+            (_, Some(_)) => log::info!("server: Directus {}; error uids as set in the options: {decision}", info.version),
+            (Some(uids), None) => {
+                let uids = if uids { "carry the request's uid" } else { "come without the request's uid (before 12.4.0)" };
+                log::info!("server: Directus {}, whose errors {uids}: {decision}", info.version);
+            }
+            (None, None) => log::info!("server: Directus {} (not a release number; the uid probe decides): {decision}", info.version),
+        }
+        self.apply_uids();
     }
 
     /// When the loop must tick next, if at all.
@@ -208,6 +255,10 @@ impl Session {
                 Control::Continue
             }
             Command::ReconnectNow => Control::ReconnectNow,
+            Command::ServerInfo { info } => {
+                self.server_info(info);
+                Control::Continue
+            }
             Command::Close { reply } => {
                 self.begin_close(Some(reply), now);
                 Control::Close
@@ -431,6 +482,9 @@ impl Session {
     }
 
     fn after_auth(&mut self, outcome: Outcome) {
+        // A refused login on a public server leaves the connection public: what waited
+        // for the login goes with public permissions, as it would have without one.
+        let refused = matches!(outcome.completed, Some((_, Err(_))));
         if let Some((key, result)) = outcome.completed {
             let result = result.map(|()| Value::Null).map_err(Error::Server);
             if !self.replies.complete(key, result.clone(), &mut self.out) {
@@ -448,8 +502,10 @@ impl Session {
             // into exactly what was missed (see `tracker`).
             self.subs.on_expired();
         }
-        if outcome.authenticated {
-            self.out.emit(Event::state(ConnectionState::Authenticated));
+        if outcome.authenticated || refused {
+            if outcome.authenticated {
+                self.out.emit(Event::state(ConnectionState::Authenticated));
+            }
             self.become_ready();
         }
     }
@@ -459,7 +515,7 @@ impl Session {
         if !self.ready() {
             return;
         }
-        if self.uids == Uids::Unknown {
+        if self.needs_probe() {
             // Ahead of everything else that waited: the sooner the server is known to
             // echo uids, the sooner requests are pipelined.
             let probe = Key::Probe(self.ids.next());
@@ -614,7 +670,7 @@ mod tests {
     //! The whole session from recorded frame sequences (Directus 12.4.0), no socket.
 
     use super::*;
-    use crate::protocol::{AuthCredentials, ItemsRequest, SubscribeRequest};
+    use crate::protocol::{AuthCredentials, ItemsRequest, ServerHeartbeat, SubscribeRequest};
     use crate::secret::Secret;
     use parking_lot::Mutex;
     use serde_json::json;
@@ -989,6 +1045,132 @@ mod tests {
         h.run();
         assert_eq!(h.outcomes(), vec![("send", Ok(json!({"id":9}))), ("close", Ok(Value::Null))]);
         assert!(matches!(h.events.last(), Some(Event::State { state: ConnectionState::Closed, cause: Some(CloseCause::ByUser), .. })));
+    }
+
+    fn info(version: &str, heartbeat: Option<ServerHeartbeat>, auth_mode: Option<AuthMode>) -> Command {
+        let release = crate::protocol::Version::parse(version);
+        Command::ServerInfo { info: ServerInfo { version: version.into(), release, heartbeat, auth_mode } }
+    }
+
+    fn logged_in(h: &mut Harness) {
+        h.connect();
+        h.command(Command::Login { id: 1, credentials: password(), reply: h.reply("login") });
+        h.sent();
+        h.server(json!({"type":"auth","status":"ok","refresh_token":"rt-1","uid":"a-1"}));
+        assert_eq!(h.outcomes(), vec![("login", Ok(Value::Null))]);
+    }
+
+    fn uids_of(frames: &[Value]) -> Vec<String> {
+        frames.iter().filter_map(|f| f["uid"].as_str().map(str::to_owned)).collect()
+    }
+
+    #[test]
+    fn the_servers_version_overrules_the_probe_on_the_wire_and_spares_it_after_a_reconnect() {
+        let mut h = Harness::new(ClientOptions::default());
+        logged_in(&mut h);
+        h.command(Command::Subscribe { id: 2, request: chat(), reply: h.reply("chat") });
+        h.command(Command::Subscribe { id: 3, request: SubscribeRequest::new("rooms"), reply: h.reply("rooms") });
+        let sent = uids_of(&h.frames);
+        assert!(sent.iter().any(|u| u.starts_with("p-")) && sent.contains(&"s-2".into()) && !sent.contains(&"s-3".into()), "{sent:?}");
+        // /server/info answers before the probe: 12.4.0 names every failed request.
+        h.command(info("12.4.0", None, None));
+        assert!(uids_of(&h.frames).contains(&"s-3".into()), "pipelined at once: {:?}", h.frames);
+        h.answer_probe(true);
+        h.sent();
+        // After a reconnect the version is known: no probe, and requests are pipelined.
+        let _ = h.s.lost("cut".into(), 0.5);
+        h.connect();
+        let auth = h.sent().remove(0);
+        h.command(Command::Items { id: 4, request: ItemsRequest::read("messages"), reply: h.reply("a") });
+        h.command(Command::Items { id: 5, request: ItemsRequest::read("messages"), reply: h.reply("b") });
+        h.server(json!({"type":"auth","status":"ok","refresh_token":"rt-2","uid":auth["uid"]}));
+        let sent = uids_of(&h.sent());
+        assert!(!sent.iter().any(|u| u.starts_with("p-")), "no probe: {sent:?}");
+        assert!(sent.contains(&"r-4".into()) && sent.contains(&"r-5".into()), "{sent:?}");
+    }
+
+    #[test]
+    fn a_version_before_12_4_sends_one_at_a_time_and_a_probe_without_uid_outweighs_a_version_with() {
+        // The probe said "uids" (it cannot, before 12.4, but the version decides).
+        let mut h = Harness::new(ClientOptions::default());
+        logged_in(&mut h);
+        h.answer_probe(true);
+        h.command(info("11.17.4", None, Some(AuthMode::Handshake)));
+        h.sent();
+        for id in [4, 5] {
+            h.command(Command::Items { id, request: ItemsRequest::create("messages", json!({})), reply: h.reply("x") });
+        }
+        assert_eq!(uids_of(&h.sent()), vec!["r-4"], "one at a time");
+        h.server(json!({"type":"items","status":"error","error":{"code":"FORBIDDEN","message":"no"}}));
+        assert!(matches!(&h.outcomes()[..], [("x", Err(Error::Server(e)))] if e.code == ErrorCode::Forbidden));
+        assert_eq!(uids_of(&h.sent()), vec!["r-5"]);
+        // A probe answered without uid against a version that promises uids: one at a time.
+        let mut h = Harness::new(ClientOptions::default());
+        logged_in(&mut h);
+        h.answer_probe(false);
+        h.command(info("12.4.0", None, None));
+        for id in [4, 5] {
+            h.command(Command::Items { id, request: ItemsRequest::read("messages"), reply: h.reply("x") });
+        }
+        assert_eq!(uids_of(&h.sent()), vec!["r-4"]);
+        // What the options say stands above both.
+        let mut h = Harness::new(ClientOptions { error_uids: Some(true), ..ClientOptions::default() });
+        logged_in(&mut h);
+        h.command(info("10.13.4", None, None));
+        for id in [4, 5] {
+            h.command(Command::Items { id, request: ItemsRequest::read("messages"), reply: h.reply("x") });
+        }
+        assert_eq!(uids_of(&h.sent()), vec!["r-4", "r-5"], "no probe, pipelined as set");
+    }
+
+    #[test]
+    fn the_servers_heartbeat_sets_how_long_silence_may_last() {
+        let mut h = Harness::new(ClientOptions::default());
+        logged_in(&mut h);
+        h.answer_probe(true);
+        h.command(info("12.4.0", Some(ServerHeartbeat::Every(Duration::from_secs(2))), None));
+        h.sent();
+        h.now += Duration::from_secs(6);
+        h.s.tick(h.now, true);
+        assert!(h.s.take_actions().iter().all(|a| !matches!(a, Action::Drop(_) | Action::Write(_))), "no ping of ours either");
+        h.now += Duration::from_secs(1);
+        h.s.tick(h.now, true);
+        assert!(h.s.take_actions().iter().any(|a| matches!(a, Action::Drop(why) if why.contains("pings every 2s"))));
+        // A server without a heartbeat: the client's own pings (every 30 s by default).
+        let mut h = Harness::new(ClientOptions::default());
+        logged_in(&mut h);
+        h.answer_probe(true);
+        h.command(info("12.4.0", Some(ServerHeartbeat::Disabled), None));
+        h.sent();
+        h.wait(30);
+        assert_eq!(h.sent(), vec![json!({"type":"ping"})]);
+    }
+
+    #[test]
+    fn on_a_public_server_requests_go_before_a_login_but_never_overtake_one() {
+        let mut h = Harness::new(ClientOptions { auth_mode: AuthMode::Public, error_uids: Some(true), ..ClientOptions::default() });
+        h.connect();
+        h.command(Command::Items { id: 1, request: ItemsRequest::read("messages"), reply: h.reply("public") });
+        assert_eq!(uids_of(&h.sent()), vec!["r-1"]);
+        h.command(Command::Login { id: 2, credentials: password(), reply: h.reply("login") });
+        h.command(Command::Items { id: 3, request: ItemsRequest::read("messages"), reply: h.reply("mine") });
+        assert_eq!(uids_of(&h.sent()), vec!["a-2"], "the read waits for the login");
+        h.server(json!({"type":"auth","status":"ok","refresh_token":"rt-1","uid":"a-2"}));
+        assert_eq!(uids_of(&h.sent()), vec!["r-3"]);
+        // A new connection: the re-login first, again.
+        let _ = h.s.lost("cut".into(), 0.5);
+        h.connect();
+        h.command(Command::Items { id: 4, request: ItemsRequest::read("messages"), reply: h.reply("later") });
+        let sent = h.sent();
+        assert_eq!((sent.len(), sent[0]["type"].as_str()), (1, Some("auth")), "{sent:?}");
+        // A refused login leaves the connection public: what waited goes.
+        let mut h = Harness::new(ClientOptions { auth_mode: AuthMode::Public, error_uids: Some(true), ..ClientOptions::default() });
+        h.connect();
+        h.command(Command::Login { id: 1, credentials: password(), reply: h.reply("login") });
+        h.command(Command::Subscribe { id: 2, request: chat(), reply: h.reply("chat") });
+        assert_eq!(uids_of(&h.sent()), vec!["a-1"]);
+        h.server(json!({"type":"auth","status":"error","error":{"code":"AUTH_FAILED","message":"no"},"uid":"a-1"}));
+        assert_eq!(uids_of(&h.sent()), vec!["s-2"]);
     }
 
     #[test]

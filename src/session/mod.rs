@@ -4,7 +4,8 @@
 //! without touching a socket: [`auth`] (logins, renewal, the expiry window),
 //! [`replies`] (what waits for an answer, with deadlines) and [`outgoing`] (requests
 //! queued, on the wire, resent or failed after a lost connection), [`subscriptions`]
-//! with their [`tracker`]s, [`heartbeat`] and [`reconnect`]; [`core`] composes them and
+//! with their [`tracker`]s, [`heartbeat`] and [`reconnect`]; [`core`] composes them,
+//! adapts them to what the server tells about itself (version, heartbeat, auth mode) and
 //! routes every server message by the typed [`key`] of the request it answers. One thin
 //! async loop, [`driver`], owns the socket and carries the actions out; events leave
 //! through the client's [`outlet`]. Everything else talks to the loop through
@@ -31,7 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::Error;
 use crate::options::ClientOptions;
-use crate::protocol::{AuthCredentials, ItemsRequest, SubscribeRequest};
+use crate::protocol::{AuthCredentials, ItemsRequest, ServerInfo, SubscribeRequest};
 use crate::transport::Endpoint;
 pub(crate) use key::{Ids, Key};
 pub(crate) use outlet::{Feed, Flow, Outlet, Queue, Target, View};
@@ -65,6 +66,11 @@ pub(crate) enum Command {
     },
     /// Skip the wait before the next connection attempt.
     ReconnectNow,
+    /// What the server told about itself after a login (`GET /server/info`, read
+    /// beside the session by `discovery`).
+    ServerInfo {
+        info: ServerInfo,
+    },
     Close {
         reply: Reply,
     },
@@ -79,7 +85,7 @@ impl Command {
             | Command::Unsubscribe { reply, .. }
             | Command::Items { reply, .. }
             | Command::Close { reply } => Some(reply),
-            Command::Cancel { .. } | Command::ReconnectNow => None,
+            Command::Cancel { .. } | Command::ReconnectNow | Command::ServerInfo { .. } => None,
         }
     }
 }

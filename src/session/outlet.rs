@@ -56,8 +56,8 @@ pub(crate) struct Outlet {
     held: Mutex<Held>,
     target: Box<dyn Target>,
     flow: Arc<Flow>,
-    /// Sees every event before it is counted and handed over.
-    view: Option<Arc<dyn View>>,
+    /// See every event, in order, before it is counted and handed over.
+    views: Vec<Arc<dyn View>>,
 }
 
 /// The consumer's side of an outlet: the count of events given and not yet taken, the
@@ -93,11 +93,11 @@ impl Outlet {
     /// events or `byte_limit` waiting bytes.
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn new(limit: usize, byte_limit: usize, target: impl Target + 'static) -> Arc<Self> {
-        Self::with_view(limit, byte_limit, target, None)
+        Self::with_views(limit, byte_limit, target, Vec::new())
     }
 
-    /// An outlet whose events pass `view` first.
-    pub(crate) fn with_view(limit: usize, byte_limit: usize, target: impl Target + 'static, view: Option<Arc<dyn View>>) -> Arc<Self> {
+    /// An outlet whose events pass `views` first.
+    pub(crate) fn with_views(limit: usize, byte_limit: usize, target: impl Target + 'static, views: Vec<Arc<dyn View>>) -> Arc<Self> {
         let flow = Arc::new(Flow {
             waiting: AtomicUsize::new(0),
             limit: limit.max(1),
@@ -109,7 +109,7 @@ impl Outlet {
             state: AtomicU8::new(0),
             closing: Notify::new(),
         });
-        Arc::new(Outlet { held: Mutex::new(Held::default()), target: Box::new(target), flow, view })
+        Arc::new(Outlet { held: Mutex::new(Held::default()), target: Box::new(target), flow, views })
     }
 
     /// The consumer's side.
@@ -126,7 +126,7 @@ impl Outlet {
         if held.closed {
             return;
         }
-        if let Some(view) = &self.view {
+        for view in &self.views {
             if !view.view(&mut event) {
                 return;
             }

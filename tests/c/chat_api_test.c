@@ -1,6 +1,6 @@
 /*
  * The chat API from C against a real Directus (scripts/test-c.sh starts one and exports
- * its URL and users): who am I, rooms, sends with extra fields, edits and deletions as
+ * its URL and users): who am I, what the server tells about itself, rooms, sends with extra fields, edits and deletions as
  * chat events, FORBIDDEN on another user's message, older history, and every field read
  * through the library's accessors. It includes no JSON header and links no JSON library
  * (scripts/test-c.sh checks the binary's libraries): the C user never parses JSON.
@@ -149,6 +149,30 @@ int main(void) {
     CHECK(dchat_event_code(me) == NULL && dchat_event_item_count(me) == 1);
     CHECK(STREQ(dchat_event_item_string(me, 0, "/id"), kevin_id) && dchat_event_item_is_null(me, 0, "/last_name"));
     dchat_event_free(me);
+
+    /* What the server tells about itself (GET /server/info after the login), one item. */
+    dchat_event *info = NULL;
+    CHECK_OK(dchat_known_server_info(kevin, &info));
+    CHECK(dchat_event_item_count(info) == 1);
+    const char *version = getenv("DIRECTUS_VERSION");
+    CHECK(version ? STREQ(dchat_event_item_string(info, 0, "/version"), version) : dchat_event_item_string(info, 0, "/version") != NULL);
+    int64_t major = 0, minor = 0;
+    CHECK(dchat_event_item_int(info, 0, "/major", &major) && dchat_event_item_int(info, 0, "/minor", &minor) && major >= 10);
+    double heartbeat = 0;
+    CHECK(dchat_event_item_number(info, 0, "/heartbeat", &heartbeat) && heartbeat > 0);
+    CHECK(STREQ(dchat_event_item_string(info, 0, "/auth_mode"), "handshake"));
+    bool uids = false;
+    CHECK(dchat_event_item_bool(info, 0, "/error_uids", &uids) && uids == (major > 12 || (major == 12 && minor >= 4)));
+    dchat_event_free(info);
+    CHECK_OK(dchat_server_info(kevin, &info));
+    CHECK(dchat_event_item_count(info) == 1);
+    dchat_event_free(info);
+    uint64_t asked = 0;
+    CHECK_OK(dchat_known_server_info_nowait(kevin, &asked));
+    info = wait_event(kevin, is_reply, &asked, "server info reply");
+    CHECK(dchat_event_code(info) == NULL && dchat_event_item_count(info) == 1);
+    CHECK(dchat_event_item_string(info, 0, "/version") != NULL);
+    dchat_event_free(info);
 
     /* A room, made through the items call, read back without parsing JSON. */
     char payload[256];

@@ -316,6 +316,11 @@ int main(int argc, char **argv) {
     // a deletion, older history.
     const dchat::user me = kevin.whoami();
     CHECK(me.first_name == name1 && !me.id.empty());
+    // What the server tells about itself, read after the login.
+    const std::optional<dchat::server_info> info = kevin.known_server_info();
+    CHECK(info && !info->version.empty() && info->major && *info->major >= 10);
+    CHECK(info && info->auth_mode == std::string("handshake") && info->heartbeat && !info->heartbeat_disabled && info->error_uids);
+    CHECK(kevin.server_info() && kevin.server_info()->version == info->version);
     CHECK(kevin.me() && kevin.me()->id == me.id);
     const std::string room = env("DCHAT_ROOM");
     dchat::subscription kevin_room = kevin.join(room);

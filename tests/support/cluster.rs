@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use super::directus::User;
 
@@ -244,6 +244,75 @@ impl Cluster {
         self.run("stop", None);
     }
 
+    /// Stops the cluster and returns what is left of it, which should be nothing: a
+    /// process of its parts (each instance, nginx and its workers, Redis, PostgreSQL and
+    /// its helpers, as running before the stop; or any process whose command line or
+    /// working folder is in the cluster's folders, e.g. an instance started before a
+    /// restart, or the watchdog), or a listener on one of its ports. Waits up to 10 s
+    /// for them to go.
+    pub fn stop_and_leftovers(self) -> Vec<String> {
+        let pgdir = std::fs::read_to_string(self.dir.path().join("pg.dir")).map(|d| d.trim().to_owned()).unwrap_or_default();
+        let dirs: Vec<String> = [self.dir.path().display().to_string(), pgdir.clone()].into_iter().filter(|d| !d.is_empty()).collect();
+        let read_pid = |path: PathBuf| std::fs::read_to_string(path).ok().and_then(|t| t.lines().next()?.trim().parse::<u32>().ok());
+        let roots: Vec<(&str, Option<u32>)> = vec![
+            ("instance a", self.env("DIRECTUS_A_PID").and_then(|p| p.parse().ok())),
+            ("instance b", self.env("DIRECTUS_B_PID").and_then(|p| p.parse().ok())),
+            ("nginx", self.env("DCHAT_NGINX_PID").and_then(|p| p.parse().ok())),
+            ("redis", read_pid(self.dir.path().join("redis.pid"))),
+            ("postgres", read_pid(Path::new(&pgdir).join("data/postmaster.pid"))),
+        ];
+        let ports: Vec<(String, u16)> = ["DIRECTUS_PORT", "DIRECTUS_A_PORT", "DIRECTUS_B_PORT", "DCHAT_PG_PORT", "DCHAT_REDIS_PORT"]
+            .iter()
+            .filter_map(|k| Some((k.to_string(), self.env(k)?.parse().ok()?)))
+            .collect();
+        assert_eq!(ports.len(), 5, "every port of the cluster is known: {ports:?}");
+        // Every process of the parts, with its start time (a pid reused later is not it).
+        let procs = processes();
+        let mut parts: Vec<(String, u32, u64)> = Vec::new();
+        for (name, root) in &roots {
+            let Some(root) = root else { continue };
+            let mut family = vec![*root];
+            let mut i = 0;
+            while i < family.len() {
+                let parent = family[i];
+                family.extend(procs.iter().filter(|p| p.ppid == parent).map(|p| p.pid));
+                i += 1;
+            }
+            for pid in family {
+                if let Some(p) = procs.iter().find(|p| p.pid == pid) {
+                    parts.push((format!("{name} ({}: {})", p.pid, p.cmdline), p.pid, p.start));
+                }
+            }
+        }
+        assert!(parts.len() >= 5, "the cluster's processes are known before the stop: {parts:?}");
+        self.stop();
+        let me = std::process::id();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let procs = processes();
+            let mut left: Vec<String> = parts
+                .iter()
+                .filter(|(_, pid, start)| procs.iter().any(|p| p.pid == *pid && p.start == *start && !p.zombie))
+                .map(|(what, _, _)| format!("process {what}"))
+                .collect();
+            for p in procs.iter().filter(|p| p.pid != me && !p.zombie) {
+                if dirs.iter().any(|d| p.cmdline.contains(d.as_str()) || p.cwd.starts_with(d.as_str())) {
+                    left.push(format!("process {} in the cluster's folders: {} (in {})", p.pid, p.cmdline, p.cwd));
+                }
+            }
+            for (name, port) in &ports {
+                if listening(*port) {
+                    left.push(format!("a listener on {name} {port}"));
+                }
+            }
+            left.dedup();
+            if left.is_empty() || Instant::now() > deadline {
+                return left;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// An admin REST call through nginx; returns the response body.
     pub fn rest(&self, method: &str, path: &str, body: Option<&str>) -> String {
         let mut cmd = Command::new("curl");
@@ -269,6 +338,52 @@ impl Drop for Cluster {
             eprintln!("cluster folder kept in {}", kept.display());
         }
     }
+}
+
+/// A process as /proc shows it.
+struct Proc {
+    pid: u32,
+    ppid: u32,
+    /// Clock ticks after boot: with the pid, names one process.
+    start: u64,
+    zombie: bool,
+    cmdline: String,
+    cwd: String,
+}
+
+/// Every process of the machine (those that vanish while read are left out).
+fn processes() -> Vec<Proc> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|e| {
+            let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // After the command's `(...)`: state, ppid, ..., starttime (field 22).
+            let rest: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ").trim().to_owned();
+            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).map(|p| p.display().to_string()).unwrap_or_default();
+            Some(Proc {
+                pid,
+                ppid: rest.get(1)?.parse().ok()?,
+                start: rest.get(19)?.parse().ok()?,
+                zombie: rest.first() == Some(&"Z"),
+                cmdline,
+                cwd,
+            })
+        })
+        .collect()
+}
+
+/// Whether something listens on TCP `port` (from /proc/net, so with no tool installed).
+fn listening(port: u16) -> bool {
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().filter_map(|f| std::fs::read_to_string(f).ok()).any(|text| {
+        text.lines().skip(1).any(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // local_address is HEXIP:HEXPORT; state 0A is LISTEN.
+            cols.len() > 3 && cols[3] == "0A" && cols[1].rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok()) == Some(port)
+        })
+    })
 }
 
 /// One line of nginx's access log (see [`Cluster::access_log`]).

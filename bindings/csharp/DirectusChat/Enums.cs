@@ -152,7 +152,10 @@ namespace DirectusChat
     {
         /// <summary>Requests wait until a login succeeded (the server's default).</summary>
         Handshake = 0,
-        /// <summary>Requests are sent at once with public permissions.</summary>
+        /// <summary>Requests made before the first login are sent at once with public
+        /// permissions; once a user logs in, requests wait for every (re-)login.</summary>
         Public = 1,
+        /// <summary>The upgrade needs a token: reconnects carry a current one of the user.</summary>
+        Strict = 2,
     }
 }

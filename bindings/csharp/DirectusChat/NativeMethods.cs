@@ -322,6 +322,20 @@ namespace DirectusChat
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern Status dchat_me(ClientHandle client, out IntPtr user);
 
+        // ---- what the server tells about itself (one item: version, heartbeat, auth_mode, ...)
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_options_set_discovery(IntPtr options, [MarshalAs(UnmanagedType.I1)] bool on);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_server_info(ClientHandle client, out IntPtr info);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_known_server_info(ClientHandle client, out IntPtr info);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern Status dchat_known_server_info_nowait(ClientHandle client, out ulong request);
+
         // ---- attachments
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]

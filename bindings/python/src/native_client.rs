@@ -170,7 +170,7 @@ impl NativeClient {
 impl NativeClient {
     /// Connects (blocking, GIL released) to `url`.
     #[new]
-    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0), client_ids=false, max_buffered_events=100_000, outbox=None, nowait=false, public=false, max_queued=1024, room_field=Some("room".to_owned()), client_key=None, history_limit=100, presence_heartbeat=None, presence_ttl=None, presence_on_join=false, file_field=None, rest_url=None, id_field="id".to_owned(), date_field="date_created".to_owned(), user_field="user_created".to_owned(), updated_field=Some("date_updated".to_owned()), presence_collection="presence".to_owned(), receipts_collection="read_receipts".to_owned()))]
+    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0), client_ids=false, max_buffered_events=100_000, outbox=None, nowait=false, auth_mode="handshake", max_queued=1024, room_field=Some("room".to_owned()), client_key=None, history_limit=100, presence_heartbeat=None, presence_ttl=None, presence_on_join=false, file_field=None, rest_url=None, id_field="id".to_owned(), date_field="date_created".to_owned(), user_field="user_created".to_owned(), updated_field=Some("date_updated".to_owned()), presence_collection="presence".to_owned(), receipts_collection="read_receipts".to_owned(), discovery=true))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -187,7 +187,7 @@ impl NativeClient {
         max_buffered_events: usize,
         outbox: Option<std::path::PathBuf>,
         nowait: bool,
-        public: bool,
+        auth_mode: &str,
         max_queued: usize,
         room_field: Option<String>,
         client_key: Option<String>,
@@ -203,6 +203,7 @@ impl NativeClient {
         updated_field: Option<String>,
         presence_collection: String,
         receipts_collection: String,
+        discovery: bool,
     ) -> PyResult<Self> {
         if max_buffered_events == 0 || max_queued == 0 {
             return Err(err(py, Error::InvalidArgument("max_buffered_events and max_queued must be at least 1".into())));
@@ -237,6 +238,7 @@ impl NativeClient {
         options.chat.presence.on_join = presence_on_join;
         options.chat.file_field = file_field;
         options.rest_url = rest_url;
+        options.discovery = discovery;
         options.tls.extra_ca_pem = ca_pem;
         if system_roots {
             options.tls.roots = TlsRoots::System;
@@ -248,9 +250,12 @@ impl NativeClient {
         options.max_buffered_events = max_buffered_events;
         options.outbox_path = outbox;
         options.max_queued = max_queued;
-        if public {
-            options.auth_mode = AuthMode::Public;
-        }
+        options.auth_mode = match auth_mode {
+            "handshake" => AuthMode::Handshake,
+            "public" => AuthMode::Public,
+            "strict" => AuthMode::Strict,
+            other => return Err(err(py, Error::InvalidArgument(format!("auth_mode is {other:?}: use handshake, public or strict")))),
+        };
         let url = url.to_owned();
         let (client, mut events) = if nowait {
             // The socket opens in the background; state events report how it goes.
@@ -395,6 +400,28 @@ impl NativeClient {
     #[pyo3(signature = (room=None))]
     fn leave_nowait(&self, room: Option<&str>) {
         self.client.leave_nowait(room)
+    }
+
+    /// What the server told about itself after the last login it could be read for (a
+    /// dict: version, major, minor, patch, heartbeat, auth_mode, error_uids), or None.
+    fn server_info(&self, py: Python<'_>) -> PyResult<Option<PyObject>> {
+        self.client.server_info().map(|i| to_py(py, &i.to_json())).transpose()
+    }
+
+    /// Waits (at most `timeout`) for the read that follows the last login; then
+    /// `server_info`.
+    #[pyo3(signature = (timeout=None))]
+    fn known_server_info(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<PyObject>> {
+        match wait(py, self.client.known_server_info(), self.limit(timeout)) {
+            Ok(info) => info.map(|i| to_py(py, &i.to_json())).transpose(),
+            Err(_) => self.server_info(py),
+        }
+    }
+
+    /// `known_server_info` without waiting: the info (a dict, or None) arrives as a
+    /// reply event.
+    fn known_server_info_nowait(&self, py: Python<'_>) -> PyResult<u64> {
+        self.client.known_server_info_nowait().map_err(|e| err(py, e))
     }
 
     /// `known_me` without waiting: the user (a dict, or None) arrives as a reply event.

@@ -34,7 +34,7 @@ from ._errors import (
     OutboxError,
     ServerError,
 )
-from ._events import ChatMessage, Event, FileInfo, Member, Reader, User
+from ._events import ChatMessage, Event, FileInfo, Member, Reader, ServerInfo, User
 from ._logging import set_log_level
 from ._outbox import Outbox, OutboxEntry
 from ._native import version as _core_version
@@ -69,6 +69,7 @@ __all__ = [
     "OutboxEntry",
     "OutboxError",
     "ServerError",
+    "ServerInfo",
     "Subscription",
     "Reader",
     "User",

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Coroutine, List,
 from ._calls import Call, Calls, Join, Subscribe
 from ._client import _NOT_A_ROOM, Client, Subscription
 from ._errors import ClosedError, DirectusConnectionError, DirectusError, DirectusTimeoutError, InvalidArgumentError
-from ._events import Event, Member, Reader, User
+from ._events import Event, Member, Reader, ServerInfo, User
 from ._outbox import Outbox
 
 if TYPE_CHECKING:
@@ -345,6 +345,7 @@ class AsyncClient:
     edit_message = awaitable(Calls.edit_message)
     delete_message = awaitable(Calls.delete_message)
     whoami = awaitable(Calls.whoami)
+    known_server_info = awaitable(Calls.known_server_info)
     enter = awaitable(Calls.enter)
     exit = awaitable(Calls.exit)
     mark_read = awaitable(Calls.mark_read)
@@ -382,6 +383,11 @@ class AsyncClient:
     def me(self) -> Optional[User]:
         """The logged-in user, once known (after :meth:`whoami` or :meth:`join`)."""
         return self.client.me
+
+    @property
+    def server_info(self) -> Optional[ServerInfo]:
+        """What the server told about itself after a login (see :attr:`Client.server_info`)."""
+        return self.client.server_info
 
     async def subscribe_chat(self, *, timeout: Optional[float] = None) -> AsyncSubscription:
         """The chat subscription of the Directus guides (same as ``subscribe()``)."""

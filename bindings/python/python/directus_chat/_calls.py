@@ -16,7 +16,7 @@ import functools
 import json
 from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, List, Optional, Sequence, Tuple, TypeVar
 
-from ._events import ChatMessage, FileInfo, User
+from ._events import ChatMessage, FileInfo, ServerInfo, User
 from ._native import NativeClient
 
 if TYPE_CHECKING:
@@ -126,6 +126,10 @@ def _user(native: NativeClient, data: Any) -> User:
     return User._from_native(data)
 
 
+def _server_info(native: NativeClient, data: Any) -> Optional[ServerInfo]:
+    return None if data is None else ServerInfo._from_native(data)
+
+
 def _target(id: Any, ids: Optional[Sequence[Any]], query: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     payload: Dict[str, Any] = {}
     if id is not None:
@@ -226,6 +230,13 @@ class Calls:
         """Asks the server who the logged-in user is. From then on (as after a join) the
         user is learned again after every login and re-login."""
         return Call(lambda n, t: User._from_native(n.whoami(t)), lambda n: n.whoami_nowait(), _user, timeout)
+
+    @staticmethod
+    def known_server_info(*, timeout: Optional[float] = None) -> Call[Optional[ServerInfo]]:
+        """Waits (at most ``timeout``) until the server's info, read over REST after the
+        last login, is in, and returns it; ``None`` when it could not be read (no login,
+        REST unreachable or refused: the session then goes by behaviour)."""
+        return Call(lambda n, t: _server_info(n, n.known_server_info(t)), lambda n: n.known_server_info_nowait(), _server_info, timeout)
 
     @staticmethod
     def enter(room: str, *, timeout: Optional[float] = None) -> Call[None]:

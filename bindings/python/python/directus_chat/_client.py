@@ -12,7 +12,7 @@ from . import _native
 from ._calls import Calls, blocking
 from ._calls import dumps as _dumps
 from ._errors import ClosedError, DirectusError, DirectusTimeoutError, InvalidArgumentError
-from ._events import Event, FileInfo, Member, NativeEvent, Reader, User
+from ._events import Event, FileInfo, Member, NativeEvent, Reader, ServerInfo, User
 from ._logging import ensure_log_bridge, logger
 from ._outbox import Outbox
 from ._shutdown import register_thread
@@ -217,8 +217,11 @@ class Client:
     request id, completed by one ``reply`` event. With ``poll=True`` the client has no
     dispatcher thread: a game loop takes the events with :meth:`poll`, e.g. once per
     frame. ``auth_mode="public"`` is for servers that serve requests before a login
-    (``WEBSOCKETS_REST_AUTH=public``); ``max_queued`` bounds the requests that wait for
-    the login or a reconnect.
+    (``WEBSOCKETS_REST_AUTH=public``), ``"strict"`` for servers whose upgrade needs a
+    token (see :data:`AuthMode`); ``max_queued`` bounds the requests that wait for the
+    login or a reconnect. After each login the client reads what the server tells about
+    itself (:attr:`server_info`) over REST (``rest_url``) and adapts to it;
+    ``discovery=False`` leaves it to behaviour alone.
     """
 
     def __init__(
@@ -254,6 +257,7 @@ class Client:
         updated_field: Optional[str] = "date_updated",
         presence_collection: str = "presence",
         receipts_collection: str = "read_receipts",
+        discovery: bool = True,
         on_state: Optional[EventCallback] = None,
         on_event: Optional[EventCallback] = None,
         on_error: Optional[Callable[[DirectusError], None]] = None,
@@ -264,8 +268,8 @@ class Client:
         """The default timeout of blocking calls, in seconds."""
         self.collection = collection
         """The chat collection."""
-        if auth_mode not in ("handshake", "public"):
-            raise InvalidArgumentError("INVALID_ARGUMENT", f"auth_mode is {auth_mode!r}: use 'handshake' or 'public'")
+        if auth_mode not in ("handshake", "public", "strict"):
+            raise InvalidArgumentError("INVALID_ARGUMENT", f"auth_mode is {auth_mode!r}: use 'handshake', 'public' or 'strict'")
         self._poll_mode = poll
         # Request id -> what completes it (the asyncio client's futures), and what wants
         # to see each state event; both called on the dispatcher thread.
@@ -298,7 +302,7 @@ class Client:
             max_buffered_events=max_buffered_events,
             outbox=outbox,
             nowait=nowait,
-            public=auth_mode == "public",
+            auth_mode=auth_mode,
             max_queued=max_queued,
             room_field=room_field,
             client_key=client_key,
@@ -314,6 +318,7 @@ class Client:
             updated_field=updated_field,
             presence_collection=presence_collection,
             receipts_collection=receipts_collection,
+            discovery=discovery,
         )
         self._outbox = Outbox(self._native) if outbox is not None else None
         self._thread = threading.Thread(target=self._dispatch, name="directus-chat-dispatch", daemon=True)
@@ -687,6 +692,7 @@ class Client:
     edit_message = blocking(Calls.edit_message)
     delete_message = blocking(Calls.delete_message)
     whoami = blocking(Calls.whoami)
+    known_server_info = blocking(Calls.known_server_info)
     enter = blocking(Calls.enter)
     exit = blocking(Calls.exit)
     mark_read = blocking(Calls.mark_read)
@@ -716,6 +722,25 @@ class Client:
         """The URL of file ``file_id``'s contents (``<server>/assets/<id>``); fetching it
         needs the user's token unless the public role may read files."""
         return self._native.asset_url(file_id)
+
+    @property
+    def server_info(self) -> Optional[ServerInfo]:
+        """What the server told about itself after the last login it could be read for
+        (``GET /server/info``: version, heartbeat, auth mode), without waiting; see
+        :meth:`known_server_info`."""
+        d = self._native.server_info()
+        return None if d is None else ServerInfo._from_native(d)
+
+    def known_server_info_nowait(self) -> int:
+        """:meth:`known_server_info` without waiting: the info arrives as a ``reply``
+        event with the returned request id (read it with :meth:`server_info_of`)."""
+        return self._native.known_server_info_nowait()
+
+    def server_info_of(self, event: Event) -> Optional[ServerInfo]:
+        """The server info of a :meth:`known_server_info_nowait` reply, else ``None``."""
+        if event.type != "reply" or event.error is not None or not isinstance(event.data, dict) or "version" not in event.data:
+            return None
+        return ServerInfo._from_native(event.data)
 
     def file_of(self, event: Event) -> Optional[FileInfo]:
         """The stored file of an upload's ``reply`` event, else ``None``."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, List, NamedTuple, Optional, Tuple
+from typing import Any, List, Literal, NamedTuple, Optional, Tuple, Union
 
 from ._errors import DirectusError, error_from_code
 from ._outbox import OutboxEntry
+from ._typing import AuthMode
 
-__all__ = ["ChatMessage", "Event", "FileInfo", "User", "parse_date"]
+__all__ = ["ChatMessage", "Event", "FileInfo", "ServerInfo", "User", "parse_date"]
 
 # One message from the native module: (id, text, author, date, raw, key) and, from the chat
 # API on, (room, author_id, own, edited, updated).
@@ -161,6 +162,56 @@ class User:
 
     def __repr__(self) -> str:
         return f"User(id={self.id!r}, first_name={self.first_name!r}, last_name={self.last_name!r}, email={self.email!r})"
+
+
+class ServerInfo:
+    """What the server told about itself after a login (``GET /server/info``):
+    ``version`` (e.g. ``"12.4.0"``), ``major``/``minor``/``patch`` (``None`` when the
+    version is no release number), ``heartbeat`` (the server's ping period in seconds,
+    ``False`` when it does not ping, ``None`` when not told), ``auth_mode``
+    (``"handshake"``, ``"public"``, ``"strict"`` or ``None``) and ``error_uids``
+    (whether its errors carry the request's uid: from 12.4.0)."""
+
+    __slots__ = ("version", "major", "minor", "patch", "heartbeat", "auth_mode", "error_uids")
+
+    def __init__(
+        self,
+        version: str,
+        major: Optional[int] = None,
+        minor: Optional[int] = None,
+        patch: Optional[int] = None,
+        heartbeat: Union[float, Literal[False], None] = None,
+        auth_mode: Optional[AuthMode] = None,
+        error_uids: Optional[bool] = None,
+    ) -> None:
+        self.version = version
+        self.major = major
+        self.minor = minor
+        self.patch = patch
+        self.heartbeat = heartbeat
+        self.auth_mode = auth_mode
+        self.error_uids = error_uids
+
+    @classmethod
+    def _from_native(cls, d: Any) -> "ServerInfo":
+        heartbeat = d.get("heartbeat")
+        if heartbeat is not None and heartbeat is not False:
+            heartbeat = float(heartbeat)
+        return cls(str(d["version"]), d.get("major"), d.get("minor"), d.get("patch"), heartbeat, d.get("auth_mode"), d.get("error_uids"))
+
+    def _key(self) -> Tuple[Any, ...]:
+        return (self.version, self.major, self.minor, self.patch, self.heartbeat, self.auth_mode, self.error_uids)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ServerInfo) and self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"ServerInfo(version={self.version!r}, heartbeat={self.heartbeat!r}, auth_mode={self.auth_mode!r}, "
+            f"error_uids={self.error_uids!r})"
+        )
 
 
 class Event:
