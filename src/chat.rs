@@ -200,6 +200,15 @@ impl MessageView<'_> {
         self.item.value()
     }
 
+    /// The whole item's JSON text as the server sent it, when the message was read from
+    /// it (else see [`MessageView::raw`]).
+    pub fn raw_json(&self) -> Option<&str> {
+        match self.item {
+            ViewItem::Raw(r) => Some(r.json()),
+            ViewItem::Value(_) => None,
+        }
+    }
+
     /// The attached file, where the schema has a [`ChatConfig::file_field`] and the
     /// message carries one.
     pub fn file(&self) -> Option<crate::FileInfo> {
@@ -418,10 +427,15 @@ impl ChatConfig {
     /// is read as the server sent it, only the fields a message has (a fraction of the
     /// cost of parsing the items); parsed data is read from its value.
     pub fn read_messages<T>(&self, data: &crate::Data, me: Option<&str>, mut each: impl FnMut(&MessageView<'_>) -> T) -> Vec<T> {
+        if let Some((text, tape)) = data.tape() {
+            // Where each item's members are was noted as the frame was read.
+            let views = tape.items().filter(|i| i.is_object(text)).filter_map(|i| self.parts(Raw::Noted(i, text), me)).collect();
+            return oldest_first(views).iter().map(&mut each).collect();
+        }
         match data.unparsed() {
             Some(text) => {
                 let members = item::item_members(&text);
-                let views = members.iter().filter_map(|m| self.parts(Raw::Read(m), me)).collect();
+                let views = members.iter().filter_map(|(text, m)| self.parts(Raw::Read(m, text), me)).collect();
                 oldest_first(views).iter().map(&mut each).collect()
             }
             None => self.message_parts(data, me).iter().map(each).collect(),

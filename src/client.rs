@@ -53,6 +53,10 @@ pub struct Events {
     queue: Arc<Queue>,
     /// Taken from the queue in bursts, handed out one at a time.
     taken: VecDeque<Event>,
+    /// The count and bytes of the events of `taken` handed out, counted as taken once
+    /// the burst is through (an update of the shared counters per event cost more than
+    /// the rest of the hand-over).
+    handed: (usize, usize),
     ended: bool,
     flow: Arc<Flow>,
     /// Whether taking an event counts it as consumed (see [`Events::defer_consumption`]).
@@ -75,6 +79,19 @@ impl Consumption {
     pub fn consumed(&self, n: usize) {
         self.0.consumed(n)
     }
+
+    /// The user took an event from the consumer's own queue; `weight` is what
+    /// [`Consumption::weight`] said of it, so that
+    /// [`ClientOptions::max_buffered_bytes`] bounds that queue too.
+    pub fn consumed_event(&self, weight: usize) {
+        self.0.released(weight);
+        self.0.consumed(1);
+    }
+
+    /// What holding `event` counts for against [`ClientOptions::max_buffered_bytes`].
+    pub fn weight(event: &Event) -> usize {
+        event.weight()
+    }
 }
 
 impl std::fmt::Debug for Consumption {
@@ -88,23 +105,24 @@ impl Events {
     /// ended subscription); `None` when none is taken yet.
     fn hand_over(&mut self) -> Option<Event> {
         while let Some(e) = self.taken.pop_front() {
-            let admitted = if self.counting {
-                self.flow.take(&e)
-            } else {
-                // The consumer counts it later; its bytes leave the library's queue now.
-                self.flow.released(e.weight());
-                self.flow.admits(&e)
-            };
+            let admitted = self.flow.admits(&e);
+            if self.counting || !admitted {
+                self.handed.0 += 1;
+                self.handed.1 += e.weight();
+            }
             if !admitted {
-                if !self.counting {
-                    self.flow.consumed(1);
-                }
                 continue;
             }
             self.ended = e.is_closed();
             return Some(e);
         }
+        self.count_handed();
         None
+    }
+
+    fn count_handed(&mut self) {
+        let (count, bytes) = std::mem::take(&mut self.handed);
+        self.flow.taken(count, bytes);
     }
 
     /// The next event; `None` once the `Closed` event has been returned.
@@ -212,7 +230,7 @@ impl Client {
     pub fn connect_nowait(url: &str, options: ClientOptions) -> Result<(Client, Events, oneshot::Receiver<Result<()>>)> {
         let queue = Arc::new(Queue::default());
         let (client, ready) = Client::start(url, options, Feed(queue.clone()))?;
-        let events = Events { queue, taken: VecDeque::new(), ended: false, flow: client.flow().clone(), counting: true };
+        let events = Events { queue, taken: VecDeque::new(), handed: (0, 0), ended: false, flow: client.flow().clone(), counting: true };
         Ok((client, events, ready))
     }
 

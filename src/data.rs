@@ -7,6 +7,7 @@ use std::ops::Deref;
 use once_cell::sync::OnceCell;
 use serde_json::Value;
 
+use crate::protocol::json::Tape;
 use crate::protocol::raw::{count_items, Fields, RawJson};
 
 /// The items of a subscription event (or the keys of a `delete`), as the server sent
@@ -23,13 +24,17 @@ use crate::protocol::raw::{count_items, Fields, RawJson};
 /// - how many items: [`Data::len`], without parsing them.
 pub struct Data {
     repr: Repr,
-    parsed: OnceCell<Value>,
+    /// Boxed: events are moved several times on their way to the user, and most are
+    /// never parsed.
+    parsed: OnceCell<Box<Value>>,
 }
 
 #[derive(Clone)]
 enum Repr {
     /// The data as it came, one slice of a frame.
     Raw(RawJson),
+    /// The same, with where its items and their members are (see [`Tape`]).
+    Noted(RawJson, Tape),
     /// Some items of an array, each a slice (what the session keeps of an `init` after a
     /// reconnect: only what the user has not seen).
     Items(Vec<RawJson>),
@@ -48,6 +53,19 @@ impl Data {
         Data { repr: Repr::Raw(raw), parsed: OnceCell::new() }
     }
 
+    /// Data as the server sent it, with where its items are (noted as it was read).
+    pub(crate) fn noted(raw: RawJson, tape: Tape) -> Self {
+        Data { repr: Repr::Noted(raw, tape), parsed: OnceCell::new() }
+    }
+
+    /// The text and its tape, when the data has one and was not parsed yet.
+    pub(crate) fn tape(&self) -> Option<(&str, &Tape)> {
+        match (&self.repr, self.parsed.get()) {
+            (Repr::Noted(raw, tape), None) => Some((raw.as_str(), tape)),
+            _ => None,
+        }
+    }
+
     /// An array of these items.
     pub fn items(items: Vec<RawJson>) -> Self {
         Data { repr: Repr::Items(items), parsed: OnceCell::new() }
@@ -55,19 +73,21 @@ impl Data {
 
     /// The data as a JSON value, parsed on first use.
     pub fn value(&self) -> &Value {
-        self.parsed.get_or_init(|| match &self.repr {
-            Repr::Raw(raw) => raw.parse(),
-            Repr::Items(items) => Value::Array(items.iter().map(RawJson::parse).collect()),
-            Repr::Value => Value::Null,
+        self.parsed.get_or_init(|| {
+            Box::new(match &self.repr {
+                Repr::Raw(raw) | Repr::Noted(raw, _) => raw.parse(),
+                Repr::Items(items) => Value::Array(items.iter().map(RawJson::parse).collect()),
+                Repr::Value => Value::Null,
+            })
         })
     }
 
     /// The data as a JSON value, parsed unless it was already.
     pub fn into_value(self) -> Value {
         match self.parsed.into_inner() {
-            Some(v) => v,
+            Some(v) => *v,
             None => match self.repr {
-                Repr::Raw(raw) => raw.parse(),
+                Repr::Raw(raw) | Repr::Noted(raw, _) => raw.parse(),
                 Repr::Items(items) => Value::Array(items.iter().map(RawJson::parse).collect()),
                 Repr::Value => Value::Null,
             },
@@ -77,7 +97,7 @@ impl Data {
     /// The JSON text (as the server sent it, when it was not parsed into something else).
     pub fn json(&self) -> Cow<'_, str> {
         match &self.repr {
-            Repr::Raw(raw) => Cow::Borrowed(raw.as_str()),
+            Repr::Raw(raw) | Repr::Noted(raw, _) => Cow::Borrowed(raw.as_str()),
             Repr::Items(items) => {
                 let mut s = String::with_capacity(items.iter().map(|i| i.len() + 1).sum::<usize>() + 2);
                 s.push('[');
@@ -98,7 +118,7 @@ impl Data {
     /// is then cheaper than parsing it; otherwise the value is at hand).
     pub(crate) fn unparsed(&self) -> Option<Cow<'_, str>> {
         match (&self.repr, self.parsed.get()) {
-            (Repr::Raw(_) | Repr::Items(_), None) => Some(self.json()),
+            (Repr::Raw(_) | Repr::Noted(..) | Repr::Items(_), None) => Some(self.json()),
             _ => None,
         }
     }
@@ -107,13 +127,14 @@ impl Data {
     /// item (or key). Counted without building them.
     pub fn len(&self) -> usize {
         if let Some(v) = self.parsed.get() {
-            return match v {
+            return match &**v {
                 Value::Array(a) => a.len(),
                 Value::Null => 0,
                 _ => 1,
             };
         }
         match &self.repr {
+            Repr::Noted(_, tape) => tape.len(),
             Repr::Raw(raw) => count_items(raw.as_str()),
             Repr::Items(items) => items.len(),
             Repr::Value => 0,
@@ -137,10 +158,10 @@ impl Data {
     /// is one.
     pub(crate) fn read(&self, fields: &Fields) -> Cow<'_, Value> {
         if let Some(v) = self.parsed.get() {
-            return Cow::Borrowed(v);
+            return Cow::Borrowed(&**v);
         }
         match &self.repr {
-            Repr::Raw(raw) => Cow::Owned(fields.read(raw.as_str())),
+            Repr::Raw(raw) | Repr::Noted(raw, _) => Cow::Owned(fields.read(raw.as_str())),
             Repr::Items(items) => Cow::Owned(Value::Array(items.iter().map(|i| fields.read(i.as_str())).collect())),
             Repr::Value => Cow::Borrowed(self.value()),
         }
@@ -150,7 +171,7 @@ impl Data {
     /// here): what it costs to hold the event.
     pub(crate) fn weight(&self) -> usize {
         match &self.repr {
-            Repr::Raw(raw) => raw.len(),
+            Repr::Raw(raw) | Repr::Noted(raw, _) => raw.len(),
             Repr::Items(items) => items.iter().map(RawJson::len).sum(),
             Repr::Value => 64,
         }
@@ -166,7 +187,7 @@ impl Default for Data {
 
 impl From<Value> for Data {
     fn from(v: Value) -> Self {
-        Data { repr: Repr::Value, parsed: OnceCell::with_value(v) }
+        Data { repr: Repr::Value, parsed: OnceCell::with_value(Box::new(v)) }
     }
 }
 

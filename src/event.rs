@@ -113,7 +113,7 @@ pub enum Event {
     Unknown(Value),
     /// An entry of the outbox changed state (see [`crate::Outbox`]): queued (its local
     /// echo), sending, sent, failed or cancelled.
-    Outbox(crate::outbox::OutboxEntry),
+    Outbox(Box<crate::outbox::OutboxEntry>),
     /// Presence, typing or an unread count changed in a room the client entered (see
     /// [`crate::Client::enter`]).
     Presence(crate::chat::PresenceEvent),

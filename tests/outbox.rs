@@ -259,7 +259,7 @@ async fn outcomes(events: &mut Events, expected: usize, within: Duration) -> BTr
     while done.len() < expected {
         match tokio::time::timeout_at(deadline, events.next()).await {
             Ok(Some(Event::Outbox(e))) if matches!(e.state, OutboxState::Sent { .. } | OutboxState::Failed { .. }) => {
-                assert!(done.insert(e.local_id, e).is_none(), "an entry ended twice");
+                assert!(done.insert(e.local_id, *e).is_none(), "an entry ended twice");
             }
             Ok(Some(Event::State { state: ConnectionState::Closed, reason, .. })) => panic!("closed: {reason:?}"),
             Ok(Some(_)) => {}
@@ -548,7 +548,7 @@ async fn outbox_event(events: &mut Events, local_id: u64, state: &str) -> Outbox
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         match tokio::time::timeout_at(deadline, events.next()).await.unwrap_or_else(|_| panic!("no {state} event for {local_id}")) {
-            Some(Event::Outbox(e)) if e.local_id == local_id && e.state.as_str() == state => return e,
+            Some(Event::Outbox(e)) if e.local_id == local_id && e.state.as_str() == state => return *e,
             Some(_) => {}
             None => panic!("events ended"),
         }

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use crate::protocol::json::{scalar_text, Items, Members, Str};
+use crate::protocol::json::{each_item_with_members, each_member, scalar_text, Members, Str, TapeItem};
 
 /// An item, or a part of one, that a message's fields are read from.
 pub(crate) trait Item<'a>: Copy {
@@ -55,38 +55,54 @@ impl<'a> Item<'a> for &'a Value {
 /// (a message reads up to nine of them); what lies deeper is read when asked for.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Raw<'a, 'm> {
-    /// An object whose members were read.
-    Read(&'m [(Str<'a>, &'a str)]),
+    /// An object whose members were read, and its text.
+    Read(&'m [(Str<'a>, &'a str)], &'a str),
+    /// An object whose members a tape notes, in the text of its array.
+    Noted(TapeItem<'m>, &'a str),
     /// Any value, not read yet.
     Text(&'a str),
 }
 
 /// The members of the object `item`, or `None` when it is not one (or not JSON).
 pub(crate) fn members_of(item: &str) -> Option<Vec<(Str<'_>, &str)>> {
-    let mut m = Members::of_checked(item)?;
-    let mut out = Vec::with_capacity(12);
-    while let Ok(Some(member)) = m.next_member() {
-        out.push(member);
+    if !item.trim_start().starts_with('{') {
+        return None;
     }
+    let mut out = Vec::with_capacity(12);
+    each_member(item, |name, value| {
+        out.push((name, value));
+        true
+    });
     Some(out)
+}
+
+impl<'a> Raw<'a, '_> {
+    /// The JSON text of the item or part.
+    pub(crate) fn json(self) -> &'a str {
+        match self {
+            Raw::Read(_, text) | Raw::Text(text) => text,
+            Raw::Noted(item, array) => &array[item.start..item.end],
+        }
+    }
 }
 
 impl<'a> Item<'a> for Raw<'a, '_> {
     fn member(self, name: &str) -> Option<Self> {
         match self {
-            Raw::Read(members) => members.iter().rev().find(|(n, _)| n.is(name)).map(|(_, v)| Raw::Text(v)),
+            Raw::Read(members, _) => members.iter().rev().find(|(n, _)| n.is(name)).map(|(_, v)| Raw::Text(v)),
+            Raw::Noted(item, array) => item.member(array, name).map(Raw::Text),
             Raw::Text(text) => Members::find(text, name).map(Raw::Text),
         }
     }
     fn text(self) -> Option<Cow<'a, str>> {
         match self {
-            Raw::Read(_) => None,
+            Raw::Read(..) | Raw::Noted(..) => None,
             Raw::Text(text) => scalar_text(text),
         }
     }
     fn is_object(self) -> bool {
         match self {
-            Raw::Read(_) => true,
+            Raw::Read(..) | Raw::Noted(..) => true,
             Raw::Text(text) => text.starts_with('{'),
         }
     }
@@ -94,34 +110,23 @@ impl<'a> Item<'a> for Raw<'a, '_> {
         matches!(self, Raw::Text("null"))
     }
     fn value(self) -> Value {
-        match self {
-            Raw::Read(members) => {
-                Value::Object(members.iter().map(|(n, v)| (n.text().into_owned(), crate::protocol::raw::parse(v))).collect())
-            }
-            Raw::Text(text) => crate::protocol::raw::parse(text),
-        }
+        crate::protocol::raw::parse(self.json())
     }
 }
 
 /// The members of each object item of JSON data (an array's elements, or the data
-/// itself when it is one object), each item read once.
-pub(crate) fn item_members(data: &str) -> Vec<Vec<(Str<'_>, &str)>> {
+/// itself when it is one object), with the item's text; each item read once.
+pub(crate) type ItemMembers<'a> = (&'a str, Vec<(Str<'a>, &'a str)>);
+
+/// See [`ItemMembers`].
+pub(crate) fn item_members(data: &str) -> Vec<ItemMembers<'_>> {
     match data.as_bytes().first() {
         Some(b'[') => {
             let mut out = Vec::new();
-            if let Some(mut items) = Items::of_checked(data) {
-                loop {
-                    let mut members = Vec::with_capacity(12);
-                    match items.next_with_members(&mut members) {
-                        Ok(Some(item)) if item.starts_with('{') => out.push(members),
-                        Ok(Some(_)) => {}
-                        _ => break,
-                    }
-                }
-            }
+            each_item_with_members(data, |item, members| out.extend(members.map(|m| (item, m))));
             out
         }
-        _ => members_of(data).into_iter().collect(),
+        _ => members_of(data).into_iter().map(|m| (data, m)).collect(),
     }
 }
 
@@ -134,7 +139,7 @@ mod tests {
         let text = r#"{"id":5,"t":"a\"b","n":1.5,"b":false,"z":null,"u":{"id":"u-1","name":"K"},"id":6}"#;
         let value: Value = serde_json::from_str(text).unwrap();
         let members = members_of(text).unwrap();
-        let raw = Raw::Read(&members);
+        let raw = Raw::Read(&members, text);
         for name in ["id", "t", "n", "b", "z", "u", "missing"] {
             let (r, v) = (raw.member(name), (&value).member(name));
             assert_eq!(r.and_then(Item::text), v.and_then(Item::text), "{name}");
@@ -142,7 +147,7 @@ mod tests {
             assert_eq!(r.map(Item::is_null), v.map(Item::is_null), "{name}");
         }
         assert_eq!(raw.member("u").and_then(|u| u.member("name")).and_then(Item::text).as_deref(), Some("K"));
-        let lens = |data| item_members(data).iter().map(Vec::len).collect::<Vec<_>>();
+        let lens = |data| item_members(data).iter().map(|(_, m)| m.len()).collect::<Vec<_>>();
         assert_eq!(lens(r#"[{"a":1,"b":2}, 2, {}]"#), [2, 0]);
         assert_eq!(lens(r#"{"a":1}"#), [1]);
         assert!(lens("null").is_empty());

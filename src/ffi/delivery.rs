@@ -270,8 +270,13 @@ impl Deliverer {
                                 if queued.is_empty() {
                                     break;
                                 }
+                                // Counted as taken once the burst is through (an update of
+                                // the shared counters per event cost more than the rest).
+                                let (mut count, mut bytes) = (0, 0);
                                 while let Some(event) = queued.pop_front() {
-                                    if !flow.take(&event) {
+                                    count += 1;
+                                    bytes += event.weight();
+                                    if !flow.admits(&event) {
                                         continue;
                                     }
                                     let closed = event.is_closed();
@@ -287,6 +292,7 @@ impl Deliverer {
                                         break 'run;
                                     }
                                 }
+                                flow.taken(count, bytes);
                             }
                         }),
                     )?;

@@ -139,8 +139,13 @@ impl Message {
             if let Some(text) = field {
                 *slot = u32::try_from(buf.len()).unwrap_or(NONE);
                 // Interior NULs cannot cross into C strings; they are dropped rather
-                // than truncating.
-                buf.extend(text.bytes().filter(|&b| b != 0));
+                // than truncating (text without one, all but hostile input, is copied
+                // as a block).
+                if text.contains('\0') {
+                    buf.extend(text.bytes().filter(|&b| b != 0));
+                } else {
+                    buf.extend_from_slice(text.as_bytes());
+                }
                 buf.push(0);
             }
         }
@@ -313,7 +318,7 @@ impl dchat_event {
                     set_error(&mut e, error);
                 }
                 e.data = entry.item().clone().into();
-                e.outbox = Some(super::outbox::EventOutbox::new(entry));
+                e.outbox = Some(super::outbox::EventOutbox::new(*entry));
             }
             Event::Presence(p) => {
                 e.kind = match &p {

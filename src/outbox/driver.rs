@@ -65,7 +65,7 @@ impl Core {
         let (inputs, rx) = mpsc::unbounded_channel();
         let path = store.path().to_owned();
         for entry in &entries {
-            outlet.give(Event::Outbox(entry.clone()));
+            outlet.give(Event::Outbox(Box::new(entry.clone())));
         }
         let core = Arc::new(Core {
             inner: Mutex::new(Inner { store: Some(store), machine: Machine::resume(entries) }),
@@ -95,7 +95,7 @@ impl Core {
         let entry = store.insert(request.collection_name(), request.key_field_name(), &key, own_key, &data)?;
         inner.machine.add(entry.clone());
         // The local echo, in order with the session's events.
-        self.outlet.give(Event::Outbox(entry.clone()));
+        self.outlet.give(Event::Outbox(Box::new(entry.clone())));
         drop(inner);
         let _ = self.inputs.send(Input::Wake);
         Ok(entry)
@@ -117,7 +117,7 @@ impl Core {
         inner.machine.check_changeable(local_id)?;
         self.open(&mut inner)?.remove(local_id)?;
         let entry = inner.machine.cancel(local_id)?;
-        self.outlet.give(Event::Outbox(entry.clone()));
+        self.outlet.give(Event::Outbox(Box::new(entry.clone())));
         Ok(entry)
     }
 
@@ -126,7 +126,7 @@ impl Core {
         let data = inner.machine.edited_data(local_id, patch)?;
         self.open(&mut inner)?.set_data(local_id, &data)?;
         let entry = inner.machine.set_data(local_id, data).ok_or_else(|| Error::InvalidArgument(format!("no message {local_id}")))?;
-        self.outlet.give(Event::Outbox(entry.clone()));
+        self.outlet.give(Event::Outbox(Box::new(entry.clone())));
         Ok(entry)
     }
 
@@ -135,7 +135,7 @@ impl Core {
         inner.machine.check_retry(local_id)?;
         self.open(&mut inner)?.requeue(local_id)?;
         let entry = inner.machine.retry(local_id).ok_or_else(|| Error::InvalidArgument(format!("no message {local_id}")))?;
-        self.outlet.give(Event::Outbox(entry.clone()));
+        self.outlet.give(Event::Outbox(Box::new(entry.clone())));
         drop(inner);
         let _ = self.inputs.send(Input::Wake);
         Ok(entry)
@@ -184,7 +184,7 @@ impl Core {
                     inner.machine.attempt_not_recorded(local_id, now);
                     return;
                 }
-                self.outlet.give(Event::Outbox(entry));
+                self.outlet.give(Event::Outbox(Box::new(entry)));
                 self.submit(request, move |result| Input::Attempt { local_id, result });
             }
             Step::Verify { local_id, request } => self.submit(request, move |result| Input::Verify { local_id, result }),
@@ -194,7 +194,7 @@ impl Core {
                     self.report(e);
                 }
                 self.check_key_kept(&entry);
-                self.outlet.give(Event::Outbox(entry));
+                self.outlet.give(Event::Outbox(Box::new(entry)));
             }
             Step::Failed(entry) => {
                 if let super::OutboxState::Failed { error, retryable } = &entry.state {
@@ -202,7 +202,7 @@ impl Core {
                         self.report(e);
                     }
                 }
-                self.outlet.give(Event::Outbox(entry));
+                self.outlet.give(Event::Outbox(Box::new(entry)));
             }
         }
     }

@@ -49,6 +49,11 @@ impl<'a> Str<'a> {
         Cow::Owned(serde_json::from_str(&quoted).unwrap_or_default())
     }
 
+    /// The text when it has no escapes (the usual case), without making anything.
+    pub fn plain(&self) -> Option<&'a str> {
+        (!self.escaped).then_some(self.raw)
+    }
+
     /// Whether the string stands for `text`.
     pub fn is(&self, text: &str) -> bool {
         if self.escaped {
@@ -282,6 +287,11 @@ fn value(s: &[u8], i: usize, depth: u32) -> Read<usize> {
 
 /// Checks the object at `i`: its end.
 fn object(s: &[u8], i: usize, depth: u32) -> Read<usize> {
+    object_noting(s, i, depth, None)
+}
+
+/// [`object`], noting each member in `tape` (offsets from `base`) when given.
+fn object_noting(s: &[u8], i: usize, depth: u32, mut tape: Option<(&mut Vec<u32>, usize)>) -> Read<usize> {
     if depth > MAX_DEPTH {
         return Err(Invalid(i));
     }
@@ -293,11 +303,19 @@ fn object(s: &[u8], i: usize, depth: u32) -> Read<usize> {
         if s.get(j) != Some(&b'"') {
             return Err(Invalid(j));
         }
-        j = ws(s, string(s, j)?.0);
+        let name = j;
+        let (name_end, escaped) = string(s, j)?;
+        j = ws(s, name_end);
         if s.get(j) != Some(&b':') {
             return Err(Invalid(j));
         }
-        j = ws(s, value(s, ws(s, j + 1), depth)?);
+        let start = ws(s, j + 1);
+        let end = value(s, start, depth)?;
+        if let Some((tape, base)) = tape.as_mut() {
+            let at = |k: usize| (k - *base) as u32;
+            tape.extend([at(name + 1), at(name_end - 1) | if escaped { ESCAPED } else { 0 }, at(start), at(end)]);
+        }
+        j = ws(s, end);
         match s.get(j) {
             Some(b',') => j = ws(s, j + 1),
             Some(b'}') => return Ok(j + 1),
@@ -306,8 +324,9 @@ fn object(s: &[u8], i: usize, depth: u32) -> Read<usize> {
     }
 }
 
-/// Checks the array at `i`: its end; with `items`, notes each item's range (from `i`).
-fn array(s: &[u8], i: usize, depth: u32, mut items: Option<&mut Vec<(usize, usize)>>) -> Read<usize> {
+/// Checks the array at `i`: its end; with `tape`, notes its items and their members
+/// (see [`Tape`]).
+fn array(s: &[u8], i: usize, depth: u32, mut tape: Option<&mut Vec<u32>>) -> Read<usize> {
     if depth > MAX_DEPTH {
         return Err(Invalid(i));
     }
@@ -316,16 +335,122 @@ fn array(s: &[u8], i: usize, depth: u32, mut items: Option<&mut Vec<(usize, usiz
         return Ok(j + 1);
     }
     loop {
-        let end = value(s, j, depth)?;
-        if let Some(items) = items.as_deref_mut() {
-            items.push((j - i, end - i));
-        }
+        let end = match tape.as_deref_mut() {
+            None => value(s, j, depth)?,
+            Some(tape) => {
+                let head = tape.len();
+                tape.extend([(j - i) as u32, 0, 0]);
+                let end = if s.get(j) == Some(&b'{') { object_noting(s, j, depth + 1, Some((tape, i)))? } else { value(s, j, depth)? };
+                tape[head + 1] = (end - i) as u32;
+                tape[head + 2] = ((tape.len() - head - 3) / 4) as u32;
+                end
+            }
+        };
         j = ws(s, end);
         match s.get(j) {
             Some(b',') => j = ws(s, j + 1),
             Some(b']') => return Ok(j + 1),
             _ => return Err(Invalid(j)),
         }
+    }
+}
+
+/// Marks a member name with escapes in a [`Tape`].
+const ESCAPED: u32 = 1 << 31;
+
+/// Where the items of a checked JSON array are and, for items that are objects, their
+/// members: noted while the array was checked, so that readers of its items (the
+/// session's tracker for each item's key, a surface for a message's fields) need not
+/// read them again. Offsets are from the start of the array's text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tape {
+    /// Per item: start, end, member count, then per member: name start, name end (with
+    /// [`ESCAPED`]), value start, value end.
+    words: Vec<u32>,
+}
+
+/// One item of a [`Tape`].
+#[derive(Clone, Copy, Debug)]
+pub struct TapeItem<'t> {
+    /// The item's range in the array's text.
+    pub start: usize,
+    /// See `start`.
+    pub end: usize,
+    members: &'t [u32],
+}
+
+impl<'t> TapeItem<'t> {
+    /// The value of the item's member named `name` (the last one, as in a parsed
+    /// object), in `text`, the array's text the tape was made from.
+    pub fn member<'a>(&self, text: &'a str, name: &str) -> Option<&'a str> {
+        self.members.chunks_exact(4).rev().find_map(|m| {
+            let (start, end, escaped) = (m[0] as usize, (m[1] & !ESCAPED) as usize, m[1] & ESCAPED != 0);
+            // Most names differ in length: no text is looked at for them.
+            if !escaped && end - start != name.len() {
+                return None;
+            }
+            let raw = text.get(start..end)?;
+            let found = if escaped { Str { raw, escaped: true }.is(name) } else { raw == name };
+            if found {
+                text.get(m[2] as usize..m[3] as usize)
+            } else {
+                None
+            }
+        })
+    }
+
+    /// The item's members (an object's; none for other items) as name and value, in
+    /// `text`, the array's text the tape was made from.
+    pub fn members<'a>(&self, text: &'a str) -> impl Iterator<Item = (Str<'a>, &'a str)> + 't
+    where
+        'a: 't,
+    {
+        self.members.chunks_exact(4).filter_map(move |m| {
+            let name_end = (m[1] & !ESCAPED) as usize;
+            let raw = text.get(m[0] as usize..name_end)?;
+            Some((Str { raw, escaped: m[1] & ESCAPED != 0 }, text.get(m[2] as usize..m[3] as usize)?))
+        })
+    }
+
+    /// Whether the item is an object (whose members the tape has).
+    pub fn is_object(&self, text: &str) -> bool {
+        text.as_bytes().get(self.start) == Some(&b'{')
+    }
+}
+
+impl Tape {
+    /// The tape of a JSON array read now (for arrays not noted as their frame was read);
+    /// `None` when `text` is not one, or too long for the tape's offsets.
+    pub fn of(text: &str) -> Option<Tape> {
+        let s = text.as_bytes();
+        if s.first() != Some(&b'[') || s.len() >= ESCAPED as usize {
+            return None;
+        }
+        let mut words = Vec::new();
+        array(s, 0, 1, Some(&mut words)).ok()?;
+        Some(Tape { words })
+    }
+
+    /// The tape's items, in order.
+    pub fn items(&self) -> impl Iterator<Item = TapeItem<'_>> {
+        let mut w = &self.words[..];
+        std::iter::from_fn(move || {
+            let [start, end, count, rest @ ..] = w else { return None };
+            let n = (*count as usize * 4).min(rest.len());
+            let item = TapeItem { start: *start as usize, end: *end as usize, members: &rest[..n] };
+            w = &rest[n..];
+            Some(item)
+        })
+    }
+
+    /// How many items the tape has.
+    pub fn len(&self) -> usize {
+        self.items().count()
+    }
+
+    /// Whether the tape has no item.
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
     }
 }
 
@@ -378,7 +503,7 @@ impl<'a> Members<'a> {
 
     /// The next member's name and the range of its value; with `note`, the items of the
     /// array member of that name go to the vector, as ranges within the value.
-    fn step(&mut self, note: Option<(&str, &mut Vec<(usize, usize)>)>) -> Read<Option<(Str<'a>, usize, usize)>> {
+    fn step(&mut self, note: Option<(&str, &mut Tape)>) -> Read<Option<(Str<'a>, usize, usize)>> {
         if self.done {
             return Ok(None);
         }
@@ -407,16 +532,12 @@ impl<'a> Members<'a> {
         }
         let start = ws(s, colon + 1);
         let end = match note {
-            Some((wanted, items)) if s.get(start) == Some(&b'[') && name.is(wanted) => {
-                if self.check {
-                    array(s, start, self.depth + 1, Some(items))?
-                } else {
-                    let mut a = Items::at(self.text, start, self.depth + 1, false)?;
-                    while let Some((i, e)) = a.step()? {
-                        items.push((i - start, e - start));
-                    }
-                    a.i
-                }
+            // Longer texts than offsets reach are read without notes.
+            Some((wanted, tape)) if self.check && s.get(start) == Some(&b'[') && name.is(wanted) && s.len() < ESCAPED as usize => {
+                tape.words.clear();
+                // About a member per 24 bytes: one allocation for most frames.
+                tape.words.reserve(8 + s.len() / 6);
+                array(s, start, self.depth + 1, Some(&mut tape.words))?
             }
             _ if self.check => value(s, start, self.depth)?,
             _ => skip(s, start),
@@ -432,12 +553,12 @@ impl<'a> Members<'a> {
         Ok(self.step(None)?.map(|(name, start, end)| (name, &text[start..end])))
     }
 
-    /// [`Members::next_member`], which also notes where the items of the member named
-    /// `name` are when it is an array: their ranges within its value go to `items`
+    /// [`Members::next_member`] of a checked object, which also notes where the items of
+    /// the member named `name` are, and their members, when it is an array: in `tape`
     /// (read in the same pass, so a decoder finds a subscription's items at no cost).
-    pub fn next_member_noting(&mut self, name: &str, items: &mut Vec<(usize, usize)>) -> Read<Option<(Str<'a>, &'a str)>> {
+    pub fn next_member_noting(&mut self, name: &str, tape: &mut Tape) -> Read<Option<(Str<'a>, &'a str)>> {
         let text = self.text;
-        Ok(self.step(Some((name, items)))?.map(|(name, start, end)| (name, &text[start..end])))
+        Ok(self.step(Some((name, tape)))?.map(|(name, start, end)| (name, &text[start..end])))
     }
 
     /// Checks the rest of the object and that only whitespace follows it.
@@ -455,13 +576,95 @@ impl<'a> Members<'a> {
     /// The value of the member named `name` in the object `text`, which was checked
     /// before: the search stops at the member.
     pub fn find(text: &'a str, name: &str) -> Option<&'a str> {
-        let mut m = Members::of_checked(text)?;
-        while let Ok(Some((n, v))) = m.next_member() {
+        let mut found = None;
+        each_member(text, |n, v| {
             if n.is(name) {
-                return Some(v);
+                found = Some(v);
+            }
+            found.is_none()
+        });
+        found
+    }
+}
+
+/// Calls `each` with the name and value of every member of the object `text`, which
+/// was checked before, until it returns false. A tight loop without the error paths of
+/// [`Members`]: reading items for their fields is most of a consumer's work per event.
+#[inline]
+pub fn each_member<'a>(text: &'a str, each: impl FnMut(Str<'a>, &'a str) -> bool) {
+    members_from(text, ws(text.as_bytes(), 0), each);
+}
+
+/// [`each_member`] for the object at `i` of `text`; returns where the object ends when
+/// every member was read.
+fn members_from<'a>(text: &'a str, mut i: usize, mut each: impl FnMut(Str<'a>, &'a str) -> bool) -> Option<usize> {
+    let s = text.as_bytes();
+    if s.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    loop {
+        i = ws(s, i);
+        match s.get(i) {
+            Some(b'"') => {}
+            Some(b',') => {
+                i += 1;
+                continue;
+            }
+            Some(b'}') => return Some(i + 1),
+            _ => return None,
+        }
+        let (name_end, escaped) = skip_string(s, i);
+        let raw = text.get(i + 1..name_end.saturating_sub(1))?;
+        let mut j = ws(s, name_end);
+        if s.get(j) != Some(&b':') {
+            return None;
+        }
+        j = ws(s, j + 1);
+        let end = skip(s, j);
+        if !each(Str { raw, escaped }, text.get(j..end)?) {
+            return None;
+        }
+        i = end;
+    }
+}
+
+/// Calls `each` with every item of the array `text`, which was checked before, and, for
+/// an item that is an object, with its members (read as the item is passed: once).
+pub fn each_item_with_members<'a>(text: &'a str, mut each: impl FnMut(&'a str, Option<Vec<(Str<'a>, &'a str)>>)) {
+    let s = text.as_bytes();
+    let mut i = ws(s, 0);
+    if s.get(i) != Some(&b'[') {
+        return;
+    }
+    i += 1;
+    loop {
+        i = ws(s, i);
+        match s.get(i) {
+            Some(b',') => {
+                i += 1;
+                continue;
+            }
+            Some(b']') | None => return,
+            Some(b'{') => {
+                let mut members = Vec::with_capacity(12);
+                let Some(end) = members_from(text, i, |n, v| {
+                    members.push((n, v));
+                    true
+                }) else {
+                    return;
+                };
+                let Some(item) = text.get(i..end) else { return };
+                each(item, Some(members));
+                i = end;
+            }
+            Some(_) => {
+                let end = skip(s, i);
+                let Some(item) = text.get(i..end) else { return };
+                each(item, None);
+                i = end;
             }
         }
-        None
     }
 }
 
@@ -674,13 +877,44 @@ mod tests {
 
     proptest! {
         #[test]
+        fn a_tape_notes_the_items_and_members_a_reader_finds(v in prop::collection::vec(json(), 0..5)) {
+            let array = Value::Array(v).to_string();
+            let frame = format!("{{\"data\":{array}}}");
+            let mut m = Members::of(&frame).unwrap();
+            let mut tape = Tape::default();
+            while m.next_member_noting("data", &mut tape).unwrap().is_some() {}
+            let noted: Vec<_> = tape.items().map(|i| &array[i.start..i.end]).collect();
+            prop_assert_eq!(&noted, &all_items(Items::of(&array).unwrap()));
+            prop_assert_eq!(Tape::of(&array), Some(tape.clone()));
+            for (item, text) in tape.items().zip(noted) {
+                let members: Vec<_> = item.members(&array).map(|(n, v)| (n.text().into_owned(), v)).collect();
+                prop_assert_eq!(members, Members::of(text).map(all_members).unwrap_or_default());
+            }
+        }
+
+        #[test]
         fn checked_text_reads_the_same_without_checking(v in json()) {
             let text = serde_json::to_string_pretty(&v).unwrap();
             if let Some(m) = Members::of(&text) {
-                prop_assert_eq!(all_members(m), all_members(Members::of_checked(&text).unwrap()));
+                let checked = all_members(m);
+                prop_assert_eq!(&checked, &all_members(Members::of_checked(&text).unwrap()));
+                let mut quick = Vec::new();
+                each_member(&text, |n, v| {
+                    quick.push((n.text().into_owned(), v));
+                    true
+                });
+                prop_assert_eq!(checked, quick);
             }
             if let Some(a) = Items::of(&text) {
-                prop_assert_eq!(all_items(a), all_items(Items::of_checked(&text).unwrap()));
+                let checked = all_items(a);
+                prop_assert_eq!(&checked, &all_items(Items::of_checked(&text).unwrap()));
+                let mut quick = Vec::new();
+                each_item_with_members(&text, |item, members| {
+                    let expected = Members::of(item).map(all_members);
+                    quick.push(item);
+                    assert_eq!(members.map(|m| m.into_iter().map(|(n, v)| (n.text().into_owned(), v)).collect::<Vec<_>>()), expected);
+                });
+                prop_assert_eq!(checked, quick);
             }
         }
     }
@@ -701,17 +935,25 @@ mod tests {
         assert!(Members::of("{} x").unwrap().finish().is_err());
         assert!(Members::of("[]").is_none());
         assert_eq!(Members::find(r#"{"a":1,"id":7,"z":[}"#, "id"), Some("7"), "stops at the member");
-        for check in [true, false] {
-            let mut m = if check { Members::of(text) } else { Members::of_checked(text) }.unwrap();
-            let mut items = Vec::new();
-            while let Some((_, value)) = m.next_member_noting("data", &mut items).unwrap() {
-                if value.starts_with('[') {
-                    let found: Vec<_> = items.iter().map(|&(a, b)| &value[a..b]).collect();
-                    assert_eq!(found, [r#"{"id":1,"t":"a"}"#, r#"{"id":"x"}"#]);
-                }
+        let mut m = Members::of(text).unwrap();
+        let mut tape = Tape::default();
+        while let Some((_, value)) = m.next_member_noting("data", &mut tape).unwrap() {
+            if value.starts_with('[') {
+                let found: Vec<_> = tape.items().map(|i| &value[i.start..i.end]).collect();
+                assert_eq!(found, [r#"{"id":1,"t":"a"}"#, r#"{"id":"x"}"#]);
+                let members: Vec<Vec<_>> = tape.items().map(|i| i.members(value).map(|(n, v)| (n.text().into_owned(), v)).collect()).collect();
+                assert_eq!(members, [vec![("id".to_owned(), "1"), ("t".to_owned(), "\"a\"")], vec![("id".to_owned(), "\"x\"")]]);
+                assert_eq!(tape.items().next().unwrap().member(value, "t"), Some("\"a\""));
+                assert_eq!(tape.items().next().unwrap().member(value, "x"), None);
             }
-            assert_eq!(items.len(), 2);
         }
+        assert_eq!(tape.len(), 2);
+        let mut all = Vec::new();
+        each_member(text, |n, v| {
+            all.push((n.text().into_owned(), v));
+            true
+        });
+        assert_eq!(all, seen);
         assert_eq!(Members::find(r#"{"a":1}"#, "id"), None);
         for check in [true, false] {
             let text = r#"[{"id":1,"t":"a"}, 5, {"id":"x"} ]"#;

@@ -16,7 +16,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::json;
+use super::json::{self, Tape};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// A JSON value inside a frame: the frame's shared bytes (a reference count, not a
@@ -74,16 +74,6 @@ impl RawJson {
         parse(self.as_str())
     }
 
-    /// The items of a JSON array, each a slice of the same frame; `None` when this is
-    /// not an array.
-    pub fn split(&self) -> Option<Vec<RawJson>> {
-        let mut items = json::Items::of_checked(self.as_str())?;
-        let mut out = Vec::new();
-        while let Ok(Some(item)) = items.next_item() {
-            out.push(RawJson::within(&self.frame, item));
-        }
-        Some(out)
-    }
 }
 
 /// Equal when the texts are: the same value written another way is not equal.
@@ -199,28 +189,14 @@ fn key_of_json(value: &str) -> Option<ItemKey> {
     }
 }
 
-/// Where the items of a JSON array are (byte ranges within it); `None` when `data` is
-/// not an array.
-pub fn item_ranges(data: &str) -> Option<Vec<(usize, usize)>> {
-    let base = data.as_ptr() as usize;
-    let mut items = json::Items::of_checked(data)?;
-    let mut out = Vec::new();
-    while let Ok(Some(item)) = items.next_item() {
-        let start = item.as_ptr() as usize - base;
-        out.push((start, start + item.len()));
-    }
-    Some(out)
-}
-
-/// The items at `ranges` of a JSON array (see [`item_ranges`]), each as its key (from
-/// the member `key_field`) and digest, in order. (The frame was checked as it was
-/// decoded: an item's key is found without reading the rest of it.)
-pub fn scan_items(data: &str, ranges: &[(usize, usize)], key_field: &str) -> Vec<Scanned> {
-    ranges
-        .iter()
-        .filter_map(|&(a, b)| data.get(a..b))
-        .map(|item| Scanned { key: json::Members::find(item, key_field).and_then(key_of_json), digest: digest(item) })
-        .collect()
+/// The items a [`Tape`] notes of a JSON array, each as its key (from the member
+/// `key_field`) and digest, in order. (The frame was checked as it was decoded, and the
+/// tape says where each item's members are: nothing is read again.)
+pub fn scan_items<'a>(data: &'a str, tape: &'a Tape, key_field: &'a str) -> impl Iterator<Item = Scanned> + 'a {
+    tape.items().map(move |item| {
+        let key = item.member(data, key_field).and_then(key_of_json);
+        Scanned { key, digest: digest(data.get(item.start..item.end).unwrap_or_default()) }
+    })
 }
 
 /// The keys a JSON array of scalars names (a delete event's data).
@@ -398,7 +374,7 @@ mod tests {
     use serde_json::json;
 
     fn scan(data: &str, key_field: &str) -> Option<Vec<Scanned>> {
-        Some(scan_items(data, &item_ranges(data)?, key_field))
+        Some(scan_items(data, &Tape::of(data)?, key_field).collect())
     }
 
     fn digest_of(v: &Value) -> u64 {
@@ -410,10 +386,11 @@ mod tests {
         let frame = Utf8Bytes::from(r#"{"data":[{"id":1},{"id":"a"}],"uid":"s-1"}"#);
         let data = RawJson::within(&frame, &frame.as_str()[8..29]);
         assert_eq!(data.as_str(), r#"[{"id":1},{"id":"a"}]"#);
-        let items = data.split().unwrap();
+        let tape = Tape::of(data.as_str()).unwrap();
+        let items: Vec<_> = tape.items().map(|i| data.part(i.start, i.end)).collect();
         assert_eq!(items.iter().map(RawJson::as_str).collect::<Vec<_>>(), [r#"{"id":1}"#, r#"{"id":"a"}"#]);
         assert_eq!(items[1].parse(), json!({"id":"a"}));
-        assert!(RawJson::new("{}").split().is_none());
+        assert!(Tape::of("{}").is_none());
         // A slice from elsewhere is copied, not pointed into.
         assert_eq!(RawJson::within(&frame, "[1]").as_str(), "[1]");
     }

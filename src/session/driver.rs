@@ -213,13 +213,14 @@ async fn read_burst(
     first: Option<Result<Message, WsError>>,
 ) -> Result<(), String> {
     let _hold = outlet.hold();
-    let mut result = read_one(session, first);
+    let now = Instant::now(); // one reading for the burst: its frames were here together
+    let mut result = read_one(session, first, now);
     for _ in 1..BURST {
         if result.is_err() || outlet.is_full() {
             break;
         }
         match socket.next().now_or_never() {
-            Some(frame) => result = read_one(session, frame),
+            Some(frame) => result = read_one(session, frame, now),
             None => break,
         }
     }
@@ -227,8 +228,7 @@ async fn read_burst(
     result.and(written)
 }
 
-fn read_one(session: &mut Session, frame: Option<Result<Message, WsError>>) -> Result<(), String> {
-    let now = Instant::now();
+fn read_one(session: &mut Session, frame: Option<Result<Message, WsError>>, now: Instant) -> Result<(), String> {
     match frame {
         Some(Ok(Message::Text(text))) => session.frame(&text, now),
         Some(Ok(Message::Binary(bytes))) => session.binary(bytes.len(), now),

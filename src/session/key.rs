@@ -49,7 +49,9 @@ impl Key {
     /// The request a server message with this uid answers; `None` for a uid this
     /// library did not make.
     pub(crate) fn of_answer(uid: &str, answer: Answer) -> Option<Key> {
-        let (prefix, number) = uid.split_once('-')?;
+        // A byte search: `split_once` with a char pattern cost a tenth of the lookup.
+        let dash = uid.bytes().position(|b| b == b'-')?;
+        let (prefix, number) = (&uid[..dash], &uid[dash + 1..]);
         // Only canonical numbers: "s-01" or "s-+1" was never sent.
         let canonical = number.bytes().all(|b| b.is_ascii_digit()) && (number == "0" || !number.starts_with('0'));
         let n: u64 = number.parse().ok().filter(|_| canonical)?;

@@ -133,7 +133,7 @@ impl Outgoing {
     /// ready; in serial mode at most one items request on the wire.
     pub(crate) fn sendable(&mut self, ready: bool) -> Vec<(Key, String)> {
         let mut out = Vec::new();
-        if !ready {
+        if !ready || self.queue.is_empty() {
             return out;
         }
         let mut lane_free = !(self.serial && self.lane_busy());

@@ -46,6 +46,11 @@ struct Held {
     holding: bool,
     closed: bool,
     events: Vec<Event>,
+    /// The count and bytes of `events`, added to the flow's when they are handed over
+    /// (once per burst: the counters are shared with the consumer's thread, and an
+    /// update per event moved their cache line back and forth per event).
+    count: usize,
+    bytes: usize,
 }
 
 /// A session's events on their way to the user: the producer's side, held by the
@@ -135,11 +140,12 @@ impl Outlet {
             held.closed = *state == ConnectionState::Closed;
             self.flow.state.store(STATES.iter().position(|s| s == state).unwrap_or(0) as u8, Ordering::Release);
         }
-        self.flow.waiting.fetch_add(1, Ordering::AcqRel);
-        self.flow.bytes.fetch_add(event.weight(), Ordering::AcqRel);
         if held.holding {
+            held.count += 1;
+            held.bytes += event.weight();
             held.events.push(event);
         } else {
+            self.flow.add(1, event.weight());
             let mut one = vec![event];
             self.target.deliver(&mut one);
         }
@@ -172,7 +178,8 @@ impl Outlet {
 
     /// Whether the session should stop reading its socket.
     pub(crate) fn is_full(&self) -> bool {
-        self.flow.is_full()
+        let held = self.held.lock();
+        self.flow.is_full_with(held.count, held.bytes)
     }
 
     /// Resolves when the user has taken events below the limit again.
@@ -186,8 +193,22 @@ impl Outlet {
 }
 
 impl Flow {
-    fn is_full(&self) -> bool {
-        self.waiting.load(Ordering::Acquire) >= self.limit || self.bytes.load(Ordering::Acquire) >= self.byte_limit
+    /// Whether the flow is full with `count` events and `bytes` more.
+    fn is_full_with(&self, count: usize, bytes: usize) -> bool {
+        self.waiting.load(Ordering::Acquire) + count >= self.limit || self.bytes.load(Ordering::Acquire) + bytes >= self.byte_limit
+    }
+
+    fn add(&self, count: usize, bytes: usize) {
+        if count > 0 {
+            self.waiting.fetch_add(count, Ordering::AcqRel);
+            self.bytes.fetch_add(bytes, Ordering::AcqRel);
+        }
+    }
+
+    /// The user took `count` events of `bytes`, counted together (see [`Flow::take`]).
+    pub(crate) fn taken(&self, count: usize, bytes: usize) {
+        self.released(bytes);
+        self.consumed(count);
     }
 
     /// Counts `event` as taken and says whether to hand it over (false for an event of
@@ -201,6 +222,9 @@ impl Flow {
     /// `n` bytes of waiting events left the library's queues (for consumers that count
     /// the events themselves later, see [`Flow::consumed`]).
     pub(crate) fn released(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
         let before = self.bytes.fetch_sub(n, Ordering::AcqRel);
         if before >= self.byte_limit && before - n < self.byte_limit {
             self.resume.notify_one();
@@ -333,6 +357,8 @@ impl Drop for Hold {
     fn drop(&mut self) {
         let mut held = self.0.held.lock();
         held.holding = false;
+        // Counted before they are handed over: the consumer may take them at once.
+        self.0.flow.add(std::mem::take(&mut held.count), std::mem::take(&mut held.bytes));
         if !held.events.is_empty() {
             let mut events = std::mem::take(&mut held.events);
             self.0.target.deliver(&mut events);

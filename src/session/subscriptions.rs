@@ -153,8 +153,11 @@ impl Subscriptions {
                 return init;
             }
         };
-        let out = if init { tracker.on_init(data) } else { tracker.on_event(kind, data).into_iter().collect() };
-        for (kind, data) in out {
+        if init {
+            for (kind, data) in tracker.on_init(data) {
+                actions.emit(Event::Subscription { uid: sub.uid.clone(), kind, data });
+            }
+        } else if let Some((kind, data)) = tracker.on_event(kind, data) {
             actions.emit(Event::Subscription { uid: sub.uid.clone(), kind, data });
         }
         // The server computes an `init` before it registers the subscription: an item

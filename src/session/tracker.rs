@@ -12,7 +12,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 use serde_json::Value;
 
 use crate::data::Data;
-use crate::protocol::raw::{item_ranges, keys_of, scan_items, ItemKey, Scanned};
+use crate::protocol::json::Tape;
+use crate::protocol::raw::{keys_of, scan_items, ItemKey, Scanned};
 use crate::protocol::{RawJson, SubscriptionKind};
 
 /// The Fx hash (rustc's) for the map of delivered keys: a multiply and a rotate per
@@ -71,27 +72,28 @@ pub(crate) struct Tracker {
 }
 
 /// The data of an event as it arrived: its text and, when it is an array, where its
-/// items are (found as the frame was read, or looked for now).
+/// items and their members are (noted as the frame was read, or read now).
 pub(crate) struct Arrived {
     pub(crate) data: RawJson,
-    pub(crate) items: Option<Vec<(usize, usize)>>,
+    pub(crate) items: Option<Tape>,
 }
 
 impl Arrived {
     /// Data whose items were not noted as it was read.
     pub(crate) fn new(data: RawJson) -> Self {
-        let items = item_ranges(data.as_str());
+        let items = Tape::of(data.as_str());
         Arrived { data, items }
     }
 }
 
-/// The items at `keep` (indexes into `ranges`), or all of `data` when that is all of
-/// them.
-fn some_of(data: RawJson, ranges: &[(usize, usize)], keep: &[usize]) -> Data {
-    if keep.len() == ranges.len() {
-        return Data::raw(data);
+/// The items at `keep` (indexes into the tape), or all of `data` (with its tape, for
+/// the reader) when that is all of them.
+fn some_of(data: RawJson, tape: Tape, keep: &[usize]) -> Data {
+    if keep.len() == tape.len() {
+        return Data::noted(data, tape);
     }
-    Data::items(keep.iter().map(|&i| data.part(ranges[i].0, ranges[i].1)).collect())
+    let items: Vec<_> = tape.items().collect();
+    Data::items(keep.iter().map(|&i| data.part(items[i].start, items[i].end)).collect())
 }
 
 impl Tracker {
@@ -109,10 +111,12 @@ impl Tracker {
         }
     }
 
-    fn remember(&mut self, key: ItemKey, digest: u64) {
+    /// Records the item's digest; returns whether it was seen before.
+    fn remember(&mut self, key: ItemKey, digest: u64) -> bool {
         match self.seen.entry(key) {
             std::collections::hash_map::Entry::Occupied(mut e) => {
                 e.insert(digest);
+                true
             }
             std::collections::hash_map::Entry::Vacant(e) => {
                 self.order.push_back(e.key().clone());
@@ -122,6 +126,7 @@ impl Tracker {
                         self.seen.remove(&old);
                     }
                 }
+                false
             }
         }
     }
@@ -133,7 +138,7 @@ impl Tracker {
     }
 
     fn scan(&self, arrived: &Arrived) -> Option<Vec<Scanned>> {
-        Some(scan_items(arrived.data.as_str(), arrived.items.as_deref()?, &self.key_field))
+        Some(scan_items(arrived.data.as_str(), arrived.items.as_ref()?, &self.key_field).collect())
     }
 
     /// Whether a catch-up read after an `init` is worth sending.
@@ -145,7 +150,7 @@ impl Tracker {
     /// becomes the create, update and delete events that were missed.
     pub(crate) fn on_init(&mut self, arrived: Arrived) -> Vec<(SubscriptionKind, Data)> {
         let Some(items) = self.scan(&arrived) else { return vec![(SubscriptionKind::Init, Data::raw(arrived.data))] };
-        let (data, ranges) = (arrived.data, arrived.items.unwrap_or_default());
+        let (data, tape) = (arrived.data, arrived.items.unwrap_or_default());
         if !self.synced {
             self.synced = true;
             for item in items {
@@ -153,7 +158,7 @@ impl Tracker {
                     self.remember(k, item.digest);
                 }
             }
-            return vec![(SubscriptionKind::Init, Data::raw(data))];
+            return vec![(SubscriptionKind::Init, Data::noted(data, tape))];
         }
         let mut created = Vec::new();
         let mut updated = Vec::new();
@@ -184,10 +189,10 @@ impl Tracker {
             }
         }
         if !created.is_empty() {
-            out.push((SubscriptionKind::Create, some_of(data.clone(), &ranges, &created)));
+            out.push((SubscriptionKind::Create, some_of(data.clone(), tape.clone(), &created)));
         }
         if !updated.is_empty() {
-            out.push((SubscriptionKind::Update, some_of(data, &ranges, &updated)));
+            out.push((SubscriptionKind::Update, some_of(data, tape, &updated)));
         }
         out
     }
@@ -196,7 +201,7 @@ impl Tracker {
     pub(crate) fn on_catch_up(&mut self, data: RawJson) -> Option<(SubscriptionKind, Data)> {
         let arrived = Arrived::new(data);
         let items = self.scan(&arrived)?;
-        let (data, ranges) = (arrived.data, arrived.items.unwrap_or_default());
+        let (data, tape) = (arrived.data, arrived.items.unwrap_or_default());
         let mut created = Vec::new();
         for (i, item) in items.into_iter().enumerate() {
             if let Some(k) = item.key {
@@ -206,30 +211,38 @@ impl Tracker {
                 }
             }
         }
-        (!created.is_empty()).then(|| (SubscriptionKind::Create, some_of(data, &ranges, &created)))
+        (!created.is_empty()).then(|| (SubscriptionKind::Create, some_of(data, tape, &created)))
     }
 
     /// A live event: recorded, and a create of an item already delivered is dropped.
     pub(crate) fn on_event(&mut self, kind: SubscriptionKind, arrived: Arrived) -> Option<(SubscriptionKind, Data)> {
         match kind {
             SubscriptionKind::Create | SubscriptionKind::Update => {
-                let Some(items) = self.scan(&arrived) else { return Some((kind, Data::raw(arrived.data))) };
-                let (data, ranges) = (arrived.data, arrived.items.unwrap_or_default());
-                let mut fresh = Vec::with_capacity(items.len());
-                for (i, item) in items.into_iter().enumerate() {
-                    match item.key {
-                        Some(k) if kind == SubscriptionKind::Create && self.seen.contains_key(&k) => {
-                            // Seen already (from a catch-up read): update what we hold.
-                            self.remember(k, item.digest);
-                        }
-                        Some(k) => {
-                            self.remember(k, item.digest);
-                            fresh.push(i);
-                        }
-                        None => fresh.push(i),
+                let Some(tape) = arrived.items else { return Some((kind, Data::raw(arrived.data))) };
+                let data = arrived.data;
+                // Only when an item is left out is the list of those kept made: a live
+                // event's items are new but for a catch-up read's race.
+                let mut kept: Option<Vec<usize>> = None;
+                // Lent out while the items are read (they are read as they are recorded).
+                let key_field = std::mem::take(&mut self.key_field);
+                for (i, item) in scan_items(data.as_str(), &tape, &key_field).enumerate() {
+                    let repeated = match item.key {
+                        // A create of an item seen already (from a catch-up read): what we
+                        // hold is updated, it is not delivered again.
+                        Some(k) => self.remember(k, item.digest) && kind == SubscriptionKind::Create,
+                        None => false,
+                    };
+                    match (&mut kept, repeated) {
+                        (None, true) => kept = Some((0..i).collect()),
+                        (Some(kept), false) => kept.push(i),
+                        _ => {}
                     }
                 }
-                (!fresh.is_empty()).then(|| (kind, some_of(data, &ranges, &fresh)))
+                self.key_field = key_field;
+                match kept {
+                    None => (!tape.is_empty()).then(|| (kind, Data::noted(data, tape))),
+                    Some(kept) => (!kept.is_empty()).then(|| (kind, some_of(data, tape, &kept))),
+                }
             }
             SubscriptionKind::Delete => {
                 for k in keys_of(arrived.data.as_str()) {

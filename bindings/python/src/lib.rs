@@ -1,15 +1,16 @@
 //! The native part of the `directus_chat` Python package.
 //!
 //! It only adapts the Rust client to Python: blocking calls that release the GIL while
-//! they wait (in short slices, so Ctrl-C works), events as plain tuples, errors handed
+//! they wait (in short slices, so Ctrl-C works), events as classes whose attributes are
+//! made when first read (see `events`), errors handed
 //! to `directus_chat._errors` to become the package's exception classes, and the core's
 //! log records queued for a Python thread. The user-facing classes live in the pure
 //! Python package on top.
 
 mod convert;
+mod events;
 mod log_bridge;
 mod native_client;
-mod outbox;
 mod shutdown;
 
 use pyo3::prelude::*;
@@ -18,6 +19,8 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<native_client::NativeClient>()?;
+    m.add_class::<events::PyEvent>()?;
+    m.add_class::<events::PyChatMessage>()?;
     m.add_function(wrap_pyfunction!(log_bridge::install_log_bridge, m)?)?;
     m.add_function(wrap_pyfunction!(log_bridge::next_logs, m)?)?;
     m.add_function(wrap_pyfunction!(shutdown::shutdown, m)?)?;

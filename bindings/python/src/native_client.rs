@@ -1,7 +1,7 @@
 //! `NativeClient`: the Rust client behind `directus_chat.Client` and `AsyncClient`.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use directus_chat::{
@@ -9,11 +9,12 @@ use directus_chat::{
     ItemsRequest, ReconnectPolicy, Secret, SubscribeRequest, Subscription, TlsRoots, Upload,
 };
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+
 use pyo3::IntoPyObjectExt;
 use serde_json::Value;
 
 use crate::convert::{parse_json, seconds, to_py, to_pyerr, wait};
+use crate::events::{file_tuple, PyEvent, Reader};
 
 /// A connected client. All blocking methods release the GIL while they wait.
 #[pyclass(module = "directus_chat._native", frozen)]
@@ -22,13 +23,13 @@ pub struct NativeClient {
     // Only the package's dispatcher thread reads events; the lock just makes that safe.
     events: Mutex<Events>,
     /// Events count as consumed when the user takes them from the package's queues (or
-    /// a callback returns), so `max_buffered_events` bounds those queues too.
+    /// a callback returns: `Event._consumed`), so `max_buffered_events` and
+    /// `max_buffered_bytes` bound those queues too.
     consumption: Consumption,
     timeout: Duration,
+    /// The chat schema events are read with.
+    chat: Arc<directus_chat::ChatConfig>,
 }
-
-/// One event for the Python package: `(type, kind, uid, data, code, message, request, messages)`.
-pub(crate) type EventTuple<'a> = (&'a str, Option<&'a str>, Option<String>, PyObject, Option<String>, Option<String>, u64, Vec<PyObject>);
 
 fn err(py: Python<'_>, e: Error) -> PyErr {
     to_pyerr(py, &e)
@@ -64,10 +65,6 @@ fn upload_of(path: Option<PathBuf>, data: Option<Vec<u8>>, name: Option<&str>, m
     Ok(upload)
 }
 
-/// `(id, name, type, size, raw)` of an attached or uploaded file.
-pub(crate) fn file_tuple(py: Python<'_>, f: &directus_chat::FileInfo) -> PyResult<PyObject> {
-    (f.id.as_str(), f.name.as_deref(), f.mime.as_deref(), f.size, to_py(py, &f.raw)?).into_py_any(py)
-}
 
 fn identity_dict(py: Python<'_>, me: &directus_chat::Identity) -> PyResult<PyObject> {
     to_py(py, &me.to_json())
@@ -110,59 +107,9 @@ impl NativeClient {
         self.client.chat().messages_for(data, me.as_deref()).iter().map(|m| message_tuple(py, m)).collect()
     }
 
-    /// `(type, kind, uid, data, code, message, request, messages)`.
-    fn event_tuple(&self, py: Python<'_>, event: Event) -> PyResult<PyObject> {
-        let none = || py.None();
-        let tuple: EventTuple<'_> = match event {
-            Event::State { state, reason, attempt, retry_in, cause } => {
-                // For status lines: the attempt, the delay before the next one, why it closed.
-                let data = PyDict::new(py);
-                data.set_item("attempt", attempt)?;
-                data.set_item("retry_in", retry_in.map(|d| d.as_secs_f64()))?;
-                data.set_item("cause", cause.map(|c| c.as_str()))?;
-                ("state", Some(state.as_str()), None, data.into_any().unbind(), None, reason, 0, Vec::new())
-            }
-            Event::Subscription { uid, kind, data } => {
-                let messages = if kind == directus_chat::SubscriptionKind::Delete { Vec::new() } else { self.messages(py, &data)? };
-                ("subscription", Some(kind.as_str()), Some(uid), to_py(py, &data)?, None, None, 0, messages)
-            }
-            Event::SubscriptionError { uid, error } => {
-                ("subscription_error", None, Some(uid), none(), Some(error.code.to_string()), Some(error.message), 0, Vec::new())
-            }
-            Event::Reply { request, result } => match result {
-                Ok(data) => {
-                    // A history page's answer: its messages, as in a room's events.
-                    let page = self.client.is_history_page(request);
-                    let messages = if page { self.messages(py, &data)? } else { Vec::new() };
-                    ("reply", None, None, to_py(py, &data)?, None, None, request, messages)
-                }
-                Err(e) => ("reply", None, None, none(), Some(e.code().to_owned()), Some(e.to_string()), request, Vec::new()),
-            },
-            Event::Error { error } => ("error", None, None, none(), Some(error.code().to_owned()), Some(error.to_string()), 0, Vec::new()),
-            Event::Unknown(v) => ("unknown", None, None, to_py(py, &v)?, None, None, 0, Vec::new()),
-            Event::Outbox(entry) => crate::outbox::event_tuple(py, self.client.chat(), entry)?,
-            Event::Presence(p) => {
-                // {room, user, name, online | typing | count | last_read}
-                let data = PyDict::new(py);
-                data.set_item("room", p.room())?;
-                data.set_item("user", p.user())?;
-                data.set_item("name", p.name())?;
-                match &p {
-                    directus_chat::PresenceEvent::Online { online, .. } => data.set_item("online", *online)?,
-                    directus_chat::PresenceEvent::Typing { typing, .. } => data.set_item("typing", *typing)?,
-                    directus_chat::PresenceEvent::Unread { count, .. } => data.set_item("count", *count)?,
-                    directus_chat::PresenceEvent::Read { last_read, .. } => data.set_item("last_read", last_read.as_deref())?,
-                }
-                ("presence", Some(p.kind()), None, data.into_any().unbind(), None, None, 0, Vec::new())
-            }
-            Event::Transfer { request, done, total } => {
-                let data = PyDict::new(py);
-                data.set_item("done", done)?;
-                data.set_item("total", total)?;
-                ("transfer", None, None, data.into_any().unbind(), None, None, request, Vec::new())
-            }
-        };
-        tuple.into_py_any(py)
+    /// What the events of the next batch are read with: the schema and the user now.
+    fn reader(&self) -> Arc<Reader> {
+        Arc::new(Reader { chat: self.chat.clone(), me: self.client.me().map(|m| m.id), consumption: self.consumption.clone() })
     }
 }
 
@@ -170,7 +117,7 @@ impl NativeClient {
 impl NativeClient {
     /// Connects (blocking, GIL released) to `url`.
     #[new]
-    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0), client_ids=false, max_buffered_events=100_000, outbox=None, nowait=false, auth_mode="handshake", max_queued=1024, room_field=Some("room".to_owned()), client_key=None, history_limit=100, presence_heartbeat=None, presence_ttl=None, presence_on_join=false, file_field=None, rest_url=None, id_field="id".to_owned(), date_field="date_created".to_owned(), user_field="user_created".to_owned(), updated_field=Some("date_updated".to_owned()), presence_collection="presence".to_owned(), receipts_collection="read_receipts".to_owned(), discovery=true))]
+    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0), client_ids=false, max_buffered_events=100_000, max_buffered_bytes=8 << 20, outbox=None, nowait=false, auth_mode="handshake", max_queued=1024, room_field=Some("room".to_owned()), client_key=None, history_limit=100, presence_heartbeat=None, presence_ttl=None, presence_on_join=false, file_field=None, rest_url=None, id_field="id".to_owned(), date_field="date_created".to_owned(), user_field="user_created".to_owned(), updated_field=Some("date_updated".to_owned()), presence_collection="presence".to_owned(), receipts_collection="read_receipts".to_owned(), discovery=true))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -185,6 +132,7 @@ impl NativeClient {
         heartbeat: Option<f64>,
         client_ids: bool,
         max_buffered_events: usize,
+        max_buffered_bytes: usize,
         outbox: Option<std::path::PathBuf>,
         nowait: bool,
         auth_mode: &str,
@@ -205,8 +153,8 @@ impl NativeClient {
         receipts_collection: String,
         discovery: bool,
     ) -> PyResult<Self> {
-        if max_buffered_events == 0 || max_queued == 0 {
-            return Err(err(py, Error::InvalidArgument("max_buffered_events and max_queued must be at least 1".into())));
+        if max_buffered_events == 0 || max_buffered_bytes == 0 || max_queued == 0 {
+            return Err(err(py, Error::InvalidArgument("max_buffered_events, max_buffered_bytes and max_queued must be at least 1".into())));
         }
         let timeout = seconds(Some(timeout)).unwrap_or(Duration::from_secs(30));
         let mut options = ClientOptions { request_timeout: timeout, connect_timeout: timeout, ..ClientOptions::default() };
@@ -248,6 +196,7 @@ impl NativeClient {
         }
         options.heartbeat = seconds(heartbeat);
         options.max_buffered_events = max_buffered_events;
+        options.max_buffered_bytes = max_buffered_bytes;
         options.outbox_path = outbox;
         options.max_queued = max_queued;
         options.auth_mode = match auth_mode {
@@ -264,12 +213,8 @@ impl NativeClient {
             wait(py, Client::connect(&url, options), None)?.map_err(|e| err(py, e))?
         };
         let consumption = events.defer_consumption();
-        Ok(NativeClient { client, events: Mutex::new(events), consumption, timeout })
-    }
-
-    /// The user took `n` events the package had queued (or a callback returned).
-    fn consumed(&self, n: usize) {
-        self.consumption.consumed(n)
+        let chat = Arc::new(client.chat().clone());
+        Ok(NativeClient { client, events: Mutex::new(events), consumption, timeout, chat })
     }
 
     /// Logs in with email and password.
@@ -663,7 +608,7 @@ impl NativeClient {
     /// Up to `max` events, waiting up to `timeout` seconds for the first (GIL
     /// released). An empty list means none came; after the `closed` state event the
     /// list is always empty.
-    fn next_events(&self, py: Python<'_>, max: usize, timeout: f64) -> PyResult<Vec<PyObject>> {
+    fn next_events(&self, py: Python<'_>, max: usize, timeout: f64) -> PyResult<Vec<Py<PyEvent>>> {
         let mut guard = self.events.lock().unwrap_or_else(|p| p.into_inner());
         let events: &mut Events = &mut guard;
         let deadline = Instant::now() + seconds(Some(timeout)).unwrap_or_default();
@@ -695,7 +640,14 @@ impl NativeClient {
             }
         }
         drop(guard);
-        batch.into_iter().map(|e| self.event_tuple(py, e)).collect()
+        let reader = self.reader();
+        batch
+            .into_iter()
+            .map(|e| {
+                let page = matches!(&e, Event::Reply { request, result: Ok(_) } if self.client.is_history_page(*request));
+                Py::new(py, PyEvent::of(py, e, &reader, page)?)
+            })
+            .collect()
     }
 
     /// Queues a chat message in the outbox (written to its file first, GIL released);

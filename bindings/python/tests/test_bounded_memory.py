@@ -1,7 +1,8 @@
 """A Python client that stops reading holds the server back instead of growing.
 
 Events count as consumed when the user takes them from a subscription (or a callback
-returns), so ``max_buffered_events`` bounds the package's own queues too. A flood from
+returns), so ``max_buffered_events`` and ``max_buffered_bytes`` bound the package's own
+queues too. A flood from
 the benchmarks' loopback server (a flood is a fault a real Directus cannot be made to
 produce on demand) is pushed at a client that does not read; its resident memory is
 sampled while the session lives, then it reads everything: every event arrives once.
@@ -34,8 +35,8 @@ def rss_kib():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
 
-url, limit, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-with Client(url, timeout=60, max_buffered_events=limit, heartbeat=None, reconnect=False) as client:
+url, limit, byte_limit, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+with Client(url, timeout=60, max_buffered_events=limit, max_buffered_bytes=byte_limit, heartbeat=None, reconnect=False) as client:
     client.login_with_token("bench-token")
     sub = client.subscribe(query={"limit": 100})
     base = rss_kib()
@@ -66,10 +67,11 @@ def flood_url() -> Iterator[str]:
         yield url
 
 
-def run_client(url: str, limit: int) -> Dict[str, int]:
-    out = subprocess.run([sys.executable, "-c", CLIENT, url, str(limit), str(EVENTS)], check=True, stdout=subprocess.PIPE, text=True, timeout=300)
+def run_client(url: str, limit: int, byte_limit: int = 8 << 20) -> Dict[str, int]:
+    args = [sys.executable, "-c", CLIENT, url, str(limit), str(byte_limit), str(EVENTS)]
+    out = subprocess.run(args, check=True, stdout=subprocess.PIPE, text=True, timeout=300)
     result: Dict[str, int] = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"max_buffered_events={limit}: {result}")
+    print(f"max_buffered_events={limit}, max_buffered_bytes={byte_limit}: {result}")
     return result
 
 
@@ -79,7 +81,12 @@ def test_a_client_that_does_not_read_stays_bounded_and_loses_nothing(flood_url: 
     growth_mib = (bounded["peak_kib"] - bounded["base_kib"]) / 1024
     assert growth_mib < 24, f"grew by {growth_mib:.1f} MiB while nobody read"
     assert bounded["got"] == EVENTS and bounded["distinct"] == EVENTS, bounded
-    # Without the bound the same flood piles up in the package's queue: the
-    # measurement above would have seen it.
-    unbounded = run_client(flood_url, 10**9)
-    assert (unbounded["peak_kib"] - unbounded["base_kib"]) / 1024 > 4 * max(growth_mib, 8), unbounded
+    # The default bound on bytes alone (8 MiB of events) holds it back too.
+    by_bytes = run_client(flood_url, 10**9)
+    bytes_growth_mib = (by_bytes["peak_kib"] - by_bytes["base_kib"]) / 1024
+    assert bytes_growth_mib < 32, f"grew by {bytes_growth_mib:.1f} MiB while nobody read"
+    assert by_bytes["got"] == EVENTS and by_bytes["distinct"] == EVENTS, by_bytes
+    # Without either bound the same flood piles up in the package's queue: the
+    # measurements above would have seen it.
+    unbounded = run_client(flood_url, 10**9, 1 << 40)
+    assert (unbounded["peak_kib"] - unbounded["base_kib"]) / 1024 > 4 * max(growth_mib, bytes_growth_mib, 8), unbounded

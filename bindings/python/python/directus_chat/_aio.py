@@ -143,25 +143,26 @@ class AsyncSubscription:
         if event is None:
             self._ended = True
             raise ClosedError("CLOSED", "the subscription has ended")
-        self._native.consumed(1)
+        event._consumed()
         return event
 
     def _release(self) -> None:
         """Counts every event nobody took as consumed, and drops it."""
         with self._handover_lock:
             pending, self._handover = self._handover, []
-        dropped = sum(1 for e in pending if e is not None)
+        dropped = [e for e in pending if e is not None]
         # The end mark stays, wherever it waits: iteration must still end.
-        ended = len(pending) > dropped
+        ended = len(pending) > len(dropped)
         while not self._queue.empty():
-            if self._queue.get_nowait() is None:
+            event = self._queue.get_nowait()
+            if event is None:
                 ended = True
                 break
-            dropped += 1
+            dropped.append(event)
         if ended:
             self._queue.put_nowait(None)
-        if dropped:
-            self._native.consumed(dropped)
+        for event in dropped:
+            event._consumed()
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self

@@ -12,7 +12,7 @@ from . import _native
 from ._calls import Calls, blocking
 from ._calls import dumps as _dumps
 from ._errors import ClosedError, DirectusError, DirectusTimeoutError, InvalidArgumentError
-from ._events import Event, FileInfo, Member, NativeEvent, Reader, ServerInfo, User
+from ._events import Event, FileInfo, Member, Reader, ServerInfo, User
 from ._logging import ensure_log_bridge, logger
 from ._outbox import Outbox
 from ._shutdown import register_thread
@@ -65,6 +65,8 @@ class Subscription:
         self.room: Optional[str] = room if self.is_room else None
         """The joined room (``None``: the lobby)."""
         self._sink = sink
+        # A user's callback, called straight from ``_deliver`` (see ``Client._sink_of``).
+        self._callback: Optional[EventCallback] = getattr(sink, "_user_callback", None)
         self._queue: "queue.Queue[Optional[Event]]" = queue.Queue()
         self._ready = threading.Event()
         self._error: Optional[DirectusError] = None
@@ -80,17 +82,28 @@ class Subscription:
         if event.type == "subscription_error":
             self._error = event.error
             self._ready.set()
-            self._native.consumed(1)
+            event._consumed()
             self._end()
             return
         if event.kind == "init":
             self._ready.set()
+        callback = self._callback
+        if callback is not None:
+            # The common case, without the layers of a generic sink: every call costs on
+            # a busy subscription.
+            try:
+                callback(event)
+            except Exception as exc:  # a user callback must never stop the session
+                self._client._callback_failed(exc, event)
+            finally:
+                event._consumed()
+            return
         if self._sink is not None:
             try:
                 self._sink(event)
             finally:
                 if not self._sink_counts:
-                    self._native.consumed(1)
+                    event._consumed()
         else:
             self._queue.put(event)
 
@@ -110,7 +123,6 @@ class Subscription:
 
     def _release(self) -> None:
         """Counts every event still queued as consumed, and drops it."""
-        dropped = 0
         while True:
             try:
                 event = self._queue.get_nowait()
@@ -119,9 +131,7 @@ class Subscription:
             if event is _END:
                 self._queue.put(_END)
                 break
-            dropped += 1
-        if dropped:
-            self._native.consumed(dropped)
+            event._consumed()
 
     @property
     def ended(self) -> bool:
@@ -143,7 +153,7 @@ class Subscription:
         if event is _END:
             self._queue.put(_END)
             raise ClosedError("CLOSED", "the subscription has ended")
-        self._native.consumed(1)
+        event._consumed()
         return event
 
     def __iter__(self) -> Iterator[Event]:
@@ -206,9 +216,10 @@ class Client:
     (see :class:`Outbox`): written to the file before the call returns, resumed by the
     next client on the file after a crash, stored exactly once, never timed out.
 
-    At most ``max_buffered_events`` events wait for the user (in subscription queues,
-    or for callbacks to return); at that mark the session stops reading the socket
-    until the user catches up, so memory stays bounded.
+    At most ``max_buffered_events`` events, or ``max_buffered_bytes`` bytes of them
+    (their data as the server sent it plus the event itself; 8 MiB), wait for the user
+    (in subscription queues, or for callbacks to return); at either mark the session
+    stops reading the socket until the user catches up, so memory stays bounded.
 
     Never blocking the caller: with ``nowait=True`` the constructor returns at once and
     the socket opens in the background (``state`` events report it; a failed attempt is
@@ -238,6 +249,7 @@ class Client:
         heartbeat: Optional[float] = 30.0,
         client_ids: bool = False,
         max_buffered_events: int = 100_000,
+        max_buffered_bytes: int = 8 << 20,
         outbox: Optional[str] = None,
         max_queued: int = 1024,
         auth_mode: AuthMode = "handshake",
@@ -300,6 +312,7 @@ class Client:
             heartbeat=heartbeat,
             client_ids=client_ids,
             max_buffered_events=max_buffered_events,
+            max_buffered_bytes=max_buffered_bytes,
             outbox=outbox,
             nowait=nowait,
             auth_mode=auth_mode,
@@ -336,35 +349,49 @@ class Client:
             self._pump(0.5)
 
     def _pump(self, timeout: float) -> None:
+        route = self._route
         for native in self._native.next_events(512, timeout):
-            self._route(native)
+            route(native)
 
-    def _route(self, native: NativeEvent) -> None:
-        type_, uid = native[0], native[2]
-        if type_ in ("subscription", "subscription_error"):
+    def _route(self, event: Event) -> None:
+        type_, uid = event.type, event.uid
+        if type_ == "subscription":
+            # Most events: found without the lock (a dict read is atomic); one not found
+            # may still be registering, under the lock.
+            sub = self._subs.get(uid) if uid is not None else None
+            if sub is None:
+                with self._lock:
+                    sub = self._lookup(uid)
+            if sub is None:
+                event._consumed()
+                return
+            event._adopt(sub.collection, sub.room, sub.is_room)
+            sub._deliver(event)
+            return
+        if type_ == "subscription_error":
             with self._lock:
                 sub = self._lookup(uid)
                 if sub is not None and type_ == "subscription_error":
                     self._drop(sub.uid)
             if sub is not None:
-                sub._deliver(Event._from_native(native, sub.collection, sub.room, sub.is_room))
+                event._adopt(sub.collection, sub.room, sub.is_room)
+                sub._deliver(event)
             else:
-                self._native.consumed(1)
+                event._consumed()
             return
         try:
             if type_ == "reply":
                 with self._lock:
-                    hook = self._replies.pop(native[6], None)
+                    hook = self._replies.pop(event.request, None)
                 if hook is not None:
-                    hook(Event._from_native(native))
+                    hook(event)
                     return
-            self._route_client_event(native)
+            self._route_client_event(event)
         finally:
-            self._native.consumed(1)
+            event._consumed()
 
-    def _route_client_event(self, native: NativeEvent) -> None:
-        type_ = native[0]
-        event = Event._from_native(native)
+    def _route_client_event(self, event: Event) -> None:
+        type_ = event.type
         if type_ == "state" and event.kind is not None:
             with self._lock:
                 if self._first is None and event.kind in ("connected", "disconnected", "closed"):
@@ -389,12 +416,16 @@ class Client:
         try:
             callback(event)
         except Exception as exc:  # a user callback must never stop the session
-            logger.error("exception in a directus_chat callback while handling %r", event, exc_info=True)
-            if self._on_callback_error is not None:
-                try:
-                    self._on_callback_error(exc, event)
-                except Exception:
-                    logger.exception("exception in on_callback_error")
+            self._callback_failed(exc, event)
+
+    def _callback_failed(self, exc: Exception, event: Event) -> None:
+        """Reports an exception a user callback raised (within its ``except``)."""
+        logger.error("exception in a directus_chat callback while handling %r", event, exc_info=True)
+        if self._on_callback_error is not None:
+            try:
+                self._on_callback_error(exc, event)
+            except Exception:
+                logger.exception("exception in on_callback_error")
 
     def _lookup(self, uid: Optional[str]) -> Optional[Subscription]:
         if uid is None:
@@ -454,6 +485,7 @@ class Client:
             if ev is not None:
                 self._call(cb, ev)
 
+        sink._user_callback = cb  # type: ignore[attr-defined]
         return sink
 
     def _register(
@@ -662,14 +694,15 @@ class Client:
             raise InvalidArgumentError("INVALID_ARGUMENT", "poll() is for clients made with poll=True; this one has a dispatcher thread")
         natives = self._native.next_events(max, timeout)
         # Handed to the user now: counted as consumed now.
-        self._native.consumed(len(natives))
+        for native in natives:
+            native._consumed()
         events = []
         for native in natives:
-            sub = self._lookup(native[2]) if native[0] in ("subscription", "subscription_error") else None
-            event = (
-                Event._from_native(native, sub.collection, sub.room, sub.is_room) if sub is not None else Event._from_native(native)
-            )
-            if sub is not None and native[0] == "subscription_error":
+            event = native
+            sub = self._lookup(event.uid) if event.type in ("subscription", "subscription_error") else None
+            if sub is not None:
+                event._adopt(sub.collection, sub.room, sub.is_room)
+            if sub is not None and event.type == "subscription_error":
                 with self._lock:
                     self._drop(sub.uid)
                 sub._ended = True
