@@ -956,7 +956,7 @@ enum dchat_status dchat_options_set_max_buffered_events(struct dchat_options *op
 
 // Sets how many bytes of events may wait for the host before the session stops reading
 // the socket, as `dchat_options_set_max_buffered_events` does for their number
-// (whichever is reached first; default 8 MiB). An event counts the bytes its data had
+// (whichever is reached first; default 2 MiB). An event counts the bytes its data had
 // on the wire plus the event itself.
 enum dchat_status dchat_options_set_max_buffered_bytes(struct dchat_options *options, size_t bytes);
 

@@ -13,16 +13,16 @@ use crate::protocol::{ItemsRequest, SubscribeRequest, USER_KEY};
 
 mod api;
 mod event;
-pub(crate) mod item;
 pub mod history;
 pub mod identity;
+pub(crate) mod item;
 pub mod presence;
 pub mod rooms;
 pub(crate) mod state;
 
 pub use event::{ChatEvent, ChatEventKind};
-use item::{Item, Raw};
 pub use identity::Identity;
+use item::{Item, Raw};
 pub use presence::{Member, PresenceConfig, PresenceEvent, Reader};
 
 /// Where a chat message's parts live in a collection, as in Directus' chat guides.

@@ -258,7 +258,8 @@ impl Client {
         let options = Arc::new(options);
         let files = Files::new(&endpoint, options.clone())?;
         let discovery = Discovery::new(files.clone(), endpoint.clone(), options.clone());
-        let outlet = Outlet::with_views(options.max_buffered_events, options.max_buffered_bytes, target, vec![discovery.clone(), chat.clone()]);
+        let outlet =
+            Outlet::with_views(options.max_buffered_events, options.max_buffered_bytes, target, vec![discovery.clone(), chat.clone()]);
         let ids = Arc::new(Ids::default());
         let (session, ready) = session::start(endpoint, options.clone(), outlet.clone(), ids.clone());
         chat.attach(session.downgrade(), ids.clone());

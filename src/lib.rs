@@ -60,7 +60,7 @@ mod shutdown;
 mod threads;
 mod transport;
 
-pub use chat::{ChatConfig, ChatEvent, ChatEventKind, ChatMessage, MessageView, Identity, Member, PresenceConfig, PresenceEvent, Reader};
+pub use chat::{ChatConfig, ChatEvent, ChatEventKind, ChatMessage, Identity, Member, MessageView, PresenceConfig, PresenceEvent, Reader};
 pub use client::{Client, Consumption, Events, Subscription};
 pub use data::Data;
 pub use error::{Error, ErrorKind, OutboxFault, Result};

@@ -143,7 +143,7 @@ pub struct ClientOptions {
     /// How many bytes of events may wait for the user before the session stops reading
     /// the socket, as with [`ClientOptions::max_buffered_events`] (whichever is reached
     /// first): an event counts the bytes its data had on the wire plus the event
-    /// itself. Default 8 MiB.
+    /// itself. Default 2 MiB.
     pub max_buffered_bytes: usize,
     /// How many items per subscription the session remembers (key and digest) to
     /// deliver what was missed across a reconnect exactly once. Beyond it the oldest
@@ -189,7 +189,7 @@ impl Default for ClientOptions {
             reconnect: ReconnectPolicy::default(),
             track_limit: 10_000,
             max_buffered_events: 100_000,
-            max_buffered_bytes: 8 << 20,
+            max_buffered_bytes: 2 << 20,
             heartbeat: Some(Duration::from_secs(30)),
             error_uids: None,
             chat: ChatConfig::default(),

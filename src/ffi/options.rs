@@ -221,7 +221,7 @@ pub extern "C" fn dchat_options_set_max_buffered_events(options: *mut dchat_opti
 
 /// Sets how many bytes of events may wait for the host before the session stops reading
 /// the socket, as `dchat_options_set_max_buffered_events` does for their number
-/// (whichever is reached first; default 8 MiB). An event counts the bytes its data had
+/// (whichever is reached first; default 2 MiB). An event counts the bytes its data had
 /// on the wire plus the event itself.
 #[no_mangle]
 pub extern "C" fn dchat_options_set_max_buffered_bytes(options: *mut dchat_options, bytes: usize) -> dchat_status {

@@ -929,7 +929,11 @@ mod tests {
         }
         assert_eq!(
             seen,
-            [("type".to_owned(), "\"subscription\""), ("data".to_owned(), r#"[{"id":1,"t":"a"}, {"id":"x"} ]"#), ("uid".to_owned(), "\"s-1\"")]
+            [
+                ("type".to_owned(), "\"subscription\""),
+                ("data".to_owned(), r#"[{"id":1,"t":"a"}, {"id":"x"} ]"#),
+                ("uid".to_owned(), "\"s-1\"")
+            ]
         );
         assert!(Members::of(text).unwrap().finish().is_ok());
         assert!(Members::of("{} x").unwrap().finish().is_err());
@@ -941,7 +945,8 @@ mod tests {
             if value.starts_with('[') {
                 let found: Vec<_> = tape.items().map(|i| &value[i.start..i.end]).collect();
                 assert_eq!(found, [r#"{"id":1,"t":"a"}"#, r#"{"id":"x"}"#]);
-                let members: Vec<Vec<_>> = tape.items().map(|i| i.members(value).map(|(n, v)| (n.text().into_owned(), v)).collect()).collect();
+                let members: Vec<Vec<_>> =
+                    tape.items().map(|i| i.members(value).map(|(n, v)| (n.text().into_owned(), v)).collect()).collect();
                 assert_eq!(members, [vec![("id".to_owned(), "1"), ("t".to_owned(), "\"a\"")], vec![("id".to_owned(), "\"x\"")]]);
                 assert_eq!(tape.items().next().unwrap().member(value, "t"), Some("\"a\""));
                 assert_eq!(tape.items().next().unwrap().member(value, "x"), None);

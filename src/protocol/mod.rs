@@ -22,11 +22,11 @@ pub use client::{AuthCredentials, ClientMessage, EventFilter, ItemAction};
 pub use codes::{ErrorCode, MessageKind};
 pub use dates::{format_date_ms, parse_date_ms};
 pub use queries::{count_and_max, newest_first, query, read_count_and_max, Filter, CURRENT_USER, USERS_COLLECTION, USER_FIELDS, USER_KEY};
+pub use raw::{ItemKey, RawJson};
 pub use requests::{is_system_collection, probe_answer, read_back_answer, ItemsRequest, SubscribeRequest};
 pub use rest::{
     asset_path, is_expired_token, login_body, parse_error, parse_server_info, parse_tokens, refresh_body, FileInfo, RestTokens,
     ServerHeartbeat, ServerInfo, Version, FILES_PATH, FILE_FIELDS, FILE_PART, LOGIN_PATH, REFRESH_PATH, SERVER_INFO_PATH,
     UPGRADE_TOKEN_PARAM,
 };
-pub use raw::{ItemKey, RawJson};
 pub use server::{DecodeError, ServerError, ServerMessage, SubscriptionKind};

@@ -73,7 +73,6 @@ impl RawJson {
     pub fn parse(&self) -> Value {
         parse(self.as_str())
     }
-
 }
 
 /// Equal when the texts are: the same value written another way is not equal.
@@ -184,7 +183,9 @@ pub struct Scanned {
 fn key_of_json(value: &str) -> Option<ItemKey> {
     match value.as_bytes().first()? {
         b'"' => json::scalar_text(value).map(|t| ItemKey::of_text(&t)),
-        b'-' | b'0'..=b'9' => Some(value.parse::<i64>().map_or_else(|_| ItemKey::of_value(&parse(value)).unwrap_or(ItemKey::Text(value.into())), ItemKey::Int)),
+        b'-' | b'0'..=b'9' => Some(
+            value.parse::<i64>().map_or_else(|_| ItemKey::of_value(&parse(value)).unwrap_or(ItemKey::Text(value.into())), ItemKey::Int),
+        ),
         _ => None,
     }
 }

@@ -383,7 +383,10 @@ mod tests {
             }
         );
         let unsub = ServerMessage::decode(r#"{"type":"subscription","event":"unsubscribe","uid":"s"}"#).unwrap();
-        assert_eq!(unsub, ServerMessage::Subscription { uid: Some("s".into()), kind: SubscriptionKind::Unsubscribe, data: None, items: None });
+        assert_eq!(
+            unsub,
+            ServerMessage::Subscription { uid: Some("s".into()), kind: SubscriptionKind::Unsubscribe, data: None, items: None }
+        );
     }
 
     fn tape_of(array: &str) -> Tape {

@@ -27,7 +27,8 @@ use crate::error::Error;
 use crate::event::{CloseCause, ConnectionState, Event};
 use crate::options::{AuthMode, ClientOptions};
 use crate::protocol::{
-    probe_answer, read_back_answer, ClientMessage, ErrorCode, MessageKind, RawJson, ServerError, ServerInfo, ServerMessage, SubscriptionKind,
+    probe_answer, read_back_answer, ClientMessage, ErrorCode, MessageKind, RawJson, ServerError, ServerInfo, ServerMessage,
+    SubscriptionKind,
 };
 
 /// How long a close waits for requests already on the wire.

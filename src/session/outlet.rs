@@ -183,16 +183,24 @@ impl Outlet {
     }
 
     /// Resolves when the user has taken events below the limit again.
+    /// Resolves when the user has taken events down to half the limits: reading on at
+    /// the first free slot made the session stop and start again for every few events
+    /// the user took, which cost more than the events (event flood: half the rate).
     pub(crate) async fn room(&self) {
         // `notify_one` leaves a permit when nobody waits, so a wake between the check
         // and the wait is not lost.
-        while self.is_full() {
+        while !self.flow.has_room() {
             self.flow.resume.notified().await;
         }
     }
 }
 
 impl Flow {
+    /// Whether the flow is down to half its limits (see [`Outlet::room`]).
+    fn has_room(&self) -> bool {
+        self.waiting.load(Ordering::Acquire) <= self.limit / 2 && self.bytes.load(Ordering::Acquire) <= self.byte_limit / 2
+    }
+
     /// Whether the flow is full with `count` events and `bytes` more.
     fn is_full_with(&self, count: usize, bytes: usize) -> bool {
         self.waiting.load(Ordering::Acquire) + count >= self.limit || self.bytes.load(Ordering::Acquire) + bytes >= self.byte_limit
@@ -226,7 +234,8 @@ impl Flow {
             return;
         }
         let before = self.bytes.fetch_sub(n, Ordering::AcqRel);
-        if before >= self.byte_limit && before - n < self.byte_limit {
+        let half = self.byte_limit / 2;
+        if before > half && before - n <= half {
             self.resume.notify_one();
         }
     }
@@ -246,7 +255,8 @@ impl Flow {
             return;
         }
         let before = self.waiting.fetch_sub(n, Ordering::AcqRel);
-        if before >= self.limit && before - n < self.limit {
+        let half = self.limit / 2;
+        if before > half && before - n <= half {
             self.resume.notify_one();
         }
     }
@@ -420,22 +430,29 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn full_at_the_limit_and_free_again_below() {
-        let outlet = Outlet::new(2, usize::MAX, Recorder::default());
-        outlet.give(state(ConnectionState::Connecting));
+    fn full_at_the_limit_and_room_again_at_half() {
+        let outlet = Outlet::new(4, usize::MAX, Recorder::default());
+        for _ in 0..3 {
+            outlet.give(state(ConnectionState::Connecting));
+        }
         assert!(!outlet.is_full());
         outlet.give(state(ConnectionState::Connected));
         assert!(outlet.is_full());
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let room = |outlet: &Arc<Outlet>| {
+            rt.block_on(async { tokio::time::timeout(std::time::Duration::from_millis(50), outlet.room()).await.is_ok() })
+        };
         assert!(outlet.flow().take(&state(ConnectionState::Connected)));
         assert!(!outlet.is_full());
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async { tokio::time::timeout(std::time::Duration::from_millis(50), outlet.room()).await.unwrap() });
+        assert!(!room(&outlet), "three of four still wait: reading resumes at half");
+        assert!(outlet.flow().take(&state(ConnectionState::Connected)));
+        assert!(room(&outlet));
         // Counting later, a burst at a time.
         outlet.give(state(ConnectionState::Authenticated));
         outlet.give(state(ConnectionState::Authenticated));
         assert!(outlet.is_full());
-        outlet.flow().consumed(2);
-        assert!(!outlet.is_full());
+        outlet.flow().consumed(4);
+        assert!(room(&outlet));
     }
 
     #[test]

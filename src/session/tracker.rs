@@ -310,8 +310,14 @@ mod tests {
         t.on_init(raw(json!([{"id":1}])));
         assert!(t.wants_catch_up());
         // Item 2 was created between the init and the registration; 3 arrives as an event.
-        assert_eq!(value(t.on_event(SubscriptionKind::Create, raw(json!([{"id":3}])))), Some((SubscriptionKind::Create, json!([{"id":3}]))));
-        assert_eq!(value(t.on_catch_up(raw(json!([{"id":1},{"id":2},{"id":3}])).data)), Some((SubscriptionKind::Create, json!([{"id":2}]))));
+        assert_eq!(
+            value(t.on_event(SubscriptionKind::Create, raw(json!([{"id":3}])))),
+            Some((SubscriptionKind::Create, json!([{"id":3}])))
+        );
+        assert_eq!(
+            value(t.on_catch_up(raw(json!([{"id":1},{"id":2},{"id":3}])).data)),
+            Some((SubscriptionKind::Create, json!([{"id":2}])))
+        );
         // A late event for 2 is not delivered twice.
         assert_eq!(value(t.on_event(SubscriptionKind::Create, raw(json!([{"id":2}])))), None);
         assert_eq!(value(t.on_catch_up(raw(json!([{"id":1},{"id":2},{"id":3}])).data)), None);

@@ -1,5 +1,7 @@
 //! Our Rust API against the flood server: login with a token, the chat subscription,
-//! and every `create` event taken from `Events`. Prints one JSON line.
+//! and every `create` event taken from `Events`, each message's text read as an app
+//! shows it (`ChatConfig::read_messages`, as the C client reads it through the chat
+//! accessors). Prints one JSON line.
 
 use directus_chat::{Client, ClientOptions, Event, SubscriptionKind};
 use serde_json::json;
@@ -15,16 +17,19 @@ async fn main() {
     let sub = client.subscribe(client.chat_subscription()).await.expect("subscribe");
     // `subscribe` returns when the init has arrived: the flood starts now.
     let mut count = FloodCount::start();
+    let mut text_bytes = 0;
     while let Ok(Some(event)) = tokio::time::timeout(IDLE, events.next()).await {
         if let Event::Subscription { uid, kind: SubscriptionKind::Create, data } = &event {
             if uid == sub.uid() {
-                count.add(data.as_array().map_or(0, |a| a.len() as u64));
+                let texts = client.chat().read_messages(data, None, |m| m.text.len());
+                text_bytes += texts.iter().sum::<usize>();
+                count.add(texts.len() as u64);
                 if count.delivered >= sent {
                     break;
                 }
             }
         }
     }
-    println!("{}", count.report("directus-chat Rust API", sent, json!({})));
+    println!("{}", count.report("directus-chat Rust API", sent, json!({ "text_bytes": text_bytes })));
     let _ = client.close().await;
 }

@@ -39,7 +39,7 @@ namespace DirectusChat
         /// <summary>How many events may wait in the queue before the session stops reading the socket; 0 keeps the default (100,000).</summary>
         public ulong MaxBufferedEvents { get; set; }
 
-        /// <summary>How many bytes of events may wait in the queue before the session stops reading the socket; 0 keeps the default (8 MiB).</summary>
+        /// <summary>How many bytes of events may wait in the queue before the session stops reading the socket; 0 keeps the default (2 MiB).</summary>
         public ulong MaxBufferedBytes { get; set; }
 
         /// <summary>The largest message accepted from the server in bytes; 0 keeps the default (16 MiB).</summary>

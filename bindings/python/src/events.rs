@@ -199,10 +199,22 @@ impl PyChatMessage {
     /// room, author_id, own, edited, updated, file)`.
     #[staticmethod]
     fn _from_native(t: &Bound<'_, PyTuple>) -> PyResult<Self> {
-        let s = |i: usize| -> PyResult<Option<String>> { if i < t.len() { t.get_item(i)?.extract() } else { Ok(None) } };
+        let s = |i: usize| -> PyResult<Option<String>> {
+            if i < t.len() {
+                t.get_item(i)?.extract()
+            } else {
+                Ok(None)
+            }
+        };
         let id: String = t.get_item(0)?.extract()?;
         let key = s(5)?.filter(|k| !k.is_empty()).unwrap_or_else(|| id.clone());
-        let flag = |i: usize| -> PyResult<bool> { if i < t.len() { t.get_item(i)?.is_truthy() } else { Ok(false) } };
+        let flag = |i: usize| -> PyResult<bool> {
+            if i < t.len() {
+                t.get_item(i)?.is_truthy()
+            } else {
+                Ok(false)
+            }
+        };
         let attachment = if t.len() > 11 && !t.get_item(11)?.is_none() { Some(Attachment::Tuple(t.get_item(11)?.unbind())) } else { None };
         Ok(PyChatMessage {
             id,
@@ -450,8 +462,24 @@ fn name<'py>(py: Python<'py>, s: &'static str) -> Bound<'py, PyString> {
         };
     }
     names!(
-        "subscription", "init", "create", "update", "delete", "state", "reply", "subscription_error", "error", "unknown", "outbox",
-        "presence", "transfer", "connecting", "connected", "authenticated", "disconnected", "closed"
+        "subscription",
+        "init",
+        "create",
+        "update",
+        "delete",
+        "state",
+        "reply",
+        "subscription_error",
+        "error",
+        "unknown",
+        "outbox",
+        "presence",
+        "transfer",
+        "connecting",
+        "connected",
+        "authenticated",
+        "disconnected",
+        "closed"
     )
 }
 
@@ -518,7 +546,10 @@ impl PyEvent {
     #[getter]
     fn outbox(&self, py: Python<'_>) -> PyResult<PyObject> {
         self.outbox
-            .get_or_try_init(py, || if self.ty == "outbox" { helpers(py)?.outbox_entry.call1(py, (self.data(py)?,)) } else { Ok(py.None()) })
+            .get_or_try_init(
+                py,
+                || if self.ty == "outbox" { helpers(py)?.outbox_entry.call1(py, (self.data(py)?,)) } else { Ok(py.None()) },
+            )
             .map(|o| o.clone_ref(py))
     }
 
@@ -614,7 +645,11 @@ impl PyEvent {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let r = |o: &PyObject| -> PyResult<String> { Ok(o.bind(py).repr()?.to_string()) };
         let mut parts = vec![format!("type={}", r(&self.ty.into_py_any(py)?)?)];
-        for (name, value) in [("kind", self.kind.into_py_any(py)?), ("uid", self.uid.clone().into_py_any(py)?), ("collection", self.collection.clone_ref(py))] {
+        for (name, value) in [
+            ("kind", self.kind.into_py_any(py)?),
+            ("uid", self.uid.clone().into_py_any(py)?),
+            ("collection", self.collection.clone_ref(py)),
+        ] {
             if !value.is_none(py) {
                 parts.push(format!("{name}={}", r(&value)?));
             }
@@ -628,7 +663,10 @@ impl PyEvent {
             parts.push(format!("messages={}", r(&messages)?));
         } else if !data.is_none(py) && self.ty != "state" {
             let text = r(&data)?;
-            parts.push(format!("data={}", if text.chars().count() <= 200 { text } else { text.chars().take(197).collect::<String>() + "..." }));
+            parts.push(format!(
+                "data={}",
+                if text.chars().count() <= 200 { text } else { text.chars().take(197).collect::<String>() + "..." }
+            ));
         }
         let attempt = self.attempt(py)?;
         if attempt > 0 {

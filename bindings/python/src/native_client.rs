@@ -65,7 +65,6 @@ fn upload_of(path: Option<PathBuf>, data: Option<Vec<u8>>, name: Option<&str>, m
     Ok(upload)
 }
 
-
 fn identity_dict(py: Python<'_>, me: &directus_chat::Identity) -> PyResult<PyObject> {
     to_py(py, &me.to_json())
 }
@@ -117,7 +116,7 @@ impl NativeClient {
 impl NativeClient {
     /// Connects (blocking, GIL released) to `url`.
     #[new]
-    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0), client_ids=false, max_buffered_events=100_000, max_buffered_bytes=8 << 20, outbox=None, nowait=false, auth_mode="handshake", max_queued=1024, room_field=Some("room".to_owned()), client_key=None, history_limit=100, presence_heartbeat=None, presence_ttl=None, presence_on_join=false, file_field=None, rest_url=None, id_field="id".to_owned(), date_field="date_created".to_owned(), user_field="user_created".to_owned(), updated_field=Some("date_updated".to_owned()), presence_collection="presence".to_owned(), receipts_collection="read_receipts".to_owned(), discovery=true))]
+    #[pyo3(signature = (url, *, timeout, collection, text_field, author_path, ca_pem=None, system_roots=false, reconnect=true, heartbeat=Some(30.0), client_ids=false, max_buffered_events=100_000, max_buffered_bytes=2 << 20, outbox=None, nowait=false, auth_mode="handshake", max_queued=1024, room_field=Some("room".to_owned()), client_key=None, history_limit=100, presence_heartbeat=None, presence_ttl=None, presence_on_join=false, file_field=None, rest_url=None, id_field="id".to_owned(), date_field="date_created".to_owned(), user_field="user_created".to_owned(), updated_field=Some("date_updated".to_owned()), presence_collection="presence".to_owned(), receipts_collection="read_receipts".to_owned(), discovery=true))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -154,7 +153,10 @@ impl NativeClient {
         discovery: bool,
     ) -> PyResult<Self> {
         if max_buffered_events == 0 || max_buffered_bytes == 0 || max_queued == 0 {
-            return Err(err(py, Error::InvalidArgument("max_buffered_events, max_buffered_bytes and max_queued must be at least 1".into())));
+            return Err(err(
+                py,
+                Error::InvalidArgument("max_buffered_events, max_buffered_bytes and max_queued must be at least 1".into()),
+            ));
         }
         let timeout = seconds(Some(timeout)).unwrap_or(Duration::from_secs(30));
         let mut options = ClientOptions { request_timeout: timeout, connect_timeout: timeout, ..ClientOptions::default() };

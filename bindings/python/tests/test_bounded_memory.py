@@ -67,7 +67,7 @@ def flood_url() -> Iterator[str]:
         yield url
 
 
-def run_client(url: str, limit: int, byte_limit: int = 8 << 20) -> Dict[str, int]:
+def run_client(url: str, limit: int, byte_limit: int = 2 << 20) -> Dict[str, int]:
     args = [sys.executable, "-c", CLIENT, url, str(limit), str(byte_limit), str(EVENTS)]
     out = subprocess.run(args, check=True, stdout=subprocess.PIPE, text=True, timeout=300)
     result: Dict[str, int] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -81,7 +81,7 @@ def test_a_client_that_does_not_read_stays_bounded_and_loses_nothing(flood_url: 
     growth_mib = (bounded["peak_kib"] - bounded["base_kib"]) / 1024
     assert growth_mib < 24, f"grew by {growth_mib:.1f} MiB while nobody read"
     assert bounded["got"] == EVENTS and bounded["distinct"] == EVENTS, bounded
-    # The default bound on bytes alone (8 MiB of events) holds it back too.
+    # The default bound on bytes alone (2 MiB of events) holds it back too.
     by_bytes = run_client(flood_url, 10**9)
     bytes_growth_mib = (by_bytes["peak_kib"] - by_bytes["base_kib"]) / 1024
     assert bytes_growth_mib < 32, f"grew by {bytes_growth_mib:.1f} MiB while nobody read"

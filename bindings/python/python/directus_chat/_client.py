@@ -217,7 +217,7 @@ class Client:
     next client on the file after a crash, stored exactly once, never timed out.
 
     At most ``max_buffered_events`` events, or ``max_buffered_bytes`` bytes of them
-    (their data as the server sent it plus the event itself; 8 MiB), wait for the user
+    (their data as the server sent it plus the event itself; 2 MiB), wait for the user
     (in subscription queues, or for callbacks to return); at either mark the session
     stops reading the socket until the user catches up, so memory stays bounded.
 
@@ -249,7 +249,7 @@ class Client:
         heartbeat: Optional[float] = 30.0,
         client_ids: bool = False,
         max_buffered_events: int = 100_000,
-        max_buffered_bytes: int = 8 << 20,
+        max_buffered_bytes: int = 2 << 20,
         outbox: Optional[str] = None,
         max_queued: int = 1024,
         auth_mode: AuthMode = "handshake",
