@@ -36,7 +36,7 @@ if $smoke; then
   events=2000; repeat=1; scales="50"; latency=20; profile=debug; cargo_flags=()
   out_dir="$(mktemp -d)"
 else
-  events="${BENCH_EVENTS:-200000}"; repeat="${BENCH_REPEAT:-3}"; scales="${BENCH_SCALES:-1000 10000}"
+  events="${BENCH_EVENTS:-200000}"; repeat="${BENCH_REPEAT:-5}"; scales="${BENCH_SCALES:-1000 10000}"
   latency="${BENCH_LATENCY:-1000}"; profile=release; cargo_flags=(--release)
   out_dir="$root"
 fi
@@ -160,6 +160,33 @@ for round in $(seq "$repeat"); do
   record flood "$py" bench/python/flood.py websockets "$url" "$events"
 done
 stop_server
+
+# ---- instructions per event (callgrind counts instructions, whatever else the machine
+# does): the raw baseline and the C callback client through a smaller flood
+if ! $smoke; then
+  command -v valgrind >/dev/null 2>&1 || {
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq valgrind >&2 || true
+  }
+  cg_events=20000
+  start_server --events "$cg_events"
+  count_instructions() {
+    local client="$1"; shift
+    if valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$@" >/dev/null 2>"$work/cg.err"; then
+      local total
+      total="$(sed -n 's/^summary: //p' "$work/cg.out" | head -n 1)"
+      echo "{\"kind\":\"callgrind\",\"result\":{\"client\":\"$client\",\"events\":$cg_events,\"instructions\":${total:-0}}}" >>"$results"
+      log "callgrind $client: $total instructions for $cg_events events"
+    else
+      log "callgrind $client FAILED"; tail -n 5 "$work/cg.err" >&2
+    fi
+  }
+  command -v valgrind >/dev/null 2>&1 && {
+    count_instructions "raw tokio-tungstenite + serde_json" "$bin/raw_client" --url "$url" --events "$cg_events"
+    count_instructions "directus-chat C ABI, callback" "$work/flood_c" callback "$url" "$cg_events"
+  }
+  stop_server
+fi
 
 # ---- scale: many sessions in one process
 start_server --events 0

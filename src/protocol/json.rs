@@ -471,7 +471,13 @@ pub fn check(text: &str) -> Read<()> {
 /// of the text. Reading them all checks the object ([`Members::of`]), or only finds
 /// where things end in text that was checked before ([`Members::of_checked`]).
 pub struct Members<'a> {
+    seq: Seq<'a>,
+}
+
+/// Where reading an object's members or an array's items stands.
+struct Seq<'a> {
     text: &'a str,
+    /// Just after the opening bracket, the last element, or the closing bracket.
     i: usize,
     depth: u32,
     first: bool,
@@ -479,39 +485,25 @@ pub struct Members<'a> {
     check: bool,
 }
 
-impl<'a> Members<'a> {
-    /// The members of the object `text` is (whitespace around it allowed; what follows
-    /// the object is checked by [`Members::finish`]). `None` when it is not an object.
-    pub fn of(text: &'a str) -> Option<Self> {
-        let s = text.as_bytes();
-        Members::at(text, ws(s, 0), 1, true).ok()
-    }
-
-    /// The members of an object whose text was checked before (a slice of a decoded
-    /// frame): reading them does not check it again.
-    pub fn of_checked(text: &'a str) -> Option<Self> {
-        let s = text.as_bytes();
-        Members::at(text, ws(s, 0), 1, false).ok()
-    }
-
-    fn at(text: &'a str, i: usize, depth: u32, check: bool) -> Read<Self> {
-        if text.as_bytes().get(i) != Some(&b'{') || depth > MAX_DEPTH {
+impl<'a> Seq<'a> {
+    /// The object or array (by `open`, `{` or `[`) that starts at `i` of `text`.
+    fn at(text: &'a str, i: usize, depth: u32, check: bool, open: u8) -> Read<Self> {
+        if text.as_bytes().get(i) != Some(&open) || depth > MAX_DEPTH {
             return Err(Invalid(i));
         }
-        Ok(Members { text, i: i + 1, depth, first: true, done: false, check })
+        Ok(Seq { text, i: i + 1, depth, first: true, done: false, check })
     }
 
-    /// The next member's name and the range of its value; with `note`, the items of the
-    /// array member of that name go to the vector, as ranges within the value.
-    fn step(&mut self, note: Option<(&str, &mut Tape)>) -> Read<Option<(Str<'a>, usize, usize)>> {
+    /// Where the next element starts, past the comma before it; `None` at `close`.
+    /// After a comma an element must follow: `[1,]` and `{"a":1,}` stop at the element.
+    fn next_start(&mut self, close: u8) -> Read<Option<usize>> {
         if self.done {
             return Ok(None);
         }
         let s = self.text.as_bytes();
         let mut i = ws(s, self.i);
         match s.get(i) {
-            // After a comma a member must follow: `{"a":1,}` stops below.
-            Some(b'}') => {
+            Some(&b) if b == close => {
                 self.done = true;
                 self.i = i + 1;
                 return Ok(None);
@@ -521,11 +513,34 @@ impl<'a> Members<'a> {
             _ => return Err(Invalid(i)),
         }
         self.first = false;
+        Ok(Some(i))
+    }
+}
+
+impl<'a> Members<'a> {
+    /// The members of the object `text` is (whitespace around it allowed; what follows
+    /// the object is checked by [`Members::finish`]). `None` when it is not an object.
+    pub fn of(text: &'a str) -> Option<Self> {
+        Seq::at(text, ws(text.as_bytes(), 0), 1, true, b'{').ok().map(|seq| Members { seq })
+    }
+
+    /// The members of an object whose text was checked before (a slice of a decoded
+    /// frame): reading them does not check it again.
+    pub fn of_checked(text: &'a str) -> Option<Self> {
+        Seq::at(text, ws(text.as_bytes(), 0), 1, false, b'{').ok().map(|seq| Members { seq })
+    }
+
+    /// The next member's name and the range of its value; with `note`, the items of the
+    /// array member of that name go to the vector, as ranges within the value.
+    fn step(&mut self, note: Option<(&str, &mut Tape)>) -> Read<Option<(Str<'a>, usize, usize)>> {
+        let Some(i) = self.seq.next_start(b'}')? else { return Ok(None) };
+        let seq = &mut self.seq;
+        let s = seq.text.as_bytes();
         if s.get(i) != Some(&b'"') {
             return Err(Invalid(i));
         }
-        let (name_end, escaped) = if self.check { string(s, i)? } else { skip_string(s, i) };
-        let name = Str { raw: &self.text[i + 1..name_end - 1], escaped };
+        let (name_end, escaped) = if seq.check { string(s, i)? } else { skip_string(s, i) };
+        let name = Str { raw: &seq.text[i + 1..name_end - 1], escaped };
         let colon = ws(s, name_end);
         if s.get(colon) != Some(&b':') {
             return Err(Invalid(colon));
@@ -533,23 +548,23 @@ impl<'a> Members<'a> {
         let start = ws(s, colon + 1);
         let end = match note {
             // Longer texts than offsets reach are read without notes.
-            Some((wanted, tape)) if self.check && s.get(start) == Some(&b'[') && name.is(wanted) && s.len() < ESCAPED as usize => {
+            Some((wanted, tape)) if seq.check && s.get(start) == Some(&b'[') && name.is(wanted) && s.len() < ESCAPED as usize => {
                 tape.words.clear();
                 // About a member per 24 bytes: one allocation for most frames.
                 tape.words.reserve(8 + s.len() / 6);
-                array(s, start, self.depth + 1, Some(&mut tape.words))?
+                array(s, start, seq.depth + 1, Some(&mut tape.words))?
             }
-            _ if self.check => value(s, start, self.depth)?,
+            _ if seq.check => value(s, start, seq.depth)?,
             _ => skip(s, start),
         };
-        self.i = end;
+        seq.i = end;
         Ok(Some((name, start, end)))
     }
 
     /// The next member: its name and its value's text. `Err` when the object is not
     /// JSON there; reading on after an error is not meaningful.
     pub fn next_member(&mut self) -> Read<Option<(Str<'a>, &'a str)>> {
-        let text = self.text;
+        let text = self.seq.text;
         Ok(self.step(None)?.map(|(name, start, end)| (name, &text[start..end])))
     }
 
@@ -557,15 +572,15 @@ impl<'a> Members<'a> {
     /// the member named `name` are, and their members, when it is an array: in `tape`
     /// (read in the same pass, so a decoder finds a subscription's items at no cost).
     pub fn next_member_noting(&mut self, name: &str, tape: &mut Tape) -> Read<Option<(Str<'a>, &'a str)>> {
-        let text = self.text;
+        let text = self.seq.text;
         Ok(self.step(Some((name, tape)))?.map(|(name, start, end)| (name, &text[start..end])))
     }
 
     /// Checks the rest of the object and that only whitespace follows it.
     pub fn finish(mut self) -> Read<()> {
         while self.step(None)?.is_some() {}
-        let s = self.text.as_bytes();
-        let end = ws(s, self.i);
+        let s = self.seq.text.as_bytes();
+        let end = ws(s, self.seq.i);
         if end == s.len() {
             Ok(())
         } else {
@@ -671,80 +686,33 @@ pub fn each_item_with_members<'a>(text: &'a str, mut each: impl FnMut(&'a str, O
 /// The items of an array, read one at a time as slices of the text; checked as
 /// [`Members`] are.
 pub struct Items<'a> {
-    text: &'a str,
-    i: usize,
-    depth: u32,
-    first: bool,
-    done: bool,
-    check: bool,
+    seq: Seq<'a>,
 }
 
 impl<'a> Items<'a> {
     /// The items of the array `text` is; `None` when it is not an array.
     pub fn of(text: &'a str) -> Option<Self> {
-        let s = text.as_bytes();
-        Items::at(text, ws(s, 0), 1, true).ok()
+        Seq::at(text, ws(text.as_bytes(), 0), 1, true, b'[').ok().map(|seq| Items { seq })
     }
 
     /// The items of an array whose text was checked before.
     pub fn of_checked(text: &'a str) -> Option<Self> {
-        let s = text.as_bytes();
-        Items::at(text, ws(s, 0), 1, false).ok()
-    }
-
-    fn at(text: &'a str, i: usize, depth: u32, check: bool) -> Read<Self> {
-        if text.as_bytes().get(i) != Some(&b'[') || depth > MAX_DEPTH {
-            return Err(Invalid(i));
-        }
-        Ok(Items { text, i: i + 1, depth, first: true, done: false, check })
+        Seq::at(text, ws(text.as_bytes(), 0), 1, false, b'[').ok().map(|seq| Items { seq })
     }
 
     fn step(&mut self) -> Read<Option<(usize, usize)>> {
-        if self.done {
-            return Ok(None);
-        }
-        let s = self.text.as_bytes();
-        let mut i = ws(s, self.i);
-        match s.get(i) {
-            // After a comma an item must follow: `[1,]` stops in `value`.
-            Some(b']') => {
-                self.done = true;
-                self.i = i + 1;
-                return Ok(None);
-            }
-            Some(b',') if !self.first => i = ws(s, i + 1),
-            _ if self.first => {}
-            _ => return Err(Invalid(i)),
-        }
-        self.first = false;
-        let end = if self.check { value(s, i, self.depth)? } else { skip(s, i) };
-        self.i = end;
+        let Some(i) = self.seq.next_start(b']')? else { return Ok(None) };
+        let seq = &mut self.seq;
+        let s = seq.text.as_bytes();
+        let end = if seq.check { value(s, i, seq.depth)? } else { skip(s, i) };
+        seq.i = end;
         Ok(Some((i, end)))
     }
 
     /// The next item's text.
     pub fn next_item(&mut self) -> Read<Option<&'a str>> {
-        let text = self.text;
+        let text = self.seq.text;
         Ok(self.step()?.map(|(start, end)| &text[start..end]))
-    }
-
-    /// The next item's text; when it is an object, its members go to `members` as they
-    /// are passed (the item is read once, not once to pass it and again for them).
-    pub fn next_with_members(&mut self, members: &mut Vec<(Str<'a>, &'a str)>) -> Read<Option<&'a str>> {
-        let s = self.text.as_bytes();
-        let at = ws(s, self.i);
-        let object = if self.first { s.get(at) == Some(&b'{') } else { s.get(at) == Some(&b',') && s.get(ws(s, at + 1)) == Some(&b'{') };
-        if !object || self.done {
-            return self.next_item();
-        }
-        let start = if self.first { at } else { ws(s, at + 1) };
-        let mut m = Members::at(self.text, start, self.depth + 1, self.check)?;
-        while let Some(member) = m.next_member()? {
-            members.push(member);
-        }
-        self.first = false;
-        self.i = m.i;
-        Ok(Some(&self.text[start..m.i]))
     }
 }
 
@@ -960,16 +928,9 @@ mod tests {
         });
         assert_eq!(all, seen);
         assert_eq!(Members::find(r#"{"a":1}"#, "id"), None);
-        for check in [true, false] {
-            let text = r#"[{"id":1,"t":"a"}, 5, {"id":"x"} ]"#;
-            let mut items = if check { Items::of(text) } else { Items::of_checked(text) }.unwrap();
-            let mut members = Vec::new();
-            let mut seen = Vec::new();
-            while let Some(item) = items.next_with_members(&mut members).unwrap() {
-                seen.push((item, members.len()));
-            }
-            assert_eq!(seen, [(r#"{"id":1,"t":"a"}"#, 2), ("5", 2), (r#"{"id":"x"}"#, 3)]);
-        }
+        let mut seen = Vec::new();
+        each_item_with_members(r#"[{"id":1,"t":"a"}, 5, {"id":"x"} ]"#, |item, members| seen.push((item, members.map(|m| m.len()))));
+        assert_eq!(seen, [(r#"{"id":1,"t":"a"}"#, Some(2)), ("5", None), (r#"{"id":"x"}"#, Some(1))]);
         let mut items = Items::of(r#"[{"id":1,"t":"a"}, {"id":"x"} ]"#).unwrap();
         assert_eq!(items.next_item(), Ok(Some(r#"{"id":1,"t":"a"}"#)));
         assert_eq!(items.next_item(), Ok(Some(r#"{"id":"x"}"#)));

@@ -230,11 +230,17 @@ impl Flow {
     /// `n` bytes of waiting events left the library's queues (for consumers that count
     /// the events themselves later, see [`Flow::consumed`]).
     pub(crate) fn released(&self, n: usize) {
+        self.take_from(&self.bytes, self.byte_limit, n);
+    }
+
+    /// Takes `n` from `counter` (bounded by `limit`), waking a paused session when it
+    /// falls to half the limit (see [`Outlet::room`]).
+    fn take_from(&self, counter: &AtomicUsize, limit: usize, n: usize) {
         if n == 0 {
             return;
         }
-        let before = self.bytes.fetch_sub(n, Ordering::AcqRel);
-        let half = self.byte_limit / 2;
+        let before = counter.fetch_sub(n, Ordering::AcqRel);
+        let half = limit / 2;
         if before > half && before - n <= half {
             self.resume.notify_one();
         }
@@ -251,14 +257,7 @@ impl Flow {
     /// The user took `n` events (for consumers that count when the user takes an event
     /// from a queue of their own, like the Python package).
     pub(crate) fn consumed(&self, n: usize) {
-        if n == 0 {
-            return;
-        }
-        let before = self.waiting.fetch_sub(n, Ordering::AcqRel);
-        let half = self.limit / 2;
-        if before > half && before - n <= half {
-            self.resume.notify_one();
-        }
+        self.take_from(&self.waiting, self.limit, n);
     }
 
     /// The user ended the subscription `uid`: its events still queued are dropped.

@@ -40,7 +40,8 @@ static void null_everywhere(void) {
     /* Enum arguments are integers in C: a value outside the enum is an error. */
     CHECK(dchat_options_set_tls_roots(o, 99) == DCHAT_ERR_INVALID_ARGUMENT);
     CHECK(dchat_options_set_tls_roots(o, DCHAT_TLS_ROOTS_SYSTEM) == DCHAT_OK);
-    CHECK(dchat_options_set_auth_mode(o, 2) == DCHAT_ERR_INVALID_ARGUMENT);
+    CHECK(dchat_options_set_auth_mode(o, DCHAT_AUTH_STRICT + 1) == DCHAT_ERR_INVALID_ARGUMENT);
+    CHECK(dchat_options_set_auth_mode(o, DCHAT_AUTH_STRICT) == DCHAT_OK);
     CHECK(dchat_options_set_auth_mode(o, DCHAT_AUTH_HANDSHAKE) == DCHAT_OK);
     CHECK(dchat_set_log_callback(NULL, 0xffffffffu, NULL) == DCHAT_ERR_INVALID_ARGUMENT);
     {

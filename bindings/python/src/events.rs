@@ -280,7 +280,28 @@ pub(crate) struct Reader {
     pub(crate) consumption: Consumption,
 }
 
-/// One event of a client or subscription (see the package's documentation of `Event`).
+/// One event of a client or subscription.
+///
+/// `type` is `"subscription"` (with `kind` `init`/`create`/`update`/`delete`),
+/// `"state"` (`kind` is the new state: `connecting`, `connected`, `authenticated`,
+/// `disconnected`, `closed`; `reason` says why), `"subscription_error"`, `"reply"` (the
+/// outcome of a `*_nowait` call, whose id is `request`), `"error"`, `"unknown"` or
+/// `"outbox"` (`kind` is the entry's new state: `queued`, `sending`, `sent`, `failed`,
+/// `cancelled`; `outbox` is the `OutboxEntry`, `messages` its local echo). State events
+/// also tell the connection attempt (`attempt`), the delay before the next one
+/// (`retry_in`) and why the client closed (`cause`). `"presence"` events tell what
+/// changed in a room one entered (`Client.enter`): `kind` `online` (`user` came online or
+/// went offline: `online`), `typing` (`typing`), `unread` (`unread`, the count) or `read`
+/// (`user`'s read marker moved to `last_read`), with the `room`. `"transfer"` events tell
+/// an upload's or download's progress: `request` names it, `data` is
+/// `{"done": bytes, "total": bytes or None}`. `data` holds the items (dicts), deleted
+/// keys, or reply data; `messages` the items read as `ChatMessage`; `error` a
+/// `DirectusError` for failures. Events of a joined room (`Client.join`) name it in
+/// `room` (`None`: the lobby; `is_room` tells them from other events) and list the keys
+/// of deleted messages in `deleted`, only that room's.
+///
+/// Attributes are made when first read: a subscription event's `data` and `messages`
+/// come from the items as the server sent them.
 #[pyclass(module = "directus_chat._native", name = "Event")]
 pub struct PyEvent {
     ty: &'static str,
