@@ -768,6 +768,17 @@ mod tests {
         /// Answers the capability probe the session sent (taking it out of what was
         /// sent) as Directus 12.4 does (`echo`: the error carries the uid) or as 10.x
         /// and 11.x do (no uid).
+        /// Connected, logged in (refresh token `rt-1`) on a server that echoes uids, and
+        /// subscribed to the chat as `s-2`, whose `init` had `data`.
+        fn subscribed(&mut self, data: Value) {
+            self.connect();
+            self.command(Command::Login { id: 1, credentials: password(), reply: self.reply("login") });
+            self.server(json!({"type":"auth","status":"ok","refresh_token":"rt-1","uid":"a-1"}));
+            self.answer_probe(true);
+            self.command(Command::Subscribe { id: 2, request: chat(), reply: self.reply("subscribe") });
+            self.server(json!({"type":"subscription","event":"init","data":data,"uid":"s-2"}));
+        }
+
         fn answer_probe(&mut self, echo: bool) {
             let at = self.frames.iter().position(|f| f["uid"].as_str().is_some_and(|u| u.starts_with("p-"))).expect("a probe was sent");
             let probe = self.frames.remove(at);
@@ -889,12 +900,7 @@ mod tests {
     #[test]
     fn a_lost_connection_resends_what_is_safe_fails_the_rest_and_resumes_with_the_rotated_token() {
         let mut h = Harness::new(ClientOptions::default());
-        h.connect();
-        h.command(Command::Login { id: 1, credentials: password(), reply: h.reply("login") });
-        h.server(json!({"type":"auth","status":"ok","refresh_token":"rt-1","uid":"a-1"}));
-        h.answer_probe(true);
-        h.command(Command::Subscribe { id: 2, request: chat(), reply: h.reply("subscribe") });
-        h.server(json!({"type":"subscription","event":"init","data":[{"id":1,"text":"a"}],"uid":"s-2"}));
+        h.subscribed(json!([{"id":1,"text":"a"}]));
         let catch_up = h.sent().into_iter().find(|f| f["uid"].as_str().is_some_and(|u| u.starts_with("c-"))).expect("catch-up");
         h.server(json!({"type":"items","data":[],"uid":catch_up["uid"]}));
         h.command(Command::Items {
@@ -977,12 +983,7 @@ mod tests {
     #[test]
     fn an_expired_login_is_renewed_and_stale_subscriptions_catch_up() {
         let mut h = Harness::new(ClientOptions::default());
-        h.connect();
-        h.command(Command::Login { id: 1, credentials: password(), reply: h.reply("login") });
-        h.server(json!({"type":"auth","status":"ok","refresh_token":"rt-1","uid":"a-1"}));
-        h.answer_probe(true);
-        h.command(Command::Subscribe { id: 2, request: chat(), reply: h.reply("subscribe") });
-        h.server(json!({"type":"subscription","event":"init","data":[],"uid":"s-2"}));
+        h.subscribed(json!([]));
         h.sent();
         h.now += Duration::from_secs(8);
         h.server(json!({"type":"auth","status":"error","error":{"code":"TOKEN_EXPIRED","message":"Token expired."}}));

@@ -403,7 +403,8 @@ impl NativeClient {
         self.client.upload_nowait(upload).map_err(|e| err(py, e))
     }
 
-    /// Uploads a file and returns it as stored: `(id, name, type, size, raw)`.
+    /// Uploads a file and returns it as stored: `(id, name, type, size, raw)`; the
+    /// arguments as `upload_nowait`'s.
     #[pyo3(signature = (path=None, data=None, name=None, mime=None, timeout=None))]
     fn upload(
         &self,
