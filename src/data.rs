@@ -21,6 +21,8 @@ use crate::protocol::raw::{count_items, Fields, RawJson};
 ///   expected all work;
 /// - as text: [`Data::json`];
 /// - a few fields of each item, without building the rest: [`Data::select`];
+/// - as chat messages, each field read from the frame:
+///   [`crate::ChatConfig::read_messages`];
 /// - how many items: [`Data::len`], without parsing them.
 pub struct Data {
     repr: Repr,

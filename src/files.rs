@@ -484,15 +484,24 @@ impl Files {
     }
 }
 
+type HttpKey = (TlsOptions, std::time::Duration);
+
+/// The HTTP clients of [`shared_http`].
+static SHARED_HTTP: Mutex<Vec<(HttpKey, reqwest::Client)>> = Mutex::new(Vec::new());
+
+/// Drops the shared HTTP clients (the process-wide shutdown: after it the library holds
+/// no memory, so unloading it leaks nothing); clients made later make new ones.
+pub(crate) fn forget_shared_http() {
+    SHARED_HTTP.lock().clear();
+}
+
 /// The HTTP client for these TLS settings and connect timeout, one per process: each
 /// holds a connection pool and a TLS configuration with its roots, about 20 KiB, which
 /// every logged-in client would pay since it reads the server's info over REST
 /// (measured with 2,000 sessions). Connections carry no user's state (the token goes
 /// with each request), so clients may share them.
 fn shared_http(tls: TlsOptions, connect_timeout: std::time::Duration) -> Result<reqwest::Client> {
-    type Key = (TlsOptions, std::time::Duration);
-    static SHARED: Mutex<Vec<(Key, reqwest::Client)>> = Mutex::new(Vec::new());
-    let mut shared = SHARED.lock();
+    let mut shared = SHARED_HTTP.lock();
     if let Some((_, client)) = shared.iter().find(|(k, _)| k.0 == tls && k.1 == connect_timeout) {
         return Ok(client.clone());
     }

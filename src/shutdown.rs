@@ -136,6 +136,7 @@ fn shut_down_until(deadline: Instant) -> Result<()> {
         1 => late.push("1 client".to_string()),
         n => late.push(format!("{n} clients")),
     }
+    crate::files::forget_shared_http();
     let hooks = *STOP_HOOKS.lock();
     let has_hook = |name: &str| hooks.iter().flatten().any(|(n, _)| *n == name);
     late.extend(crate::threads::join_all(deadline, |name| !has_hook(name)).into_iter().map(|n| format!("thread {n}")));

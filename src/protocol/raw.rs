@@ -5,10 +5,10 @@
 //! event (callgrind, event flood: decoding into `Value` 11,700 instructions of 18,700
 //! on the I/O thread), and the trees were allocated on one thread and freed on the
 //! consumer's. Instead an item stays a slice of its frame ([`RawJson`], sharing the
-//! frame's bytes), the session reads only what it needs from it in one pass
-//! ([`scan_items`]: each item's key and a digest of its content), and the consumer
-//! parses what it reads, on its own thread, when it reads it ([`Fields`]: only the
-//! named fields; or the whole value).
+//! frame's bytes); the session reads only each item's key and a digest of its text
+//! ([`scan_items`], from the [`Tape`] the decoder noted), and the consumer parses what
+//! it reads, on its own thread, when it reads it (a message's fields through the tape,
+//! [`Fields`] for a few named ones, or the whole value).
 
 use std::borrow::Cow;
 use std::fmt;
