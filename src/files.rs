@@ -492,7 +492,7 @@ static SHARED_HTTP: Mutex<Vec<(HttpKey, reqwest::Client)>> = Mutex::new(Vec::new
 /// Drops the shared HTTP clients (the process-wide shutdown: after it the library holds
 /// no memory, so unloading it leaks nothing); clients made later make new ones.
 pub(crate) fn forget_shared_http() {
-    SHARED_HTTP.lock().clear();
+    drop(std::mem::take(&mut *SHARED_HTTP.lock()));
 }
 
 /// The HTTP client for these TLS settings and connect timeout, one per process: each
