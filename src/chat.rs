@@ -422,7 +422,7 @@ impl ChatConfig {
         oldest_first(messages)
     }
 
-    /// Reads the messages of an event's data as [`ChatMessage::messages`] does, each as
+    /// Reads the messages of an event's data as [`ChatConfig::messages`] does, each as
     /// a borrowed [`MessageView`] given to `each`, in message order. Data not parsed yet
     /// is read as the server sent it, only the fields a message has (a fraction of the
     /// cost of parsing the items); parsed data is read from its value.
