@@ -40,14 +40,15 @@ enum Repr {
     /// Some items of an array, each a slice (what the session keeps of an `init` after a
     /// reconnect: only what the user has not seen).
     Items(Vec<RawJson>),
-    /// Made here, not read from a frame: `parsed` holds it.
+    /// Made here, not read from a frame: `parsed` holds it (`null` while it is empty).
     Value,
 }
 
 impl Data {
     /// No data (`null`): an `init` of a subscription that asked for none.
     pub fn null() -> Self {
-        Data::from(Value::Null)
+        // Nothing boxed until it is read: every C event starts with one.
+        Data { repr: Repr::Value, parsed: OnceCell::new() }
     }
 
     /// Data as the server sent it.
