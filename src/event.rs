@@ -1,5 +1,9 @@
 //! What a session reports to its user.
 
+use std::borrow::Borrow;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -61,6 +65,104 @@ impl CloseCause {
     }
 }
 
+/// A subscription's uid as its events carry it: one text shared by all of them (an
+/// event's copy is a reference count, not an allocation the I/O thread makes and the
+/// reading thread frees). Reads, compares and prints as the text it is.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Uid(Arc<str>);
+
+impl Uid {
+    /// The uid's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Deref for Uid {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Uid {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for Uid {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Uid {
+    fn from(s: &str) -> Self {
+        Uid(s.into())
+    }
+}
+
+impl From<String> for Uid {
+    fn from(s: String) -> Self {
+        Uid(s.into())
+    }
+}
+
+impl From<Uid> for String {
+    fn from(u: Uid) -> Self {
+        u.0.as_ref().to_owned()
+    }
+}
+
+impl fmt::Display for Uid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Uid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl PartialEq<str> for Uid {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Uid {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<String> for Uid {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<Uid> for str {
+    fn eq(&self, other: &Uid) -> bool {
+        self == &*other.0
+    }
+}
+
+impl PartialEq<Uid> for &str {
+    fn eq(&self, other: &Uid) -> bool {
+        *self == &*other.0
+    }
+}
+
+impl PartialEq<Uid> for String {
+    fn eq(&self, other: &Uid) -> bool {
+        **self == *other.0
+    }
+}
+
 /// One event of a client, delivered in the order the session saw it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
@@ -81,7 +183,7 @@ pub enum Event {
     /// A subscription event: `init` (the history), `create`, `update` or `delete`.
     Subscription {
         /// The subscription's uid.
-        uid: String,
+        uid: Uid,
         /// Which event.
         kind: SubscriptionKind,
         /// Items (or keys, for `delete`); `null` on an `init` without data. Parsed when
@@ -92,7 +194,7 @@ pub enum Event {
     /// call itself returned the error).
     SubscriptionError {
         /// The subscription's uid.
-        uid: String,
+        uid: Uid,
         /// What the server said.
         error: ServerError,
     },

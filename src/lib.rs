@@ -64,7 +64,7 @@ pub use chat::{ChatConfig, ChatEvent, ChatEventKind, ChatMessage, Identity, Memb
 pub use client::{Client, Consumption, Events, Subscription};
 pub use data::Data;
 pub use error::{Error, ErrorKind, OutboxFault, Result};
-pub use event::{CloseCause, ConnectionState, Event};
+pub use event::{CloseCause, ConnectionState, Event, Uid};
 pub use files::{FileInfo, Upload};
 pub use options::{AuthMode, ClientOptions, ReconnectPolicy, TlsOptions, TlsRoots};
 pub use outbox::{Outbox, OutboxEntry, OutboxState};

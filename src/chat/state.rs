@@ -547,7 +547,7 @@ mod tests {
     }
 
     fn event(id: u64, kind: SubscriptionKind, data: Value) -> Event {
-        Event::Subscription { uid: sub(id).uid().to_owned(), kind, data: data.into() }
+        Event::Subscription { uid: sub(id).uid().into(), kind, data: data.into() }
     }
 
     #[test]
@@ -636,7 +636,7 @@ mod tests {
         assert!(s.view(&mut Event::state(ConnectionState::Authenticated)));
         let Command::Subscribe { id, reply: _second, .. } = *rx.try_recv().unwrap() else { panic!() };
         let refusal = ServerError::new(ErrorCode::Forbidden, "no");
-        assert!(!s.view(&mut Event::SubscriptionError { uid: sub(id).uid().to_owned(), error: refusal }));
+        assert!(!s.view(&mut Event::SubscriptionError { uid: sub(id).uid().into(), error: refusal }));
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let r = rt.block_on(s.identity_after(n, Duration::from_secs(1)));
         assert!(matches!(r, Err(Error::Server(e)) if e.code == ErrorCode::Forbidden));

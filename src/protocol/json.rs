@@ -11,6 +11,9 @@
 //! and mutated JSON, and the fuzz target checks that whatever decodes is JSON.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+
+use bytes::{BufMut, Bytes, BytesMut};
 
 /// Why text is not JSON: where reading stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -362,11 +365,30 @@ const ESCAPED: u32 = 1 << 31;
 /// members: noted while the array was checked, so that readers of its items (the
 /// session's tracker for each item's key, a surface for a message's fields) need not
 /// read them again. Offsets are from the start of the array's text.
+///
+/// A tape is a slice of a chunk shared with the tapes read before it on the same thread,
+/// not an allocation of its own: the I/O thread makes one per frame and the consumer's
+/// thread frees it, and glibc takes memory freed on another thread back under the lock
+/// of the arena it came from (the event flood spent 9% of its samples waiting on it).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tape {
     /// Per item: start, end, member count, then per member: name start, name end (with
-    /// [`ESCAPED`]), value start, value end.
-    words: Vec<u32>,
+    /// [`ESCAPED`]), value start, value end; each word 4 bytes, little-endian.
+    words: Bytes,
+}
+
+/// The size of the chunks tapes are kept in: a few hundred chat events' tapes.
+const TAPE_CHUNK: usize = 32 * 1024;
+
+thread_local! {
+    /// Per thread: the words of the tape being noted (kept for the next one), and the
+    /// chunk noted tapes are copied into.
+    static TAPES: RefCell<(Vec<u32>, BytesMut)> = RefCell::new((Vec::new(), BytesMut::new()));
+}
+
+/// Word `i` of tape bytes.
+fn word(b: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]])
 }
 
 /// One item of a [`Tape`].
@@ -376,15 +398,17 @@ pub struct TapeItem<'t> {
     pub start: usize,
     /// See `start`.
     pub end: usize,
-    members: &'t [u32],
+    /// Four words per member (see [`Tape`]).
+    members: &'t [u8],
 }
 
 impl<'t> TapeItem<'t> {
     /// The value of the item's member named `name` (the last one, as in a parsed
     /// object), in `text`, the array's text the tape was made from.
     pub fn member<'a>(&self, text: &'a str, name: &str) -> Option<&'a str> {
-        self.members.chunks_exact(4).rev().find_map(|m| {
-            let (start, end, escaped) = (m[0] as usize, (m[1] & !ESCAPED) as usize, m[1] & ESCAPED != 0);
+        self.members.chunks_exact(16).rev().find_map(|m| {
+            let name_end = word(m, 1);
+            let (start, end, escaped) = (word(m, 0) as usize, (name_end & !ESCAPED) as usize, name_end & ESCAPED != 0);
             // Most names differ in length: no text is looked at for them.
             if !escaped && end - start != name.len() {
                 return None;
@@ -392,7 +416,7 @@ impl<'t> TapeItem<'t> {
             let raw = text.get(start..end)?;
             let found = if escaped { Str { raw, escaped: true }.is(name) } else { raw == name };
             if found {
-                text.get(m[2] as usize..m[3] as usize)
+                text.get(word(m, 2) as usize..word(m, 3) as usize)
             } else {
                 None
             }
@@ -405,10 +429,10 @@ impl<'t> TapeItem<'t> {
     where
         'a: 't,
     {
-        self.members.chunks_exact(4).filter_map(move |m| {
-            let name_end = (m[1] & !ESCAPED) as usize;
-            let raw = text.get(m[0] as usize..name_end)?;
-            Some((Str { raw, escaped: m[1] & ESCAPED != 0 }, text.get(m[2] as usize..m[3] as usize)?))
+        self.members.chunks_exact(16).filter_map(move |m| {
+            let name_end = word(m, 1);
+            let raw = text.get(word(m, 0) as usize..(name_end & !ESCAPED) as usize)?;
+            Some((Str { raw, escaped: name_end & ESCAPED != 0 }, text.get(word(m, 2) as usize..word(m, 3) as usize)?))
         })
     }
 
@@ -426,18 +450,45 @@ impl Tape {
         if s.first() != Some(&b'[') || s.len() >= ESCAPED as usize {
             return None;
         }
-        let mut words = Vec::new();
-        array(s, 0, 1, Some(&mut words)).ok()?;
-        Some(Tape { words })
+        Tape::note(|words| array(s, 0, 1, Some(words))).ok().map(|(_, tape)| tape)
+    }
+
+    /// The tape `read` notes (in a vector kept for the next tape), copied into this
+    /// thread's chunk, and where `read` ended.
+    fn note(read: impl FnOnce(&mut Vec<u32>) -> Read<usize>) -> Read<(usize, Tape)> {
+        TAPES.with(|tapes| {
+            let (words, chunk) = &mut *tapes.borrow_mut();
+            words.clear();
+            let end = read(words)?;
+            if words.is_empty() {
+                return Ok((end, Tape::default()));
+            }
+            let len = words.len() * 4;
+            if chunk.capacity() < len {
+                // A new chunk unless every tape of the last one is gone: then it is reused.
+                chunk.reserve(len.max(TAPE_CHUNK));
+            }
+            for &w in words.iter() {
+                chunk.put_u32_le(w);
+            }
+            if words.capacity() > TAPE_CHUNK {
+                // A long history's tape is not kept for the small ones after it.
+                *words = Vec::new();
+            }
+            Ok((end, Tape { words: chunk.split().freeze() }))
+        })
     }
 
     /// The tape's items, in order.
     pub fn items(&self) -> impl Iterator<Item = TapeItem<'_>> {
         let mut w = &self.words[..];
         std::iter::from_fn(move || {
-            let [start, end, count, rest @ ..] = w else { return None };
-            let n = (*count as usize * 4).min(rest.len());
-            let item = TapeItem { start: *start as usize, end: *end as usize, members: &rest[..n] };
+            if w.len() < 12 {
+                return None;
+            }
+            let rest = &w[12..];
+            let n = (word(w, 2) as usize * 16).min(rest.len());
+            let item = TapeItem { start: word(w, 0) as usize, end: word(w, 1) as usize, members: &rest[..n] };
             w = &rest[n..];
             Some(item)
         })
@@ -549,10 +600,9 @@ impl<'a> Members<'a> {
         let end = match note {
             // Longer texts than offsets reach are read without notes.
             Some((wanted, tape)) if seq.check && s.get(start) == Some(&b'[') && name.is(wanted) && s.len() < ESCAPED as usize => {
-                tape.words.clear();
-                // About a member per 24 bytes: one allocation for most frames.
-                tape.words.reserve(8 + s.len() / 6);
-                array(s, start, seq.depth + 1, Some(&mut tape.words))?
+                let (end, noted) = Tape::note(|words| array(s, start, seq.depth + 1, Some(words)))?;
+                *tape = noted;
+                end
             }
             _ if seq.check => value(s, start, seq.depth)?,
             _ => skip(s, start),

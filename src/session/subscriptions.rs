@@ -8,7 +8,7 @@ use super::action::Actions;
 use super::key::{Ids, Key};
 use super::tracker::{Arrived, Tracker};
 use crate::data::Data;
-use crate::event::Event;
+use crate::event::{Event, Uid};
 use crate::protocol::{ClientMessage, RawJson, ServerError, SubscribeRequest, SubscriptionKind};
 
 /// Where a subscription stands with the server on the current connection.
@@ -28,7 +28,8 @@ pub(crate) enum SubState {
 
 struct Sub {
     request: SubscribeRequest,
-    uid: String,
+    /// Shared with every event of the subscription.
+    uid: Uid,
     state: SubState,
     /// What was delivered, for subscriptions whose `init` lists their items.
     tracker: Option<Tracker>,
@@ -78,7 +79,7 @@ impl Subscriptions {
     /// A new subscription; sent now if the session is ready.
     pub(crate) fn add(&mut self, id: u64, request: SubscribeRequest, ready: bool, actions: &mut Actions) {
         let tracker = request.lists_items().then(|| Tracker::new(&request.key_field, request.is_windowed(), self.track_limit));
-        let uid = Key::Subscribe(id).uid();
+        let uid = Key::Subscribe(id).uid().into();
         self.subs.insert(id, Sub { request, uid, state: SubState::Unsent, tracker });
         if ready {
             self.send_unsent(actions);
@@ -112,7 +113,7 @@ impl Subscriptions {
             let Some(sub) = self.subs.get_mut(&id) else { continue };
             sub.state = SubState::Awaiting;
             self.awaiting.push_back(id);
-            let msg = ClientMessage::Subscribe { request: sub.request.clone(), uid: Some(sub.uid.clone()) };
+            let msg = ClientMessage::Subscribe { request: sub.request.clone(), uid: Some(sub.uid.to_string()) };
             actions.write_request(Key::Subscribe(id), msg.encode());
         }
     }

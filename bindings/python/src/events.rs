@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use directus_chat::{ChatConfig, Consumption, Data, Event, FileInfo, MessageView, SubscriptionKind};
+use directus_chat::{ChatConfig, Consumption, Data, Event, FileInfo, MessageView, SubscriptionKind, Uid};
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
@@ -306,8 +306,7 @@ pub(crate) struct Reader {
 pub struct PyEvent {
     ty: &'static str,
     kind: Option<&'static str>,
-    #[pyo3(get)]
-    uid: Option<String>,
+    uid: Option<Uid>,
     #[pyo3(get, set)]
     collection: PyObject,
     #[pyo3(get)]
@@ -425,7 +424,7 @@ impl PyEvent {
                 };
                 let mut e = PyEvent::bare(py, "outbox", reader, weight).with_data(py, to_py(py, &entry.to_json())?);
                 e.kind = Some(entry.state.as_str());
-                e.uid = Some(entry.key.clone());
+                e.uid = Some(entry.key.as_str().into());
                 e.request = entry.local_id;
                 if let directus_chat::OutboxState::Failed { error, .. } = &entry.state {
                     e = e.failed(error.code(), error.to_string());
@@ -511,6 +510,13 @@ impl PyEvent {
     #[getter(r#type)]
     fn ty<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
         name(py, self.ty)
+    }
+
+    /// The subscription's uid (of a `subscription` or `subscription_error` event), or
+    /// the outbox entry's key.
+    #[getter]
+    fn uid(&self) -> Option<&str> {
+        self.uid.as_deref()
     }
 
     /// The subscription event (`init`, `create`, `update`, `delete`), the new state,
@@ -668,7 +674,7 @@ impl PyEvent {
         let mut parts = vec![format!("type={}", r(&self.ty.into_py_any(py)?)?)];
         for (name, value) in [
             ("kind", self.kind.into_py_any(py)?),
-            ("uid", self.uid.clone().into_py_any(py)?),
+            ("uid", self.uid.as_deref().into_py_any(py)?),
             ("collection", self.collection.clone_ref(py)),
         ] {
             if !value.is_none(py) {
