@@ -294,7 +294,7 @@ fn object(s: &[u8], i: usize, depth: u32) -> Read<usize> {
 }
 
 /// [`object`], noting each member in `tape` (offsets from `base`) when given.
-fn object_noting(s: &[u8], i: usize, depth: u32, mut tape: Option<(&mut Vec<u32>, usize)>) -> Read<usize> {
+fn object_noting(s: &[u8], i: usize, depth: u32, mut tape: Option<(&mut Words, usize)>) -> Read<usize> {
     if depth > MAX_DEPTH {
         return Err(Invalid(i));
     }
@@ -316,7 +316,7 @@ fn object_noting(s: &[u8], i: usize, depth: u32, mut tape: Option<(&mut Vec<u32>
         let end = value(s, start, depth)?;
         if let Some((tape, base)) = tape.as_mut() {
             let at = |k: usize| (k - *base) as u32;
-            tape.extend([at(name + 1), at(name_end - 1) | if escaped { ESCAPED } else { 0 }, at(start), at(end)]);
+            tape.push([at(name + 1), at(name_end - 1) | if escaped { ESCAPED } else { 0 }, at(start), at(end)]);
         }
         j = ws(s, end);
         match s.get(j) {
@@ -329,7 +329,7 @@ fn object_noting(s: &[u8], i: usize, depth: u32, mut tape: Option<(&mut Vec<u32>
 
 /// Checks the array at `i`: its end; with `tape`, notes its items and their members
 /// (see [`Tape`]).
-fn array(s: &[u8], i: usize, depth: u32, mut tape: Option<&mut Vec<u32>>) -> Read<usize> {
+fn array(s: &[u8], i: usize, depth: u32, mut tape: Option<&mut Words>) -> Read<usize> {
     if depth > MAX_DEPTH {
         return Err(Invalid(i));
     }
@@ -342,10 +342,11 @@ fn array(s: &[u8], i: usize, depth: u32, mut tape: Option<&mut Vec<u32>>) -> Rea
             None => value(s, j, depth)?,
             Some(tape) => {
                 let head = tape.len();
-                tape.extend([(j - i) as u32, 0, 0]);
+                tape.push([(j - i) as u32, 0, 0]);
                 let end = if s.get(j) == Some(&b'{') { object_noting(s, j, depth + 1, Some((tape, i)))? } else { value(s, j, depth)? };
-                tape[head + 1] = (end - i) as u32;
-                tape[head + 2] = ((tape.len() - head - 3) / 4) as u32;
+                let members = (tape.len() - head - 3) / 4;
+                tape.set(head + 1, (end - i) as u32);
+                tape.set(head + 2, members as u32);
                 end
             }
         };
@@ -381,9 +382,27 @@ pub struct Tape {
 const TAPE_CHUNK: usize = 32 * 1024;
 
 thread_local! {
-    /// Per thread: the words of the tape being noted (kept for the next one), and the
-    /// chunk noted tapes are copied into.
-    static TAPES: RefCell<(Vec<u32>, BytesMut)> = RefCell::new((Vec::new(), BytesMut::new()));
+    /// Per thread: the chunk tapes are noted in.
+    static TAPES: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+}
+
+/// A tape being noted, word by word, at the end of this thread's chunk.
+struct Words<'a>(&'a mut BytesMut);
+
+impl Words<'_> {
+    fn len(&self) -> usize {
+        self.0.len() / 4
+    }
+
+    fn push<const N: usize>(&mut self, words: [u32; N]) {
+        for w in words {
+            self.0.put_u32_le(w);
+        }
+    }
+
+    fn set(&mut self, i: usize, w: u32) {
+        self.0[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
+    }
 }
 
 /// Word `i` of tape bytes.
@@ -453,29 +472,21 @@ impl Tape {
         Tape::note(|words| array(s, 0, 1, Some(words))).ok().map(|(_, tape)| tape)
     }
 
-    /// The tape `read` notes (in a vector kept for the next tape), copied into this
-    /// thread's chunk, and where `read` ended.
-    fn note(read: impl FnOnce(&mut Vec<u32>) -> Read<usize>) -> Read<(usize, Tape)> {
-        TAPES.with(|tapes| {
-            let (words, chunk) = &mut *tapes.borrow_mut();
-            words.clear();
-            let end = read(words)?;
-            if words.is_empty() {
-                return Ok((end, Tape::default()));
-            }
-            let len = words.len() * 4;
-            if chunk.capacity() < len {
+    /// The tape `read` notes in this thread's chunk, and where `read` ended.
+    fn note(read: impl FnOnce(&mut Words) -> Read<usize>) -> Read<(usize, Tape)> {
+        TAPES.with(|chunk| {
+            let chunk = &mut *chunk.borrow_mut();
+            if chunk.capacity() < TAPE_CHUNK / 8 {
                 // A new chunk unless every tape of the last one is gone: then it is reused.
-                chunk.reserve(len.max(TAPE_CHUNK));
+                // A longer tape grows it as it is noted.
+                chunk.reserve(TAPE_CHUNK);
             }
-            for &w in words.iter() {
-                chunk.put_u32_le(w);
+            let read = read(&mut Words(chunk));
+            if read.is_err() || chunk.is_empty() {
+                chunk.clear();
+                return read.map(|end| (end, Tape::default()));
             }
-            if words.capacity() > TAPE_CHUNK {
-                // A long history's tape is not kept for the small ones after it.
-                *words = Vec::new();
-            }
-            Ok((end, Tape { words: chunk.split().freeze() }))
+            Ok((read?, Tape { words: chunk.split().freeze() }))
         })
     }
 
