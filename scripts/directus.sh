@@ -3,7 +3,7 @@
 #
 #   scripts/directus.sh start DIR [--version X.Y.Z] [--port N] [--collection NAME]
 #                                 [--text-field NAME] [--key-type integer|uuid]
-#                                 [--env KEY=VALUE]... [--watch-pid PID]
+#                                 [--env KEY=VALUE]... [--watch-pid PID] [--remove-dir]
 #       Makes a fresh SQLite project in DIR, starts it, prints KEY=VALUE lines (also in
 #       DIR/testbed.env): DIRECTUS_URL, DIRECTUS_WS_URL, DIRECTUS_PORT, DIRECTUS_PID,
 #       DIRECTUS_VERSION, DIRECTUS_ADMIN_EMAIL/PASSWORD/TOKEN, DCHAT_COLLECTION,
@@ -16,6 +16,9 @@
 #       prints the URLs, DIRECTUS_VERSION and DIRECTUS_ADMIN_EMAIL/PASSWORD.
 #       --env passes server settings (WEBSOCKETS_HEARTBEAT_PERIOD=2, ACCESS_TOKEN_TTL=5s, ...).
 #       --watch-pid stops the server when that process exits (crashed test runs).
+#       --remove-dir: DIR is the caller's temporary folder; whoever stops the server
+#       (stop, or the --watch-pid watchdog) deletes DIR too, so a test harness whose
+#       shared server is never dropped leaves nothing behind.
 #   scripts/directus.sh stop DIR      SIGTERM, then SIGKILL after 5 s; fine if not running
 #   scripts/directus.sh kill DIR      SIGKILL at once (chaos tests); keeps DIR
 #   scripts/directus.sh restart DIR   start again on the same port, version and database
@@ -121,16 +124,22 @@ start_watchdog() { # dir watched-pid
     dir="$1"; watched="$2"
     while kill -0 "$watched" 2>/dev/null; do sleep 1; done
     pid="$(cat "$dir/server.pid" 2>/dev/null || true)"
-    [ -n "$pid" ] || exit 0
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
-    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || exit 0; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+    if [ -n "$pid" ]; then
+      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+      for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+        for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      fi
+    fi
+    [ -f "$dir/remove-on-stop" ] && rm -rf "$dir"
+    exit 0
   ' _ "$dir" "$watched" </dev/null >/dev/null 2>&1 &
   echo $! >"$dir/watchdog.pid"
 }
 
 cmd_start() {
-  local dir="" port="" coll=messages textf=text keytype=integer watch="" bare="" version="${DIRECTUS_VERSION:-$DEFAULT_DIRECTUS_VERSION}"
+  local dir="" port="" coll=messages textf=text keytype=integer watch="" remove="" bare="" version="${DIRECTUS_VERSION:-$DEFAULT_DIRECTUS_VERSION}"
   EXTRA_ENV=()
   [ $# -ge 1 ] || die "usage: directus.sh start DIR [options]"
   dir="$1"; shift
@@ -145,10 +154,12 @@ cmd_start() {
       --env) EXTRA_ENV+=("$2"); shift 2 ;;
       --bare) bare=1; shift ;;
       --watch-pid) watch="$2"; shift 2 ;;
+      --remove-dir) remove=1; shift ;;
       *) die "unknown option $1" ;;
     esac
   done
   mkdir -p "$dir"; dir="$(cd "$dir" && pwd)"
+  [ -n "$remove" ] && : >"$dir/remove-on-stop"
   if [ -f "$dir/server.pid" ] && kill -0 "$(cat "$dir/server.pid")" 2>/dev/null; then die "a server already runs in $dir"; fi
   setup_paths "$version"
   echo "$version" >"$dir/server.version"
@@ -210,6 +221,7 @@ case "${1:-}" in
     [ $# -ge 2 ] || die "usage: directus.sh stop DIR"
     pid="$(pid_of "$2")"; [ -n "$pid" ] && stop_pid "$pid"
     wd="$(cat "$2/watchdog.pid" 2>/dev/null || true)"; [ -n "$wd" ] && kill "$wd" 2>/dev/null || true
+    [ -f "$2/remove-on-stop" ] && rm -rf "$2"
     exit 0 ;;
   kill)
     [ $# -ge 2 ] || die "usage: directus.sh kill DIR"
@@ -218,5 +230,5 @@ case "${1:-}" in
     exit 0 ;;
   restart) [ $# -ge 2 ] || die "usage: directus.sh restart DIR"; cmd_restart "$2" ;;
   status) pid="$(pid_of "${2:?usage: directus.sh status DIR}")"; [ -n "$pid" ] && alive "$pid" ;;
-  *) sed -n '2,29p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,31p' "$0" >&2; exit 2 ;;
 esac

@@ -19,7 +19,7 @@ scripts/bootstrap.sh
 # overlapping the build and the first suites (each install holds its own lock, so a
 # suite that needs one before it is done simply waits for it).
 install_log="$(mktemp)"
-trap 'rm -f "$log" "$install_log"' EXIT
+trap 'rm -f "$log" "$log.clippy" "$log.build" "$install_log"' EXIT
 ( for v in 10.13.4 11.17.4; do DIRECTUS_VERSION=$v scripts/directus-install.sh >/dev/null || echo "install of $v failed"; done ) >"$install_log" 2>&1 &
 install_job=$!
 
@@ -31,7 +31,21 @@ else echo "lint clippy: 0 passed, 1 failed" | tee -a "$log"; grep -E -A8 "^(erro
 rm -f "$log.clippy"
 
 echo "== cargo build" >&2
-cargo build --workspace --all-targets 2>&1 | tail -n 3
+# A debug build of every target takes about 5 GiB; a disk that cannot hold it fails at
+# link time with a one-line error, so say how much room there is up front, and print
+# the compiler's own errors (not just its last lines) when the build fails.
+free_kib="$(df -Pk . | awk 'NR == 2 { print $4 }')"
+if [ "${free_kib:-0}" -lt $((8 * 1024 * 1024)) ]; then
+  echo "warning: only $((free_kib / 1024)) MiB free on $(df -P . | awk 'NR == 2 { print $6 }'); the build and the test servers need about 8 GiB" >&2
+fi
+if ! cargo build --workspace --all-targets >"$log.build" 2>&1; then
+  grep -E -B2 -A14 "^error" "$log.build" | head -n 120 >&2
+  df -h . >&2
+  rm -f "$log.build"
+  exit 101
+fi
+tail -n 1 "$log.build"
+rm -f "$log.build"
 if [ "${CI:-}" = "true" ]; then
   echo "== header check" >&2
   git diff --exit-code -- include/directus_chat.h || { echo "include/directus_chat.h differs from a fresh cbindgen run: commit the regenerated header" >&2; exit 1; }

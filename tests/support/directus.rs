@@ -65,7 +65,9 @@ impl Directus {
         let mut cmd = Command::new(script());
         cmd.arg("start").arg(dir.path());
         cmd.args(["--collection", &opts.collection, "--text-field", &opts.text_field, "--key-type", &opts.key_type]);
-        cmd.args(["--watch-pid", &std::process::id().to_string()]);
+        // The shared server lives in a static that is never dropped: the watchdog stops it
+        // when this test binary exits and, with --remove-dir, deletes its folder too.
+        cmd.args(["--watch-pid", &std::process::id().to_string(), "--remove-dir"]);
         if let Some(version) = opts.version {
             cmd.args(["--version", version]);
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,7 +40,7 @@ def start_server(extra: Optional[List[str]] = None) -> Tuple[str, Server]:
     its folder (for ``stop``) and what it printed."""
     folder = tempfile.mkdtemp(prefix="dchat-py-")
     out = subprocess.run(
-        [str(SCRIPT), "start", folder, "--watch-pid", str(os.getpid())] + (extra or []),
+        [str(SCRIPT), "start", folder, "--watch-pid", str(os.getpid()), "--remove-dir"] + (extra or []),
         check=True,
         stdout=subprocess.PIPE,
         text=True,
@@ -72,6 +73,7 @@ def proxy(server: Server) -> Iterator[Dict[str, str]]:
         yield dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     finally:
         subprocess.run([str(script), "stop", folder], check=False)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager
