@@ -6,7 +6,7 @@ use std::ffi::c_char;
 use serde_json::Value;
 
 use super::args::{handle_arg, handle_mut, json_arg, opt_str_arg, str_arg, Out};
-use super::client::{dchat_client, items_request, wait};
+use super::client::{dchat_client, items_request, start_request, wait};
 use super::event::{dchat_event, opt_ptr, with_event, Field};
 use super::options::dchat_options;
 use super::status::{boundary, dchat_status, FfiError, FfiResult};
@@ -164,13 +164,10 @@ pub extern "C" fn dchat_send_to(
     text: *const c_char,
     request_out: *mut u64,
 ) -> dchat_status {
-    boundary(|| {
-        let c = handle_arg(client, "client")?;
+    start_request(client, request_out, |c| {
         let room = room_arg(room)?;
         let text = str_arg(text, "text")?;
-        let out = Out::new(request_out, "request_out")?;
-        out.write(c.client.send_to_nowait(room, text)?);
-        Ok(())
+        Ok(c.client.send_to_nowait(room, text)?)
     })
 }
 
@@ -186,16 +183,13 @@ pub extern "C" fn dchat_send_with(
     extra_json: *const c_char,
     request_out: *mut u64,
 ) -> dchat_status {
-    boundary(|| {
-        let c = handle_arg(client, "client")?;
+    start_request(client, request_out, |c| {
         let text = str_arg(text, "text")?;
         let extra = json_arg(extra_json, "extra_json")?.unwrap_or(Value::Null);
         if !(extra.is_object() || extra.is_null()) {
             return Err(FfiError::new(dchat_status::DCHAT_ERR_INVALID_JSON, "`extra_json` must be a JSON object"));
         }
-        let out = Out::new(request_out, "request_out")?;
-        out.write(c.client.send_with_nowait(text, extra)?);
-        Ok(())
+        Ok(c.client.send_with_nowait(text, extra)?)
     })
 }
 
@@ -236,13 +230,10 @@ pub extern "C" fn dchat_load_older_nowait(
     count: u32,
     request_out: *mut u64,
 ) -> dchat_status {
-    boundary(|| {
-        let c = handle_arg(client, "client")?;
+    start_request(client, request_out, |c| {
         let room = room_arg(room)?;
         let before = opt_str_arg(before_id, "before_id")?;
-        let out = Out::new(request_out, "request_out")?;
-        out.write(c.client.load_older_nowait(room, before, count)?);
-        Ok(())
+        Ok(c.client.load_older_nowait(room, before, count)?)
     })
 }
 
@@ -268,12 +259,9 @@ pub extern "C" fn dchat_edit_message_nowait(
     text: *const c_char,
     request_out: *mut u64,
 ) -> dchat_status {
-    boundary(|| {
-        let c = handle_arg(client, "client")?;
+    start_request(client, request_out, |c| {
         let (id, text) = (str_arg(id, "id")?, str_arg(text, "text")?);
-        let out = Out::new(request_out, "request_out")?;
-        out.write(c.client.edit_message_nowait(id, text)?);
-        Ok(())
+        Ok(c.client.edit_message_nowait(id, text)?)
     })
 }
 
@@ -290,13 +278,7 @@ pub extern "C" fn dchat_delete_message(client: *const dchat_client, id: *const c
 /// Like `dchat_delete_message` without blocking; the outcome is a reply event.
 #[no_mangle]
 pub extern "C" fn dchat_delete_message_nowait(client: *const dchat_client, id: *const c_char, request_out: *mut u64) -> dchat_status {
-    boundary(|| {
-        let c = handle_arg(client, "client")?;
-        let id = str_arg(id, "id")?;
-        let out = Out::new(request_out, "request_out")?;
-        out.write(c.client.delete_message_nowait(id)?);
-        Ok(())
-    })
+    start_request(client, request_out, |c| Ok(c.client.delete_message_nowait(str_arg(id, "id")?)?))
 }
 
 // ---- who am I
@@ -321,12 +303,7 @@ pub extern "C" fn dchat_whoami(client: *const dchat_client, user_out: *mut *mut 
 /// event with the written request id, its one item the user.
 #[no_mangle]
 pub extern "C" fn dchat_whoami_nowait(client: *const dchat_client, request_out: *mut u64) -> dchat_status {
-    boundary(|| {
-        let c = handle_arg(client, "client")?;
-        let out = Out::new(request_out, "request_out")?;
-        out.write(c.client.whoami_nowait()?);
-        Ok(())
-    })
+    start_request(client, request_out, |c| Ok(c.client.whoami_nowait()?))
 }
 
 /// The logged-in user as far as known, without blocking: an event (free it with

@@ -62,6 +62,22 @@ pub(super) fn wait<T>(future: impl std::future::Future<Output = crate::Result<T>
     block_on(future).map_err(FfiError::from)
 }
 
+/// The body of every `_nowait` call that answers with a request id: checks `client` and
+/// `request_out`, then `start` checks the call's own arguments and starts the request,
+/// and its id is written to `*request_out` (nothing is written on failure).
+pub(super) fn start_request(
+    client: *const dchat_client,
+    request_out: *mut u64,
+    start: impl FnOnce(&dchat_client) -> FfiResult<u64>,
+) -> dchat_status {
+    boundary(|| {
+        let c = handle_arg(client, "client")?;
+        let out = Out::new(request_out, "request_out")?;
+        out.write(start(c)?);
+        Ok(())
+    })
+}
+
 /// Opens a WebSocket to `url` (`ws://host:port/websocket`, `wss://...`, or the
 /// server's `http(s)://` base URL) and writes the new client to `*client_out`.
 /// `options` may be NULL for the defaults (poll mode). Blocks until the socket is open
@@ -213,13 +229,7 @@ pub extern "C" fn dchat_unsubscribe(client: *const dchat_client, subscription: u
 /// JSON, or an error code). Before login, the message waits for it.
 #[no_mangle]
 pub extern "C" fn dchat_send(client: *const dchat_client, text: *const c_char, request_out: *mut u64) -> dchat_status {
-    boundary(|| {
-        let c = handle_arg(client, "client")?;
-        let text = str_arg(text, "text")?;
-        let out = Out::new(request_out, "request_out")?;
-        out.write(c.client.send_message_nowait(text)?);
-        Ok(())
-    })
+    start_request(client, request_out, |c| Ok(c.client.send_message_nowait(str_arg(text, "text")?)?))
 }
 
 pub(crate) fn items_request(collection: *const c_char, action: *const c_char, payload_json: *const c_char) -> FfiResult<ItemsRequest> {
@@ -265,13 +275,7 @@ pub extern "C" fn dchat_items_nowait(
     payload_json: *const c_char,
     request_out: *mut u64,
 ) -> dchat_status {
-    boundary(|| {
-        let c = handle_arg(client, "client")?;
-        let request = items_request(collection, action, payload_json)?;
-        let out = Out::new(request_out, "request_out")?;
-        out.write(c.client.request_nowait(request)?);
-        Ok(())
-    })
+    start_request(client, request_out, |c| Ok(c.client.request_nowait(items_request(collection, action, payload_json)?)?))
 }
 
 /// Poll mode: takes the next event, waiting up to `timeout_ms` (0: do not wait; -1:

@@ -5,7 +5,7 @@
 use std::ffi::{c_char, CString};
 
 use super::args::{handle_arg, handle_mut, opt_str_arg, str_arg, Out};
-use super::client::{dchat_client, wait};
+use super::client::{dchat_client, start_request, wait};
 use super::event::{dchat_event, opt_ptr, with_event, MessageFile};
 use super::options::dchat_options;
 use super::status::{boundary, dchat_status, FfiError};
@@ -68,13 +68,7 @@ pub extern "C" fn dchat_upload_nowait(
     mime: *const c_char,
     request_out: *mut u64,
 ) -> dchat_status {
-    boundary(|| {
-        let c = handle_arg(client, "client")?;
-        let upload = upload_of(path, name, mime)?;
-        let out = Out::new(request_out, "request_out")?;
-        out.write(c.client.upload_nowait(upload)?);
-        Ok(())
-    })
+    start_request(client, request_out, |c| Ok(c.client.upload_nowait(upload_of(path, name, mime)?)?))
 }
 
 /// Like `dchat_upload_nowait`, blocking until the upload is stored; writes the new
@@ -108,12 +102,9 @@ pub extern "C" fn dchat_download_nowait(
     dest_path: *const c_char,
     request_out: *mut u64,
 ) -> dchat_status {
-    boundary(|| {
-        let c = handle_arg(client, "client")?;
+    start_request(client, request_out, |c| {
         let (id, dest) = (str_arg(file_id, "file_id")?, str_arg(dest_path, "dest_path")?);
-        let out = Out::new(request_out, "request_out")?;
-        out.write(c.client.download_nowait(id, dest)?);
-        Ok(())
+        Ok(c.client.download_nowait(id, dest)?)
     })
 }
 

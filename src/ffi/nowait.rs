@@ -12,7 +12,7 @@
 use std::ffi::c_char;
 
 use super::args::{handle_arg, str_arg, Out};
-use super::client::{dchat_client, open, subscribe_request};
+use super::client::{dchat_client, open, start_request, subscribe_request};
 use super::options::dchat_options;
 use super::status::{boundary, dchat_status, FfiResult};
 use crate::protocol::{AuthCredentials, SubscribeRequest};
@@ -43,13 +43,7 @@ pub extern "C" fn dchat_connect_nowait(
 }
 
 fn login(client: *const dchat_client, credentials: FfiResult<AuthCredentials>, request_out: *mut u64) -> dchat_status {
-    boundary(|| {
-        let c = handle_arg(client, "client")?;
-        let credentials = credentials?;
-        let out = Out::new(request_out, "request_out")?;
-        out.write(c.client.authenticate_nowait(credentials)?);
-        Ok(())
-    })
+    start_request(client, request_out, |c| Ok(c.client.authenticate_nowait(credentials?)?))
 }
 
 /// Logs in with email and password without waiting: writes a request id to

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::args::{handle_arg, handle_mut, str_arg, Out};
-use super::client::{dchat_client, wait};
+use super::client::{dchat_client, start_request, wait};
 use super::event::{c, dchat_event, opt_ptr, with_event};
 use super::options::dchat_options;
 use super::status::{boundary, dchat_status, FfiError, FfiResult};
@@ -107,13 +107,7 @@ pub extern "C" fn dchat_enter(client: *const dchat_client, room: *const c_char) 
 /// with the request id written to `*request_out`.
 #[no_mangle]
 pub extern "C" fn dchat_enter_nowait(client: *const dchat_client, room: *const c_char, request_out: *mut u64) -> dchat_status {
-    boundary(|| {
-        let c = handle_arg(client, "client")?;
-        let room = str_arg(room, "room")?;
-        let out = Out::new(request_out, "request_out")?;
-        out.write(c.client.enter_nowait(room)?);
-        Ok(())
-    })
+    start_request(client, request_out, |c| Ok(c.client.enter_nowait(str_arg(room, "room")?)?))
 }
 
 /// Exits a room's presence: deletes one's row (peers see it at once) and stops
@@ -129,13 +123,7 @@ pub extern "C" fn dchat_exit(client: *const dchat_client, room: *const c_char) -
 /// Like `dchat_exit` without blocking; the outcome is a `DCHAT_EVENT_REPLY`.
 #[no_mangle]
 pub extern "C" fn dchat_exit_nowait(client: *const dchat_client, room: *const c_char, request_out: *mut u64) -> dchat_status {
-    boundary(|| {
-        let c = handle_arg(client, "client")?;
-        let room = str_arg(room, "room")?;
-        let out = Out::new(request_out, "request_out")?;
-        out.write(c.client.exit_nowait(room)?);
-        Ok(())
-    })
+    start_request(client, request_out, |c| Ok(c.client.exit_nowait(str_arg(room, "room")?)?))
 }
 
 // ---- typing and read markers
@@ -170,12 +158,9 @@ pub extern "C" fn dchat_mark_read_nowait(
     message_id: *const c_char,
     request_out: *mut u64,
 ) -> dchat_status {
-    boundary(|| {
-        let c = handle_arg(client, "client")?;
+    start_request(client, request_out, |c| {
         let (room, message) = (str_arg(room, "room")?, str_arg(message_id, "message_id")?);
-        let out = Out::new(request_out, "request_out")?;
-        out.write(c.client.mark_read_nowait(room, message)?);
-        Ok(())
+        Ok(c.client.mark_read_nowait(room, message)?)
     })
 }
 

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::args::{handle_arg, handle_mut, Out};
 use super::chat::write_event;
-use super::client::dchat_client;
+use super::client::{dchat_client, start_request};
 use super::event::dchat_event;
 use super::options::dchat_options;
 use super::status::{boundary, dchat_status};
@@ -65,10 +65,5 @@ pub extern "C" fn dchat_known_server_info(client: *const dchat_client, info_out:
 /// item when nothing is known).
 #[no_mangle]
 pub extern "C" fn dchat_known_server_info_nowait(client: *const dchat_client, request_out: *mut u64) -> dchat_status {
-    boundary(|| {
-        let c = handle_arg(client, "client")?;
-        let out = Out::new(request_out, "request_out")?;
-        out.write(c.client.known_server_info_nowait()?);
-        Ok(())
-    })
+    start_request(client, request_out, |c| Ok(c.client.known_server_info_nowait()?))
 }
