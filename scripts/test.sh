@@ -31,9 +31,10 @@ else echo "lint clippy: 0 passed, 1 failed" | tee -a "$log"; grep -E -A8 "^(erro
 rm -f "$log.clippy"
 
 echo "== cargo build" >&2
-# A debug build of every target takes about 5 GiB; a disk that cannot hold it fails at
-# link time with a one-line error, so say how much room there is up front, and print
-# the compiler's own errors (not just its last lines) when the build fails.
+# The debug builds and the test servers take several GiB (the build of every target alone
+# about 2.3); a disk that cannot hold them fails at link time with a one-line error, so
+# say how much room there is up front, and print the compiler's own errors (not just its
+# last lines) when the build fails.
 free_kib="$(df -Pk . | awk 'NR == 2 { print $4 }')"
 if [ "${free_kib:-0}" -lt $((8 * 1024 * 1024)) ]; then
   echo "warning: only $((free_kib / 1024)) MiB free on $(df -P . | awk 'NR == 2 { print $6 }'); the build and the test servers need about 8 GiB" >&2
